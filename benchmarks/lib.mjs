@@ -1,0 +1,78 @@
+// Shared measurement helpers for the benchmark scripts: warm-up, repeated samples,
+// medians and percentiles, a printed table, and a JSON file per benchmark.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import os from 'node:os';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/**
+ * Times `fn` (sync or async). `batch` calls make one sample, so per-op figures are
+ * meaningful for sub-microsecond work. Returns per-op statistics in microseconds.
+ */
+export async function measure(name, fn, { samples = 30, batch = 1, warmup = 5, minTimeMs = 0 } = {}) {
+  for (let i = 0; i < warmup; i++) for (let j = 0; j < batch; j++) await fn();
+  const perOp = [];
+  const started = performance.now();
+  for (let s = 0; s < samples || performance.now() - started < minTimeMs; s++) {
+    const t0 = performance.now();
+    for (let j = 0; j < batch; j++) await fn();
+    perOp.push(((performance.now() - t0) * 1000) / batch);
+    if (s > samples * 20) break;
+  }
+  return summarize(name, perOp);
+}
+
+/** Same as `measure` but for functions that must not be awaited per call (pure sync loops). */
+export function measureSync(name, fn, { samples = 30, batch = 1000, warmup = 3 } = {}) {
+  for (let i = 0; i < warmup; i++) for (let j = 0; j < batch; j++) fn();
+  const perOp = [];
+  for (let s = 0; s < samples; s++) {
+    const t0 = performance.now();
+    for (let j = 0; j < batch; j++) fn();
+    perOp.push(((performance.now() - t0) * 1000) / batch);
+  }
+  return summarize(name, perOp);
+}
+
+export function summarize(name, perOpUs) {
+  const sorted = [...perOpUs].sort((a, b) => a - b);
+  const q = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+  return { name, samples: sorted.length, medianUs: q(0.5), p10Us: q(0.1), p90Us: q(0.9), minUs: sorted[0] };
+}
+
+function fmt(us) {
+  if (us >= 1000) return `${(us / 1000).toFixed(2)} ms`;
+  return `${us.toFixed(us < 10 ? 3 : 1)} µs`;
+}
+
+/**
+ * Prints rows as a table and writes `benchmarks/results/<bench>.json`. `ratios` is a list of
+ * `[label, numeratorRowName, denominatorRowName]` computed on medians.
+ */
+export function report(bench, rows, { ratios = [], notes = [] } = {}) {
+  const byName = new Map(rows.map((r) => [r.name, r]));
+  const computed = ratios
+    .filter(([, a, b]) => byName.has(a) && byName.has(b))
+    .map(([label, a, b]) => ({ label, numerator: a, denominator: b, ratio: byName.get(a).medianUs / byName.get(b).medianUs }));
+  const width = Math.max(...rows.map((r) => r.name.length), 10);
+  console.log(`\n## ${bench}`);
+  console.log(`${'case'.padEnd(width)}  ${'median'.padStart(11)}  ${'p10'.padStart(11)}  ${'p90'.padStart(11)}  samples`);
+  for (const r of rows) {
+    console.log(`${r.name.padEnd(width)}  ${fmt(r.medianUs).padStart(11)}  ${fmt(r.p10Us).padStart(11)}  ${fmt(r.p90Us).padStart(11)}  ${r.samples}`);
+  }
+  for (const c of computed) console.log(`ratio ${c.label}: ${c.ratio.toFixed(2)}x`);
+  for (const n of notes) console.log(`note: ${n}`);
+  const out = join(here, 'results', `${bench}.json`);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(
+    out,
+    JSON.stringify(
+      { bench, at: new Date().toISOString(), node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, rows, ratios: computed, notes },
+      null,
+      2,
+    ),
+  );
+  return computed;
+}

@@ -1,0 +1,10 @@
+/**
+ * toolexec — the root entry. Named exports only. This entry must not load native or heavy
+ * optional engines (isolated-vm, dockerode): those load lazily when a runtime asks for them.
+ */
+export * from './model/index.js';
+export type * from './schema/types.js';
+export type * from './index/types.js';
+export type * from './backends/types.js';
+export type * from './run/types.js';
+export type * from './runtime/types.js';

@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './tool.js';
+export * from './tool-id.js';
+export * from './backend.js';
