@@ -17,6 +17,17 @@
  *
  * The guest prelude (`runtimes/prelude.js`) is the same text in every runtime; it builds
  * `run`, `tools`, `searchTools`, `describeTool` and `console` on one host primitive.
+ *
+ * How every runtime drives a job, in a fresh context:
+ *   1. install the global `__toolexec_send(message: string): void` — synchronous, guest → host;
+ *   2. evaluate `job.prelude` as a classic script; it captures `__toolexec_send` in a closure and
+ *      defines `globalThis.__toolexec_receive(message: string)`; the runtime takes a handle to that
+ *      function and then deletes both globals, so user code sees neither;
+ *   3. evaluate `job.code` as a classic script (it starts the user's async work);
+ *   4. run pending jobs; each `session.send(reply)` calls the captured receive function and runs
+ *      pending jobs again; the execution ends when the guest sends `{"op":"done",...}`, or a limit,
+ *      `terminate()` or the signal ends it.
+ * Only strings cross, in both directions.
  */
 
 export type RuntimeName = 'quickjs' | 'isolated-vm' | 'docker';
@@ -45,10 +56,9 @@ export interface RuntimeLimits {
 }
 
 export interface RuntimeJob {
-  /**
-   * The complete guest program: the prelude followed by the prepared user script. The
-   * executor builds it; the runtime evaluates it as a classic script.
-   */
+  /** The guest prelude (`runtimes/prelude.js`), evaluated first (step 2 above). */
+  prelude: string;
+  /** The prepared user program (types stripped, wrapped by the executor), a classic script. */
   code: string;
   /** Name shown in stack traces (e.g. `script.js`). */
   filename: string;
