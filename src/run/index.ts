@@ -1,0 +1,3 @@
+export * from './runner.js';
+export * from './templates.js';
+export type * from './types.js';

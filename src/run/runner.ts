@@ -1,0 +1,553 @@
+/**
+ * The Runner: resolves a tool ID through the index (or straight to a backend that knows
+ * it), checks arguments against the input schema, dispatches under a timeout and an
+ * AbortSignal, checks structured output against the output schema, and returns one
+ * `RunResult` or throws one `ToolError`. Chains and streaming build on the same steps.
+ */
+import { SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { DEFAULT_BACKEND_ORDER, type BackendDescriptor, type BackendKind } from '../model/backend.js';
+import { ToolError, type ToolOp } from '../model/errors.js';
+import { parseToolId, toolIdOf, validateDefinition } from '../model/tool-id.js';
+import type { Tool, ToolDefinition } from '../model/tool.js';
+import type { CompiledValidator, SchemaValidator } from '../schema/types.js';
+import { defaultValidator } from '../schema/validator.js';
+import type { BackendSelector, ToolIndex } from '../index/types.js';
+import { InMemoryIndex } from '../index/in-memory-index.js';
+import type { Backend, BackendResult, CallContext } from '../backends/types.js';
+import { LocalBackend, type LocalHandler } from '../backends/local.js';
+import { ProviderBackend, type ToolProvider } from '../backends/provider.js';
+import { resolveTemplates } from './templates.js';
+import type { CallEvent, ChainResult, ChainStep, Middleware, RunOptions, RunResult, StepResult, StreamEvent } from './types.js';
+
+/** Default per-call timeout when neither the call nor the runner sets one. */
+export const DEFAULT_TIMEOUT_MS = 60_000;
+
+export interface RunnerOptions {
+  /** Where tools are looked up; a fresh `InMemoryIndex` by default. */
+  index?: ToolIndex;
+  /** Schema validation; the shared ajv-backed validator by default. */
+  validator?: SchemaValidator;
+  /** Backends to add besides the built-in local one. */
+  backends?: Backend[];
+  /** Check arguments against `inputSchema` (default true). */
+  validateInput?: boolean;
+  /** Check structured results against `outputSchema` (default true). */
+  validateOutput?: boolean;
+  /** Per-call timeout (default `DEFAULT_TIMEOUT_MS`). */
+  defaultTimeoutMs?: number;
+  /**
+   * Chooses among the backends of a tool that this runner can reach. Default: the index's
+   * choice when reachable, else the first reachable in local > provider > mcp > sandbox order.
+   */
+  selectBackend?: BackendSelector;
+  /** Wrap every call (logging, tracing, policies). Outermost first. */
+  middleware?: Middleware[];
+  /** OpenTelemetry tracer; `trace.getTracer('toolexec')` by default (free without an SDK). */
+  tracer?: Tracer;
+}
+
+/** A tool definition with its local implementation, as tool modules export them. */
+export interface LocalToolDefinition<A = any, R = unknown> extends ToolDefinition {
+  handler: LocalHandler<A, R>;
+}
+
+/** Types a tool definition for tool modules; returns it unchanged. */
+export function defineTool<A = any, R = unknown>(def: LocalToolDefinition<A, R>): LocalToolDefinition<A, R> {
+  return def;
+}
+
+interface Resolved {
+  id: string;
+  tool: Tool | undefined;
+  backend: Backend;
+  descriptor: BackendDescriptor;
+}
+
+const NO_ARGS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
+function key(kind: string, name: string): string {
+  return `${kind}\u0000${name}`;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+export class Runner implements AsyncDisposable {
+  readonly index: ToolIndex;
+  readonly validator: SchemaValidator;
+  /** The built-in local backend: `runner.local.register(id, handler)`. */
+  readonly local: LocalBackend;
+  readonly #backends = new Map<string, Backend>();
+  readonly #validateInput: boolean;
+  readonly #validateOutput: boolean;
+  readonly #defaultTimeoutMs: number;
+  readonly #selectBackend: BackendSelector | undefined;
+  readonly #middleware: Middleware[];
+  readonly #tracer: Tracer;
+  readonly #listeners = new Set<(event: CallEvent) => void>();
+  readonly #inputCache = new WeakMap<Tool, CompiledValidator | null>();
+  readonly #outputCache = new WeakMap<Tool, CompiledValidator | null>();
+  #disposed = false;
+
+  constructor(options: RunnerOptions = {}) {
+    this.index = options.index ?? new InMemoryIndex();
+    this.validator = options.validator ?? defaultValidator;
+    this.#validateInput = options.validateInput ?? true;
+    this.#validateOutput = options.validateOutput ?? true;
+    const t = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!(t > 0)) throw new TypeError(`defaultTimeoutMs must be a positive number of milliseconds, got ${t}`);
+    this.#defaultTimeoutMs = t;
+    this.#selectBackend = options.selectBackend;
+    this.#middleware = [...(options.middleware ?? [])];
+    this.#tracer = options.tracer ?? trace.getTracer('toolexec');
+    this.local = new LocalBackend();
+    this.use(this.local);
+    for (const b of options.backends ?? []) this.use(b);
+  }
+
+  /** Adds a backend (replacing one of the same kind and name). */
+  use(backend: Backend): this {
+    this.#assertAlive();
+    if (!backend || typeof backend.call !== 'function' || typeof backend.kind !== 'string' || typeof backend.name !== 'string') {
+      throw new TypeError('A backend needs string `kind` and `name` and a `call(toolId, args, ctx)` method');
+    }
+    this.#backends.set(key(backend.kind, backend.name), backend);
+    return this;
+  }
+
+  /** Removes a backend; its index entries stay (they fail with NO_BACKEND until it returns). */
+  removeBackend(kind: BackendKind, name: string): boolean {
+    return this.#backends.delete(key(kind, name));
+  }
+
+  /** The backend of that kind and name, if added. */
+  backend(kind: BackendKind, name: string): Backend | undefined {
+    return this.#backends.get(key(kind, name));
+  }
+
+  /** Adds a provider under `name`; register tools with `{ kind: 'provider', name }`. */
+  addProvider(name: string, provider: ToolProvider): ProviderBackend {
+    const backend = new ProviderBackend(name, provider);
+    this.use(backend);
+    return backend;
+  }
+
+  /**
+   * Registers a tool definition with a local handler: the definition goes in the index
+   * (schemas enforced) and the handler in the local backend.
+   */
+  register(def: LocalToolDefinition): Tool {
+    const { handler, ...tool } = def;
+    const id = validateDefinition(tool);
+    this.local.register(id, handler);
+    return this.index.register(tool, { kind: 'local', name: this.local.name }, { onConflict: 'merge', replaceDefinition: true });
+  }
+
+  /** Subscribes to call events (start and end of every call). Returns the unsubscribe function. */
+  onCall(listener: (event: CallEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Adds a middleware (innermost so far). */
+  useMiddleware(middleware: Middleware): this {
+    this.#middleware.push(middleware);
+    return this;
+  }
+
+  // ---------------------------------------------------------------- resolution
+
+  #resolve(toolId: string, op: ToolOp): Resolved {
+    const entry = this.index.get(toolId);
+    if (entry) {
+      const reachable = entry.backends.filter((d) => this.#backends.has(key(d.kind, d.name)));
+      let chosen: BackendDescriptor | undefined;
+      if (this.#selectBackend) chosen = reachable.length ? this.#selectBackend(reachable, entry.tool) : undefined;
+      else if (reachable.includes(entry.backend)) chosen = entry.backend;
+      else chosen = [...reachable].sort((a, b) => DEFAULT_BACKEND_ORDER.indexOf(a.kind) - DEFAULT_BACKEND_ORDER.indexOf(b.kind))[0];
+      if (!chosen) {
+        const listed = entry.backends.map((d) => `${d.kind}:${d.name}`).join(', ');
+        throw new ToolError('NO_BACKEND', `Tool ${toolId} has no reachable backend (registered: ${listed || 'none'}; none of them is connected to this runner)`, { toolId, op });
+      }
+      return { id: toolId, tool: entry.tool, backend: this.#backends.get(key(chosen.kind, chosen.name))!, descriptor: chosen };
+    }
+    parseToolId(toolId);
+    // Resolver fallback: a backend that knows the ID runs it without an index entry.
+    for (const kind of DEFAULT_BACKEND_ORDER) {
+      for (const backend of this.#backends.values()) {
+        if (backend.kind === kind && backend.has?.(toolId)) {
+          return { id: toolId, tool: undefined, backend, descriptor: { kind, name: backend.name } as BackendDescriptor };
+        }
+      }
+    }
+    throw new ToolError('TOOL_NOT_FOUND', `Tool ${toolId} was not found${this.#suggest(toolId)}`, { toolId, op });
+  }
+
+  #suggest(toolId: string): string {
+    try {
+      const hits = this.index.search(toolId.replace(/[:_.-]+/g, ' '), { limit: 3 }).items;
+      return hits.length ? `; did you mean ${hits.map((h) => h.id).join(', ')}?` : '';
+    } catch {
+      return '';
+    }
+  }
+
+  #compiled(cache: WeakMap<Tool, CompiledValidator | null>, tool: Tool, which: 'inputSchema' | 'outputSchema'): CompiledValidator | null {
+    let v = cache.get(tool);
+    if (v === undefined) {
+      const schema = tool[which];
+      try {
+        v = schema === undefined ? null : this.validator.compile(schema);
+      } catch (e) {
+        throw new ToolError(which === 'inputSchema' ? 'INPUT_VALIDATION' : 'OUTPUT_VALIDATION', `Tool ${tool.id} has an unusable ${which}: ${(e as Error).message}`, { toolId: tool.id, cause: e });
+      }
+      cache.set(tool, v);
+    }
+    return v;
+  }
+
+  #checkArgs(r: Resolved, args: unknown, op: ToolOp, validate: boolean): Record<string, unknown> {
+    if (args === undefined || args === null) args = NO_ARGS;
+    if (!isPlainObject(args)) {
+      throw new ToolError('INPUT_VALIDATION', `Arguments for ${r.id} must be a JSON object, got ${Array.isArray(args) ? 'an array' : typeof args}`, {
+        toolId: r.id, op, backend: { kind: r.descriptor.kind, name: r.descriptor.name },
+        issues: [{ path: '', keyword: 'type', message: 'must be object' }],
+      });
+    }
+    if (validate && r.tool) {
+      const check = this.#compiled(this.#inputCache, r.tool, 'inputSchema');
+      if (check) {
+        const res = check(args);
+        if (!res.valid) {
+          throw new ToolError('INPUT_VALIDATION', `Invalid arguments for ${r.id}: ${res.message}`, {
+            toolId: r.id, op, backend: { kind: r.descriptor.kind, name: r.descriptor.name }, issues: res.issues,
+          });
+        }
+      }
+    }
+    return args;
+  }
+
+  #checkOutput(r: Resolved, out: BackendResult, op: ToolOp): void {
+    if (!this.#validateOutput || !r.tool || out.isStructured === false) return;
+    const check = this.#compiled(this.#outputCache, r.tool, 'outputSchema');
+    if (!check) return;
+    const res = check(out.structured);
+    if (!res.valid) {
+      throw new ToolError('OUTPUT_VALIDATION', `Result of ${r.id} does not match its output schema: ${res.message}`, {
+        toolId: r.id, op, backend: { kind: r.descriptor.kind, name: r.descriptor.name }, issues: res.issues,
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------- run
+
+  /** Runs one tool. Resolves with a `RunResult`, rejects with a `ToolError`. */
+  async run<T = unknown>(toolId: string, args?: Record<string, unknown>, options: RunOptions = {}): Promise<RunResult<T>> {
+    this.#assertAlive();
+    if (typeof toolId !== 'string') throw new ToolError('INVALID_TOOL_ID', `Invalid tool ID: expected a string, got ${toolId === null ? 'null' : typeof toolId}`, { op: 'run' });
+    const mw = this.#middleware;
+    if (mw.length === 0) return this.#observe(toolId, args, options) as Promise<RunResult<T>>;
+    const call = { toolId, args: (args ?? NO_ARGS) as Record<string, unknown>, op: 'run' as const, options };
+    let i = 0;
+    const next = (): Promise<RunResult> => (i < mw.length ? mw[i++]!(call, next) : this.#observe(call.toolId, call.args, call.options));
+    return next() as Promise<RunResult<T>>;
+  }
+
+  async #observe(toolId: string, args: unknown, options: RunOptions): Promise<RunResult> {
+    const listeners = this.#listeners;
+    const span: Span = this.#tracer.startSpan('toolexec.run', { attributes: { 'toolexec.tool_id': toolId } });
+    const startedAt = Date.now();
+    const t0 = performance.now();
+    if (listeners.size) this.#emit({ phase: 'start', toolId, op: 'run', args: (args ?? NO_ARGS) as Record<string, unknown>, startedAt });
+    let backendRef: { kind: BackendKind; name: string } | undefined;
+    try {
+      const result = await this.#runOnce(toolId, args, options, (b) => (backendRef = b));
+      if (span.isRecording()) span.setAttributes({ 'toolexec.backend': `${result.backend.kind}:${result.backend.name}` });
+      if (listeners.size) this.#emit({ phase: 'end', toolId, op: 'run', backend: result.backend, args: args as Record<string, unknown>, startedAt, durationMs: result.durationMs, ok: true, result });
+      return result;
+    } catch (e) {
+      const err = this.#toToolError(e, toolId, 'run', backendRef);
+      if (span.isRecording()) {
+        span.recordException(err);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: err.code });
+      }
+      if (listeners.size) this.#emit({ phase: 'end', toolId, op: 'run', ...(backendRef ? { backend: backendRef } : {}), args: (args ?? NO_ARGS) as Record<string, unknown>, startedAt, durationMs: performance.now() - t0, ok: false, error: err });
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  async #runOnce(toolId: string, rawArgs: unknown, options: RunOptions, onBackend: (b: { kind: BackendKind; name: string }) => void): Promise<RunResult> {
+    const t0 = performance.now();
+    const r = this.#resolve(toolId, 'run');
+    const backendRef = { kind: r.descriptor.kind, name: r.descriptor.name };
+    onBackend(backendRef);
+    const args = this.#checkArgs(r, rawArgs, 'run', options.validateInput ?? this.#validateInput);
+    const out = await this.#dispatch(r, options, (ctx) => r.backend.call(r.id, args, ctx));
+    this.#checkOutput(r, out, 'run');
+    return { toolId: r.id, backend: backendRef, structured: out.structured, content: out.content, durationMs: performance.now() - t0 };
+  }
+
+  /**
+   * Runs `invoke` under the call's deadline and signal. The race matters: a backend that
+   * ignores its signal must not hold the caller past the timeout.
+   */
+  #dispatch<T>(r: Resolved, options: RunOptions, invoke: (ctx: CallContext) => Promise<T>): Promise<T> {
+    const timeoutMs = options.timeoutMs ?? this.#defaultTimeoutMs;
+    if (!(timeoutMs > 0)) {
+      return Promise.reject(new TypeError(`timeoutMs must be a positive number of milliseconds, got ${timeoutMs}`));
+    }
+    const external = options.signal;
+    const backendRef = { kind: r.descriptor.kind, name: r.descriptor.name };
+    if (external?.aborted) {
+      return Promise.reject(new ToolError('CANCELLED', `Call to ${r.id} was cancelled before it started`, { toolId: r.id, backend: backendRef, cause: external.reason }));
+    }
+    const controller = new AbortController();
+    const ctx: CallContext = { signal: controller.signal, toolId: r.id, descriptor: r.descriptor, timeoutMs };
+    if (r.tool) ctx.tool = r.tool;
+    if (options.onProgress) ctx.onProgress = options.onProgress;
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      const finish = () => {
+        done = true;
+        clearTimeout(timer);
+        external?.removeEventListener('abort', onAbort);
+      };
+      const timer = setTimeout(() => {
+        if (done) return;
+        finish();
+        const err = new ToolError('TIMEOUT', `Tool ${r.id} timed out after ${timeoutMs} ms`, { toolId: r.id, backend: backendRef, retryable: true });
+        controller.abort(err);
+        reject(err);
+      }, timeoutMs);
+      const onAbort = () => {
+        if (done) return;
+        finish();
+        const err = new ToolError('CANCELLED', `Call to ${r.id} was cancelled`, { toolId: r.id, backend: backendRef, cause: external!.reason });
+        controller.abort(err);
+        reject(err);
+      };
+      external?.addEventListener('abort', onAbort, { once: true });
+      let p: Promise<T>;
+      try {
+        p = invoke(ctx);
+      } catch (e) {
+        p = Promise.reject(e);
+      }
+      p.then(
+        (v) => {
+          if (done) return;
+          finish();
+          resolve(v);
+        },
+        (e) => {
+          if (done) return;
+          finish();
+          reject(e);
+        },
+      );
+    });
+  }
+
+  #toToolError(e: unknown, toolId: string, op: ToolOp, backend: { kind: BackendKind; name: string } | undefined): ToolError {
+    if (e instanceof ToolError) {
+      if (e.toolId !== undefined && (e.backend !== undefined || backend === undefined)) return e;
+      const rebuilt = new ToolError(e.code, e.message, {
+        toolId: e.toolId ?? toolId,
+        op: e.op,
+        ...(e.backend ?? backend ? { backend: (e.backend ?? backend)! } : {}),
+        retryable: e.retryable,
+        cause: e.cause,
+        ...(e.issues ? { issues: e.issues } : {}),
+        ...(e.data ? { data: e.data } : {}),
+      });
+      rebuilt.stack = e.stack;
+      return rebuilt;
+    }
+    const message = e instanceof Error ? e.message : typeof e === 'string' ? e : `non-Error value thrown: ${safeString(e)}`;
+    return new ToolError('EXECUTION', `Tool ${toolId} failed: ${message}`, { toolId, op, ...(backend ? { backend } : {}), cause: e });
+  }
+
+  #emit(event: CallEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(event);
+      } catch {
+        // An observer's bug must not change the outcome of a call.
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- chains
+
+  /**
+   * Runs steps in order; `{{prev.x}}` / `{{steps.N.x}}` templates and `usePrevious` feed
+   * earlier results forward. Stops at the first failure and throws it with the partial
+   * step results in `error.data.steps`.
+   */
+  async runChain(steps: ChainStep[], options: Omit<RunOptions, 'onProgress'> = {}): Promise<ChainResult> {
+    this.#assertAlive();
+    if (!Array.isArray(steps) || steps.length === 0) {
+      throw new ToolError('INPUT_VALIDATION', 'A chain needs a non-empty array of steps', { op: 'chain' });
+    }
+    const results: StepResult[] = [];
+    const values: unknown[] = [];
+    let prev: RunResult | undefined;
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i]!;
+      const fail = (err: ToolError, args: Record<string, unknown>): never => {
+        results.push({ index: i, toolId: step?.toolId, ok: false, error: err, args });
+        throw new ToolError(err.code, `Chain step ${i} (${step?.toolId}) failed: ${err.message}`, {
+          toolId: err.toolId ?? step?.toolId, op: 'chain', ...(err.backend ? { backend: err.backend } : {}),
+          retryable: err.retryable, cause: err, ...(err.issues ? { issues: err.issues } : {}),
+          data: { steps: results, failedStep: i },
+        });
+      };
+      if (options.signal?.aborted) {
+        fail(new ToolError('CANCELLED', `Chain cancelled before step ${i}`, { toolId: step?.toolId, op: 'chain', cause: options.signal.reason }), {});
+      }
+      if (!step || typeof step.toolId !== 'string') {
+        fail(new ToolError('INVALID_TOOL_ID', `Step ${i} needs a string toolId`, { op: 'chain' }), {});
+      }
+      let args: Record<string, unknown>;
+      try {
+        args = resolveTemplates(step.args ?? {}, { prev: prev?.structured, steps: values }, `steps[${i}].args`) as Record<string, unknown>;
+      } catch (e) {
+        fail(this.#toToolError(e, step.toolId, 'chain', undefined), step.args ?? {});
+        throw e; // unreachable; satisfies definite assignment
+      }
+      if (step.usePrevious && prev) args = { ...args, previous: prev.structured };
+      try {
+        prev = await this.run(step.toolId, args, { ...options, ...(step.timeoutMs !== undefined ? { timeoutMs: step.timeoutMs } : {}) });
+      } catch (e) {
+        fail(this.#toToolError(e, step.toolId, 'chain', undefined), args);
+      }
+      results.push({ index: i, toolId: step.toolId, ok: true, result: prev!, args });
+      values.push(prev!.structured);
+    }
+    return { final: prev!, steps: results };
+  }
+
+  // ---------------------------------------------------------------- streaming
+
+  /**
+   * Streams one call: progress and chunk events, then `done` with the `RunResult`, or one
+   * `error` event. Never throws; a tool that cannot stream ends with `STREAM_NOT_SUPPORTED`.
+   */
+  async *runStream(toolId: string, args?: Record<string, unknown>, options: Omit<RunOptions, 'onProgress'> = {}): AsyncGenerator<StreamEvent, void, void> {
+    const t0 = performance.now();
+    const startedAt = Date.now();
+    let backendRef: { kind: BackendKind; name: string } | undefined;
+    const queue: StreamEvent[] = [];
+    let wake: (() => void) | undefined;
+    try {
+      this.#assertAlive();
+      const r = this.#resolve(toolId, 'stream');
+      backendRef = { kind: r.descriptor.kind, name: r.descriptor.name };
+      const checked = this.#checkArgs(r, args, 'stream', options.validateInput ?? this.#validateInput);
+      if (this.#listeners.size) this.#emit({ phase: 'start', toolId, op: 'stream', backend: backendRef, args: checked, startedAt });
+      let gen: AsyncGenerator<{ kind: 'progress' | 'chunk'; data: unknown }, BackendResult, void> | undefined;
+      let finished = false;
+      let failure: unknown;
+      let final: BackendResult | undefined;
+      // The backend's generator is pumped inside #dispatch so the deadline and signal apply
+      // to the whole stream; events are handed to this generator through a small queue.
+      const pump = this.#dispatch(r, options, async (ctx) => {
+        gen = r.backend.stream?.(r.id, checked, {
+          ...ctx,
+          onProgress: (p) => {
+            queue.push({ kind: 'progress', toolId: r.id, data: p });
+            wake?.();
+          },
+        });
+        if (!gen) {
+          throw new ToolError('STREAM_NOT_SUPPORTED', `Tool ${r.id} cannot stream on backend ${r.descriptor.kind}:${r.descriptor.name}`, { toolId: r.id, op: 'stream', backend: backendRef! });
+        }
+        let step = await gen.next();
+        while (!step.done) {
+          const c = step.value;
+          queue.push(c.kind === 'progress' ? { kind: 'progress', toolId: r.id, data: c.data as { progress: number } } : { kind: 'chunk', toolId: r.id, data: c.data });
+          wake?.();
+          if (ctx.signal.aborted) break;
+          step = await gen.next();
+        }
+        return step.done ? step.value : undefined;
+      }).then(
+        (v) => {
+          final = v;
+          finished = true;
+          wake?.();
+        },
+        (e) => {
+          failure = e;
+          finished = true;
+          wake?.();
+          void gen?.return(undefined as never).catch(() => {});
+        },
+      );
+      while (true) {
+        while (queue.length) yield queue.shift()!;
+        if (finished) break;
+        await new Promise<void>((res) => (wake = res));
+        wake = undefined;
+      }
+      await pump;
+      while (queue.length) yield queue.shift()!;
+      if (failure !== undefined) throw failure;
+      if (!final) throw new ToolError('EXECUTION', `Stream of ${r.id} ended without a result`, { toolId: r.id, op: 'stream', backend: backendRef });
+      this.#checkOutput(r, final, 'stream');
+      const result: RunResult = { toolId: r.id, backend: backendRef, structured: final.structured, content: final.content, durationMs: performance.now() - t0 };
+      if (this.#listeners.size) this.#emit({ phase: 'end', toolId, op: 'stream', backend: backendRef, args: checked, startedAt, durationMs: result.durationMs, ok: true, result });
+      yield { kind: 'done', toolId: r.id, data: result };
+    } catch (e) {
+      const err = this.#toToolError(e, toolId, 'stream', backendRef);
+      if (this.#listeners.size) this.#emit({ phase: 'end', toolId, op: 'stream', ...(backendRef ? { backend: backendRef } : {}), args: (args ?? NO_ARGS) as Record<string, unknown>, startedAt, durationMs: performance.now() - t0, ok: false, error: err });
+      yield { kind: 'error', toolId, data: err };
+    }
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  #assertAlive(): void {
+    if (this.#disposed) throw new Error('This Runner has been disposed');
+  }
+
+  /** Disposes every backend (closing MCP connections and the like). */
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    const errors: unknown[] = [];
+    for (const b of this.#backends.values()) {
+      try {
+        await b.dispose?.();
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    this.#backends.clear();
+    if (errors.length) throw new AggregateError(errors, `Disposing ${errors.length} backend(s) failed`);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}
+
+function safeString(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+}
+
+export { toolIdOf };
