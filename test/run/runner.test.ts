@@ -1,0 +1,316 @@
+import { describe, expect, it, vi } from 'vitest';
+import { Runner, defineTool } from '../../src/run/runner.js';
+import { ToolError } from '../../src/model/errors.js';
+import type { StreamEvent } from '../../src/run/types.js';
+
+const add = defineTool({
+  namespace: 'math',
+  name: 'add',
+  description: 'Add two numbers',
+  inputSchema: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'], additionalProperties: false },
+  outputSchema: { type: 'object', properties: { sum: { type: 'number' } }, required: ['sum'] },
+  handler: async ({ a, b }: { a: number; b: number }) => ({ sum: a + b }),
+});
+
+async function failure(p: Promise<unknown>): Promise<ToolError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(ToolError);
+    return e as ToolError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+function runnerWith(...defs: Parameters<Runner['register']>[0][]): Runner {
+  const r = new Runner();
+  for (const d of defs) r.register(d);
+  return r;
+}
+
+describe('Runner.run', () => {
+  it('runs a registered local tool and returns a normalized RunResult', async () => {
+    const r = runnerWith(add);
+    const res = await r.run('math:add', { a: 2, b: 3 });
+    expect(res.toolId).toBe('math:add');
+    expect(res.backend).toEqual({ kind: 'local', name: 'local' });
+    expect(res.structured).toEqual({ sum: 5 });
+    expect(res.content).toEqual([{ type: 'text', text: '{"sum":5}' }]);
+    expect(res.durationMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('runs a bare local function with no index entry (resolver fallback)', async () => {
+    const r = new Runner();
+    r.local.register('calculator:add', ({ a, b }: { a: number; b: number }) => a + b);
+    const res = await r.run('calculator:add', { a: 1, b: 2 });
+    expect(res.structured).toBe(3);
+    expect(r.index.has('calculator:add')).toBe(false);
+  });
+
+  it('INVALID_TOOL_ID for a malformed ID', async () => {
+    const e = await failure(new Runner().run('bad id!', {}));
+    expect(e.code).toBe('INVALID_TOOL_ID');
+  });
+
+  it('TOOL_NOT_FOUND names the tool and suggests near matches', async () => {
+    const r = runnerWith(add);
+    const e = await failure(r.run('math:ad', {}));
+    expect(e.code).toBe('TOOL_NOT_FOUND');
+    expect(e.message).toMatch(/math:ad was not found/);
+  });
+
+  it('NO_BACKEND when the index entry has no reachable backend', async () => {
+    const r = new Runner();
+    r.index.register({ namespace: 'gh', name: 'list' }, { kind: 'mcp', name: 'github', tool: 'list' });
+    const e = await failure(r.run('gh:list', {}));
+    expect(e.code).toBe('NO_BACKEND');
+    expect(e.message).toMatch(/mcp:github/);
+  });
+
+  it('INPUT_VALIDATION names the failing path and keyword', async () => {
+    const r = runnerWith(add);
+    const e = await failure(r.run('math:add', { a: 'two', b: 3 }));
+    expect(e.code).toBe('INPUT_VALIDATION');
+    expect(e.paths).toContain('/a');
+    expect(e.message).toMatch(/\/a/);
+    expect(e.issues?.[0]?.keyword).toBe('type');
+    const missing = await failure(r.run('math:add', { a: 1 }));
+    expect(missing.message).toMatch(/b/);
+    const notObject = await failure(r.run('math:add', [1, 2] as never));
+    expect(notObject.code).toBe('INPUT_VALIDATION');
+  });
+
+  it('can skip input validation per call', async () => {
+    const r = runnerWith(add);
+    const res = await r.run('math:add', { a: 1, b: 2, extra: true }, { validateInput: false });
+    expect(res.structured).toEqual({ sum: 3 });
+  });
+
+  it('OUTPUT_VALIDATION when a handler breaks its output schema', async () => {
+    const r = runnerWith({ ...add, name: 'broken', handler: () => ({ total: 1 }) });
+    const e = await failure(r.run('math:broken', { a: 1, b: 2 }));
+    expect(e.code).toBe('OUTPUT_VALIDATION');
+    expect(e.message).toMatch(/sum/);
+  });
+
+  it('EXECUTION wraps a handler error, keeping it as cause', async () => {
+    const boom = new Error('disk on fire');
+    const r = runnerWith({ namespace: 'x', name: 'fail', handler: () => { throw boom; } });
+    const e = await failure(r.run('x:fail', {}));
+    expect(e.code).toBe('EXECUTION');
+    expect(e.message).toMatch(/disk on fire/);
+    expect(e.cause).toBe(boom);
+    expect(e.backend).toEqual({ kind: 'local', name: 'local' });
+    const thrownString = runnerWith({ namespace: 'x', name: 's', handler: () => Promise.reject('nope') });
+    expect((await failure(thrownString.run('x:s', {}))).message).toMatch(/nope/);
+  });
+
+  it('a ToolError thrown by a handler keeps its code', async () => {
+    const r = runnerWith({ namespace: 'x', name: 'nf', handler: () => { throw new ToolError('TOOL_NOT_FOUND', 'inner'); } });
+    const e = await failure(r.run('x:nf', {}));
+    expect(e.code).toBe('TOOL_NOT_FOUND');
+    expect(e.toolId).toBe('x:nf');
+  });
+
+  it('TIMEOUT even when the handler ignores its signal, and the handler sees the abort', async () => {
+    let seen: AbortSignal | undefined;
+    const r = runnerWith({ namespace: 'x', name: 'slow', handler: (_a: unknown, { signal }: { signal: AbortSignal }) => { seen = signal; return new Promise(() => {}); } });
+    const e = await failure(r.run('x:slow', {}, { timeoutMs: 20 }));
+    expect(e.code).toBe('TIMEOUT');
+    expect(e.retryable).toBe(true);
+    expect(seen?.aborted).toBe(true);
+  });
+
+  it('CANCELLED through an AbortSignal, before and during the call', async () => {
+    const r = runnerWith({ namespace: 'x', name: 'slow', handler: () => new Promise(() => {}) });
+    const before = new AbortController();
+    before.abort();
+    expect((await failure(r.run('x:slow', {}, { signal: before.signal }))).code).toBe('CANCELLED');
+    const during = new AbortController();
+    const p = r.run('x:slow', {}, { signal: during.signal });
+    setTimeout(() => during.abort(), 5);
+    expect((await failure(p)).code).toBe('CANCELLED');
+  });
+
+  it('refuses a non-positive timeout', async () => {
+    const r = runnerWith(add);
+    await expect(r.run('math:add', { a: 1, b: 2 }, { timeoutMs: 0 })).rejects.toThrow(/timeoutMs/);
+  });
+
+  it('prefers local over provider over mcp, and a custom selector can override', async () => {
+    const calls: string[] = [];
+    const r = new Runner();
+    r.addProvider('prov', { callTool: (_p, id) => { calls.push(`provider:${id}`); return { from: 'provider' }; } });
+    r.local.register('t:x', () => { calls.push('local'); return { from: 'local' }; });
+    r.index.register({ namespace: 't', name: 'x' }, [{ kind: 'provider', name: 'prov' }, { kind: 'local', name: 'local' }]);
+    expect((await r.run('t:x', {})).backend.kind).toBe('local');
+
+    const r2 = new Runner({ index: r.index, selectBackend: (bs) => bs.find((b) => b.kind === 'provider') });
+    r2.addProvider('prov', { callTool: () => ({ from: 'provider' }) });
+    r2.local.register('t:x', () => ({ from: 'local' }));
+    expect((await r2.run('t:x', {})).structured).toEqual({ from: 'provider' });
+  });
+
+  it('normalizes provider results shaped like MCP CallToolResults, isError included', async () => {
+    const r = new Runner();
+    r.addProvider('p', {
+      callTool: (_pid, id) =>
+        id === 'p:err'
+          ? { content: [{ type: 'text', text: 'quota exceeded' }], isError: true }
+          : id === 'p:json'
+            ? { content: [{ type: 'text', text: '{"n":1}' }] }
+            : { content: [{ type: 'text', text: 'x' }], structuredContent: { ok: true } },
+    });
+    for (const name of ['err', 'json', 'sc']) r.index.register({ namespace: 'p', name }, { kind: 'provider', name: 'p' });
+    expect((await r.run('p:sc', {})).structured).toEqual({ ok: true });
+    expect((await r.run('p:json', {})).structured).toEqual({ n: 1 });
+    const e = await failure(r.run('p:err', {}));
+    expect(e.code).toBe('EXECUTION');
+    expect(e.message).toMatch(/quota exceeded/);
+  });
+
+  it('emits call events and runs middleware around every call', async () => {
+    const r = runnerWith(add);
+    const events: string[] = [];
+    r.onCall((ev) => events.push(`${ev.phase}:${ev.toolId}:${ev.ok ?? ''}`));
+    r.useMiddleware(async (call, next) => {
+      events.push(`mw:${call.toolId}`);
+      return next();
+    });
+    await r.run('math:add', { a: 1, b: 1 });
+    await r.run('math:add', { a: 'x' } as never).catch(() => {});
+    expect(events).toEqual(['mw:math:add', 'start:math:add:', 'end:math:add:true', 'mw:math:add', 'start:math:add:', 'end:math:add:false']);
+  });
+
+  it('a throwing observer does not change the outcome', async () => {
+    const r = runnerWith(add);
+    r.onCall(() => { throw new Error('observer bug'); });
+    expect((await r.run('math:add', { a: 1, b: 1 })).structured).toEqual({ sum: 2 });
+  });
+
+  it('refuses use after dispose and disposes backends', async () => {
+    const dispose = vi.fn();
+    const r = new Runner({ backends: [{ kind: 'provider', name: 'p', call: async () => ({ structured: 1, content: [] }), dispose }] });
+    await r.dispose();
+    expect(dispose).toHaveBeenCalledOnce();
+    await expect(r.run('a:b', {})).rejects.toThrow(/disposed/);
+  });
+});
+
+describe('Runner.runChain', () => {
+  function chainRunner() {
+    const r = new Runner();
+    r.register({ namespace: 'gh', name: 'create_issue', inputSchema: { type: 'object', properties: { title: { type: 'string' } }, required: ['title'] }, handler: ({ title }: { title: string }) => ({ number: 42, title, labels: [] as string[] }) });
+    r.register({ namespace: 'gh', name: 'get', inputSchema: { type: 'object', properties: { number: { type: 'integer' } }, required: ['number'] }, handler: ({ number }: { number: number }) => ({ number, state: 'open' }) });
+    r.register({ namespace: 'gh', name: 'echo', handler: (args: unknown) => args });
+    r.register({ namespace: 'gh', name: 'fail', handler: () => { throw new Error('server said no'); } });
+    return r;
+  }
+
+  it('feeds results forward with templates; a whole-string template keeps its type', async () => {
+    const r = chainRunner();
+    const out = await r.runChain([
+      { toolId: 'gh:create_issue', args: { title: 'Crash on start' } },
+      { toolId: 'gh:get', args: { number: '{{prev.number}}' } },
+      { toolId: 'gh:echo', args: { text: 'Issue #{{steps.0.number}} is {{prev.state}}', first: '{{steps[0].title}}', obj: 'x {{steps.1}}' } },
+    ]);
+    expect(out.steps).toHaveLength(3);
+    expect(out.steps[1]!.args).toEqual({ number: 42 });
+    expect(out.final.structured).toEqual({ text: 'Issue #42 is open', first: 'Crash on start', obj: 'x {"number":42,"state":"open"}' });
+  });
+
+  it('usePrevious puts the previous structured value at args.previous', async () => {
+    const r = chainRunner();
+    const out = await r.runChain([
+      { toolId: 'gh:create_issue', args: { title: 't' } },
+      { toolId: 'gh:echo', usePrevious: true, args: { keep: 1 } },
+    ]);
+    expect(out.final.structured).toEqual({ keep: 1, previous: { number: 42, title: 't', labels: [] } });
+  });
+
+  it('stops at the failing step and carries the partial results', async () => {
+    const r = chainRunner();
+    const e = await failure(r.runChain([
+      { toolId: 'gh:create_issue', args: { title: 't' } },
+      { toolId: 'gh:fail', args: {} },
+      { toolId: 'gh:echo', args: {} },
+    ]));
+    expect(e.code).toBe('EXECUTION');
+    expect(e.message).toMatch(/step 1 \(gh:fail\).*server said no/);
+    const steps = e.data?.steps as { ok: boolean }[];
+    expect(steps.map((s) => s.ok)).toEqual([true, false]);
+    expect(e.data?.failedStep).toBe(1);
+  });
+
+  it('a template pointing at nothing fails clearly', async () => {
+    const e = await failure(chainRunner().runChain([
+      { toolId: 'gh:create_issue', args: { title: 't' } },
+      { toolId: 'gh:get', args: { number: '{{prev.nope}}' } },
+    ]));
+    expect(e.code).toBe('INPUT_VALIDATION');
+    expect(e.message).toMatch(/prev has no property "nope"/);
+  });
+
+  it('is cancelled between steps', async () => {
+    const r = chainRunner();
+    const ac = new AbortController();
+    // Abort once step 0 has finished: the chain must not start step 1.
+    r.onCall((ev) => { if (ev.phase === 'end' && ev.toolId === 'gh:create_issue') ac.abort(); });
+    const started: string[] = [];
+    r.onCall((ev) => { if (ev.phase === 'start') started.push(ev.toolId); });
+    const e = await failure(r.runChain([{ toolId: 'gh:create_issue', args: { title: 't' } }, { toolId: 'gh:echo' }], { signal: ac.signal }));
+    expect(e.code).toBe('CANCELLED');
+    const steps = e.data?.steps as { ok: boolean }[];
+    expect(steps.map((s) => s.ok)).toEqual([true, false]);
+    expect(started).toEqual(['gh:create_issue']);
+  });
+
+  it('refuses an empty chain', async () => {
+    expect((await failure(new Runner().runChain([]))).code).toBe('INPUT_VALIDATION');
+  });
+});
+
+describe('Runner.runStream', () => {
+  async function collect(it: AsyncIterable<StreamEvent>): Promise<StreamEvent[]> {
+    const out: StreamEvent[] = [];
+    for await (const ev of it) out.push(ev);
+    return out;
+  }
+
+  it('streams chunks from an async-generator handler, then done', async () => {
+    const r = new Runner();
+    r.register({ namespace: 's', name: 'count', handler: async function* ({ n }: { n: number }) { for (let i = 0; i < n; i++) yield { i }; return { total: n }; } });
+    const events = await collect(r.runStream('s:count', { n: 3 }));
+    expect(events.map((e) => e.kind)).toEqual(['chunk', 'chunk', 'chunk', 'done']);
+    expect(events[1]!.data).toEqual({ i: 1 });
+    expect((events[3]!.data as { structured: unknown }).structured).toEqual({ total: 3 });
+    // Without streaming the same handler's chunks are collected.
+    expect((await r.run('s:count', { n: 2 })).structured).toEqual({ total: 2 });
+  });
+
+  it('STREAM_NOT_SUPPORTED for a plain handler', async () => {
+    const r = runnerWith(add);
+    const events = await collect(r.runStream('math:add', { a: 1, b: 2 }));
+    expect(events).toHaveLength(1);
+    expect(events[0]!.kind).toBe('error');
+    expect((events[0]!.data as ToolError).code).toBe('STREAM_NOT_SUPPORTED');
+  });
+
+  it('streams from a provider and reports errors as an error event', async () => {
+    const r = new Runner();
+    r.addProvider('p', { callTool: () => 1, async *streamTool() { yield 'a'; yield 'b'; } });
+    r.index.register({ namespace: 'p', name: 's' }, { kind: 'provider', name: 'p' });
+    const events = await collect(r.runStream('p:s', {}));
+    expect(events.map((e) => e.kind)).toEqual(['chunk', 'chunk', 'done']);
+    const bad = await collect(r.runStream('nope:x', {}));
+    expect((bad[0]!.data as ToolError).code).toBe('TOOL_NOT_FOUND');
+  });
+
+  it('times out a stalled stream', async () => {
+    const r = new Runner();
+    r.register({ namespace: 's', name: 'stall', handler: async function* () { yield 1; await new Promise(() => {}); } });
+    const events = await collect(r.runStream('s:stall', {}, { timeoutMs: 30 }));
+    expect(events.map((e) => e.kind)).toEqual(['chunk', 'error']);
+    expect((events[1]!.data as ToolError).code).toBe('TIMEOUT');
+  });
+});
