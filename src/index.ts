@@ -5,6 +5,8 @@
 export * from './model/index.js';
 export type * from './schema/types.js';
 export type * from './index/types.js';
+export * from './schema/index.js';
+export * from './index/index.js';
 export type * from './backends/types.js';
 export type * from './run/types.js';
 export type * from './runtime/types.js';
