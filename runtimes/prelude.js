@@ -1,0 +1,510 @@
+// toolexec guest prelude. Runs INSIDE every sandbox (QuickJS, isolated-vm, Docker agent),
+// before the user's code, as a classic ES2020 script with no imports.
+//
+// It builds the script globals (`run`, `tools`, `searchTools`, `describeTool`, `console`) on
+// one synchronous host primitive, `__toolexec_send(text)`, and defines
+// `__toolexec_receive(text)` for host replies (see src/runtime/types.ts for the protocol).
+// The runtime deletes both globals right after this script, so user code reaches the host
+// only through the functions defined here, and only JSON text ever crosses.
+//
+// Nothing here is a security boundary: the host parses and checks every message, enforces
+// every limit and never hands out a reference. The defensive style (intrinsics captured up
+// front, frozen globals) exists so that a script which patches `JSON`, `Promise`, `Map` or
+// `Object.prototype` breaks only itself, never the protocol the prelude speaks.
+(function () {
+  'use strict';
+
+  var G = globalThis;
+  var hostSend = G.__toolexec_send;
+  if (typeof hostSend !== 'function') throw new Error('toolexec prelude: __toolexec_send is missing');
+
+  // ---- intrinsics, captured before user code can touch them ----
+  var FnProto = Function.prototype;
+  var uncurry = FnProto.bind.bind(FnProto.call);
+  var apply = Reflect.apply;
+  var JSONparse = JSON.parse;
+  var JSONstringify = JSON.stringify;
+  var PromiseC = Promise;
+  var promiseThen = uncurry(PromiseC.prototype.then);
+  var MapC = Map;
+  var mapGet = uncurry(MapC.prototype.get);
+  var mapSet = uncurry(MapC.prototype.set);
+  var mapHas = uncurry(MapC.prototype.has);
+  var mapDelete = uncurry(MapC.prototype.delete);
+  var mapForEach = uncurry(MapC.prototype.forEach);
+  var mapSize = uncurry(Object.getOwnPropertyDescriptor(MapC.prototype, 'size').get);
+  var SetC = Set;
+  var setForEach = uncurry(SetC.prototype.forEach);
+  var setSize = uncurry(Object.getOwnPropertyDescriptor(SetC.prototype, 'size').get);
+  var WeakSetC = WeakSet;
+  var weakSetAdd = uncurry(WeakSetC.prototype.add);
+  var weakSetHas = uncurry(WeakSetC.prototype.has);
+  var ErrorC = Error;
+  var TypeErrorC = TypeError;
+  var ProxyC = Proxy;
+  var StringC = String;
+  var NumberC = Number;
+  var ArrayIsArray = Array.isArray;
+  var arrayPush = uncurry(Array.prototype.push);
+  var arrayJoin = uncurry(Array.prototype.join);
+  var stringSlice = uncurry(String.prototype.slice);
+  var stringReplace = uncurry(String.prototype.replace);
+  var stringIndexOf = uncurry(String.prototype.indexOf);
+  var regexpTest = uncurry(RegExp.prototype.test);
+  var dateToISOString = uncurry(Date.prototype.toISOString);
+  var dateGetTime = uncurry(Date.prototype.getTime);
+  var regexpToString = uncurry(RegExp.prototype.toString);
+  var symbolToString = uncurry(Symbol.prototype.toString);
+  var fnToString = uncurry(FnProto.toString);
+  var ObjectKeys = Object.keys;
+  var ObjectFreeze = Object.freeze;
+  var ObjectDefineProperty = Object.defineProperty;
+  var ObjectGetPrototypeOf = Object.getPrototypeOf;
+  var ObjectGetOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
+  var ObjectProto = Object.prototype;
+  var hasOwn = uncurry(ObjectProto.hasOwnProperty);
+  var objectToString = uncurry(ObjectProto.toString);
+  var MathFloor = Math.floor;
+  var DateC = Date;
+  var RegExpC = RegExp;
+
+  var send = function (text) {
+    apply(hostSend, undefined, [text]);
+  };
+
+  // ---- JSON in and out ----
+
+  // Functions, symbols and BigInts cannot cross; JSON.stringify would silently drop the first
+  // two, so name the problem instead. Cycles make JSON.stringify itself throw.
+  function jsonReplacer(key, value) {
+    var t = typeof value;
+    if (t === 'function' || t === 'symbol' || t === 'bigint') {
+      throw new TypeErrorC('a ' + t + (key === '' ? '' : ' (at key ' + JSONstringify(StringC(key)) + ')') + ' cannot be serialized to JSON');
+    }
+    return value;
+  }
+
+  function toJsonText(value, what) {
+    try {
+      return JSONstringify(value, jsonReplacer);
+    } catch (e) {
+      var err = new TypeErrorC(what + ' is not JSON-serializable: ' + errorMessageOf(e));
+      err.code = 'NOT_SERIALIZABLE';
+      throw err;
+    }
+  }
+
+  function errorMessageOf(e) {
+    try {
+      if (e !== null && typeof e === 'object' && typeof e.message === 'string') return e.message;
+      return StringC(e);
+    } catch (_) {
+      return 'unknown error';
+    }
+  }
+
+  // ---- requests to the host ----
+
+  var nextId = 1;
+  var pending = new MapC();
+  var toolErrors = new WeakSetC();
+
+  function request(message, toolId) {
+    return new PromiseC(function (resolve, reject) {
+      var id = nextId++;
+      message.id = id;
+      var text;
+      try {
+        text = toJsonText(message, toolId === undefined ? 'the request' : 'the arguments of ' + toolId);
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      mapSet(pending, id, { resolve: resolve, reject: reject, toolId: toolId });
+      send(text);
+    });
+  }
+
+  // Rebuilds a host error as a fresh guest Error from data: nothing host-side is reachable.
+  function guestError(data, toolId) {
+    var d = data !== null && typeof data === 'object' ? data : {};
+    var code = typeof d.code === 'string' ? d.code : 'EXECUTION';
+    var message = typeof d.message === 'string' ? d.message : 'tool call failed';
+    var e = new ErrorC(message);
+    e.name = 'ToolError';
+    e.code = code;
+    var tid = typeof d.toolId === 'string' ? d.toolId : toolId;
+    if (tid !== undefined) e.toolId = tid;
+    if (typeof d.retryable === 'boolean') e.retryable = d.retryable;
+    if (ArrayIsArray(d.issues)) e.issues = d.issues;
+    weakSetAdd(toolErrors, e);
+    return e;
+  }
+
+  function receive(text) {
+    var msg;
+    try {
+      msg = JSONparse(StringC(text));
+    } catch (_) {
+      return;
+    }
+    if (msg === null || typeof msg !== 'object') return;
+    var id = msg.id;
+    if (!mapHas(pending, id)) return;
+    var entry = mapGet(pending, id);
+    mapDelete(pending, id);
+    if (msg.ok === true) entry.resolve(msg.value);
+    else entry.reject(guestError(msg.error, entry.toolId));
+  }
+
+  function run(toolId, args) {
+    var message = { id: 0, op: 'run', toolId: toolId, args: args === undefined ? {} : args };
+    return request(message, typeof toolId === 'string' ? toolId : StringC(toolId));
+  }
+
+  function searchTools(query, limit) {
+    var message = { id: 0, op: 'search', query: StringC(query === undefined ? '' : query) };
+    if (limit !== undefined) message.limit = NumberC(limit);
+    return request(message, undefined);
+  }
+
+  function describeTool(toolId) {
+    return request({ id: 0, op: 'describe', toolId: toolId }, undefined);
+  }
+
+  // ---- tools.<namespace>.<name>(args) ----
+  // Names are passed through as written; the host maps JavaScript-safe spellings
+  // (`tools.my_ns.get_item` for `my-ns:get.item`) back to real IDs and answers TOOL_NOT_FOUND
+  // for anything else.
+
+  var toolFns = new MapC();
+  var namespaces = new MapC();
+
+  function toolFunction(id) {
+    if (mapHas(toolFns, id)) return mapGet(toolFns, id);
+    var fn = function (args) {
+      return run(id, args);
+    };
+    ObjectDefineProperty(fn, 'name', { value: id });
+    ObjectFreeze(fn);
+    mapSet(toolFns, id, fn);
+    return fn;
+  }
+
+  function readOnlyTraps(get, call) {
+    var no = function () {
+      return false;
+    };
+    return {
+      get: get,
+      apply: call,
+      set: no,
+      defineProperty: no,
+      deleteProperty: no,
+      setPrototypeOf: no,
+      has: function (t, key) {
+        return typeof key === 'string';
+      },
+    };
+  }
+
+  function namespaceProxy(ns) {
+    if (mapHas(namespaces, ns)) return mapGet(namespaces, ns);
+    // The target is callable so that `tools.bare_tool(args)` works for tools without a namespace.
+    var proxy = new ProxyC(
+      function () {},
+      readOnlyTraps(
+        function (t, key) {
+          // `then` must stay undefined, or `await tools.github` would call a tool.
+          if (typeof key !== 'string' || key === 'then') return undefined;
+          return toolFunction(ns + ':' + key);
+        },
+        function (t, self, argList) {
+          return run(ns, argList[0]);
+        },
+      ),
+    );
+    mapSet(namespaces, ns, proxy);
+    return proxy;
+  }
+
+  var tools = new ProxyC(
+    {},
+    readOnlyTraps(function (t, key) {
+      if (typeof key !== 'string' || key === 'then') return undefined;
+      return namespaceProxy(key);
+    }, undefined),
+  );
+
+  // ---- console: Node-like formatting, captured as `log` messages ----
+
+  var MAX_DEPTH = 2;
+  var MAX_ITEMS = 100;
+  var MAX_STRING = 10000;
+  var IDENT_RE = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+  function quote(s) {
+    if (s.length > MAX_STRING) s = stringSlice(s, 0, MAX_STRING) + '... ' + (s.length - MAX_STRING) + ' more characters';
+    return "'" + stringReplace(stringReplace(s, /\\/g, '\\\\'), /'/g, "\\'") + "'";
+  }
+
+  function keyText(k) {
+    return regexpTest(IDENT_RE, k) ? k : quote(k);
+  }
+
+  function constructorName(o) {
+    try {
+      var proto = ObjectGetPrototypeOf(o);
+      if (proto === null) return null;
+      var d = ObjectGetOwnPropertyDescriptor(proto, 'constructor');
+      var c = d && d.value;
+      return typeof c === 'function' && typeof c.name === 'string' ? c.name : '';
+    } catch (_) {
+      return '';
+    }
+  }
+
+  function inspectFunction(f) {
+    var name = '';
+    try {
+      name = typeof f.name === 'string' ? f.name : '';
+    } catch (_) {}
+    var src = '';
+    try {
+      src = fnToString(f);
+    } catch (_) {}
+    if (stringSlice(src, 0, 6) === 'class ' || stringSlice(src, 0, 6) === 'class{') return '[class ' + (name || '(anonymous)') + ']';
+    return '[Function: ' + (name || '(anonymous)') + ']';
+  }
+
+  function isError(v) {
+    if (v instanceof ErrorC) return true;
+    try {
+      return objectToString(v) === '[object Error]';
+    } catch (_) {
+      return false;
+    }
+  }
+
+  function inspectError(e) {
+    var stack;
+    try {
+      stack = e.stack;
+    } catch (_) {}
+    var head;
+    try {
+      head = StringC(e.name) + ': ' + StringC(e.message);
+    } catch (_) {
+      head = 'Error';
+    }
+    if (typeof stack === 'string' && stack.length > 0) {
+      // V8 stacks start with the head line; QuickJS stacks hold only frames.
+      return stringIndexOf(stack, head) === 0 ? stack : head + '\n' + stack;
+    }
+    return head;
+  }
+
+  function inspect(v, depth, seen) {
+    var t = typeof v;
+    if (t === 'string') return depth === 0 ? v : quote(v);
+    if (t === 'number') return v === 0 && 1 / v < 0 ? '-0' : StringC(v);
+    if (t === 'bigint') return StringC(v) + 'n';
+    if (t === 'boolean' || t === 'undefined') return StringC(v);
+    if (t === 'symbol') return symbolToString(v);
+    if (t === 'function') return inspectFunction(v);
+    if (v === null) return 'null';
+    for (var i = 0; i < seen.length; i++) if (seen[i] === v) return '[Circular]';
+    try {
+      if (isError(v)) return inspectError(v);
+      if (v instanceof DateC) return isNaN(dateGetTime(v)) ? 'Invalid Date' : dateToISOString(v);
+      if (v instanceof RegExpC) return regexpToString(v);
+      if (v instanceof PromiseC) return 'Promise {}';
+      var nextSeen = seen.concat([v]);
+      if (v instanceof MapC) {
+        if (depth > MAX_DEPTH) return '[Map]';
+        var mparts = [];
+        mapForEach(v, function (val, key) {
+          if (mparts.length < MAX_ITEMS) arrayPush(mparts, inspect(key, depth + 1, nextSeen) + ' => ' + inspect(val, depth + 1, nextSeen));
+        });
+        return 'Map(' + mapSize(v) + ') ' + (mparts.length ? '{ ' + arrayJoin(mparts, ', ') + ' }' : '{}');
+      }
+      if (v instanceof SetC) {
+        if (depth > MAX_DEPTH) return '[Set]';
+        var sparts = [];
+        setForEach(v, function (val) {
+          if (sparts.length < MAX_ITEMS) arrayPush(sparts, inspect(val, depth + 1, nextSeen));
+        });
+        return 'Set(' + setSize(v) + ') ' + (sparts.length ? '{ ' + arrayJoin(sparts, ', ') + ' }' : '{}');
+      }
+      if (ArrayIsArray(v)) {
+        if (depth > MAX_DEPTH) return '[Array]';
+        var n = v.length;
+        if (n === 0) return '[]';
+        var aparts = [];
+        for (var j = 0; j < n && j < MAX_ITEMS; j++) arrayPush(aparts, hasOwn(v, j) ? inspect(v[j], depth + 1, nextSeen) : '<empty>');
+        if (n > MAX_ITEMS) arrayPush(aparts, '... ' + (n - MAX_ITEMS) + ' more items');
+        return '[ ' + arrayJoin(aparts, ', ') + ' ]';
+      }
+      var cname = constructorName(v);
+      var prefix = cname === null ? '[Object: null prototype] ' : cname === 'Object' || cname === '' ? '' : cname + ' ';
+      if (depth > MAX_DEPTH) return '[' + (cname || 'Object') + ']';
+      var keys = ObjectKeys(v);
+      if (keys.length === 0) return prefix + '{}';
+      var oparts = [];
+      for (var k = 0; k < keys.length && k < MAX_ITEMS; k++) {
+        arrayPush(oparts, keyText(keys[k]) + ': ' + inspect(v[keys[k]], depth + 1, nextSeen));
+      }
+      if (keys.length > MAX_ITEMS) arrayPush(oparts, '... ' + (keys.length - MAX_ITEMS) + ' more properties');
+      return prefix + '{ ' + arrayJoin(oparts, ', ') + ' }';
+    } catch (_) {
+      return '[object that threw while being inspected]';
+    }
+  }
+
+  function formatArgs(args) {
+    var parts = [];
+    var start = 0;
+    if (typeof args[0] === 'string' && stringIndexOf(args[0], '%') !== -1 && args.length > 1) {
+      var fmt = args[0];
+      var next = 1;
+      var out = '';
+      for (var i = 0; i < fmt.length; i++) {
+        var c = fmt[i];
+        if (c !== '%' || i + 1 >= fmt.length) {
+          out += c;
+          continue;
+        }
+        var s = fmt[i + 1];
+        if (s === '%') {
+          out += '%';
+          i++;
+        } else if (next < args.length && (s === 's' || s === 'd' || s === 'i' || s === 'f' || s === 'j' || s === 'o' || s === 'O' || s === 'c')) {
+          var a = args[next++];
+          if (s === 's') out += typeof a === 'string' ? a : inspect(a, 1, []);
+          else if (s === 'd' || s === 'i') out += typeof a === 'object' && a !== null ? 'NaN' : StringC(s === 'i' ? MathFloor(NumberC(a)) : NumberC(a));
+          else if (s === 'f') out += StringC(NumberC(a));
+          else if (s === 'j') {
+            try {
+              out += JSONstringify(a);
+            } catch (_) {
+              out += '[Circular]';
+            }
+          } else if (s === 'c') {
+            // CSS has no meaning here.
+          } else out += inspect(a, 1, []);
+          i++;
+        } else out += c;
+      }
+      arrayPush(parts, out);
+      start = next;
+    }
+    for (var j = start; j < args.length; j++) arrayPush(parts, inspect(args[j], 0, []));
+    return arrayJoin(parts, ' ');
+  }
+
+  function logger(level) {
+    var fn = function () {
+      var args = [];
+      for (var i = 0; i < arguments.length; i++) arrayPush(args, arguments[i]);
+      var text;
+      try {
+        text = formatArgs(args);
+      } catch (_) {
+        text = '[unprintable]';
+      }
+      send(JSONstringify({ op: 'log', level: level, message: text }));
+    };
+    ObjectDefineProperty(fn, 'name', { value: level });
+    return ObjectFreeze(fn);
+  }
+
+  var consoleObject = ObjectFreeze({
+    log: logger('log'),
+    info: logger('info'),
+    warn: logger('warn'),
+    error: logger('error'),
+    debug: logger('debug'),
+  });
+
+  // ---- completion ----
+
+  var finished = false;
+
+  function finishValue(value) {
+    if (finished) return;
+    var text;
+    try {
+      text = toJsonText({ op: 'done', ok: true, value: value }, 'the result');
+    } catch (e) {
+      finished = true;
+      send(JSONstringify({ op: 'done', ok: false, error: { code: 'NOT_SERIALIZABLE', name: 'TypeError', message: errorMessageOf(e) } }));
+      return;
+    }
+    finished = true;
+    send(text);
+  }
+
+  function describeThrown(e) {
+    var out = { code: 'RUNTIME_ERROR', name: 'Error', message: '' };
+    if (e !== null && (typeof e === 'object' || typeof e === 'function') && isError(e)) {
+      try {
+        out.name = StringC(e.name);
+      } catch (_) {}
+      out.message = errorMessageOf(e);
+      try {
+        if (typeof e.stack === 'string') out.stack = stringSlice(e.stack, 0, 20000);
+      } catch (_) {}
+      if (weakSetHas(toolErrors, e)) {
+        out.code = 'TOOL_ERROR';
+        out.toolCode = StringC(e.code);
+        if (typeof e.toolId === 'string') out.toolId = e.toolId;
+      } else if (e.code === 'NOT_SERIALIZABLE') {
+        out.code = 'NOT_SERIALIZABLE';
+      }
+    } else {
+      out.name = 'Uncaught';
+      out.message = inspect(e, 1, []);
+    }
+    return out;
+  }
+
+  function finishError(e) {
+    if (finished) return;
+    finished = true;
+    var described;
+    try {
+      described = describeThrown(e);
+    } catch (_) {
+      described = { code: 'RUNTIME_ERROR', name: 'Error', message: 'the script threw a value that could not be described' };
+    }
+    send(JSONstringify({ op: 'done', ok: false, error: described }));
+  }
+
+  // The executor's wrapper calls this exactly once with the user's program as an async
+  // function; it removes itself first, so user code can neither call it nor forge `done`.
+  function start(main) {
+    delete G.__toolexec_start;
+    var p;
+    try {
+      p = main();
+    } catch (e) {
+      finishError(e);
+      return;
+    }
+    promiseThen(p, finishValue, finishError);
+  }
+
+  // ---- publish ----
+
+  function define(name, value, configurable) {
+    ObjectDefineProperty(G, name, { value: value, writable: false, enumerable: false, configurable: configurable });
+  }
+
+  define('run', ObjectFreeze(run), false);
+  define('tools', tools, false);
+  define('searchTools', ObjectFreeze(searchTools), false);
+  define('describeTool', ObjectFreeze(describeTool), false);
+  define('console', consoleObject, false);
+  define('__toolexec_receive', ObjectFreeze(receive), true);
+  define('__toolexec_start', ObjectFreeze(start), true);
+})();
