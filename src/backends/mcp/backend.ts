@@ -1,0 +1,238 @@
+/**
+ * The MCP backend: `tools/call` on one server. The runner's deadline and `AbortSignal`
+ * become the request's timeout and `notifications/cancelled`; progress notifications
+ * become progress updates (or stream chunks); results are normalized as DESIGN.md says.
+ *
+ * Calls go through `client.request(tools/call)` rather than `client.callTool()`: callTool
+ * checks `structuredContent` against output-schema validators it caches from the *last*
+ * `tools/list` page only, and reports a mismatch as JSON-RPC InvalidParams — which would
+ * read as an argument error. The runner validates output schemas itself (with paths), and
+ * a tool that declares one but returns no `structuredContent` is reported here as
+ * OUTPUT_VALIDATION.
+ */
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { McpError, ResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ToolError } from '../../model/errors.js';
+import { parseToolId } from '../../model/tool-id.js';
+import type { ContentItem } from '../../model/tool.js';
+import type { Backend, BackendResult, CallContext, ProgressUpdate, StreamChunk } from '../types.js';
+import { DEFAULT_MCP_TIMEOUT_MS } from './config.js';
+import type { McpConnection } from './connection.js';
+import { callErrorToToolError, isErrorResultToToolError, McpConnectionError, type McpCallSite } from './errors.js';
+
+/** Parses a text item as JSON only when it can be a JSON document; prose stays a string. */
+function parseJsonOrText(text: string): unknown {
+  const t = text.trimStart();
+  if (t.length === 0) return text;
+  const c = t[0]!;
+  if (c === '{' || c === '[' || c === '"' || c === '-' || (c >= '0' && c <= '9') || t === 'true' || t === 'false' || t === 'null') {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+/**
+ * Normalizes a `CallToolResult` (already known not to be an error): `structuredContent`,
+ * else a single text item parsed as JSON, else its text, else the content list.
+ */
+export function normalizeMcpResult(content: ContentItem[], structuredContent: unknown): BackendResult {
+  if (structuredContent !== undefined && structuredContent !== null) return { structured: structuredContent, content, isStructured: true };
+  if (content.length === 1 && content[0]!.type === 'text' && typeof content[0]!.text === 'string') {
+    return { structured: parseJsonOrText(content[0]!.text as string), content, isStructured: false };
+  }
+  return { structured: content, content, isStructured: false };
+}
+
+export interface McpBackendOptions {
+  /** Timeout when the runner gives none (default: the server config's `timeoutMs`, else 60 s). */
+  defaultTimeoutMs?: number;
+}
+
+/** One `Backend` per configured server; `name` is the server's name in `mcpServers`. */
+export class McpBackend implements Backend {
+  readonly kind = 'mcp' as const;
+  readonly name: string;
+  readonly connection: McpConnection;
+  readonly #defaultTimeoutMs: number;
+
+  constructor(connection: McpConnection, options: McpBackendOptions = {}) {
+    this.connection = connection;
+    this.name = connection.name;
+    this.#defaultTimeoutMs = options.defaultTimeoutMs ?? connection.config.timeoutMs ?? DEFAULT_MCP_TIMEOUT_MS;
+  }
+
+  /** True for `<namespace>:<tool>` when the server's last tools/list had that tool. */
+  has(id: string): boolean {
+    const name = this.#toolNameFromId(id);
+    return name !== undefined && this.connection.knownTools?.has(name) === true;
+  }
+
+  call(toolId: string, args: Record<string, unknown>, ctx: CallContext): Promise<BackendResult> {
+    return this.#call(toolId, args, ctx, 'run', ctx.onProgress);
+  }
+
+  /** Streams the server's progress notifications as `{ kind: 'progress' }` chunks, then returns the result. */
+  stream(toolId: string, args: Record<string, unknown>, ctx: CallContext): AsyncGenerator<StreamChunk, BackendResult, void> {
+    return this.#stream(toolId, args, ctx);
+  }
+
+  /** Closes the connection (the runner calls this on dispose). */
+  async dispose(): Promise<void> {
+    await this.connection.close();
+  }
+
+  async *#stream(toolId: string, args: Record<string, unknown>, ctx: CallContext): AsyncGenerator<StreamChunk, BackendResult, void> {
+    const queue: ProgressUpdate[] = [];
+    let wake: (() => void) | undefined;
+    // Our own controller, so a consumer that stops iterating cancels the server-side request.
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(ctx.signal.reason);
+    if (ctx.signal.aborted) controller.abort(ctx.signal.reason);
+    else ctx.signal.addEventListener('abort', onAbort, { once: true });
+    let settled = false;
+    const pending = this.#call(toolId, args, { ...ctx, signal: controller.signal }, 'stream', (update) => {
+      ctx.onProgress?.(update);
+      queue.push(update);
+      wake?.();
+    }).finally(() => {
+      settled = true;
+      wake?.();
+    });
+    pending.catch(() => {});
+    try {
+      while (true) {
+        while (queue.length > 0) yield { kind: 'progress', data: queue.shift()! };
+        if (settled) break;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
+      }
+      return await pending;
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+      if (!settled) controller.abort(new ToolError('CANCELLED', `The stream of ${toolId} was closed before the MCP tool finished`, { toolId, op: 'stream' }));
+    }
+  }
+
+  #toolNameFromId(id: string): string | undefined {
+    try {
+      const parsed = parseToolId(id);
+      if (parsed.version !== undefined) return undefined;
+      if (parsed.namespace !== this.connection.config.namespace) return undefined;
+      return parsed.name;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #resolveTool(toolId: string, ctx: CallContext): string {
+    if (ctx.descriptor && ctx.descriptor.kind === 'mcp') {
+      if (ctx.descriptor.name !== this.name) {
+        throw new ToolError('NO_BACKEND', `Tool ${toolId} belongs to MCP server "${ctx.descriptor.name}", not "${this.name}"`, { toolId, backend: { kind: 'mcp', name: this.name } });
+      }
+      return ctx.descriptor.tool;
+    }
+    const name = this.#toolNameFromId(toolId);
+    if (name === undefined) {
+      throw new ToolError('TOOL_NOT_FOUND', `Tool ${toolId} is not a tool of MCP server "${this.name}" (namespace "${this.connection.config.namespace}")`, {
+        toolId,
+        backend: { kind: 'mcp', name: this.name },
+      });
+    }
+    return name;
+  }
+
+  async #call(
+    toolId: string,
+    args: Record<string, unknown>,
+    ctx: CallContext,
+    op: 'run' | 'stream',
+    onProgress: ((u: ProgressUpdate) => void) | undefined,
+  ): Promise<BackendResult> {
+    const tool = this.#resolveTool(toolId, ctx);
+    const site: McpCallSite = { toolId, tool, server: this.name, op };
+    const timeoutMs = ctx.timeoutMs ?? this.#defaultTimeoutMs;
+    const errCtx = { signal: ctx.signal, timeoutMs, stderrTail: () => this.connection.stderrTail().slice(-10) };
+    let client: Client;
+    try {
+      client = await this.connection.client(ctx.signal);
+    } catch (err) {
+      throw callErrorToToolError(err, site, errCtx);
+    }
+    let raw: Record<string, unknown>;
+    try {
+      raw = (await client.request({ method: 'tools/call', params: { name: tool, arguments: args } }, ResultSchema, {
+        signal: ctx.signal,
+        timeout: timeoutMs,
+        // With a runner deadline the deadline is hard; without one, progress proves the server is alive.
+        resetTimeoutOnProgress: ctx.timeoutMs === undefined,
+        ...(ctx.timeoutMs !== undefined ? { maxTotalTimeout: ctx.timeoutMs } : {}),
+        ...(onProgress
+          ? {
+              onprogress: (p: { progress: number; total?: number; message?: string }) =>
+                onProgress({ progress: p.progress, ...(p.total !== undefined ? { total: p.total } : {}), ...(p.message !== undefined ? { message: p.message } : {}) }),
+            }
+          : {}),
+      })) as Record<string, unknown>;
+    } catch (err) {
+      if (!ctx.signal.aborted && !(err instanceof McpError) && isTransportFailure(err)) {
+        // The SDK does not notice a failed HTTP request as a closed connection: rebuild it.
+        this.connection.invalidate(client, err as Error);
+        throw callErrorToToolError(
+          new McpConnectionError(`MCP server "${this.name}" connection failed during a call to "${tool}": ${(err as Error).message}`, { cause: err }),
+          site,
+          errCtx,
+        );
+      }
+      throw callErrorToToolError(err, site, errCtx);
+    }
+    this.connection.noteHealthy();
+    return this.#normalize(raw, site, ctx.tool?.outputSchema !== undefined);
+  }
+
+  #normalize(raw: Record<string, unknown>, site: McpCallSite, hasOutputSchema: boolean): BackendResult {
+    const base = { toolId: site.toolId, op: site.op ?? 'run', backend: { kind: 'mcp', name: this.name } } as const;
+    if (raw.content !== undefined && !Array.isArray(raw.content)) {
+      throw new ToolError('EXECUTION', `MCP server "${this.name}" returned a tools/call result for "${site.tool}" whose "content" is not an array`, base);
+    }
+    const content = ((raw.content as unknown[] | undefined) ?? []).filter(
+      (c): c is ContentItem => typeof c === 'object' && c !== null && typeof (c as { type?: unknown }).type === 'string',
+    );
+    if (content.length !== ((raw.content as unknown[] | undefined)?.length ?? 0)) {
+      throw new ToolError('EXECUTION', `MCP server "${this.name}" returned content items without a "type" for "${site.tool}"`, base);
+    }
+    const structuredContent = raw.structuredContent;
+    if (raw.isError === true) {
+      const known = this.connection.knownTools;
+      throw isErrorResultToToolError(content, structuredContent, site, known ? known.has(site.tool) : undefined);
+    }
+    if (structuredContent !== undefined && (typeof structuredContent !== 'object' || structuredContent === null || Array.isArray(structuredContent))) {
+      throw new ToolError('OUTPUT_VALIDATION', `MCP server "${this.name}" returned a structuredContent for "${site.tool}" that is not an object`, {
+        ...base,
+        issues: [{ path: '', keyword: 'type', message: 'structuredContent must be an object' }],
+      });
+    }
+    if (hasOutputSchema && (structuredContent === undefined || structuredContent === null)) {
+      throw new ToolError('OUTPUT_VALIDATION', `MCP tool "${site.tool}" on server "${this.name}" declares an output schema but returned no structuredContent`, {
+        ...base,
+        issues: [{ path: '', keyword: 'required', message: 'structuredContent is required by the tool\'s output schema' }],
+        data: { content },
+      });
+    }
+    return normalizeMcpResult(content, structuredContent);
+  }
+}
+
+/** Failures of the request itself (fetch, socket, HTTP status) as opposed to answers or malformed results. */
+function isTransportFailure(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'ZodError' || err.name === '$ZodError') return false;
+  const code = (err as { code?: unknown }).code;
+  // StreamableHTTPError / SseError carry the HTTP status as a numeric code; socket errors a string one.
+  return err instanceof TypeError || err.message === 'Not connected' || typeof code === 'string' || typeof code === 'number';
+}

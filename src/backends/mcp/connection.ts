@@ -1,0 +1,454 @@
+/**
+ * One lazily opened, self-healing client connection to one MCP server. The lifecycle
+ * (connect once, share the attempt between concurrent callers, back off after failures,
+ * rebuild after a crash, escalate on close) lives here; transports only start, send and
+ * stop. The transports are the SDK's own: stdio, Streamable HTTP and the old HTTP+SSE.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { ResultSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { McpServerConfig } from './config.js';
+import { McpConnectionError } from './errors.js';
+
+/** Client identity sent in `initialize`. */
+export const DEFAULT_CLIENT_INFO = { name: 'toolexec', version: '0.1.0' } as const;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+export const DEFAULT_BACKOFF_INITIAL_MS = 100;
+export const DEFAULT_BACKOFF_MAX_MS = 10_000;
+export const DEFAULT_STDERR_LINES = 50;
+/** Largest single JSON-RPC message accepted from a stdio server (the SDK's own default is 10 MB). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_LIST_PAGES = 1000;
+export const DEFAULT_LIST_CHANGED_DEBOUNCE_MS = 20;
+
+export interface McpConnectionOptions {
+  clientInfo?: { name: string; version: string };
+  /** Limit for spawning/reaching the server and completing `initialize` (default 30 s). */
+  connectTimeoutMs?: number;
+  /** First delay before reconnecting after a failure (default 100 ms); doubles per consecutive failure. */
+  backoffInitialMs?: number;
+  /** Ceiling of the reconnect delay (default 10 s). */
+  backoffMaxMs?: number;
+  /** How many of a stdio server's last stderr lines are kept for error messages (default 50). */
+  stderrLines?: number;
+  /** Largest JSON-RPC message read from a stdio server (default 64 MB). */
+  maxMessageBytes?: number;
+  /** Coalesces bursts of `notifications/tools/list_changed` (default 20 ms). */
+  listChangedDebounceMs?: number;
+}
+
+export type McpConnectionState = 'idle' | 'connecting' | 'connected' | 'closed';
+
+type Listener<T> = (value: T) => void;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref?.());
+}
+
+/** Resolves like `promise` but rejects as soon as `signal` aborts (the shared attempt goes on). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function causeText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const parts = [err.message];
+  let c: unknown = (err as { cause?: unknown }).cause;
+  // fetch() hides the useful part ("connect ECONNREFUSED 127.0.0.1:1") in its cause chain.
+  for (let depth = 0; c instanceof Error && depth < 3; depth++) {
+    if (!parts.includes(c.message)) parts.push(c.message);
+    c = (c as { cause?: unknown }).cause;
+  }
+  return parts.join(': ');
+}
+
+/**
+ * A connection to one configured server. Use `client()` to get a connected SDK client; it
+ * connects on first use and again after the previous connection died.
+ */
+export class McpConnection implements AsyncDisposable {
+  readonly config: McpServerConfig;
+  readonly #options: Required<McpConnectionOptions>;
+  #state: McpConnectionState = 'idle';
+  #client: Client | undefined;
+  #transport: Transport | undefined;
+  #connecting: Promise<Client> | undefined;
+  #failures = 0;
+  #lastFailureAt = 0;
+  #lastTransportError: Error | undefined;
+  #stderr: string[] = [];
+  #stderrPartial = '';
+  #knownTools: Set<string> | undefined;
+  #listChangedTimer: NodeJS.Timeout | undefined;
+  #connections = 0;
+  readonly #toolsChanged = new Set<Listener<void>>();
+  readonly #connected = new Set<Listener<{ reconnect: boolean }>>();
+  readonly #disconnected = new Set<Listener<{ error?: Error }>>();
+
+  constructor(config: McpServerConfig, options: McpConnectionOptions = {}) {
+    this.config = config;
+    this.#options = {
+      clientInfo: options.clientInfo ?? DEFAULT_CLIENT_INFO,
+      connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      backoffInitialMs: options.backoffInitialMs ?? DEFAULT_BACKOFF_INITIAL_MS,
+      backoffMaxMs: options.backoffMaxMs ?? DEFAULT_BACKOFF_MAX_MS,
+      stderrLines: options.stderrLines ?? DEFAULT_STDERR_LINES,
+      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      listChangedDebounceMs: options.listChangedDebounceMs ?? DEFAULT_LIST_CHANGED_DEBOUNCE_MS,
+    };
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  get state(): McpConnectionState {
+    return this.#state;
+  }
+
+  /** False once `close()` has been called. */
+  get alive(): boolean {
+    return this.#state !== 'closed';
+  }
+
+  /** Consecutive failures (failed connects, crashes) since the last healthy exchange. */
+  get failures(): number {
+    return this.#failures;
+  }
+
+  /** How many times a connection was established (1 after the first connect, 2 after one reconnect...). */
+  get connectCount(): number {
+    return this.#connections;
+  }
+
+  /** The process ID of the current stdio server, if any. */
+  get pid(): number | undefined {
+    const t = this.#transport as { pid?: number | null } | undefined;
+    return t?.pid ?? undefined;
+  }
+
+  /** The last stderr lines of the stdio server (across restarts), oldest first. */
+  stderrTail(): string[] {
+    return this.#stderrPartial ? [...this.#stderr, this.#stderrPartial] : [...this.#stderr];
+  }
+
+  /** Tool names from the last complete tools/list, or undefined before one. */
+  get knownTools(): ReadonlySet<string> | undefined {
+    return this.#knownTools;
+  }
+
+  /** Fired (debounced) when the server sends `notifications/tools/list_changed`, and after a reconnect. */
+  onToolsChanged(listener: () => void): () => void {
+    this.#toolsChanged.add(listener);
+    return () => this.#toolsChanged.delete(listener);
+  }
+
+  onConnected(listener: (e: { reconnect: boolean }) => void): () => void {
+    this.#connected.add(listener);
+    return () => this.#connected.delete(listener);
+  }
+
+  /** Fired when an established connection drops without `close()` having been called. */
+  onDisconnected(listener: (e: { error?: Error }) => void): () => void {
+    this.#disconnected.add(listener);
+    return () => this.#disconnected.delete(listener);
+  }
+
+  /** Records that the server answered properly, which ends the backoff. */
+  noteHealthy(): void {
+    this.#failures = 0;
+  }
+
+  /**
+   * A connected client, connecting (or reconnecting, after the backoff delay) when needed.
+   * Concurrent callers share one attempt; `signal` only stops this caller's wait.
+   */
+  client(signal?: AbortSignal): Promise<Client> {
+    if (this.#state === 'closed') {
+      return Promise.reject(new McpConnectionError(`MCP server "${this.name}": the connection has been closed`, { retryable: false }));
+    }
+    if (this.#client) return Promise.resolve(this.#client);
+    if (!this.#connecting) {
+      this.#state = 'connecting';
+      this.#connecting = this.#connect().finally(() => {
+        this.#connecting = undefined;
+      });
+      // Nobody may be waiting any more (every caller aborted): keep the rejection handled.
+      this.#connecting.catch(() => {});
+    }
+    return abortable(this.#connecting, signal);
+  }
+
+  /**
+   * Drops `client` after a transport-level failure the SDK did not notice (an HTTP request
+   * that failed outright): the next call reconnects.
+   */
+  invalidate(client: Client, error?: Error): void {
+    if (this.#client !== client) return;
+    this.#dropClient(client, error);
+    void client.close().catch(() => {});
+  }
+
+  /**
+   * Every tool the server lists, following `nextCursor`. Each item is returned as received
+   * (an object); checking tool shapes is the importer's job, so one bad tool cannot hide the rest.
+   */
+  async listTools(options: { signal?: AbortSignal; timeoutMs?: number; maxPages?: number } = {}): Promise<Record<string, unknown>[]> {
+    const client = await this.client(options.signal);
+    const maxPages = options.maxPages ?? DEFAULT_MAX_LIST_PAGES;
+    const tools: Record<string, unknown>[] = [];
+    const seen = new Set<string>();
+    let cursor: string | undefined;
+    for (let page = 0; ; page++) {
+      if (page >= maxPages) throw new Error(`MCP server "${this.name}" returned more than ${maxPages} pages of tools; stopped listing`);
+      // ResultSchema (loose) rather than ListToolsResultSchema: one malformed tool must not fail the whole list.
+      const result = (await client.request({ method: 'tools/list', params: cursor === undefined ? {} : { cursor } }, ResultSchema, {
+        ...(options.signal ? { signal: options.signal } : {}),
+        timeout: options.timeoutMs ?? this.config.timeoutMs ?? this.#options.connectTimeoutMs,
+      })) as Record<string, unknown>;
+      if (!Array.isArray(result.tools)) {
+        throw new Error(`MCP server "${this.name}" answered tools/list without a "tools" array`);
+      }
+      for (const t of result.tools) {
+        tools.push(typeof t === 'object' && t !== null && !Array.isArray(t) ? (t as Record<string, unknown>) : { invalid: t });
+      }
+      const next = result.nextCursor;
+      if (next === undefined || next === null || next === '') break;
+      if (typeof next !== 'string') throw new Error(`MCP server "${this.name}" sent a non-string nextCursor in tools/list`);
+      if (seen.has(next)) throw new Error(`MCP server "${this.name}" repeated the tools/list cursor ${JSON.stringify(next)}; stopped listing`);
+      seen.add(next);
+      cursor = next;
+    }
+    this.#knownTools = new Set(tools.map((t) => t.name).filter((n): n is string => typeof n === 'string'));
+    this.noteHealthy();
+    return tools;
+  }
+
+  /** Closes the connection for good: the SDK's stdio close escalates (stdin end, SIGTERM, SIGKILL). */
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    clearTimeout(this.#listChangedTimer);
+    const pending = this.#connecting;
+    const client = this.#client;
+    const transport = this.#transport;
+    this.#client = undefined;
+    if (client) await this.#closeClient(client, transport);
+    // An attempt still running closes its own client when it sees the closed state.
+    if (pending) await pending.catch(() => {});
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #closeClient(client: Client, transport: Transport | undefined): Promise<void> {
+    const t = transport as { terminateSession?: () => Promise<void> } | undefined;
+    if (t && typeof t.terminateSession === 'function') {
+      // Be polite to HTTP servers (DELETE the session), but never wait long for it.
+      await Promise.race([t.terminateSession().catch(() => {}), sleep(1000)]);
+    }
+    await client.close().catch(() => {});
+  }
+
+  /** A method, so TypeScript does not narrow the state across awaits. */
+  #isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  #backoffDelay(): number {
+    if (this.#failures === 0) return 0;
+    const delay = Math.min(this.#options.backoffInitialMs * 2 ** (this.#failures - 1), this.#options.backoffMaxMs);
+    return Math.max(0, this.#lastFailureAt + delay - Date.now());
+  }
+
+  #noteFailure(): void {
+    this.#failures++;
+    this.#lastFailureAt = Date.now();
+  }
+
+  #dropClient(client: Client, error?: Error): void {
+    if (this.#client !== client) return;
+    this.#client = undefined;
+    this.#transport = undefined;
+    if (this.#state !== 'closed') this.#state = 'idle';
+    this.#noteFailure();
+    for (const l of this.#disconnected) l(error ? { error } : {});
+  }
+
+  async #connect(): Promise<Client> {
+    const delay = this.#backoffDelay();
+    if (delay > 0) await sleep(delay);
+    if (this.#isClosed()) throw new McpConnectionError(`MCP server "${this.name}": the connection has been closed`, { retryable: false });
+    let client: Client;
+    let transport: Transport;
+    try {
+      ({ client, transport } = await this.#attempt());
+    } catch (err) {
+      if (!this.#isClosed()) this.#state = 'idle';
+      this.#noteFailure();
+      throw err;
+    }
+    if (this.#isClosed()) {
+      await this.#closeClient(client, transport);
+      throw new McpConnectionError(`MCP server "${this.name}": the connection was closed while connecting`, { retryable: false });
+    }
+    this.#client = client;
+    this.#transport = transport;
+    this.#state = 'connected';
+    const reconnect = this.#connections > 0;
+    this.#connections++;
+    for (const l of this.#connected) l({ reconnect });
+    // A restarted server may offer different tools.
+    if (reconnect) this.#scheduleToolsChanged();
+    return client;
+  }
+
+  /** One connection attempt; for `http`, Streamable HTTP first, then the old SSE transport. */
+  async #attempt(): Promise<{ client: Client; transport: Transport }> {
+    const cfg = this.config;
+    if (cfg.transport === 'stdio') return this.#attemptWith('stdio');
+    if (cfg.transport === 'sse') return this.#attemptWith('sse');
+    if (cfg.transport === 'streamable-http') return this.#attemptWith('streamable-http');
+    try {
+      return await this.#attemptWith('streamable-http');
+    } catch (err) {
+      // The SDK's documented fallback: old HTTP+SSE servers answer the Streamable HTTP POST with a 4xx.
+      const status = (err as { cause?: { code?: unknown } }).cause?.code;
+      if (typeof status === 'number' && status >= 400 && status < 500) {
+        try {
+          return await this.#attemptWith('sse');
+        } catch (sseErr) {
+          throw new McpConnectionError(
+            `MCP server "${this.name}" could not be reached at ${cfg.url}: Streamable HTTP failed (${(err as Error).message}) and so did SSE (${causeText(sseErr)})`,
+            { cause: sseErr },
+          );
+        }
+      }
+      throw err;
+    }
+  }
+
+  async #createTransport(kind: 'stdio' | 'streamable-http' | 'sse'): Promise<Transport> {
+    const cfg = this.config;
+    if (kind === 'stdio') {
+      if (cfg.transport !== 'stdio') throw new Error('unreachable');
+      if (cfg.cwd !== undefined && !(existsSync(cfg.cwd) && statSync(cfg.cwd).isDirectory())) {
+        throw new McpConnectionError(`MCP server "${this.name}" could not be started: its cwd ${JSON.stringify(cfg.cwd)} is not an existing directory`, { retryable: false });
+      }
+      // Lazy: keeps cross-spawn and child_process off the import path of code that never uses stdio.
+      const { StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
+      const transport = new StdioClientTransport({
+        command: cfg.command,
+        args: cfg.args,
+        ...(cfg.env ? { env: cfg.env } : {}),
+        ...(cfg.cwd !== undefined ? { cwd: cfg.cwd } : {}),
+        stderr: 'pipe',
+        maxBufferSize: this.#options.maxMessageBytes,
+      });
+      transport.stderr?.on('data', (chunk: Buffer) => this.#captureStderr(chunk));
+      return transport;
+    }
+    if (cfg.transport === 'stdio') throw new Error('unreachable');
+    const requestInit: RequestInit = cfg.headers ? { headers: cfg.headers } : {};
+    if (kind === 'sse') {
+      const { SSEClientTransport } = await import('@modelcontextprotocol/sdk/client/sse.js');
+      // requestInit headers reach both the event-stream GET and the message POSTs.
+      return new SSEClientTransport(new URL(cfg.url), { requestInit });
+    }
+    const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+    return new StreamableHTTPClientTransport(new URL(cfg.url), { requestInit });
+  }
+
+  async #attemptWith(kind: 'stdio' | 'streamable-http' | 'sse'): Promise<{ client: Client; transport: Transport }> {
+    const transport = await this.#createTransport(kind);
+    const client = new Client({ ...this.#options.clientInfo }, { capabilities: {} });
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+      if (this.#client === client) this.#scheduleToolsChanged();
+    });
+    client.onerror = (error) => {
+      this.#lastTransportError = error;
+    };
+    client.onclose = () => {
+      if (this.#client === client && this.#state !== 'closed') this.#dropClient(client, this.#lastTransportError);
+    };
+    this.#lastTransportError = undefined;
+    const timeoutMs = this.#options.connectTimeoutMs;
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(new Error(`no answer to initialize within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+    try {
+      await Promise.race([client.connect(transport, { timeout: timeoutMs, signal: controller.signal }), timedOut]);
+      return { client, transport };
+    } catch (err) {
+      await client.close().catch(() => {});
+      throw this.#connectError(kind, err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #connectError(kind: 'stdio' | 'streamable-http' | 'sse', err: unknown): McpConnectionError {
+    if (err instanceof McpConnectionError) return err;
+    const cfg = this.config;
+    const sysCode = (err as { code?: unknown }).code;
+    const tail = this.stderrTail().slice(-10);
+    const stderr = tail.length ? `\nserver stderr (last lines):\n${tail.join('\n')}` : '';
+    if (cfg.transport === 'stdio') {
+      if (sysCode === 'ENOENT' || sysCode === 'EACCES' || sysCode === 'ENOTDIR') {
+        const why = sysCode === 'ENOENT' ? 'command not found' : sysCode === 'EACCES' ? 'permission denied' : 'not a directory';
+        return new McpConnectionError(`MCP server "${this.name}" could not be started: ${why}: ${JSON.stringify(cfg.command)} (${causeText(err)})`, { cause: err, retryable: false });
+      }
+      const transportNote = this.#lastTransportError && this.#lastTransportError !== err ? ` [${this.#lastTransportError.message}]` : '';
+      return new McpConnectionError(`MCP server "${this.name}" (command ${JSON.stringify(cfg.command)}) failed the MCP handshake: ${causeText(err)}${transportNote}${stderr}`, { cause: err });
+    }
+    const how = kind === 'sse' ? 'HTTP+SSE' : 'Streamable HTTP';
+    if (err instanceof TypeError || typeof sysCode === 'string') {
+      return new McpConnectionError(`MCP server "${this.name}" could not be reached at ${cfg.url} (${how}): ${causeText(err)}`, { cause: err });
+    }
+    const e = new McpConnectionError(`MCP server "${this.name}" at ${cfg.url} failed the MCP handshake (${how}): ${causeText(err)}`, { cause: err });
+    return e;
+  }
+
+  #captureStderr(chunk: Buffer): void {
+    const text = this.#stderrPartial + chunk.toString('utf8');
+    const lines = text.split(/\r?\n/);
+    this.#stderrPartial = (lines.pop() ?? '').slice(-4000);
+    for (const line of lines) {
+      this.#stderr.push(line.length > 1000 ? line.slice(0, 1000) + '…' : line);
+    }
+    const excess = this.#stderr.length - this.#options.stderrLines;
+    if (excess > 0) this.#stderr.splice(0, excess);
+  }
+
+  #scheduleToolsChanged(): void {
+    clearTimeout(this.#listChangedTimer);
+    this.#listChangedTimer = setTimeout(() => {
+      this.#listChangedTimer = undefined;
+      if (this.#state === 'closed') return;
+      for (const l of this.#toolsChanged) l();
+    }, this.#options.listChangedDebounceMs);
+    this.#listChangedTimer.unref?.();
+  }
+}
