@@ -28,6 +28,22 @@ function toContent(value: unknown): ContentItem[] {
   return [{ type: 'text', text: JSON.stringify(value) ?? String(value) }];
 }
 
+/** A streaming handler called without streaming: its chunks, or its return value if any. */
+async function collect(gen: AsyncGenerator<unknown, unknown, void>, ctx: CallContext): Promise<BackendResult> {
+  const chunks: unknown[] = [];
+  let step = await gen.next();
+  while (!step.done) {
+    chunks.push(step.value);
+    if (ctx.signal.aborted) {
+      await gen.return(undefined);
+      break;
+    }
+    step = await gen.next();
+  }
+  const value = step.done && step.value !== undefined ? step.value : chunks;
+  return { structured: value, content: toContent(value), isStructured: true };
+}
+
 export class LocalBackend implements Backend {
   readonly kind = 'local' as const;
   readonly name: string;
@@ -78,23 +94,21 @@ export class LocalBackend implements Backend {
     return handler;
   }
 
-  async call(toolId: string, args: Record<string, unknown>, ctx: CallContext): Promise<BackendResult> {
-    const out = await this.#handler(toolId)(args, { signal: ctx.signal, toolId });
-    if (isAsyncIterator(out)) {
-      // A streaming handler called without streaming: collect what it yields.
-      const chunks: unknown[] = [];
-      let step = await out.next();
-      while (!step.done) {
-        chunks.push(step.value);
-        if (ctx.signal.aborted) {
-          await out.return(undefined);
-          break;
-        }
-        step = await out.next();
-      }
-      const value = step.done && step.value !== undefined ? step.value : chunks;
-      return { structured: value, content: toContent(value), isStructured: true };
+  call(toolId: string, args: Record<string, unknown>, ctx: CallContext): Promise<BackendResult> {
+    let out: unknown;
+    try {
+      // A getter, so the runner's AbortController is only created for handlers that use it.
+      out = this.#handler(toolId)(args, { get signal() { return ctx.signal; }, toolId });
+    } catch (e) {
+      return Promise.reject(e);
     }
+    // Not an async function: avoiding the extra frame is a measurable share of a fast call.
+    if (out instanceof Promise) return out.then((v) => this.#finish(v, ctx));
+    return Promise.resolve(this.#finish(out, ctx));
+  }
+
+  #finish(out: unknown, ctx: CallContext): BackendResult | Promise<BackendResult> {
+    if (isAsyncIterator(out)) return collect(out, ctx);
     return { structured: out, content: toContent(out), isStructured: true };
   }
 

@@ -21,6 +21,7 @@ import type { CallEvent, ChainResult, ChainStep, Middleware, RunOptions, RunResu
 
 /** Default per-call timeout when neither the call nor the runner sets one. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface RunnerOptions {
   /** Where tools are looked up; a fresh `InMemoryIndex` by default. */
@@ -61,7 +62,18 @@ interface Resolved {
   tool: Tool | undefined;
   backend: Backend;
   descriptor: BackendDescriptor;
+  /** `{ kind, name }` of the descriptor, shared between calls. */
+  ref: { kind: BackendKind; name: string };
 }
+
+const refs = new WeakMap<BackendDescriptor, { kind: BackendKind; name: string }>();
+function refOf(d: BackendDescriptor): { kind: BackendKind; name: string } {
+  let r = refs.get(d);
+  if (!r) refs.set(d, (r = Object.freeze({ kind: d.kind, name: d.name })));
+  return r;
+}
+
+const EMPTY_OPTIONS: RunOptions = Object.freeze({});
 
 const NO_ARGS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
@@ -163,23 +175,27 @@ export class Runner implements AsyncDisposable {
   #resolve(toolId: string, op: ToolOp): Resolved {
     const entry = this.index.get(toolId);
     if (entry) {
+      if (!this.#selectBackend) {
+        const b = this.#backends.get(key(entry.backend.kind, entry.backend.name));
+        if (b) return { id: toolId, tool: entry.tool, backend: b, descriptor: entry.backend, ref: refOf(entry.backend) };
+      }
       const reachable = entry.backends.filter((d) => this.#backends.has(key(d.kind, d.name)));
       let chosen: BackendDescriptor | undefined;
       if (this.#selectBackend) chosen = reachable.length ? this.#selectBackend(reachable, entry.tool) : undefined;
-      else if (reachable.includes(entry.backend)) chosen = entry.backend;
       else chosen = [...reachable].sort((a, b) => DEFAULT_BACKEND_ORDER.indexOf(a.kind) - DEFAULT_BACKEND_ORDER.indexOf(b.kind))[0];
       if (!chosen) {
         const listed = entry.backends.map((d) => `${d.kind}:${d.name}`).join(', ');
         throw new ToolError('NO_BACKEND', `Tool ${toolId} has no reachable backend (registered: ${listed || 'none'}; none of them is connected to this runner)`, { toolId, op });
       }
-      return { id: toolId, tool: entry.tool, backend: this.#backends.get(key(chosen.kind, chosen.name))!, descriptor: chosen };
+      return { id: toolId, tool: entry.tool, backend: this.#backends.get(key(chosen.kind, chosen.name))!, descriptor: chosen, ref: refOf(chosen) };
     }
     parseToolId(toolId);
     // Resolver fallback: a backend that knows the ID runs it without an index entry.
     for (const kind of DEFAULT_BACKEND_ORDER) {
       for (const backend of this.#backends.values()) {
         if (backend.kind === kind && backend.has?.(toolId)) {
-          return { id: toolId, tool: undefined, backend, descriptor: { kind, name: backend.name } as BackendDescriptor };
+          const descriptor = { kind, name: backend.name } as BackendDescriptor;
+          return { id: toolId, tool: undefined, backend, descriptor, ref: refOf(descriptor) };
         }
       }
     }
@@ -246,9 +262,9 @@ export class Runner implements AsyncDisposable {
   // ---------------------------------------------------------------- run
 
   /** Runs one tool. Resolves with a `RunResult`, rejects with a `ToolError`. */
-  async run<T = unknown>(toolId: string, args?: Record<string, unknown>, options: RunOptions = {}): Promise<RunResult<T>> {
-    this.#assertAlive();
-    if (typeof toolId !== 'string') throw new ToolError('INVALID_TOOL_ID', `Invalid tool ID: expected a string, got ${toolId === null ? 'null' : typeof toolId}`, { op: 'run' });
+  run<T = unknown>(toolId: string, args?: Record<string, unknown>, options: RunOptions = EMPTY_OPTIONS): Promise<RunResult<T>> {
+    if (this.#disposed) return Promise.reject(new Error('This Runner has been disposed'));
+    if (typeof toolId !== 'string') return Promise.reject(new ToolError('INVALID_TOOL_ID', `Invalid tool ID: expected a string, got ${toolId === null ? 'null' : typeof toolId}`, { op: 'run' }));
     const mw = this.#middleware;
     if (mw.length === 0) return this.#observe(toolId, args, options) as Promise<RunResult<T>>;
     const call = { toolId, args: (args ?? NO_ARGS) as Record<string, unknown>, op: 'run' as const, options };
@@ -257,40 +273,39 @@ export class Runner implements AsyncDisposable {
     return next() as Promise<RunResult<T>>;
   }
 
-  async #observe(toolId: string, args: unknown, options: RunOptions): Promise<RunResult> {
+  /**
+   * One call, observed: resolution, validation, dispatch, output check, span and events.
+   * Kept as a single async function because every extra async frame costs measurable
+   * time on fast local tools.
+   */
+  async #observe(toolId: string, rawArgs: unknown, options: RunOptions): Promise<RunResult> {
     const listeners = this.#listeners;
     const span: Span = this.#tracer.startSpan('toolexec.run', { attributes: { 'toolexec.tool_id': toolId } });
-    const startedAt = Date.now();
     const t0 = performance.now();
-    if (listeners.size) this.#emit({ phase: 'start', toolId, op: 'run', args: (args ?? NO_ARGS) as Record<string, unknown>, startedAt });
-    let backendRef: { kind: BackendKind; name: string } | undefined;
+    const startedAt = listeners.size ? Date.now() : 0;
+    if (listeners.size) this.#emit({ phase: 'start', toolId, op: 'run', args: (rawArgs ?? NO_ARGS) as Record<string, unknown>, startedAt });
+    let r: Resolved | undefined;
     try {
-      const result = await this.#runOnce(toolId, args, options, (b) => (backendRef = b));
-      if (span.isRecording()) span.setAttributes({ 'toolexec.backend': `${result.backend.kind}:${result.backend.name}` });
-      if (listeners.size) this.#emit({ phase: 'end', toolId, op: 'run', backend: result.backend, args: args as Record<string, unknown>, startedAt, durationMs: result.durationMs, ok: true, result });
+      r = this.#resolve(toolId, 'run');
+      const args = this.#checkArgs(r, rawArgs, 'run', options.validateInput ?? this.#validateInput);
+      const resolved = r;
+      const out = await this.#dispatch(r, options, (ctx) => resolved.backend.call(resolved.id, args, ctx));
+      this.#checkOutput(r, out, 'run');
+      const result: RunResult = { toolId: r.id, backend: r.ref, structured: out.structured, content: out.content, durationMs: performance.now() - t0 };
+      if (span.isRecording()) span.setAttributes({ 'toolexec.backend': `${r.ref.kind}:${r.ref.name}` });
+      if (listeners.size) this.#emit({ phase: 'end', toolId, op: 'run', backend: r.ref, args, startedAt, durationMs: result.durationMs, ok: true, result });
       return result;
     } catch (e) {
-      const err = this.#toToolError(e, toolId, 'run', backendRef);
+      const err = this.#toToolError(e, toolId, 'run', r?.ref);
       if (span.isRecording()) {
         span.recordException(err);
         span.setStatus({ code: SpanStatusCode.ERROR, message: err.code });
       }
-      if (listeners.size) this.#emit({ phase: 'end', toolId, op: 'run', ...(backendRef ? { backend: backendRef } : {}), args: (args ?? NO_ARGS) as Record<string, unknown>, startedAt, durationMs: performance.now() - t0, ok: false, error: err });
+      if (listeners.size) this.#emit({ phase: 'end', toolId, op: 'run', ...(r ? { backend: r.ref } : {}), args: (rawArgs ?? NO_ARGS) as Record<string, unknown>, startedAt, durationMs: performance.now() - t0, ok: false, error: err });
       throw err;
     } finally {
       span.end();
     }
-  }
-
-  async #runOnce(toolId: string, rawArgs: unknown, options: RunOptions, onBackend: (b: { kind: BackendKind; name: string }) => void): Promise<RunResult> {
-    const t0 = performance.now();
-    const r = this.#resolve(toolId, 'run');
-    const backendRef = { kind: r.descriptor.kind, name: r.descriptor.name };
-    onBackend(backendRef);
-    const args = this.#checkArgs(r, rawArgs, 'run', options.validateInput ?? this.#validateInput);
-    const out = await this.#dispatch(r, options, (ctx) => r.backend.call(r.id, args, ctx));
-    this.#checkOutput(r, out, 'run');
-    return { toolId: r.id, backend: backendRef, structured: out.structured, content: out.content, durationMs: performance.now() - t0 };
   }
 
   /**
@@ -303,12 +318,23 @@ export class Runner implements AsyncDisposable {
       return Promise.reject(new TypeError(`timeoutMs must be a positive number of milliseconds, got ${timeoutMs}`));
     }
     const external = options.signal;
-    const backendRef = { kind: r.descriptor.kind, name: r.descriptor.name };
+    const backendRef = r.ref;
     if (external?.aborted) {
       return Promise.reject(new ToolError('CANCELLED', `Call to ${r.id} was cancelled before it started`, { toolId: r.id, backend: backendRef, cause: external.reason }));
     }
-    const controller = new AbortController();
-    const ctx: CallContext = { signal: controller.signal, toolId: r.id, descriptor: r.descriptor, timeoutMs };
+    // The AbortController is made only when the backend reads `signal`: creating and
+    // collecting one per call was most of the runner's overhead on fast local tools.
+    let controller: AbortController | undefined;
+    let abortedWith: ToolError | undefined;
+    const ctx: CallContext = {
+      get signal(): AbortSignal {
+        if (abortedWith && !controller) return AbortSignal.abort(abortedWith);
+        return (controller ??= new AbortController()).signal;
+      },
+      toolId: r.id,
+      descriptor: r.descriptor,
+      timeoutMs,
+    };
     if (r.tool) ctx.tool = r.tool;
     if (options.onProgress) ctx.onProgress = options.onProgress;
     return new Promise<T>((resolve, reject) => {
@@ -318,18 +344,21 @@ export class Runner implements AsyncDisposable {
         clearTimeout(timer);
         external?.removeEventListener('abort', onAbort);
       };
-      const timer = setTimeout(() => {
+      // Node clamps delays above 2^31-1 ms to 1 ms; treat those (and Infinity) as "no deadline".
+      const timer = timeoutMs > MAX_TIMER_MS ? undefined : setTimeout(() => {
         if (done) return;
         finish();
         const err = new ToolError('TIMEOUT', `Tool ${r.id} timed out after ${timeoutMs} ms`, { toolId: r.id, backend: backendRef, retryable: true });
-        controller.abort(err);
+        abortedWith = err;
+        controller?.abort(err);
         reject(err);
       }, timeoutMs);
       const onAbort = () => {
         if (done) return;
         finish();
         const err = new ToolError('CANCELLED', `Call to ${r.id} was cancelled`, { toolId: r.id, backend: backendRef, cause: external!.reason });
-        controller.abort(err);
+        abortedWith = err;
+        controller?.abort(err);
         reject(err);
       };
       external?.addEventListener('abort', onAbort, { once: true });
