@@ -371,6 +371,8 @@ export class AjvSchemaValidator implements SchemaValidator {
       strict: false,
       allErrors: true,
       validateFormats: this.options.validateFormats,
+      // `required: ["constructor"]` must not be satisfied by Object.prototype.
+      ownProperties: true,
       // Library code must not write to the console; problems surface as thrown errors.
       logger: false,
     });
