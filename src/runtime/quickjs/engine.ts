@@ -1,0 +1,173 @@
+/**
+ * The QuickJS engine as it runs inside a sandbox worker: quickjs-emscripten's synchronous
+ * release build (not asyncify: see ENGINES.md), one WebAssembly module per worker kept for
+ * the worker's life, and a fresh QuickJS runtime and context for every job, so nothing a
+ * script leaves behind (globals, prototypes, pending jobs) survives it.
+ *
+ * The host primitive `__toolexec_send` is a synchronous function taking a string; replies
+ * go in through the prelude's `__toolexec_receive`, followed by `executePendingJobs`.
+ *
+ * `createQuickJSEngine` is sent to the worker as source text: it must stay self-contained.
+ */
+import type { Engine, EngineIO, EngineJob, WorkerJob } from '../worker-protocol.js';
+
+export interface QuickJSEngineOptions {
+  /** Resolved path of the `quickjs-emscripten` CommonJS entry. */
+  modulePath: string;
+  /** QuickJS stack limit; recursion past it is a catchable `InternalError: stack overflow`. */
+  maxStackBytes: number;
+  /** A worker whose WebAssembly heap grew past this is replaced after its job. */
+  retireHeapBytes: number;
+}
+
+/* eslint-disable */
+export async function createQuickJSEngine(req: NodeJS.Require, options: QuickJSEngineOptions): Promise<Engine> {
+  const mod = req(options.modulePath);
+  const QuickJS = await mod.newQuickJSWASMModule();
+  let wasmMemory: { buffer: ArrayBuffer } | undefined;
+  try {
+    wasmMemory = QuickJS.getWasmMemory();
+  } catch {
+    wasmMemory = undefined;
+  }
+
+  function positionIn(stack: unknown, filename: string): { line?: number; column?: number } {
+    if (typeof stack !== 'string') return {};
+    const idx = stack.indexOf(filename + ':');
+    if (idx < 0) return {};
+    const m = /^:(\d+)(?::(\d+))?/.exec(stack.slice(idx + filename.length));
+    if (!m) return {};
+    return { line: Number(m[1]), column: m[2] === undefined ? undefined : Number(m[2]) };
+  }
+
+  function describe(ctx: any, handle: any, job: WorkerJob, phase: 'code' | 'run'): any {
+    let d: any;
+    try {
+      d = ctx.dump(handle);
+    } catch (e) {
+      d = { name: 'Error', message: 'an error that could not be read' };
+    }
+    if (d === null || typeof d !== 'object') d = { name: 'Error', message: String(d) };
+    const name = typeof d.name === 'string' ? d.name : 'Error';
+    const message = typeof d.message === 'string' ? d.message : String(d);
+    if (message === 'out of memory') {
+      return { code: 'MEMORY_LIMIT', message: `The script ran out of memory (limit ${job.limits.memoryMb} MB)` };
+    }
+    if (message === 'interrupted') {
+      return { code: 'TIMEOUT', message: 'The script was interrupted' };
+    }
+    const code = phase === 'code' && name === 'SyntaxError' ? 'SYNTAX_ERROR' : 'RUNTIME_ERROR';
+    const pos = positionIn(d.stack, job.filename);
+    let line = pos.line ?? (typeof d.lineNumber === 'number' ? d.lineNumber : undefined);
+    const out: any = { code, message: `${name}: ${message}` };
+    if (typeof d.stack === 'string') out.stack = d.stack;
+    if (line !== undefined) {
+      line -= job.lineOffset;
+      if (line >= 1) {
+        out.line = line;
+        if (pos.column !== undefined) out.column = pos.column;
+      }
+    }
+    return out;
+  }
+
+  return {
+    enforced: { memoryMb: true },
+    start(job: WorkerJob & { prelude: string }, io: EngineIO): EngineJob {
+      const rt = QuickJS.newRuntime();
+      let ctx: any;
+      let receive: any;
+      let failure: any;
+      const fail = (f: any) => {
+        if (!failure) failure = f;
+      };
+      const pump = () => {
+        const res = rt.executePendingJobs(-1);
+        if (res.error) {
+          fail(describe(res.error.context ?? ctx, res.error, job, 'run'));
+          res.error.dispose();
+        }
+      };
+      const limitBytes = Math.floor(job.limits.memoryMb * 1024 * 1024);
+      rt.setMemoryLimit(limitBytes);
+      rt.setMaxStackSize(options.maxStackBytes);
+      // QuickJS's own accounting undercounts many small allocations in this build (measured: a
+      // 16 MB limit let an array of strings reach 85 MB), so also watch the WebAssembly heap:
+      // growth beyond the limit since the job started ends the job. One large allocation is
+      // still refused by QuickJS itself, even inside a native builtin.
+      const heapAtStart = wasmMemory ? wasmMemory.buffer.byteLength : 0;
+      rt.setInterruptHandler(() => {
+        if (wasmMemory && wasmMemory.buffer.byteLength - heapAtStart > limitBytes) {
+          io.fail({ code: 'MEMORY_LIMIT', message: `The script exceeded its memory limit of ${job.limits.memoryMb} MB` });
+          return true;
+        }
+        return io.shouldInterrupt();
+      });
+      try {
+        ctx = rt.newContext();
+        const sendFn = ctx.newFunction('__toolexec_send', (h: any) => {
+          if (ctx.typeof(h) === 'string') io.post(ctx.getString(h));
+        });
+        ctx.setProp(ctx.global, '__toolexec_send', sendFn);
+        sendFn.dispose();
+        const p = ctx.evalCode(job.prelude, 'toolexec-prelude.js');
+        if (p.error) {
+          const f = describe(ctx, p.error, job, 'run');
+          p.error.dispose();
+          fail(f.code === 'MEMORY_LIMIT' || f.code === 'TIMEOUT' ? f : { code: 'SANDBOX_CRASHED', message: `The prelude failed: ${f.message}` });
+        } else {
+          p.value.dispose();
+          receive = ctx.getProp(ctx.global, '__toolexec_receive');
+          const del = ctx.evalCode('delete globalThis.__toolexec_send; delete globalThis.__toolexec_receive;', 'toolexec-setup.js');
+          if (del.error) del.error.dispose();
+          else del.value.dispose();
+          const r = ctx.evalCode(job.code, job.filename);
+          if (r.error) {
+            fail(describe(ctx, r.error, job, 'code'));
+            r.error.dispose();
+          } else {
+            r.value.dispose();
+            pump();
+          }
+        }
+      } catch (err) {
+        // A throw here is the engine itself failing (a WebAssembly trap, a host stack overflow):
+        // free what can be freed and let the worker loop report a crash.
+        try {
+          receive?.dispose();
+        } catch {}
+        throw err;
+      }
+      return {
+        get failure() {
+          return failure;
+        },
+        deliver(messages: string[]) {
+          if (failure || !receive) return;
+          for (const m of messages) {
+            const s = ctx.newString(m);
+            const r = ctx.callFunction(receive, ctx.undefined, s);
+            s.dispose();
+            if (r.error) {
+              fail(describe(ctx, r.error, job, 'run'));
+              r.error.dispose();
+              return;
+            }
+            r.value.dispose();
+          }
+          pump();
+        },
+        finish() {
+          // Exact usage (`dumpMemoryUsage`) costs about 0.2 ms, more than a whole small
+          // execution, so only the WebAssembly heap's size is reported.
+          if (receive) receive.dispose();
+          ctx?.dispose();
+          rt.dispose();
+          const heapBytes = wasmMemory ? wasmMemory.buffer.byteLength : undefined;
+          // WebAssembly memory never shrinks: retire a worker whose heap a big job inflated.
+          return { retire: heapBytes !== undefined && heapBytes > options.retireHeapBytes };
+        },
+      };
+    },
+  };
+}

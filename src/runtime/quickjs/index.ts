@@ -1,0 +1,81 @@
+/**
+ * The QuickJS runtime (quickjs-emscripten, synchronous release build): the default runtime,
+ * with no native dependency. Every execution gets a fresh QuickJS runtime and context inside a
+ * warm worker thread; the worker keeps the WebAssembly module loaded. The worker layer
+ * (`../worker-pool.ts`) guarantees what QuickJS alone cannot: a hard stop for a native builtin
+ * that ignores interrupts, and survival of an engine crash.
+ */
+import { createRequire } from 'node:module';
+import { WorkerPool } from '../worker-pool.js';
+import { buildWorkerSource } from '../worker-source.js';
+import { createQuickJSEngine, type QuickJSEngineOptions } from './engine.js';
+import type { Runtime, RuntimeJob, RuntimeSession } from '../types.js';
+
+/** Default QuickJS stack limit: deep enough for ordinary recursion, far below the thread's stack. */
+export const DEFAULT_QUICKJS_MAX_STACK_BYTES = 256 * 1024;
+/** Default V8 heap cap of each QuickJS worker thread (the guest heap lives in WebAssembly memory, bounded by `memoryMb`). */
+export const DEFAULT_QUICKJS_WORKER_HEAP_MB = 64;
+
+export interface QuickJSRuntimeOptions {
+  /** Warm workers kept idle (default 1). */
+  minIdle?: number;
+  /** Most concurrent executions; more queue (default 2 × CPUs). */
+  maxWorkers?: number;
+  /** Time after a deadline or a terminate request before the worker is killed (default 100 ms). */
+  graceMs?: number;
+  /** QuickJS stack limit in bytes (default `DEFAULT_QUICKJS_MAX_STACK_BYTES`). */
+  maxStackBytes?: number;
+  /** V8 heap cap per worker thread in MB (default `DEFAULT_QUICKJS_WORKER_HEAP_MB`). */
+  workerHeapMb?: number;
+  /** Executions after which a worker is replaced (default 500). */
+  maxJobsPerWorker?: number;
+}
+
+/** The QuickJS runtime: a pool of worker threads, each holding a warm QuickJS WebAssembly module. */
+export class QuickJSRuntime implements Runtime {
+  readonly name = 'quickjs' as const;
+  private readonly pool: WorkerPool;
+
+  constructor(options: QuickJSRuntimeOptions = {}) {
+    const engineOptions: QuickJSEngineOptions = {
+      modulePath: createRequire(import.meta.url).resolve('quickjs-emscripten'),
+      maxStackBytes: options.maxStackBytes ?? DEFAULT_QUICKJS_MAX_STACK_BYTES,
+      retireHeapBytes: 256 * 1024 * 1024,
+    };
+    this.pool = new WorkerPool({
+      name: 'toolexec-quickjs',
+      source: buildWorkerSource(createQuickJSEngine, engineOptions),
+      resourceLimits: { maxOldGenerationSizeMb: options.workerHeapMb ?? DEFAULT_QUICKJS_WORKER_HEAP_MB, stackSizeMb: 4 },
+      minIdle: options.minIdle,
+      maxWorkers: options.maxWorkers,
+      graceMs: options.graceMs,
+      maxJobsPerWorker: options.maxJobsPerWorker,
+    });
+  }
+
+  start(job: RuntimeJob, onMessage: (message: string) => void): RuntimeSession {
+    return this.pool.start(job, onMessage);
+  }
+
+  warm(): Promise<void> {
+    return this.pool.warm();
+  }
+
+  /** Worker counts by state (diagnostics). */
+  poolStats(): { starting: number; idle: number; busy: number; queued: number } {
+    return this.pool.stats();
+  }
+
+  dispose(): Promise<void> {
+    return this.pool.dispose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}
+
+/** Creates the QuickJS runtime (the loader table in `src/runtime/load.ts` calls this by name). */
+export function createQuickJSRuntime(options: QuickJSRuntimeOptions = {}): QuickJSRuntime {
+  return new QuickJSRuntime(options);
+}

@@ -1,0 +1,60 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { QuickJSRuntime } from '../../src/runtime/quickjs/index.js';
+import { loadPrelude } from '../../src/runtime/prelude.js';
+import type { RuntimeLimits, RuntimeOutcome } from '../../src/runtime/types.js';
+
+const runtime = new QuickJSRuntime({ minIdle: 1 });
+afterAll(() => runtime.dispose());
+
+const limits: RuntimeLimits = { timeoutMs: 2000, memoryMb: 32, maxOutputBytes: 1 << 20 };
+
+/** Runs a body (inside `__toolexec_start(async () => { ... })`) with a host that echoes `run` args. */
+async function go(body: string, over: Partial<RuntimeLimits> = {}, signal?: AbortSignal) {
+  const messages: any[] = [];
+  const code = `__toolexec_start(async function () {\n${body}\n});`;
+  let session: ReturnType<typeof runtime.start>;
+  session = runtime.start({ prelude: loadPrelude(), code, filename: 'script.js', lineOffset: 1, limits: { ...limits, ...over }, signal }, (text) => {
+    const m = JSON.parse(text);
+    messages.push(m);
+    if (m.op === 'run') {
+      setImmediate(() => session.send(JSON.stringify(m.toolId === 'fail' ? { id: m.id, ok: false, error: { code: 'EXECUTION', message: 'nope' } } : { id: m.id, ok: true, value: { echo: m.args } })));
+    }
+  });
+  const outcome: RuntimeOutcome = await session.done;
+  return { outcome, messages, done: messages.find((m) => m.op === 'done') };
+}
+
+describe('QuickJS runtime (worker-isolated)', () => {
+  it('runs the prelude and code, carries run() round trips and returns the value', async () => {
+    const r = await go('console.log("hi", { a: 1 }); const x = await run("math:add", { a: 2 }); return x.echo.a + 1;');
+    expect(r.outcome.failure).toBeUndefined();
+    expect(r.done).toEqual({ op: 'done', ok: true, value: 3 });
+    expect(r.messages[0]).toEqual({ op: 'log', level: 'log', message: 'hi { a: 1 }' });
+  });
+
+  it('reports syntax errors with the line in the user script', async () => {
+    const r = await go('const a = 1;\nlet = = 2;');
+    expect(r.outcome.failure?.code).toBe('SYNTAX_ERROR');
+    expect(r.outcome.failure?.line).toBe(2);
+  });
+
+  it('stops a busy loop at the deadline and then runs the next job', async () => {
+    const r = await go('while (true) {}', { timeoutMs: 200 });
+    expect(r.outcome.failure?.code).toBe('TIMEOUT');
+    const ok = await go('return 1');
+    expect(ok.done?.value).toBe(1);
+  });
+
+  it('kills a huge native join that ignores interrupts', async () => {
+    const r = await go('const a = new Array(2e7).fill("abcdefgh"); return a.join("").length', { timeoutMs: 300, memoryMb: 512 });
+    expect(['TIMEOUT', 'MEMORY_LIMIT']).toContain(r.outcome.failure?.code);
+    const ok = await go('return 2');
+    expect(ok.done?.value).toBe(2);
+  });
+
+  it('classifies a memory bomb', async () => {
+    const r = await go('const a = []; while (true) a.push("x".repeat(1000) + a.length);', { memoryMb: 16 });
+    expect(r.outcome.failure?.code, JSON.stringify(r.outcome)).toBe("MEMORY_LIMIT");
+    expect(r.outcome.failure?.code === 'MEMORY_LIMIT' || /out of memory/.test(r.done?.error?.message)).toBe(true);
+  });
+});
