@@ -35,10 +35,10 @@ export const MAX_SEARCH_LIMIT = 100;
 
 /** Relative field weights: a hit in the name counts most, one in the description least. */
 export const SEARCH_FIELD_BOOSTS: Readonly<Record<SearchField, number>> = Object.freeze({
-  name: 5,
-  title: 3,
-  tags: 2,
-  namespace: 1.5,
+  name: 6,
+  title: 4,
+  tags: 3,
+  namespace: 2,
   description: 1,
 });
 
@@ -73,13 +73,14 @@ export const defaultBackendSelector: BackendSelector = (backends) => {
   return best;
 };
 
+/** Absent fields stay undefined (not ""): MiniSearch then leaves them out of the field's average length, so a sparse field such as tags is not penalized by BM25 length normalization. */
 interface SearchDoc {
   id: string;
   name: string;
-  namespace: string;
-  title: string;
-  description: string;
-  tags: string;
+  namespace?: string;
+  title?: string;
+  description?: string;
+  tags?: string;
 }
 
 interface Entry {
@@ -143,14 +144,13 @@ function toTool(def: ToolDefinition, id: string): { tool: Tool; defText: string 
 }
 
 function toDoc(tool: Tool): SearchDoc {
-  return {
-    id: tool.id,
-    name: tool.name,
-    namespace: tool.namespace ?? '',
-    title: tool.title ?? (typeof tool.annotations?.title === 'string' ? tool.annotations.title : ''),
-    description: tool.description ?? '',
-    tags: (tool.tags ?? []).join(' '),
-  };
+  const doc: SearchDoc = { id: tool.id, name: tool.name };
+  if (tool.namespace) doc.namespace = tool.namespace;
+  const title = tool.title ?? (typeof tool.annotations?.title === 'string' ? tool.annotations.title : undefined);
+  if (title) doc.title = title;
+  if (tool.description) doc.description = tool.description;
+  if (tool.tags && tool.tags.length > 0) doc.tags = tool.tags.join(' ');
+  return doc;
 }
 
 /** 32-bit FNV-1a, base36: binds a cursor to its query, filters and index version. */
@@ -269,7 +269,7 @@ export class InMemoryIndex implements ToolIndex {
         for (const b of incoming) {
           const at = backends.findIndex((x) => x.kind === b.kind && x.name === b.name);
           if (at < 0) backends.push(b);
-          else backends[at] = b;
+          else if (!sameDescriptor(backends[at]!, b)) backends[at] = b;
         }
         plan = prev.defText === defText ? { ...prev, backends } : { id, tool, defText, backends };
       }
@@ -444,7 +444,7 @@ export class InMemoryIndex implements ToolIndex {
     const defChanged = old.defText !== plan.defText;
     const removed = old.backends.filter((b) => !backends.some((n) => n.kind === b.kind && n.name === b.name));
     const added = backends.filter((b) => !old.backends.some((o) => o.kind === b.kind && o.name === b.name && sameDescriptor(o, b)));
-    const reordered = !defChanged && removed.length === 0 && added.length === 0 && old.backends.some((b, i) => backends[i] !== b);
+    const reordered = old.backends.some((b, i) => backends[i]!.kind !== b.kind || backends[i]!.name !== b.name);
     if (!defChanged && removed.length === 0 && added.length === 0 && !reordered) return; // idempotent
     for (const b of removed) {
       this.unlink(id, b);
