@@ -28,6 +28,20 @@ function toContent(value: unknown): ContentItem[] {
   return [{ type: 'text', text: JSON.stringify(value) ?? String(value) }];
 }
 
+/**
+ * Passes the runner's signal through lazily, so an AbortController is only created for
+ * handlers that read it (a class: object-literal getters are slow to create).
+ */
+class HandlerContext implements LocalHandlerContext {
+  constructor(readonly ctx: CallContext) {}
+  get signal(): AbortSignal {
+    return this.ctx.signal;
+  }
+  get toolId(): string {
+    return this.ctx.toolId;
+  }
+}
+
 /** A streaming handler called without streaming: its chunks, or its return value if any. */
 async function collect(gen: AsyncGenerator<unknown, unknown, void>, ctx: CallContext): Promise<BackendResult> {
   const chunks: unknown[] = [];
@@ -97,8 +111,7 @@ export class LocalBackend implements Backend {
   call(toolId: string, args: Record<string, unknown>, ctx: CallContext): Promise<BackendResult> {
     let out: unknown;
     try {
-      // A getter, so the runner's AbortController is only created for handlers that use it.
-      out = this.#handler(toolId)(args, { get signal() { return ctx.signal; }, toolId });
+      out = this.#handler(toolId)(args, new HandlerContext(ctx));
     } catch (e) {
       return Promise.reject(e);
     }

@@ -75,6 +75,34 @@ function refOf(d: BackendDescriptor): { kind: BackendKind; name: string } {
 
 const EMPTY_OPTIONS: RunOptions = Object.freeze({});
 
+/**
+ * The context handed to backends. Its AbortController is made only when a backend reads
+ * `signal`: creating and collecting one per call was most of the runner's overhead on fast
+ * local tools. A class (not an object literal with a getter) so every context shares one
+ * hidden class; literal getters cost about a microsecond per call here.
+ */
+class LazyCallContext implements CallContext {
+  #controller: AbortController | undefined;
+  #abortedWith: unknown;
+  tool?: Tool;
+  onProgress?: CallContext['onProgress'];
+  constructor(
+    readonly toolId: string,
+    readonly descriptor: BackendDescriptor,
+    readonly timeoutMs: number,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (this.#abortedWith !== undefined && !this.#controller) return AbortSignal.abort(this.#abortedWith);
+    return (this.#controller ??= new AbortController()).signal;
+  }
+
+  abort(reason: unknown): void {
+    this.#abortedWith = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
 const NO_ARGS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
 function key(kind: string, name: string): string {
@@ -322,19 +350,7 @@ export class Runner implements AsyncDisposable {
     if (external?.aborted) {
       return Promise.reject(new ToolError('CANCELLED', `Call to ${r.id} was cancelled before it started`, { toolId: r.id, backend: backendRef, cause: external.reason }));
     }
-    // The AbortController is made only when the backend reads `signal`: creating and
-    // collecting one per call was most of the runner's overhead on fast local tools.
-    let controller: AbortController | undefined;
-    let abortedWith: ToolError | undefined;
-    const ctx: CallContext = {
-      get signal(): AbortSignal {
-        if (abortedWith && !controller) return AbortSignal.abort(abortedWith);
-        return (controller ??= new AbortController()).signal;
-      },
-      toolId: r.id,
-      descriptor: r.descriptor,
-      timeoutMs,
-    };
+    const ctx = new LazyCallContext(r.id, r.descriptor, timeoutMs);
     if (r.tool) ctx.tool = r.tool;
     if (options.onProgress) ctx.onProgress = options.onProgress;
     return new Promise<T>((resolve, reject) => {
@@ -349,16 +365,14 @@ export class Runner implements AsyncDisposable {
         if (done) return;
         finish();
         const err = new ToolError('TIMEOUT', `Tool ${r.id} timed out after ${timeoutMs} ms`, { toolId: r.id, backend: backendRef, retryable: true });
-        abortedWith = err;
-        controller?.abort(err);
+        ctx.abort(err);
         reject(err);
       }, timeoutMs);
       const onAbort = () => {
         if (done) return;
         finish();
         const err = new ToolError('CANCELLED', `Call to ${r.id} was cancelled`, { toolId: r.id, backend: backendRef, cause: external!.reason });
-        abortedWith = err;
-        controller?.abort(err);
+        ctx.abort(err);
         reject(err);
       };
       external?.addEventListener('abort', onAbort, { once: true });
@@ -487,13 +501,11 @@ export class Runner implements AsyncDisposable {
       // The backend's generator is pumped inside #dispatch so the deadline and signal apply
       // to the whole stream; events are handed to this generator through a small queue.
       const pump = this.#dispatch(r, options, async (ctx) => {
-        gen = r.backend.stream?.(r.id, checked, {
-          ...ctx,
-          onProgress: (p) => {
-            queue.push({ kind: 'progress', toolId: r.id, data: p });
-            wake?.();
-          },
-        });
+        ctx.onProgress = (p) => {
+          queue.push({ kind: 'progress', toolId: r.id, data: p });
+          wake?.();
+        };
+        gen = r.backend.stream?.(r.id, checked, ctx);
         if (!gen) {
           throw new ToolError('STREAM_NOT_SUPPORTED', `Tool ${r.id} cannot stream on backend ${r.descriptor.kind}:${r.descriptor.name}`, { toolId: r.id, op: 'stream', backend: backendRef! });
         }
