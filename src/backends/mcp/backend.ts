@@ -11,7 +11,7 @@
  * OUTPUT_VALIDATION.
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { McpError, ResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, ResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ToolError } from '../../model/errors.js';
 import { parseToolId } from '../../model/tool-id.js';
 import type { ContentItem } from '../../model/tool.js';
@@ -180,6 +180,14 @@ export class McpBackend implements Backend {
           : {}),
       })) as Record<string, unknown>;
     } catch (err) {
+      if (!ctx.signal.aborted && !this.connection.alive) {
+        throw new ToolError('EXECUTION', `MCP server "${this.name}": the connection was closed during the call to "${tool}"`, {
+          toolId,
+          op,
+          backend: { kind: 'mcp', name: this.name },
+          cause: err,
+        });
+      }
       if (!ctx.signal.aborted && !(err instanceof McpError) && isTransportFailure(err)) {
         // The SDK does not notice a failed HTTP request as a closed connection: rebuild it.
         this.connection.invalidate(client, err as Error);
@@ -187,6 +195,14 @@ export class McpBackend implements Backend {
           new McpConnectionError(`MCP server "${this.name}" connection failed during a call to "${tool}": ${(err as Error).message}`, { cause: err }),
           site,
           errCtx,
+        );
+      }
+      if (err instanceof McpError && err.code === ErrorCode.ConnectionClosed && /exceeded maximum size/.test(this.connection.lastTransportError?.message ?? '')) {
+        // Retrying would only fetch the same oversized answer again.
+        throw new ToolError(
+          'EXECUTION',
+          `MCP server "${this.name}" answered "${tool}" with a message larger than the ${this.connection.maxMessageBytes}-byte limit (maxMessageBytes); the connection was reset`,
+          { toolId, op, backend: { kind: 'mcp', name: this.name }, cause: err, retryable: false },
         );
       }
       throw callErrorToToolError(err, site, errCtx);

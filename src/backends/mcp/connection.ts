@@ -79,6 +79,79 @@ function causeText(err: unknown): string {
 }
 
 /**
+ * A drop-in for the SDK's stdio `ReadBuffer`, which concatenates the whole pending buffer on
+ * every chunk and rescans it for a newline: quadratic in the message size (a 6 MB result
+ * took seconds). This keeps chunks in a list and scans each byte once. Same contract:
+ * `append` throws past `maxBytes`, `readMessage` returns one parsed message or null.
+ */
+class LineBuffer {
+  #chunks: Buffer[] = [];
+  #size = 0;
+  /** Chunks at the front already known to hold no newline. */
+  #scanned = 0;
+  readonly #maxBytes: number;
+  readonly #parse: (line: string) => unknown;
+
+  constructor(maxBytes: number, parse: (line: string) => unknown) {
+    this.#maxBytes = maxBytes;
+    this.#parse = parse;
+  }
+
+  /** After an overflow, the rest of the oversized message is dropped up to its newline. */
+  #discarding = false;
+
+  append(chunk: Buffer): void {
+    if (this.#discarding) {
+      const at = chunk.indexOf(10);
+      if (at === -1) return;
+      this.#discarding = false;
+      chunk = chunk.subarray(at + 1);
+    }
+    if (this.#size + chunk.length > this.#maxBytes) {
+      this.clear();
+      this.#discarding = true;
+      throw new Error(`ReadBuffer exceeded maximum size of ${this.#maxBytes} bytes`);
+    }
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+  }
+
+  readMessage(): unknown {
+    const chunks = this.#chunks;
+    for (let i = this.#scanned; i < chunks.length; i++) {
+      const at = chunks[i]!.indexOf(10);
+      if (at === -1) {
+        this.#scanned = i + 1;
+        continue;
+      }
+      const last = chunks[i]!.subarray(0, at);
+      const line = i === 0 ? last : Buffer.concat([...chunks.slice(0, i), last]);
+      const rest = chunks[i]!.subarray(at + 1);
+      this.#chunks = rest.length > 0 ? [rest, ...chunks.slice(i + 1)] : chunks.slice(i + 1);
+      this.#size -= line.length + 1;
+      this.#scanned = 0;
+      return this.#parse(line.toString('utf8').replace(/\r$/, ''));
+    }
+    return null;
+  }
+
+  clear(): void {
+    this.#chunks = [];
+    this.#size = 0;
+    this.#scanned = 0;
+  }
+}
+
+/** Swaps in `LineBuffer` when the transport still has the SDK's buffer where we expect it; otherwise leaves it alone. */
+function installLineBuffer(transport: object, maxBytes: number, parse: (line: string) => unknown): void {
+  const t = transport as { _readBuffer?: { append?: unknown; readMessage?: unknown; clear?: unknown } };
+  const current = t._readBuffer;
+  if (current && typeof current.append === 'function' && typeof current.readMessage === 'function' && typeof current.clear === 'function') {
+    t._readBuffer = new LineBuffer(maxBytes, parse) as unknown as typeof current;
+  }
+}
+
+/**
  * A connection to one configured server. Use `client()` to get a connected SDK client; it
  * connects on first use and again after the previous connection died.
  */
@@ -146,6 +219,16 @@ export class McpConnection implements AsyncDisposable {
   /** The last stderr lines of the stdio server (across restarts), oldest first. */
   stderrTail(): string[] {
     return this.#stderrPartial ? [...this.#stderr, this.#stderrPartial] : [...this.#stderr];
+  }
+
+  /** The last error the transport reported (a malformed line, an oversized message...), if any. */
+  get lastTransportError(): Error | undefined {
+    return this.#lastTransportError;
+  }
+
+  /** The largest message accepted from a stdio server. */
+  get maxMessageBytes(): number {
+    return this.#options.maxMessageBytes;
   }
 
   /** Tool names from the last complete tools/list, or undefined before one. */
@@ -353,7 +436,10 @@ export class McpConnection implements AsyncDisposable {
         throw new McpConnectionError(`MCP server "${this.name}" could not be started: its cwd ${JSON.stringify(cfg.cwd)} is not an existing directory`, { retryable: false });
       }
       // Lazy: keeps cross-spawn and child_process off the import path of code that never uses stdio.
-      const { StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
+      const [{ StdioClientTransport }, { deserializeMessage }] = await Promise.all([
+        import('@modelcontextprotocol/sdk/client/stdio.js'),
+        import('@modelcontextprotocol/sdk/shared/stdio.js'),
+      ]);
       const transport = new StdioClientTransport({
         command: cfg.command,
         args: cfg.args,
@@ -363,6 +449,7 @@ export class McpConnection implements AsyncDisposable {
         maxBufferSize: this.#options.maxMessageBytes,
       });
       transport.stderr?.on('data', (chunk: Buffer) => this.#captureStderr(chunk));
+      installLineBuffer(transport, this.#options.maxMessageBytes, deserializeMessage);
       return transport;
     }
     if (cfg.transport === 'stdio') throw new Error('unreachable');
@@ -383,7 +470,8 @@ export class McpConnection implements AsyncDisposable {
       if (this.#client === client) this.#scheduleToolsChanged();
     });
     client.onerror = (error) => {
-      this.#lastTransportError = error;
+      // An oversized message is the error that explains the close that follows: keep it.
+      if (!/exceeded maximum size/.test(this.#lastTransportError?.message ?? '')) this.#lastTransportError = error;
     };
     client.onclose = () => {
       if (this.#client === client && this.#state !== 'closed') this.#dropClient(client, this.#lastTransportError);

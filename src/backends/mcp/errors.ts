@@ -33,9 +33,15 @@ const NOT_FOUND_PATTERNS = [/^Tool .+ not found$/i, /^Unknown tool\b/i, /^Tool n
 const INPUT_PATTERNS = [/^Input validation error\b/i, /^Invalid arguments for tool\b/i, /^Invalid params\b/i];
 const OUTPUT_PATTERNS = [/^Output validation error\b/i, /^Structured content does not match the tool's output schema/i];
 
+/** Strips `MCP error -32602: ` prefixes; an SDK server re-wrapping an SDK error sends it twice. */
 function stripPrefix(message: string): { code?: number; text: string } {
-  const m = SDK_PREFIX.exec(message);
-  return m ? { code: Number(m[1]), text: message.slice(m[0].length) } : { text: message };
+  let code: number | undefined;
+  let text = message;
+  for (let m = SDK_PREFIX.exec(text); m; m = SDK_PREFIX.exec(text)) {
+    code ??= Number(m[1]);
+    text = text.slice(m[0].length);
+  }
+  return code === undefined ? { text } : { code, text };
 }
 
 function classifyText(text: string, jsonRpcCode?: number): ToolErrorCode | undefined {
