@@ -78,13 +78,16 @@ const force = process.argv.includes('--force');
 const nodeBin = realpathSync(arg('--node') ?? process.execPath);
 const versionTag = arg('--tag') ?? `${IMAGE_NAME}:${pkg.version}`;
 const agentSrc = join(root, 'runtimes', 'docker', 'agent.js');
+const preludeSrc = join(root, 'runtimes', 'prelude.js');
+/** The prelude copy the agent prepares a context with while it waits (a job may bring another). */
+const PRELUDE_PATH = '/opt/toolexec/prelude.js';
 
 if (os.platform() !== 'linux') die('the offline image is made from the host node binary and needs a Linux host; use sandbox-image/Dockerfile.node instead');
 
 const libs = sharedLibraries(nodeBin);
 const hash = createHash('sha256');
 hash.update(`layout-v1\n${AGENT_PATH}\n${SANDBOX_USER}\n`);
-for (const f of [nodeBin, ...libs, agentSrc]) {
+for (const f of [nodeBin, ...libs, agentSrc, preludeSrc]) {
   hash.update(`${f}\n${statSync(f).size}\n`);
   hashFile(hash, realpathSync(f));
 }
@@ -122,6 +125,7 @@ for (const lib of libs) {
   if (real !== lib) put(lib, real, 0o755);
 }
 put(agentSrc, AGENT_PATH, 0o644);
+put(preludeSrc, PRELUDE_PATH, 0o644);
 mkdirSync(join(stage, 'etc'), { recursive: true });
 writeFileSync(join(stage, 'etc', 'passwd'), 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n');
 writeFileSync(join(stage, 'etc', 'group'), 'root:x:0:\nnogroup:x:65534:\n');

@@ -62,6 +62,78 @@ function errorPosition(err, filename, lineOffset) {
   return line >= 1 ? { line, ...(m[2] ? { column: Number(m[2]) } : {}) } : {};
 }
 
+// Sends one guest message to the host; `send` in the context calls it. It is module-level so that
+// a context prepared before the job arrives already points at it.
+let sawDone = false;
+let maxOutputBytes = Infinity;
+function forward(message) {
+  if (typeof message !== 'string') throw new TypeError('__toolexec_send expects a string');
+  if (ended || sawDone) return;
+  outputBytes += message.length;
+  if (outputBytes > outputCap) {
+    fail('OUTPUT_LIMIT', `guest output exceeded ${maxOutputBytes} bytes`);
+    return;
+  }
+  // Only the done message ends the execution; the cheap substring test keeps floods of logs
+  // from being parsed twice.
+  let isDone = false;
+  if (message.includes('"done"')) {
+    try {
+      isDone = JSON.parse(message)?.op === 'done';
+    } catch {
+      isDone = false;
+    }
+  }
+  if (isDone) {
+    sawDone = true;
+    control(stats());
+    writeLine(JSON.stringify(message));
+    finish(0);
+    return;
+  }
+  writeLine(JSON.stringify(message));
+}
+
+// Steps 1 and 2 of the protocol: a fresh context, the send primitive, the prelude, and the
+// receive function taken out of the context. Returns the receive function or an error message.
+function prepare(preludeText) {
+  // A plain host object as the global, on purpose: hardening `vm` would only hide the real
+  // boundary from the tests that prove it (they reach `process` the way an attacker would).
+  const context = vm.createContext({}, {
+    name: 'toolexec guest',
+    codeGeneration: { strings: true, wasm: true },
+  });
+  context.__toolexec_send = (message) => forward(message);
+  try {
+    vm.runInContext(preludeText, context, { filename: 'prelude.js' });
+  } catch (err) {
+    return { error: `the guest prelude failed: ${err && err.message ? err.message : String(err)}` };
+  }
+  const receive = context.__toolexec_receive;
+  // Deleted from inside as well: a property the prelude defined on the global may live on the
+  // context's own global rather than on the sandbox object.
+  delete context.__toolexec_send;
+  delete context.__toolexec_receive;
+  vm.runInContext('delete globalThis.__toolexec_send; delete globalThis.__toolexec_receive;', context);
+  if (typeof receive !== 'function') return { error: 'the guest prelude did not define __toolexec_receive' };
+  return { context, receive };
+}
+
+// The image ships the prelude it was built with: the context is prepared with it while the
+// container waits, and used when the job brings the same text (a different prelude, from a
+// newer package than the image, is evaluated fresh). Nothing runs in it before the job.
+let primed = null;
+function prime() {
+  let text;
+  try {
+    text = require('node:fs').readFileSync(require('node:path').join(__dirname, 'prelude.js'), 'utf8');
+  } catch {
+    return;
+  }
+  const prepared = prepare(text);
+  if (prepared.context) primed = { text, prepared };
+}
+
 function runJob(job) {
   if (!job || typeof job.prelude !== 'string' || typeof job.code !== 'string') {
     fail('SANDBOX_CRASHED', 'agent received a malformed job (prelude and code must be strings)');
@@ -69,63 +141,20 @@ function runJob(job) {
   }
   const filename = typeof job.filename === 'string' && job.filename ? job.filename : 'script.js';
   const lineOffset = Number.isInteger(job.lineOffset) ? job.lineOffset : 0;
-  const maxOutputBytes = Number(job.limits?.maxOutputBytes);
+  maxOutputBytes = Number(job.limits?.maxOutputBytes);
   // Stop a flood early but loosely: the executor counts payload bytes precisely and cuts at the
   // exact limit, while this counts whole messages (keys, quoting), so it must not cut first.
   if (Number.isFinite(maxOutputBytes) && maxOutputBytes > 0) {
     outputCap = Math.max(maxOutputBytes * 4, maxOutputBytes + 1024 * 1024);
   }
 
-  // A plain host object as the global, on purpose: hardening `vm` would only hide the real
-  // boundary from the tests that prove it (they reach `process` the way an attacker would).
-  const context = vm.createContext({}, {
-    name: 'toolexec guest',
-    codeGeneration: { strings: true, wasm: true },
-  });
-
-  let sawDone = false;
-  const send = (message) => {
-    if (typeof message !== 'string') throw new TypeError('__toolexec_send expects a string');
-    if (ended || sawDone) return;
-    outputBytes += message.length;
-    if (outputBytes > outputCap) {
-      fail('OUTPUT_LIMIT', `guest output exceeded ${maxOutputBytes} bytes`);
-      return;
-    }
-    // Only the done message ends the execution; the cheap substring test keeps floods of logs
-    // from being parsed twice.
-    let isDone = false;
-    if (message.includes('"done"')) {
-      try {
-        isDone = JSON.parse(message)?.op === 'done';
-      } catch {
-        isDone = false;
-      }
-    }
-    if (isDone) {
-      sawDone = true;
-      control(stats());
-      writeLine(JSON.stringify(message));
-      finish(0);
-      return;
-    }
-    writeLine(JSON.stringify(message));
-  };
-
-  context.__toolexec_send = send;
-  try {
-    vm.runInContext(job.prelude, context, { filename: 'prelude.js' });
-  } catch (err) {
-    fail('SANDBOX_CRASHED', `the guest prelude failed: ${err && err.message ? err.message : String(err)}`);
+  const prepared = primed && primed.text === job.prelude ? primed.prepared : prepare(job.prelude);
+  primed = null;
+  if (prepared.error) {
+    fail('SANDBOX_CRASHED', prepared.error);
     return null;
   }
-  const receive = context.__toolexec_receive;
-  delete context.__toolexec_send;
-  delete context.__toolexec_receive;
-  if (typeof receive !== 'function') {
-    fail('SANDBOX_CRASHED', 'the guest prelude did not define __toolexec_receive');
-    return null;
-  }
+  const { context, receive } = prepared;
 
   let script;
   try {
@@ -152,6 +181,9 @@ let buffer = '';
 function onLine(line) {
   if (!line) return;
   if (!gotJob) {
+    // Bytes the engine let through from the attach request itself (see sandbox.ts) come before
+    // the host's first newline; the job is the first line that starts like a JSON object.
+    if (line[0] !== '{') return;
     gotJob = true;
     let job;
     try {
@@ -195,4 +227,5 @@ process.stdin.on('end', () => {
   if (!ended) finish(0);
 });
 
+prime();
 control({ t: 'ready' });
