@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { Runner } from '../../src/run/runner.js';
+
+describe('OpenTelemetry spans', () => {
+  it('records one span per call with the tool ID, backend and error status', async () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const runner = new Runner({ tracer: provider.getTracer('toolexec-test') });
+    runner.register({ namespace: 'math', name: 'add', inputSchema: { type: 'object', required: ['a'] }, handler: ({ a }: { a: number }) => a + 1 });
+    await runner.run('math:add', { a: 1 });
+    await runner.run('math:add', {}).catch(() => {});
+    const spans = exporter.getFinishedSpans();
+    expect(spans).toHaveLength(2);
+    expect(spans[0]!.name).toBe('toolexec.run');
+    expect(spans[0]!.attributes['toolexec.tool_id']).toBe('math:add');
+    expect(spans[0]!.attributes['toolexec.backend']).toBe('local:local');
+    expect(spans[0]!.status.code).not.toBe(SpanStatusCode.ERROR);
+    expect(spans[1]!.status).toMatchObject({ code: SpanStatusCode.ERROR, message: 'INPUT_VALIDATION' });
+    expect(spans[1]!.events.some((e) => e.name === 'exception')).toBe(true);
+    await provider.shutdown();
+  });
+});
