@@ -48,9 +48,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts server-everything in Streamable HTTP mode on `port`; resolves once it listens. */
-export async function startEverythingHttp(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [EVERYTHING_BIN, 'streamableHttp'], {
+/** Starts server-everything in Streamable HTTP (or old SSE) mode on `port`; resolves once it listens. */
+export async function startEverythingHttp(port: number, mode: 'streamableHttp' | 'sse' = 'streamableHttp'): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [EVERYTHING_BIN, mode], {
     env: { ...process.env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -59,7 +59,7 @@ export async function startEverythingHttp(port: number): Promise<ChildProcess> {
     const timer = setTimeout(() => reject(new Error(`server-everything did not start on port ${port}:\n${output}`)), 20_000);
     const onData = (d: Buffer) => {
       output += d.toString();
-      if (output.includes('listening on port')) {
+      if (output.includes(`listening on port ${port}`) || output.includes(`running on port ${port}`)) {
         clearTimeout(timer);
         resolveStart();
       }

@@ -152,6 +152,22 @@ function installLineBuffer(transport: object, maxBytes: number, parse: (line: st
 }
 
 /**
+ * The SDK (1.x) dispatches notifications a microtask late but responses at once, so a
+ * progress notification that arrives in the same read as its response finds its handler
+ * already retired and is lost (typescript-sdk issue #2580). Deferring responses by one
+ * microtask restores arrival order. Installed after `connect()`, which owns `onmessage`.
+ */
+function deferResponses(transport: Transport): void {
+  const deliver = transport.onmessage;
+  if (!deliver) return;
+  transport.onmessage = (message, extra) => {
+    const m = message as { id?: unknown; method?: unknown };
+    if (m.id !== undefined && m.method === undefined) queueMicrotask(() => deliver(message, extra));
+    else deliver(message, extra);
+  };
+}
+
+/**
  * A connection to one configured server. Use `client()` to get a connected SDK client; it
  * connects on first use and again after the previous connection died.
  */
@@ -488,6 +504,7 @@ export class McpConnection implements AsyncDisposable {
     });
     try {
       await Promise.race([client.connect(transport, { timeout: timeoutMs, signal: controller.signal }), timedOut]);
+      deferResponses(transport);
       return { client, transport };
     } catch (err) {
       await client.close().catch(() => {});
