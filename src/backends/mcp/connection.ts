@@ -7,7 +7,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ResultSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, ResultSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServerConfig } from './config.js';
 import { McpConnectionError } from './errors.js';
 
@@ -526,7 +526,9 @@ export class McpConnection implements AsyncDisposable {
         return new McpConnectionError(`MCP server "${this.name}" could not be started: ${why}: ${JSON.stringify(cfg.command)} (${causeText(err)})`, { cause: err, retryable: false });
       }
       const transportNote = this.#lastTransportError && this.#lastTransportError !== err ? ` [${this.#lastTransportError.message}]` : '';
-      return new McpConnectionError(`MCP server "${this.name}" (command ${JSON.stringify(cfg.command)}) failed the MCP handshake: ${causeText(err)}${transportNote}${stderr}`, { cause: err });
+      const closed = err instanceof McpError && err.code === ErrorCode.ConnectionClosed;
+      const why = closed ? 'the process exited (or closed its stdout) before answering initialize' : causeText(err);
+      return new McpConnectionError(`MCP server "${this.name}" (command ${JSON.stringify(cfg.command)}) failed the MCP handshake: ${why}${transportNote}${stderr}`, { cause: err });
     }
     const how = kind === 'sse' ? 'HTTP+SSE' : 'Streamable HTTP';
     if (err instanceof TypeError || typeof sysCode === 'string') {
