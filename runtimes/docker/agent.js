@@ -18,14 +18,38 @@
 
 const vm = require('node:vm');
 
-const out = process.stdout;
+const fs = require('node:fs');
+
 let ended = false;
 let outputBytes = 0;
 let outputCap = Infinity;
 
+// Output is written synchronously, straight to fd 1. process.stdout would queue writes in memory
+// when the pipe is full (the fd is non-blocking) and flush them only from the event loop, which a
+// guest in a synchronous loop never returns to: a flood would grow this process until the OOM
+// killer came, and a final line written before exiting could be lost. Blocking here instead
+// hands the backpressure to the guest, keeps lines in order, and lets the agent exit at once.
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+function writeAll(text) {
+  const buf = Buffer.from(text, 'utf8');
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += fs.writeSync(1, buf, off, buf.length - off);
+    } catch (err) {
+      if (err && err.code === 'EAGAIN') {
+        Atomics.wait(sleeper, 0, 0, 1);
+        continue;
+      }
+      // EPIPE and the like: the host has gone, nobody is left to report to.
+      process.exit(1);
+    }
+  }
+}
+
 function writeLine(text) {
   if (ended) return;
-  out.write(text + '\n');
+  writeAll(text + '\n');
 }
 
 function control(obj) {
@@ -37,13 +61,12 @@ function stats() {
   return { t: 'stats', cpuMs: (cpu.user + cpu.system) / 1000, memoryBytes: process.memoryUsage().rss };
 }
 
-// Ends the agent once stdout has drained; exiting right away could drop buffered lines.
+// Everything is written already (see writeAll), so the agent can end right away, even from
+// inside a guest's synchronous loop.
 function finish(code) {
   if (ended) return;
   ended = true;
-  out.write('', () => process.exit(code));
-  // The host kills the container anyway; this only bounds a stuck pipe.
-  setTimeout(() => process.exit(code), 2000).unref();
+  process.exit(code);
 }
 
 function fail(code, message, extra) {

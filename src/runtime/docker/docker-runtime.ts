@@ -197,6 +197,7 @@ export class DockerRuntime implements Runtime {
   private slotWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
   private poolHeapMb: number;
   private refilling = false;
+  private poolWaiters = 0;
   private lastPoolError?: DockerRuntimeError;
   private readonly sessions = new Set<DockerSession>();
   private readonly removals = new Set<Promise<void>>();
@@ -257,6 +258,14 @@ export class DockerRuntime implements Runtime {
       if (this.disposed) throw new Error('DockerRuntime: disposed while warming');
       await new Promise<void>((resolve) => this.refillWaiters.push(resolve));
     }
+  }
+
+  /**
+   * Resolves once the containers of finished executions are removed. A session's `done` settles
+   * as soon as the guest finished by itself (its agent is exiting); removal continues behind it.
+   */
+  async drain(): Promise<void> {
+    await this.drainRemovals();
   }
 
   /** Removes every container of this runtime and waits for it; later calls do nothing. */
@@ -328,14 +337,25 @@ export class DockerRuntime implements Runtime {
         else this.discard(s, 'refill');
       }
     }
-    while (this.idle.length > 0) {
-      const sandbox = this.idle.shift()!;
-      if (sandbox.exited) {
-        this.discard(sandbox, 'refill');
-        continue;
+    for (;;) {
+      const sandbox = this.idle.shift();
+      if (sandbox) {
+        if (sandbox.exited) {
+          this.discard(sandbox, 'refill');
+          continue;
+        }
+        this.refill();
+        return sandbox;
       }
-      this.refill();
-      return sandbox;
+      // A warm container already on its way is sooner than a cold one started now (which would
+      // also compete with it for the CPU), unless other jobs already wait for every one of them.
+      if (this.disposed || this.starting <= this.poolWaiters || !sameSpec(spec, this.specFor(this.poolHeapMb))) break;
+      this.poolWaiters++;
+      try {
+        await new Promise<void>((resolve) => this.refillWaiters.push(resolve));
+      } finally {
+        this.poolWaiters--;
+      }
     }
     await this.acquireSlot();
     let sandbox: Sandbox;

@@ -1,0 +1,283 @@
+// The Docker runtime against the real engine: hardening, limits, the warm pool, clean-up and
+// gVisor. Without an engine these tests skip with a printed reason, unless
+// TOOLEXEC_REQUIRE_DOCKER=1 (CI), where the first test fails instead.
+import os from 'node:os';
+import Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DockerRuntime, DockerRuntimeError, OWNER_HOST_LABEL, OWNER_PID_LABEL, SANDBOX_LABEL, containerOptions, DEFAULT_IMAGE } from '../../src/runtime/docker/index.js';
+import { ESCAPE, REQUIRE_DOCKER, SEED_SCRIPT, hostRun, issueTools, ourContainers, probeDocker } from './helpers.js';
+
+const probe = await probeDocker();
+if (!probe.available) {
+  console.warn(`[docker tests] skipped: ${probe.reason}${REQUIRE_DOCKER ? ' (TOOLEXEC_REQUIRE_DOCKER=1: failing)' : ''}`);
+}
+
+describe('Docker engine', () => {
+  it.runIf(REQUIRE_DOCKER)('is reachable and has the sandbox image (TOOLEXEC_REQUIRE_DOCKER=1)', () => {
+    expect(probe.reason ?? 'available').toBe('available');
+  });
+
+  it('a runtime without an engine fails with RUNTIME_UNAVAILABLE and says how to start Docker', async () => {
+    const errors: DockerRuntimeError[] = [];
+    const runtime = new DockerRuntime({ docker: { socketPath: '/nonexistent/docker.sock' }, pool: { size: 1 }, onError: (e) => errors.push(e) });
+    const run = await hostRun(runtime, 'return 1');
+    expect(run.outcome.failure?.code).toBe('RUNTIME_UNAVAILABLE');
+    expect(run.outcome.failure?.message).toMatch(/Docker is not reachable at \/nonexistent\/docker\.sock/);
+    expect(run.outcome.failure?.message).toMatch(/dockerd|systemctl start docker/);
+    await expect(runtime.warm()).rejects.toMatchObject({ code: 'RUNTIME_UNAVAILABLE', phase: 'startup' });
+    await runtime.dispose();
+    expect(() => runtime.start({ prelude: '', code: '', filename: 'x.js', lineOffset: 0, limits: { timeoutMs: 1, memoryMb: 1, maxOutputBytes: 1 } }, () => {})).toThrow(/after dispose/);
+  });
+
+  it('rejects bad options with a message naming the option', () => {
+    expect(() => new DockerRuntime({ memoryMb: -1 })).toThrow(/memoryMb must be a positive integer/);
+    expect(() => new DockerRuntime({ runtime: 'kata' as 'runc' })).toThrow(/runtime must be 'runc' or 'runsc'/);
+    expect(() => new DockerRuntime({ pool: { size: 4, maxSize: 2 } })).toThrow(/maxSize/);
+  });
+
+  it('puts every hardening option on the container', () => {
+    const o = containerOptions({ image: 'img', heapMb: 64, cpus: 0.5, pidsLimit: 32, runtime: 'runsc', tmpfsMb: 8, fsizeMb: 4, nofile: 128 });
+    expect(o.User).toBe('65534:65534');
+    expect(o.NetworkDisabled).toBe(true);
+    expect(o.HostConfig).toMatchObject({
+      NetworkMode: 'none',
+      ReadonlyRootfs: true,
+      Memory: (64 + 64) * 1024 * 1024,
+      MemorySwap: (64 + 64) * 1024 * 1024,
+      NanoCpus: 5e8,
+      PidsLimit: 32,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      Runtime: 'runsc',
+      Tmpfs: { '/tmp': expect.stringMatching(/size=8m/) },
+    });
+    expect(o.HostConfig?.Ulimits).toEqual([
+      { Name: 'fsize', Soft: 4 * 1024 * 1024, Hard: 4 * 1024 * 1024 },
+      { Name: 'nofile', Soft: 128, Hard: 128 },
+    ]);
+    expect(o.Labels).toMatchObject({ [SANDBOX_LABEL]: '1', [OWNER_PID_LABEL]: String(process.pid) });
+  });
+});
+
+describe.skipIf(!probe.available)('DockerRuntime on the real engine', () => {
+  let pooled: DockerRuntime;
+  let cold: DockerRuntime;
+  const poolErrors: DockerRuntimeError[] = [];
+
+  beforeAll(async () => {
+    pooled = new DockerRuntime({ pool: { size: 2 }, onError: (e) => poolErrors.push(e) });
+    cold = new DockerRuntime({ pool: { size: 0 }, pidsLimit: 32 });
+    await pooled.warm();
+  });
+
+  afterAll(async () => {
+    await pooled?.dispose();
+    await cold?.dispose();
+  });
+
+  it('runs the seed journey: create an issue, check its title, label it, return it', async () => {
+    const run = await hostRun(pooled, SEED_SCRIPT, { tools: issueTools() });
+    expect(run.outcome.failure).toBeUndefined();
+    expect(run.ok).toBe(true);
+    expect(run.value).toEqual({ number: 1, title: 'Crash when saving', body: 'Found a bug: saving crashes', labels: ['bug', 'triage'] });
+    expect(run.calls.map((c) => c.toolId)).toEqual(['github:create_issue', 'github:get_issue', 'github:add_labels']);
+    expect(run.logs).toEqual([{ level: 'log', message: 'issue 1 labels bug,triage' }]);
+    expect(run.outcome.enforced).toEqual({ timeoutMs: true, memoryMb: true, cpuMs: false });
+    expect(run.outcome.stats.cpuMs).toBeGreaterThan(0);
+  });
+
+  it('tool failures reach the script as catchable errors with their code', async () => {
+    const run = await hostRun(pooled, `try { await run('github:get_issue', { number: 99 }); } catch (e) { return [e.code, e.message]; }`, { tools: issueTools() });
+    expect(run.value).toEqual(['EXECUTION', 'no issue 99']);
+  });
+
+  it('reports a syntax error with its line in the user script', async () => {
+    const run = await hostRun(pooled, 'const a = 1;\nconst = 2;');
+    expect(run.outcome.failure).toMatchObject({ code: 'SYNTAX_ERROR', line: 2 });
+  });
+
+  it('an escaped guest finds no network, a read-only root, no privileges and a bounded /tmp', async () => {
+    const run = await hostRun(
+      pooled,
+      `${ESCAPE}
+      const fs = req('fs');
+      const net = await new Promise((res) => { const s = req('net').connect(80, '1.1.1.1'); s.on('error', (e) => res(e.code)); s.on('connect', () => res('connected')); });
+      const dns = await new Promise((res) => req('dns').lookup('example.com', (e) => res(e ? e.code : 'resolved')));
+      let rootWrite; try { fs.writeFileSync('/evil', 'x'); rootWrite = 'written'; } catch (e) { rootWrite = e.code; }
+      let binWrite; try { fs.writeFileSync('/usr/bin/node', 'x'); binWrite = 'written'; } catch (e) { binWrite = e.code; }
+      fs.writeFileSync('/tmp/ok', 'fine');
+      const status = fs.readFileSync('/proc/self/status', 'utf8');
+      const capEff = /CapEff:\\s*(\\w+)/.exec(status)[1];
+      const noNewPrivs = /NoNewPrivs:\\s*(\\d)/.exec(status)[1];
+      const ifaces = Object.keys(req('os').networkInterfaces());
+      return { net, dns, rootWrite, binWrite, tmp: fs.readFileSync('/tmp/ok', 'utf8'), uid: proc.getuid(), gid: proc.getgid(), capEff, noNewPrivs, ifaces };`,
+    );
+    expect(run.outcome.failure).toBeUndefined();
+    expect(run.value).toMatchObject({ rootWrite: 'EROFS', binWrite: 'EROFS', tmp: 'fine', uid: 65534, gid: 65534, capEff: '0000000000000000', noNewPrivs: '1' });
+    const v = run.value as { net: string; dns: string; ifaces: string[] };
+    expect(['ENETUNREACH', 'EHOSTUNREACH']).toContain(v.net);
+    expect(['EAI_AGAIN', 'ENOTFOUND']).toContain(v.dns);
+    expect(v.ifaces.filter((i) => i !== 'lo')).toEqual([]);
+  });
+
+  it('never reuses a container: each execution sees a fresh one', async () => {
+    const body = `${ESCAPE} const fs = req('fs'); const seen = fs.existsSync('/tmp/marker'); fs.writeFileSync('/tmp/marker', '1'); return { host: req('os').hostname(), seen };`;
+    const a = await hostRun(pooled, body);
+    const b = await hostRun(pooled, body);
+    expect(a.value).toMatchObject({ seen: false });
+    expect(b.value).toMatchObject({ seen: false });
+    expect((a.value as { host: string }).host).not.toBe((b.value as { host: string }).host);
+  });
+
+  it('holds a fork bomb at the PID limit; the host is fine and the container is gone', async () => {
+    const run = await hostRun(
+      cold,
+      `${ESCAPE}
+      const cp = req('child_process');
+      const errors = new Set(); let spawned = 0;
+      const kids = [];
+      for (let i = 0; i < 200; i++) {
+        try {
+          const k = cp.spawn(proc.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+          k.on('error', (e) => errors.add(e.code));
+          kids.push(k); spawned++;
+        } catch (e) { errors.add(e.code); }
+      }
+      await new Promise((r) => req('timers').setTimeout(r, 200));
+      return { spawned, errors: [...errors] };`,
+      { limits: { timeoutMs: 15_000, memoryMb: 256 } },
+    );
+    // Either the guest saw its spawns refused (EAGAIN), or the bomb took the agent down with it;
+    // in both cases the limit held and the host is untouched.
+    if (run.ok) {
+      const v = run.value as { errors: string[] };
+      expect(v.errors).toContain('EAGAIN');
+    } else {
+      expect(['SANDBOX_CRASHED', 'MEMORY_LIMIT', 'TIMEOUT']).toContain(run.outcome.failure?.code ?? run.error?.code);
+    }
+    await cold.drain();
+    expect(await ourContainers(cold.id)).toEqual([]);
+    const next = await hostRun(cold, 'return 6 * 7');
+    expect(next.value).toBe(42);
+  });
+
+  it('ends a heap bomb with MEMORY_LIMIT', async () => {
+    const run = await hostRun(cold, 'const keep = []; for (;;) keep.push(new Array(1e5).fill({ a: 1 }));', { limits: { memoryMb: 64, timeoutMs: 30_000 } });
+    expect(run.outcome.failure?.code).toBe('MEMORY_LIMIT');
+    expect(run.outcome.failure?.message).toMatch(/memory limit of 64 MB/);
+  });
+
+  it('ends an off-heap memory bomb (OOM killer) with MEMORY_LIMIT', async () => {
+    const run = await hostRun(cold, `${ESCAPE} const B = req('buffer').Buffer; const keep = []; for (;;) keep.push(B.alloc(8 << 20, 1));`, {
+      limits: { memoryMb: 64, timeoutMs: 30_000 },
+    });
+    expect(run.outcome.failure?.code).toBe('MEMORY_LIMIT');
+  });
+
+  it('ends a busy loop with TIMEOUT and removes its container', async () => {
+    const run = await hostRun(cold, 'for (;;) {}', { limits: { timeoutMs: 1500 } });
+    expect(run.outcome.failure).toMatchObject({ code: 'TIMEOUT', message: expect.stringMatching(/1500 ms/) });
+    expect(await ourContainers(cold.id)).toEqual([]);
+  });
+
+  it('cancels on the abort signal', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('user pressed stop')), 300);
+    const run = await hostRun(cold, 'await new Promise(() => {});', { signal: controller.signal });
+    expect(run.outcome.failure).toMatchObject({ code: 'CANCELLED', message: expect.stringMatching(/user pressed stop/) });
+  });
+
+  it('cuts a console flood at the output limit (agent side)', async () => {
+    const maxOutputBytes = 50_000;
+    const run = await hostRun(pooled, "for (;;) console.log('x'.repeat(1000));", { limits: { maxOutputBytes } });
+    expect(run.outcome.failure?.code).toBe('OUTPUT_LIMIT');
+    // The runtime's cut is loose on purpose (the executor cuts exactly), but bounded.
+    expect(run.receivedBytes).toBeLessThan(maxOutputBytes + 1024 * 1024 + 10_000);
+  });
+
+  it('cuts a raw stdout flood that bypasses the agent (host side)', async () => {
+    const maxOutputBytes = 50_000;
+    const run = await hostRun(pooled, `${ESCAPE} const line = JSON.stringify(JSON.stringify({ op: 'log', level: 'log', message: 'y'.repeat(4000) })) + '\\n'; const fs = req('fs'); for (;;) { try { fs.writeSync(1, line); } catch {} }`, {
+      limits: { maxOutputBytes },
+    });
+    expect(run.outcome.failure?.code).toBe('OUTPUT_LIMIT');
+    expect(run.receivedBytes).toBeLessThan(maxOutputBytes + 1024 * 1024 + 10_000);
+  });
+
+  it('treats output outside the protocol as a crash', async () => {
+    const run = await hostRun(pooled, `${ESCAPE} req('fs').writeSync(1, 'not json\\n'); await new Promise(() => {});`);
+    expect(run.outcome.failure).toMatchObject({ code: 'SANDBOX_CRASHED', message: expect.stringMatching(/outside the protocol/) });
+  });
+
+  it('reports a sandbox that dies mid-run as SANDBOX_CRASHED', async () => {
+    const run = await hostRun(pooled, `${ESCAPE} proc.exit(3);`);
+    expect(run.outcome.failure).toMatchObject({ code: 'SANDBOX_CRASHED', message: expect.stringMatching(/exited with code 3/) });
+  });
+
+  it('keeps the warm pool full and reports no errors', async () => {
+    await pooled.warm();
+    expect(pooled.poolStats.idle).toBe(2);
+    expect(poolErrors).toEqual([]);
+  });
+
+  it('reports pool errors and surfaces them to the next start()', async () => {
+    const errors: DockerRuntimeError[] = [];
+    // The engine refuses a CPU quota larger than the machine at create time.
+    const broken = new DockerRuntime({ cpus: os.cpus().length + 64, pool: { size: 1 }, onError: (e) => errors.push(e) });
+    try {
+      await expect(broken.warm()).rejects.toMatchObject({ code: 'RUNTIME_UNAVAILABLE', phase: 'refill' });
+      expect(errors[0]?.phase).toBe('refill');
+      const run = await hostRun(broken, 'return 1');
+      expect(run.outcome.failure?.code).toBe('RUNTIME_UNAVAILABLE');
+      expect(run.outcome.failure?.message).toMatch(/could not start a sandbox container.*CPU/i);
+    } finally {
+      await broken.dispose();
+    }
+    expect(await ourContainers(broken.id)).toEqual([]);
+  });
+
+  it('fails clearly when the image is missing', async () => {
+    const runtime = new DockerRuntime({ image: 'toolexec-sandbox:does-not-exist', pool: { size: 0 } });
+    const run = await hostRun(runtime, 'return 1');
+    await runtime.dispose();
+    expect(run.outcome.failure).toMatchObject({ code: 'RUNTIME_UNAVAILABLE', message: expect.stringMatching(/npm run sandbox:build/) });
+  });
+
+  it('removes stale containers left by a dead owner at start-up', async () => {
+    const docker = new Docker();
+    // A pid that cannot be alive (above the kernel's pid_max ceiling).
+    const stale = await docker.createContainer({
+      ...containerOptions({ image: DEFAULT_IMAGE, heapMb: 32, cpus: 1, pidsLimit: 16, runtime: 'runc', tmpfsMb: 1, fsizeMb: 1, nofile: 64 }),
+      Labels: { [SANDBOX_LABEL]: '1', [OWNER_PID_LABEL]: '4194999', [OWNER_HOST_LABEL]: os.hostname() },
+    });
+    const runtime = new DockerRuntime({ pool: { size: 0 } });
+    await runtime.connect();
+    await runtime.dispose();
+    await expect(stale.inspect()).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it.runIf(probe.runsc)('runs the seed journey under gVisor (runsc), still without network', async () => {
+    const runtime = new DockerRuntime({ runtime: 'runsc', pool: { size: 0 } });
+    try {
+      const run = await hostRun(runtime, SEED_SCRIPT, { tools: issueTools() });
+      expect(run.outcome.failure).toBeUndefined();
+      expect(run.value).toMatchObject({ labels: ['bug', 'triage'] });
+      const probeRun = await hostRun(
+        runtime,
+        `${ESCAPE} const net = await new Promise((res) => { const s = req('net').connect(80, '1.1.1.1'); s.on('error', (e) => res(e.code)); s.on('connect', () => res('connected')); });
+        return { net, kernel: req('os').release() };`,
+      );
+      expect(probeRun.value).toMatchObject({ net: expect.stringMatching(/^E/) });
+      // gVisor's own kernel answers, not the host's.
+      expect((probeRun.value as { kernel: string }).kernel).not.toBe(os.release());
+    } finally {
+      await runtime.dispose();
+    }
+  });
+
+  it('leaves no container of this process behind after dispose()', async () => {
+    await pooled.dispose();
+    await cold.dispose();
+    expect(await ourContainers()).toEqual([]);
+  });
+});
