@@ -94,8 +94,8 @@ export class McpBackend implements Backend {
     if (ctx.signal.aborted) controller.abort(ctx.signal.reason);
     else ctx.signal.addEventListener('abort', onAbort, { once: true });
     let settled = false;
-    const pending = this.#call(toolId, args, { ...ctx, signal: controller.signal }, 'stream', (update) => {
-      ctx.onProgress?.(update);
+    // Progress goes out as chunks only (not also through ctx.onProgress), so a consumer sees each update once.
+    const pending = this.#call(toolId, args, { ...ctx, signal: controller.signal, descriptor: ctx.descriptor, toolId: ctx.toolId }, 'stream', (update) => {
       queue.push(update);
       wake?.();
     }).finally(() => {
@@ -135,7 +135,8 @@ export class McpBackend implements Backend {
       if (ctx.descriptor.name !== this.name) {
         throw new ToolError('NO_BACKEND', `Tool ${toolId} belongs to MCP server "${ctx.descriptor.name}", not "${this.name}"`, { toolId, backend: { kind: 'mcp', name: this.name } });
       }
-      return ctx.descriptor.tool;
+      // The runner's resolver fallback hands over a descriptor without `tool`: derive it from the ID.
+      if (typeof ctx.descriptor.tool === 'string' && ctx.descriptor.tool.length > 0) return ctx.descriptor.tool;
     }
     const name = this.#toolNameFromId(toolId);
     if (name === undefined) {
