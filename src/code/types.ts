@@ -1,0 +1,120 @@
+/**
+ * Executor types (DESIGN.md "Executor contract").
+ */
+import type { JsonValue } from '../model/tool.js';
+import type { ToolIndex } from '../index/types.js';
+import type { RunResult } from '../run/types.js';
+import type { Runtime, RuntimeName } from '../runtime/types.js';
+
+/** Every way an execution can fail. */
+export const EXECUTE_ERROR_CODES = [
+  'SYNTAX_ERROR',
+  'RUNTIME_ERROR',
+  'TOOL_ERROR',
+  'TIMEOUT',
+  'MEMORY_LIMIT',
+  'TOOL_CALL_LIMIT',
+  'OUTPUT_LIMIT',
+  'NOT_SERIALIZABLE',
+  'TOOL_NOT_ALLOWED',
+  'CANCELLED',
+  'SANDBOX_CRASHED',
+  'RUNTIME_UNAVAILABLE',
+] as const;
+export type ExecuteErrorCode = (typeof EXECUTE_ERROR_CODES)[number];
+
+export interface ExecuteLimits {
+  /** Wall-clock budget of the whole execution, tool calls included. */
+  timeoutMs: number;
+  /** Guest heap limit. */
+  memoryMb: number;
+  /** Guest CPU budget, where the runtime can measure it (`undefined`: none). */
+  cpuMs?: number;
+  /** Most tool calls (`run`) one execution may make; one more ends it with TOOL_CALL_LIMIT. */
+  maxToolCalls: number;
+  /** Most tool calls running at once; more wait in a queue. */
+  maxConcurrentToolCalls: number;
+  /** Most bytes of output: the JSON of the value plus every log message. */
+  maxOutputBytes: number;
+  /** Most bytes of one call's JSON arguments. */
+  maxArgsBytes: number;
+  /** Tool ID patterns (`github:*`, `*:read_*`) a script may call; all tools when absent. */
+  allowedTools?: string[];
+}
+
+export type LimitName = keyof ExecuteLimits;
+
+/** The limits in force for one execution and whether each was enforced. */
+export type ReportedLimits = ExecuteLimits & { enforced: Record<LimitName, boolean> };
+
+export interface ExecuteOptions extends Partial<ExecuteLimits> {
+  signal?: AbortSignal;
+  /** Name shown in stack traces (default `script.js`). */
+  filename?: string;
+}
+
+export interface ExecuteError {
+  code: ExecuteErrorCode;
+  message: string;
+  /** 1-based line in the user's script. */
+  line?: number;
+  /** 1-based column in the user's script. */
+  column?: number;
+  stack?: string;
+  /** For TOOL_ERROR and TOOL_NOT_ALLOWED: the tool that failed. */
+  toolId?: string;
+  /** For TOOL_ERROR: the tool's own error code (`INPUT_VALIDATION`, `TOOL_NOT_FOUND`, …). */
+  toolCode?: string;
+}
+
+export interface LogEntry {
+  level: 'log' | 'info' | 'warn' | 'error' | 'debug';
+  message: string;
+  /** Epoch milliseconds when the host received it. */
+  at: number;
+}
+
+export interface ToolCallRecord {
+  toolId: string;
+  args: unknown;
+  ok: boolean;
+  durationMs: number;
+  /** Epoch milliseconds when the host started the call (after any queueing). */
+  startedAt: number;
+  error?: { code: string; message: string };
+}
+
+export interface ExecuteResult {
+  ok: boolean;
+  value?: JsonValue;
+  error?: ExecuteError;
+  logs: LogEntry[];
+  toolCalls: ToolCallRecord[];
+  stats: {
+    runtime: string;
+    durationMs: number;
+    cpuMs?: number;
+    memoryBytes?: number;
+    toolCalls: number;
+    outputBytes: number;
+  };
+  limits: ReportedLimits;
+}
+
+/** What the executor needs from a runner (a `Runner` has it). */
+export interface ExecutorRunner {
+  run(toolId: string, args: Record<string, unknown>, options: { signal?: AbortSignal; timeoutMs?: number }): Promise<RunResult>;
+  readonly index: ToolIndex;
+}
+
+export interface ExecutorOptions {
+  runner: ExecutorRunner;
+  /** A runtime name (loaded lazily) or a runtime instance (default `quickjs`). */
+  runtime?: RuntimeName | Runtime;
+  /** Options for a runtime created by name. */
+  runtimeOptions?: Record<string, unknown>;
+  /** Defaults for every execution. */
+  limits?: Partial<ExecuteLimits>;
+  /** Ceilings a per-call limit may not exceed (per-call values above are lowered to these). */
+  maxLimits?: Partial<Omit<ExecuteLimits, 'allowedTools'>>;
+}

@@ -1,0 +1,454 @@
+/**
+ * The executor conformance suite: one set of behaviours every runtime must show, run against
+ * a real Runner with real local tools. Each runtime adds a one-line test file:
+ *
+ *   defineConformanceSuite('quickjs');
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Executor } from '../../src/code/executor.js';
+import type { ExecuteOptions, ExecuteResult } from '../../src/code/types.js';
+import { Runner } from '../../src/run/runner.js';
+import type { RuntimeName } from '../../src/runtime/types.js';
+
+export interface ConformanceOptions {
+  /** Options passed to the runtime loader. */
+  runtimeOptions?: Record<string, unknown>;
+  /** Scale for time limits of hostile cases (slow runtimes such as Docker need more). */
+  timeScale?: number;
+}
+
+/** Real local tools with observable side effects, shared by the suite. */
+export function makeRunner(): { runner: Runner; events: string[]; aborted: string[] } {
+  const runner = new Runner();
+  const events: string[] = [];
+  const aborted: string[] = [];
+  const issues = new Map<number, { number: number; title: string; body: string; labels: string[] }>();
+  runner.register({
+    namespace: 'math',
+    name: 'add',
+    description: 'Add two numbers',
+    inputSchema: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'], additionalProperties: false },
+    outputSchema: { type: 'object', properties: { sum: { type: 'number' } }, required: ['sum'] },
+    handler: async ({ a, b }: { a: number; b: number }) => ({ sum: a + b }),
+  });
+  runner.register({
+    namespace: 'github',
+    name: 'create_issue',
+    description: 'Create an issue in the tracker',
+    inputSchema: { type: 'object', properties: { title: { type: 'string' }, body: { type: 'string' } }, required: ['title'] },
+    handler: async ({ title, body }: { title: string; body?: string }) => {
+      const issue = { number: issues.size + 1, title, body: body ?? '', labels: [] as string[] };
+      issues.set(issue.number, issue);
+      return issue;
+    },
+  });
+  runner.register({
+    namespace: 'github',
+    name: 'add_labels',
+    description: 'Add labels to an issue',
+    inputSchema: { type: 'object', properties: { number: { type: 'integer' }, labels: { type: 'array', items: { type: 'string' } } }, required: ['number', 'labels'] },
+    handler: async ({ number, labels }: { number: number; labels: string[] }) => {
+      const issue = issues.get(number);
+      if (!issue) throw new Error(`no issue #${number}`);
+      issue.labels.push(...labels);
+      return issue;
+    },
+  });
+  runner.register({
+    namespace: 'test',
+    name: 'sleep',
+    description: 'Waits, and reports when it started and ended (host clock)',
+    handler: async ({ ms, tag }: { ms: number; tag?: string }) => {
+      const start = performance.now();
+      events.push(`start:${tag}`);
+      await new Promise((r) => setTimeout(r, ms));
+      events.push(`end:${tag}`);
+      return { start, end: performance.now(), tag };
+    },
+  });
+  runner.register({
+    namespace: 'test',
+    name: 'hang',
+    description: 'Never answers; records when it is cancelled',
+    handler: ({ tag }: { tag?: string }, { signal }) =>
+      new Promise((_, reject) => {
+        signal.addEventListener('abort', () => {
+          aborted.push(String(tag));
+          reject(new Error('aborted'));
+        });
+      }),
+  });
+  runner.register({ namespace: 'test', name: 'fail', description: 'Always fails', handler: async () => { throw new Error('boom'); } });
+  runner.register({ namespace: 'test', name: 'echo', description: 'Returns its arguments', handler: async (args: unknown) => args });
+  runner.register({ namespace: 'my-ns', name: 'get.item', description: 'A tool whose ID is not a JavaScript identifier', handler: async () => ({ item: 42 }) });
+  return { runner, events, aborted };
+}
+
+export function defineConformanceSuite(runtime: RuntimeName, options: ConformanceOptions = {}): void {
+  const scale = options.timeScale ?? 1;
+  describe(`executor conformance: ${runtime}`, () => {
+    let executor: Executor;
+    let ctx: ReturnType<typeof makeRunner>;
+    beforeAll(async () => {
+      ctx = makeRunner();
+      executor = new Executor({ runner: ctx.runner, runtime, runtimeOptions: options.runtimeOptions, limits: { timeoutMs: 10_000 * scale } });
+      await executor.warm();
+    });
+    afterAll(async () => {
+      await executor?.dispose();
+    });
+    const exec = (script: string, o?: ExecuteOptions): Promise<ExecuteResult> => executor.execute(script, o);
+    const expectOk = async (script: string, o?: ExecuteOptions) => {
+      const r = await exec(script, o);
+      expect(r.error, JSON.stringify(r.error)).toBeUndefined();
+      expect(r.ok).toBe(true);
+      return r;
+    };
+    /** After a hostile case: the very next execution must work. */
+    const expectHealthy = async () => {
+      const r = await expectOk('const r = await run("math:add", { a: 20, b: 22 }); r.sum');
+      expect(r.value).toBe(42);
+    };
+
+    describe('globals and results', () => {
+      it('returns the last expression statement', async () => {
+        expect((await expectOk('const a = 2;\na * 21')).value).toBe(42);
+      });
+      it('returns an explicit top-level return', async () => {
+        expect((await expectOk('if (true) return { a: [1, "x", null] };\n7')).value).toEqual({ a: [1, 'x', null] });
+      });
+      it('has no value when the script ends without an expression', async () => {
+        const r = await expectOk('const a = 1;');
+        expect('value' in r).toBe(false);
+      });
+      it('supports top-level await and run()', async () => {
+        expect((await expectOk('const r = await run("math:add", { a: 2, b: 3 });\nr.sum')).value).toBe(5);
+      });
+      it('calls tools.<ns>.<name>() and maps JavaScript-safe names back to IDs', async () => {
+        const r = await expectOk('const a = await tools.math.add({ a: 1, b: 2 });\nconst b = await tools.my_ns.get_item({});\nconst c = await tools["my-ns"]["get.item"]();\n[a.sum, b.item, c.item]');
+        expect(r.value).toEqual([3, 42, 42]);
+        expect(r.toolCalls.map((c) => c.toolId)).toEqual(['math:add', 'my-ns:get.item', 'my-ns:get.item']);
+      });
+      it('searchTools finds tools and describeTool returns schemas', async () => {
+        const r = await expectOk('const hits = await searchTools("issue", 5);\nconst d = await describeTool("math:add");\n({ ids: hits.map((h) => h.id), required: d.inputSchema.required, description: d.description })');
+        const v = r.value as { ids: string[]; required: string[]; description: string };
+        expect(v.ids).toContain('github:create_issue');
+        expect(v.required).toEqual(['a', 'b']);
+        expect(v.description).toBe('Add two numbers');
+      });
+      it('describeTool of an unknown tool throws TOOL_NOT_FOUND', async () => {
+        const r = await expectOk('try { await describeTool("nope:nothing"); return "no" } catch (e) { return e.code }');
+        expect(r.value).toBe('TOOL_NOT_FOUND');
+      });
+      it('captures console levels and formats objects like Node', async () => {
+        const r = await expectOk('console.log("a", 1, { x: [1, "s"], y: { z: null } });\nconsole.info("i");\nconsole.warn("w");\nconsole.error("e");\nconsole.debug("d %d%%", 5);\n1');
+        expect(r.logs.map((l) => [l.level, l.message])).toEqual([
+          ['log', "a 1 { x: [ 1, 's' ], y: { z: null } }"],
+          ['info', 'i'],
+          ['warn', 'w'],
+          ['error', 'e'],
+          ['debug', 'd 5%'],
+        ]);
+        expect(typeof r.logs[0]!.at).toBe('number');
+        expect(r.stats.outputBytes).toBeGreaterThan(0);
+      });
+      it('accepts TypeScript', async () => {
+        const r = await expectOk('interface Sum { sum: number }\nconst r: Sum = (await run("math:add", { a: 1, b: 2 })) as Sum;\nconst f = <T,>(x: T): T => x;\nf<number>(r.sum)');
+        expect(r.value).toBe(3);
+      });
+      it('reports stats and the limits in force with enforcement flags', async () => {
+        const r = await expectOk('1', { maxToolCalls: 7, allowedTools: ['math:*'] });
+        expect(r.stats.runtime).toBe(runtime);
+        expect(r.stats.durationMs).toBeGreaterThan(0);
+        expect(r.limits.maxToolCalls).toBe(7);
+        expect(r.limits.allowedTools).toEqual(['math:*']);
+        expect(r.limits.enforced.timeoutMs).toBe(true);
+        expect(r.limits.enforced.maxToolCalls).toBe(true);
+        expect(r.limits.enforced.cpuMs).toBe(false);
+      });
+    });
+
+    describe('errors, with positions in the user script', () => {
+      it('SYNTAX_ERROR with line and column', async () => {
+        const r = await exec('const a = 1;\nconst b = ;\n');
+        expect(r.ok).toBe(false);
+        expect(r.error?.code).toBe('SYNTAX_ERROR');
+        expect(r.error?.line).toBe(2);
+        expect(r.error?.column).toBe(11);
+      });
+      it('SYNTAX_ERROR in TypeScript input points at the user line', async () => {
+        const r = await exec('const a: number = 1;\nconst b: string = ;');
+        expect(r.error?.code).toBe('SYNTAX_ERROR');
+        expect(r.error?.line).toBe(2);
+      });
+      it('SYNTAX_ERROR for a script that closes the wrapper', async () => {
+        const r = await exec('1 });\n(async function () {');
+        expect(r.error?.code).toBe('SYNTAX_ERROR');
+      });
+      it('RUNTIME_ERROR with line and column', async () => {
+        const r = await exec('const a = 1;\nconst o = null;\n  o.x;');
+        expect(r.error?.code).toBe('RUNTIME_ERROR');
+        expect(r.error?.message).toMatch(/TypeError/);
+        expect(r.error?.line).toBe(3);
+        expect(r.error?.column).toBeGreaterThanOrEqual(3);
+        expect(r.error?.stack).toBeTypeOf('string');
+      });
+      it('RUNTIME_ERROR after an await, in TypeScript, keeps the user line', async () => {
+        const r = await exec('const n: number = 1;\nawait run("math:add", { a: 1, b: 2 });\nthrow new RangeError("bad " + n);');
+        expect(r.error?.code).toBe('RUNTIME_ERROR');
+        expect(r.error?.message).toBe('RangeError: bad 1');
+        expect(r.error?.line).toBe(3);
+      });
+      it('throwing a non-Error value', async () => {
+        const r = await exec('throw { reason: "x" }');
+        expect(r.error?.code).toBe('RUNTIME_ERROR');
+        expect(r.error?.message).toContain("reason: 'x'");
+      });
+      it('TOOL_ERROR for an uncaught tool failure, with the tool ID and its code', async () => {
+        const r = await exec('await run("test:fail", {});');
+        expect(r.error?.code).toBe('TOOL_ERROR');
+        expect(r.error?.toolId).toBe('test:fail');
+        expect(r.error?.toolCode).toBe('EXECUTION');
+        expect(r.error?.message).toContain('boom');
+      });
+      it('tool errors are catchable guest Errors carrying code, toolId and failing paths', async () => {
+        const r = await expectOk('try { await tools.math.add({ a: 1 }); } catch (e) { return { isError: e instanceof Error, code: e.code, toolId: e.toolId, paths: e.issues.map((i) => i.path), msg: typeof e.message } }');
+        expect(r.value).toMatchObject({ isError: true, code: 'INPUT_VALIDATION', toolId: 'math:add', msg: 'string' });
+      });
+      it('TOOL_NOT_FOUND and INVALID_TOOL_ID are catchable', async () => {
+        const r = await expectOk('const codes = [];\nfor (const id of ["nope:nothing", "bad id!", 42]) { try { await run(id, {}); } catch (e) { codes.push(e.code); } }\ncodes');
+        expect(r.value).toEqual(['TOOL_NOT_FOUND', 'INVALID_TOOL_ID', 'INVALID_TOOL_ID']);
+      });
+      it('TIMEOUT for a script that waits on tools past its deadline', async () => {
+        const r = await exec('await run("test:hang", { tag: "timeout" });', { timeoutMs: 300 * scale });
+        expect(r.error?.code).toBe('TIMEOUT');
+        expect(ctx.aborted).toContain('timeout');
+      });
+      it('TOOL_CALL_LIMIT when a script makes one call too many', async () => {
+        const r = await exec('for (let i = 0; i < 10; i++) await run("math:add", { a: i, b: 1 });', { maxToolCalls: 3 });
+        expect(r.error?.code).toBe('TOOL_CALL_LIMIT');
+        expect(r.toolCalls).toHaveLength(3);
+        await expectHealthy();
+      });
+      it('OUTPUT_LIMIT for a value that is too large', async () => {
+        const r = await exec('"x".repeat(5000)', { maxOutputBytes: 1000 });
+        expect(r.error?.code).toBe('OUTPUT_LIMIT');
+      });
+      it('NOT_SERIALIZABLE for a result that is not JSON', async () => {
+        for (const s of ['({ f() {} })', '10n', 'const a = {}; a.self = a; a']) {
+          const r = await exec(s);
+          expect(r.error?.code, s).toBe('NOT_SERIALIZABLE');
+        }
+      });
+      it('non-serializable arguments fail the call inside the guest, catchably', async () => {
+        const r = await expectOk('try { await run("test:echo", { f: () => 1 }); } catch (e) { return e.code }');
+        expect(r.value).toBe('NOT_SERIALIZABLE');
+      });
+      it('TOOL_NOT_ALLOWED outside allowedTools, recorded in the ledger', async () => {
+        const r = await exec('await run("math:add", { a: 1, b: 1 });\nawait run("github:create_issue", { title: "x" });', { allowedTools: ['math:*'] });
+        expect(r.error?.code).toBe('TOOL_NOT_ALLOWED');
+        expect(r.toolCalls.map((c) => [c.toolId, c.ok, c.error?.code])).toEqual([
+          ['math:add', true, undefined],
+          ['github:create_issue', false, 'TOOL_NOT_ALLOWED'],
+        ]);
+      });
+      it('allowedTools also hides tools from searchTools and describeTool', async () => {
+        const r = await expectOk('const hits = await searchTools("issue");\nlet d; try { await describeTool("github:create_issue"); d = "visible"; } catch (e) { d = e.code; }\n({ n: hits.length, d })', { allowedTools: ['math:*'] });
+        expect(r.value).toEqual({ n: 0, d: 'TOOL_NOT_FOUND' });
+      });
+      it('CANCELLED through an AbortSignal, cancelling the tool call in flight', async () => {
+        const ac = new AbortController();
+        const p = exec('await run("test:hang", { tag: "cancel" });', { signal: ac.signal });
+        setTimeout(() => ac.abort(), 100);
+        const r = await p;
+        expect(r.error?.code).toBe('CANCELLED');
+        expect(ctx.aborted).toContain('cancel');
+        await expectHealthy();
+      });
+      it('CANCELLED when the signal is already aborted', async () => {
+        const r = await exec('1', { signal: AbortSignal.abort() });
+        expect(r.error?.code).toBe('CANCELLED');
+      });
+      it('maxArgsBytes refuses a huge argument, catchably', async () => {
+        const r = await expectOk('try { await run("test:echo", { s: "x".repeat(5000) }); } catch (e) { return [e.code, /maxArgsBytes/.test(e.message)] }', { maxArgsBytes: 1000 });
+        expect(r.value).toEqual(['INPUT_VALIDATION', true]);
+      });
+    });
+
+    describe('ledger and concurrency', () => {
+      it('records every call with args, outcome and duration', async () => {
+        const r = await exec('await run("math:add", { a: 1, b: 2 });\ntry { await run("test:fail", {}); } catch {}\nawait run("test:echo", { x: [1] });\n"done"');
+        expect(r.ok).toBe(true);
+        expect(r.stats.toolCalls).toBe(3);
+        expect(r.toolCalls.map((c) => ({ id: c.toolId, ok: c.ok, code: c.error?.code, args: c.args }))).toEqual([
+          { id: 'math:add', ok: true, code: undefined, args: { a: 1, b: 2 } },
+          { id: 'test:fail', ok: false, code: 'EXECUTION', args: {} },
+          { id: 'test:echo', ok: true, code: undefined, args: { x: [1] } },
+        ]);
+        for (const c of r.toolCalls) expect(c.durationMs).toBeGreaterThanOrEqual(0);
+      });
+      it('runs Promise.all calls concurrently on the host', async () => {
+        const r = await expectOk('const rs = await Promise.all(["a", "b", "c"].map((tag) => run("test:sleep", { ms: 60, tag })));\nrs');
+        const rs = r.value as { start: number; end: number }[];
+        // Overlap: every call started before any call ended.
+        expect(Math.max(...rs.map((x) => x.start))).toBeLessThan(Math.min(...rs.map((x) => x.end)));
+      });
+      it('queues calls beyond maxConcurrentToolCalls', async () => {
+        const r = await expectOk('await Promise.all(["a", "b", "c"].map((tag) => run("test:sleep", { ms: 20, tag })))', { maxConcurrentToolCalls: 1 });
+        const rs = r.value as { start: number; end: number }[];
+        const sorted = [...rs].sort((x, y) => x.start - y.start);
+        for (let i = 1; i < sorted.length; i++) expect(sorted[i]!.start).toBeGreaterThanOrEqual(sorted[i - 1]!.end);
+      });
+      it('runs the orchestration journey', async () => {
+        const script = [
+          'const issue = await tools.github.create_issue({ title: "Crash: login fails (bug)", body: "steps" });',
+          'if (issue.title !== "Crash: login fails (bug)") throw new Error("title mismatch");',
+          'const labelled = /bug/i.test(issue.title) ? await tools.github.add_labels({ number: issue.number, labels: ["bug", "triage"] }) : issue;',
+          'labelled',
+        ].join('\n');
+        const r = await expectOk(script);
+        expect(r.value).toMatchObject({ title: 'Crash: login fails (bug)', labels: ['bug', 'triage'] });
+        expect(r.toolCalls.map((c) => c.toolId)).toEqual(['github:create_issue', 'github:add_labels']);
+      });
+    });
+
+    describe('hostile scripts: classified, and the next execution works', () => {
+      const hostile: [string, string, ExecuteOptions, string[]][] = [
+        ['busy loop', 'while (true) {}', { timeoutMs: 300 * scale }, ['TIMEOUT']],
+        ['huge native join', 'const a = new Array(3e7).fill("abcdefgh"); a.join("").length', { timeoutMs: 300 * scale, memoryMb: 512 }, ['TIMEOUT', 'MEMORY_LIMIT']],
+        ['catastrophic regex', '/^(a+)+$/.test("a".repeat(40) + "b")', { timeoutMs: 300 * scale }, ['TIMEOUT']],
+        ['infinite loop in a promise job', 'Promise.resolve().then(() => { for (;;) {} }); await new Promise(() => {});', { timeoutMs: 300 * scale }, ['TIMEOUT']],
+        ['endless chain of promise jobs', 'async function spin() { for (;;) await null; } await spin();', { timeoutMs: 300 * scale }, ['TIMEOUT']],
+        ['memory bomb', 'const a = []; for (;;) a.push({ i: a.length, s: "x".repeat(100) + a.length });', { memoryMb: 32, timeoutMs: 5000 * scale }, ['MEMORY_LIMIT']],
+        ['big single allocation', 'new Array(1e8).fill(1).length', { memoryMb: 32, timeoutMs: 5000 * scale }, ['MEMORY_LIMIT']],
+        ['unbounded recursion', 'function f(n) { return f(n + 1) + 1; } f(0)', { timeoutMs: 5000 * scale }, ['RUNTIME_ERROR']],
+        ['output flood', 'for (;;) console.log("flood ".repeat(100));', { maxOutputBytes: 100_000, timeoutMs: 5000 * scale }, ['OUTPUT_LIMIT']],
+        ['script that never settles', 'await new Promise(() => {});', { timeoutMs: 200 * scale }, ['TIMEOUT']],
+      ];
+      for (const [name, script, o, codes] of hostile) {
+        it(name, async () => {
+          const r = await exec(script, o);
+          expect(r.ok).toBe(false);
+          expect(codes, JSON.stringify(r.error)).toContain(r.error?.code);
+          await expectHealthy();
+        });
+      }
+      it('unbounded recursion is a catchable stack error', async () => {
+        const r = await expectOk('function f(n) { return f(n + 1) + 1; }\ntry { f(0); } catch (e) { return e instanceof Error }');
+        expect(r.value).toBe(true);
+      });
+      it('an unhandled rejection does not fail a script that finishes', async () => {
+        const r = await expectOk('Promise.reject(new Error("ignored"));\nrun("test:fail", {});\n"finished"');
+        expect(r.value).toBe('finished');
+        await expectHealthy();
+      });
+      it('an awaited rejection fails the script with RUNTIME_ERROR', async () => {
+        const r = await exec('await Promise.reject(new TypeError("nope"));');
+        expect(r.error?.code).toBe('RUNTIME_ERROR');
+        expect(r.error?.message).toBe('TypeError: nope');
+      });
+      it('several hostile executions in parallel all end classified', async () => {
+        const rs = await Promise.all([
+          exec('while (true) {}', { timeoutMs: 300 * scale }),
+          exec('/^(a+)+$/.test("a".repeat(40) + "b")', { timeoutMs: 300 * scale }),
+          exec('const r = await run("math:add", { a: 1, b: 1 }); r.sum'),
+        ]);
+        expect(rs.map((r) => r.error?.code ?? r.value)).toEqual(['TIMEOUT', 'TIMEOUT', 2]);
+        await expectHealthy();
+      });
+    });
+
+    describe('isolation between executions', () => {
+      it('globals, prototypes and pending work do not leak', async () => {
+        const first = await expectOk(
+          [
+            'globalThis.leaked = 1;',
+            'Object.prototype.polluted = "yes";',
+            'Array.prototype.map = () => "hijacked";',
+            'JSON.stringify = () => "{}";',
+            'run("test:sleep", { ms: 150, tag: "late" }).then(() => console.log("late log"));',
+            '"first"',
+          ].join('\n'),
+        );
+        expect(first.value).toBe('first');
+        const second = await expectOk('[typeof leaked, typeof ({}).polluted, [1].map((x) => x + 1), JSON.stringify({ a: 1 })]');
+        expect(second.value).toEqual(['undefined', 'undefined', [2], '{"a":1}']);
+        await new Promise((r) => setTimeout(r, 250 * scale));
+        expect(second.logs).toEqual([]);
+        expect(first.logs).toEqual([]);
+        expect(first.toolCalls[0]?.error?.code).toBe('CANCELLED');
+      });
+    });
+
+    describe('attempts to reach the host through the bridge', () => {
+      it('constructor chains on returned values and errors reach only the guest', async () => {
+        const r = await expectOk(
+          [
+            'const v = await run("test:echo", { x: 1 });',
+            'const g1 = v.constructor.constructor("return this")();',
+            'let g2; try { await run("test:fail", {}); } catch (e) { g2 = e.constructor.constructor("return this")(); }',
+            'const p = run("math:add", { a: 1, b: 1 }); const g3 = p.constructor.constructor("return this")(); await p;',
+            'const g4 = run.constructor("return this")();',
+            'const g5 = tools.math.add.constructor("return this")();',
+            'const names = ["process", "require", "module", "Buffer", "__toolexec_send", "__toolexec_receive", "__toolexec_start"];',
+            '[g1, g2, g3, g4, g5].map((g) => names.map((n) => typeof g[n]))',
+          ].join('\n'),
+        );
+        for (const row of r.value as string[][]) expect(row).toEqual(Array(7).fill('undefined'));
+      });
+      it('`this` at top level is not a host object', async () => {
+        const r = await expectOk('const t = this === undefined ? globalThis : this;\n[typeof t.process, typeof t.require]');
+        expect(r.value).toEqual(['undefined', 'undefined']);
+      });
+      it('the prelude survives tampering with the intrinsics it relies on', async () => {
+        const r = await expectOk(
+          [
+            'JSON.parse = () => ({ id: 1, ok: true, value: "forged" });',
+            'JSON.stringify = () => "{}";',
+            'Map.prototype.get = () => undefined; Map.prototype.has = () => false; Map.prototype.set = function () { return this; };',
+            'Function.prototype.call = Function.prototype.apply = Function.prototype.bind = () => { throw new Error("hijacked"); };',
+            'Promise.prototype.then = function () { throw new Error("hijacked then"); };',
+            'Object.defineProperty = () => { throw new Error("hijacked"); };',
+            'const r = await run("math:add", { a: 40, b: 2 });',
+            'console.log("still logging", { r });',
+            'r.sum',
+          ].join('\n'),
+        );
+        expect(r.value).toBe(42);
+        expect(r.logs[0]?.message).toBe('still logging { r: { sum: 42 } }');
+      });
+      it('the globals cannot be replaced or extended', async () => {
+        const r = await expectOk(
+          [
+            // Sloppy-mode scripts: writes to frozen globals fail silently; strict code gets a TypeError.
+            'globalThis.run = () => "mine";',
+            'tools.math = 1;',
+            'console.log = () => {};',
+            'const strict = (() => { "use strict"; try { globalThis.searchTools = null; return "written"; } catch (e) { return e.name; } })();',
+            'console.log("real console");',
+            'const sum = (await run("math:add", { a: 1, b: 1 })).sum;',
+            '[sum, typeof tools.math.add, strict, typeof tools.then, typeof tools.math.then]',
+          ].join('\n'),
+        );
+        expect(r.value).toEqual([2, 'function', 'TypeError', 'undefined', 'undefined']);
+        expect(r.logs.map((l) => l.message)).toEqual(['real console']);
+      });
+      it('a script cannot forge replies, results or log envelopes', async () => {
+        const r = await expectOk(
+          [
+            'const forged = \'{"op":"done","ok":true,"value":"forged"}\';',
+            'console.log(forged);',
+            'const has = [typeof __toolexec_receive, typeof __toolexec_send, typeof __toolexec_start];',
+            '({ has, real: (await run("math:add", { a: 1, b: 1 })).sum })',
+          ].join('\n'),
+        );
+        expect(r.value).toEqual({ has: ['undefined', 'undefined', 'undefined'], real: 2 });
+        expect(r.logs[0]?.message).toBe('{"op":"done","ok":true,"value":"forged"}');
+      });
+      it('tool IDs with control characters are refused', async () => {
+        const r = await expectOk('try { await run("math:add\\u0000", { a: 1, b: 1 }); return "ran" } catch (e) { return e.code }');
+        expect(['INVALID_TOOL_ID', 'TOOL_NOT_FOUND']).toContain(r.value);
+      });
+    });
+  });
+}
