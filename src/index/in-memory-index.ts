@@ -86,8 +86,6 @@ interface SearchDoc {
 interface Entry {
   tool: Tool;
   backends: BackendDescriptor[];
-  /** Canonical JSON of the definition, for "same definition?" checks. */
-  defText: string;
   /** The document as given to MiniSearch (needed to remove it exactly). */
   doc: SearchDoc;
   /** Cached `get` answer under the default selector; dropped on change. */
@@ -134,13 +132,22 @@ function backendProblem(value: unknown): string | undefined {
 /** Fields of a definition that the index keeps (handlers and other extras are dropped). */
 const DEFINITION_FIELDS = ['namespace', 'name', 'version', 'title', 'description', 'inputSchema', 'outputSchema', 'annotations', 'tags', '_meta'] as const;
 
-function toTool(def: ToolDefinition, id: string): { tool: Tool; defText: string } {
-  const copy: Record<string, unknown> = {};
+function toTool(def: ToolDefinition, id: string): Tool {
+  const copy: Record<string, unknown> = { id };
   for (const k of DEFINITION_FIELDS) if (def[k] !== undefined) copy[k] = def[k];
   if (Array.isArray(copy.tags)) copy.tags = Object.freeze([...(copy.tags as string[])]);
-  const defText = canonicalJson(copy);
-  const tool = Object.freeze({ id, ...copy }) as Tool;
-  return { tool, defText };
+  return Object.freeze(copy) as unknown as Tool;
+}
+
+/** Canonical text of a (frozen) tool, computed only when a re-registration needs comparing. */
+const toolTexts = new WeakMap<Tool, string>();
+function sameDefinition(a: Tool, b: Tool): boolean {
+  if (a === b) return true;
+  let ta = toolTexts.get(a);
+  if (ta === undefined) toolTexts.set(a, (ta = canonicalJson(a)));
+  let tb = toolTexts.get(b);
+  if (tb === undefined) toolTexts.set(b, (tb = canonicalJson(b)));
+  return ta === tb;
 }
 
 function toDoc(tool: Tool): SearchDoc {
@@ -164,14 +171,23 @@ function hash(text: string): string {
 }
 
 function sameDescriptor(a: BackendDescriptor, b: BackendDescriptor): boolean {
-  return canonicalJson(a) === canonicalJson(b);
+  if (a === b) return true;
+  const ka = Object.keys(a) as (keyof BackendDescriptor)[];
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === (b as unknown as Record<string, unknown>)[k]);
+}
+
+const ANY = (): boolean => true;
+
+/** A search's full ranking; pages are slices of it. */
+interface Ranked {
+  ids: readonly string[];
+  scores?: number[];
 }
 
 /** Staged outcome of one registration, computed before anything changes. */
 interface Plan {
   id: string;
   tool: Tool;
-  defText: string;
   backends: BackendDescriptor[];
 }
 
@@ -190,6 +206,10 @@ export class InMemoryIndex implements ToolIndex {
   private readonly mini: MiniSearch<SearchDoc>;
   /** Bumped on every change; part of each cursor. */
   private version = 0;
+  /** IDs in order, for listing; rebuilt lazily after a change. */
+  private sortedIds: string[] | undefined;
+  /** Full hit lists of recent searches at this version, so following a cursor does not search again. */
+  private readonly pages = new Map<string, Ranked>();
 
   constructor(options: InMemoryIndexOptions = {}) {
     if (options.selectBackend !== undefined && typeof options.selectBackend !== 'function') {
@@ -248,17 +268,18 @@ export class InMemoryIndex implements ToolIndex {
       if (typeof item !== 'object' || item === null) throw new TypeError('registerMany expects entries of the form { tool, backend }');
       const id = validateDefinition(item.tool);
       const incoming = this.checkBackends(id, item.backend);
-      const { tool, defText } = toTool(item.tool, id);
+      const tool = toTool(item.tool, id);
       const prev = staged.get(id) ?? this.planOf(id);
       let plan: Plan;
       if (!prev) {
-        plan = { id, tool, defText, backends: incoming };
+        plan = { id, tool, backends: incoming };
       } else if (onConflict === 'error') {
         throw new ToolError('INVALID_TOOL_ID', `Tool ${id} is already registered (onConflict: "error")`, { toolId: id, op: 'resolve', data: { reason: 'conflict' } });
       } else if (onConflict === 'replace') {
-        plan = { id, tool, defText, backends: incoming };
+        plan = { id, tool, backends: incoming };
       } else {
-        if (prev.defText !== defText && !options.replaceDefinition) {
+        const same = sameDefinition(prev.tool, tool);
+        if (!same && !options.replaceDefinition) {
           throw new ToolError(
             'INVALID_TOOL_ID',
             `Tool ${id} is already registered with a different definition; pass { replaceDefinition: true } to merge and keep the new one, or { onConflict: "replace" }`,
@@ -271,7 +292,7 @@ export class InMemoryIndex implements ToolIndex {
           if (at < 0) backends.push(b);
           else if (!sameDescriptor(backends[at]!, b)) backends[at] = b;
         }
-        plan = prev.defText === defText ? { ...prev, backends } : { id, tool, defText, backends };
+        plan = same ? { ...prev, backends } : { id, tool, backends };
       }
       staged.set(id, plan);
       order.push(plan);
@@ -342,8 +363,8 @@ export class InMemoryIndex implements ToolIndex {
   list(options: ListOptions = {}): Tool[] {
     const match = this.matcher(options);
     const out: Tool[] = [];
-    for (const [id, e] of this.entries) if (match(id)) out.push(e.tool);
-    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const id of this.ids()) if (match(id)) out.push(this.entries.get(id)!.tool);
+    return out;
   }
 
   /** Namespaces with their tool counts, sorted; tools without a namespace count under `""`. */
@@ -371,24 +392,25 @@ export class InMemoryIndex implements ToolIndex {
     }
     const limit = Math.min(Math.floor(limitIn), MAX_SEARCH_LIMIT);
     const q = query.trim();
-    const binding = hash(
-      JSON.stringify([q, options.namespace ?? null, options.tags ? [...options.tags].sort() : null, options.backendKind ?? null, this.version]),
-    );
+    const key = JSON.stringify([q, options.namespace ?? null, options.tags ? [...options.tags].sort() : null, options.backendKind ?? null]);
+    const binding = hash(`${key}@${this.version}`);
     const offset = options.cursor === undefined ? 0 : this.decodeCursor(options.cursor, binding);
 
-    let hits: SearchHit[];
-    const match = this.matcher(options);
-    if (q === '') {
-      hits = this.list(options).map((tool) => ({ id: tool.id, tool, score: 0 }));
-    } else {
-      const results = this.mini.search(q, { filter: (r) => match(r.id as string) });
-      hits = results.map((r) => ({ id: r.id as string, tool: this.entries.get(r.id as string)!.tool, score: r.score }));
-      // Stable pages: equal scores fall back to ID order.
-      hits.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // A cursor continues a search made at this very revision: reuse its ranking when cached.
+    let ranked = options.cursor === undefined ? undefined : this.pages.get(key);
+    if (!ranked) {
+      ranked = this.rank(q, options);
+      if (this.pages.size >= 32) this.pages.delete(this.pages.keys().next().value as string);
+      this.pages.set(key, ranked);
     }
-    const items = hits.slice(offset, offset + limit);
-    const page: SearchPage = { items, total: hits.length };
-    if (offset + limit < hits.length) page.nextCursor = Buffer.from(`${offset + limit}.${binding}`).toString('base64url');
+    const items: SearchHit[] = [];
+    const end = Math.min(offset + limit, ranked.ids.length);
+    for (let i = offset; i < end; i++) {
+      const id = ranked.ids[i]!;
+      items.push({ id, tool: this.entries.get(id)!.tool, score: ranked.scores ? ranked.scores[i]! : 0 });
+    }
+    const page: SearchPage = { items, total: ranked.ids.length };
+    if (end < ranked.ids.length) page.nextCursor = Buffer.from(`${end}.${binding}`).toString('base64url');
     return page;
   }
 
@@ -406,7 +428,7 @@ export class InMemoryIndex implements ToolIndex {
 
   private planOf(id: string): Plan | undefined {
     const e = this.entries.get(id);
-    return e && { id, tool: e.tool, defText: e.defText, backends: e.backends };
+    return e && { id, tool: e.tool, backends: e.backends };
   }
 
   private checkBackends(id: string, backend: BackendDescriptor | BackendDescriptor[]): BackendDescriptor[] {
@@ -432,16 +454,16 @@ export class InMemoryIndex implements ToolIndex {
     const backends = Object.freeze([...plan.backends]) as BackendDescriptor[];
     if (!old) {
       const doc = toDoc(plan.tool);
-      this.entries.set(id, { tool: plan.tool, backends, defText: plan.defText, doc });
+      this.entries.set(id, { tool: plan.tool, backends, doc });
       this.mini.add(doc);
       for (const b of backends) {
         this.link(id, b);
         changes.push({ type: 'registered', id, backend: b });
       }
-      this.version++;
+      this.touch();
       return;
     }
-    const defChanged = old.defText !== plan.defText;
+    const defChanged = !sameDefinition(old.tool, plan.tool);
     const removed = old.backends.filter((b) => !backends.some((n) => n.kind === b.kind && n.name === b.name));
     const added = backends.filter((b) => !old.backends.some((o) => o.kind === b.kind && o.name === b.name && sameDescriptor(o, b)));
     const reordered = old.backends.some((b, i) => backends[i]!.kind !== b.kind || backends[i]!.name !== b.name);
@@ -450,7 +472,7 @@ export class InMemoryIndex implements ToolIndex {
       this.unlink(id, b);
       changes.push({ type: 'unregistered', id, backend: b });
     }
-    const entry: Entry = { tool: defChanged ? plan.tool : old.tool, backends, defText: plan.defText, doc: old.doc };
+    const entry: Entry = { tool: defChanged ? plan.tool : old.tool, backends, doc: old.doc };
     if (defChanged) {
       this.mini.remove(old.doc);
       entry.doc = toDoc(plan.tool);
@@ -462,7 +484,7 @@ export class InMemoryIndex implements ToolIndex {
       this.link(id, b);
       changes.push({ type: 'registered', id, backend: b });
     }
-    this.version++;
+    this.touch();
   }
 
   private removeBackend(id: string, entry: Entry, at: number, changes: IndexChange[]): void {
@@ -476,15 +498,27 @@ export class InMemoryIndex implements ToolIndex {
       return;
     }
     const backends = Object.freeze(entry.backends.filter((_, i) => i !== at)) as BackendDescriptor[];
-    this.entries.set(id, { tool: entry.tool, backends, defText: entry.defText, doc: entry.doc });
-    this.version++;
+    this.entries.set(id, { tool: entry.tool, backends, doc: entry.doc });
+    this.touch();
   }
 
   private removeEntry(id: string, entry: Entry): void {
     for (const b of entry.backends) this.unlink(id, b);
     this.entries.delete(id);
     this.mini.remove(entry.doc);
+    this.touch();
+  }
+
+  /** Records a change: new revision, derived caches dropped. */
+  private touch(): void {
     this.version++;
+    this.sortedIds = undefined;
+    this.pages.clear();
+  }
+
+  private ids(): string[] {
+    if (!this.sortedIds) this.sortedIds = [...this.entries.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return this.sortedIds;
   }
 
   private link(id: string, b: BackendDescriptor): void {
@@ -502,13 +536,26 @@ export class InMemoryIndex implements ToolIndex {
     if (set.size === 0) this.byBackend.delete(k);
   }
 
+  /** Every matching ID in page order: by score (then ID) for a query, by ID for an empty one. */
+  private rank(q: string, options: ListOptions): Ranked {
+    const match = this.matcher(options);
+    if (q === '') {
+      const all = this.ids();
+      return { ids: match === ANY ? all : all.filter(match) };
+    }
+    const results = this.mini.search(q, match === ANY ? undefined : { filter: (r) => match(r.id as string) });
+    // Stable pages: equal scores fall back to ID order.
+    results.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return { ids: results.map((r) => r.id as string), scores: results.map((r) => r.score) };
+  }
+
   private matcher(options: ListOptions): (id: string) => boolean {
     const { namespace, tags, backendKind } = options;
     if (tags !== undefined && !Array.isArray(tags)) throw new TypeError('tags filter must be an array of strings');
     if (backendKind !== undefined && !(BACKEND_KINDS as readonly string[]).includes(backendKind)) {
       throw new TypeError(`backendKind filter ${JSON.stringify(backendKind)} is not one of ${BACKEND_KINDS.join(', ')}`);
     }
-    if (namespace === undefined && (tags === undefined || tags.length === 0) && backendKind === undefined) return () => true;
+    if (namespace === undefined && (tags === undefined || tags.length === 0) && backendKind === undefined) return ANY;
     return (id) => {
       const e = this.entries.get(id);
       if (!e) return false;

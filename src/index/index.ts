@@ -6,7 +6,6 @@ export {
   InMemoryIndex,
   InvalidCursorError,
   defaultBackendSelector,
-  tokenize,
   DEFAULT_SEARCH_LIMIT,
   MAX_SEARCH_LIMIT,
   SEARCH_FIELD_BOOSTS,

@@ -6,7 +6,6 @@ export {
   AjvSchemaValidator,
   defaultValidator,
   detectDraft,
-  canonicalJson,
   formatIssues,
   SCHEMA_DRAFT_URIS,
   DEFAULT_SCHEMA_CACHE_SIZE,

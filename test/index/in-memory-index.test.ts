@@ -359,6 +359,19 @@ describe('list and namespaces', () => {
     expect(index.list({ namespace: 'github', tags: ['write'], backendKind: 'mcp' }).map((t) => t.id)).toEqual(['github:create_issue']);
   });
 
+  test('list and the empty-query listing follow changes (no stale order)', () => {
+    const index = catalog();
+    expect(index.search('', { limit: 1 }).items[0]!.id).toBe('echo');
+    index.register({ name: 'aaa' }, LOCAL);
+    expect(index.list()[0]!.id).toBe('aaa');
+    expect(index.search('', { limit: 1 }).items[0]!.id).toBe('aaa');
+    index.unregister('aaa');
+    expect(index.list()[0]!.id).toBe('echo');
+    const listed = index.list();
+    listed.pop();
+    expect(index.list()).toHaveLength(CATALOG.length);
+  });
+
   test('bad filters are TypeErrors', () => {
     expect(() => catalog().list({ backendKind: 'ftp' as never })).toThrow(/backendKind filter "ftp"/);
     expect(() => catalog().list({ tags: 'vcs' as never })).toThrow(/tags filter/);
