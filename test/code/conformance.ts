@@ -259,7 +259,7 @@ export function defineConformanceSuite(runtime: RuntimeName, options: Conformanc
       it('CANCELLED through an AbortSignal, cancelling the tool call in flight', async () => {
         const ac = new AbortController();
         const p = exec('await run("test:hang", { tag: "cancel" });', { signal: ac.signal });
-        setTimeout(() => ac.abort(), 100);
+        setTimeout(() => ac.abort(), 100 * scale);
         const r = await p;
         expect(r.error?.code).toBe('CANCELLED');
         expect(ctx.aborted).toContain('cancel');
