@@ -23,8 +23,8 @@ const packageVersion = (createRequire(import.meta.url)('../../../package.json') 
 
 /** The image `npm run sandbox:build` produces for this package version. */
 export const DEFAULT_IMAGE = `toolexec-sandbox:${packageVersion}`;
-/** Guest heap for warm containers until a job asks for another size. */
-export const DEFAULT_MEMORY_MB = 128;
+/** Guest heap for warm containers until a job asks for another size (the executor's default memoryMb). */
+export const DEFAULT_MEMORY_MB = 64;
 export const DEFAULT_CPUS = 1;
 /** Node itself needs about a dozen threads; 64 leaves room and stops a fork bomb early. */
 export const DEFAULT_PIDS_LIMIT = 64;
