@@ -7,7 +7,10 @@
  *   An unknown `$schema` is ignored and the default dialect applies.
  * - `ajv-formats` on every engine; formats are asserted (also under 2020-12, where the
  *   spec makes them annotations only: a tool that declares `format: "email"` wants emails).
- * - `strict: false`: schemas from the wild carry unknown keywords and loose typing.
+ * - `strict: false`: schemas from the wild carry unknown keywords and loose typing. A
+ *   `pattern` that is a syntax error under the `u` regex flag (Python-style `\#`) is
+ *   retried without it. `required` ignores Object.prototype (`ownProperties`).
+ * - `allErrors`, bounded: at most `maxIssues` issues are reported, the rest counted.
  * - Compiled validators are cached by schema identity (WeakMap) and by canonical JSON text
  *   in a bounded LRU, so identical schemas from different sources share one compile.
  * - External `$ref` is refused: nothing is ever fetched. Only the `remotes` given to the
@@ -277,7 +280,8 @@ class LruCache<K, V> {
  * Use the shared `defaultValidator` unless you need remotes or other options.
  */
 export class AjvSchemaValidator implements SchemaValidator {
-  private readonly engines = new Map<SchemaDraft, AjvInstance>();
+  /** Keyed by dialect, plus `:legacy-regexp` for the engine without the `u` regex flag. */
+  private readonly engines = new Map<string, AjvInstance>();
   private readonly byIdentity = new WeakMap<object, CompiledValidator>();
   private readonly byText: LruCache<string, CompiledValidator>;
   private readonly booleans = new Map<boolean, CompiledValidator>();
@@ -363,8 +367,9 @@ export class AjvSchemaValidator implements SchemaValidator {
     return this.compile(schema)(value);
   }
 
-  private engine(draft: SchemaDraft): AjvInstance {
-    let ajv = this.engines.get(draft);
+  private engine(draft: SchemaDraft, unicodeRegExp = true): AjvInstance {
+    const key = unicodeRegExp ? draft : `${draft}:legacy-regexp`;
+    let ajv = this.engines.get(key);
     if (ajv) return ajv;
     const Cls = loadClass(draft === '2020-12' ? 'ajv/dist/2020' : draft === '2019-09' ? 'ajv/dist/2019' : 'ajv');
     ajv = new Cls({
@@ -373,6 +378,7 @@ export class AjvSchemaValidator implements SchemaValidator {
       validateFormats: this.options.validateFormats,
       // `required: ["constructor"]` must not be satisfied by Object.prototype.
       ownProperties: true,
+      unicodeRegExp,
       // Library code must not write to the console; problems surface as thrown errors.
       logger: false,
     });
@@ -387,26 +393,22 @@ export class AjvSchemaValidator implements SchemaValidator {
         // A remote another engine can use but this one cannot (duplicate id): skip it here.
       }
     }
-    this.engines.set(draft, ajv);
+    this.engines.set(key, ajv);
     return ajv;
   }
 
   private build(schema: JsonSchema, draft: SchemaDraft): CompiledValidator {
-    const ajv = this.engine(draft);
     let fn: AjvValidateFunction;
     try {
-      fn = ajv.compile(schema);
+      fn = this.compileOn(this.engine(draft), schema);
     } catch (err) {
-      throw this.compileError(err, schema);
-    } finally {
-      // ajv keeps its own strong cache and an `$id` registry: drop both, our caches own the
-      // function (and two tools may declare the same `$id` with different content).
-      if (typeof schema === 'object') {
-        try {
-          ajv.removeSchema(schema);
-        } catch {
-          /* nothing registered */
-        }
+      // Patterns written for other regex engines (Python's re.escape gives "\#", "\ ") are
+      // syntax errors under the `u` flag ajv uses by default: retry without it.
+      if (!(err instanceof SyntaxError && /Invalid regular expression/.test(err.message))) throw this.compileError(err, schema);
+      try {
+        fn = this.compileOn(this.engine(draft, false), schema);
+      } catch (err2) {
+        throw this.compileError(err2, schema);
       }
     }
     this.counters.compiles++;
@@ -424,6 +426,22 @@ export class AjvSchemaValidator implements SchemaValidator {
         ),
       };
     };
+  }
+
+  private compileOn(ajv: AjvInstance, schema: JsonSchema): AjvValidateFunction {
+    try {
+      return ajv.compile(schema);
+    } finally {
+      // ajv keeps its own strong cache and an `$id` registry: drop both, our caches own the
+      // function (and two tools may declare the same `$id` with different content).
+      if (typeof schema === 'object') {
+        try {
+          ajv.removeSchema(schema);
+        } catch {
+          /* nothing registered */
+        }
+      }
+    }
   }
 
   private compileError(err: unknown, schema: JsonSchema): Error {

@@ -118,6 +118,15 @@ describe('schemas from the wild', () => {
     expect(defaultValidator.compile(true)).toBe(defaultValidator.compile(true));
   });
 
+  test('regex patterns that are only valid without the u flag (Python-style escapes) still work', () => {
+    const schema = { type: 'string', pattern: '^[a-z\\#\\ ]+$' };
+    expect(defaultValidator.validate(schema, 'ab #').valid).toBe(true);
+    expect(invalid(defaultValidator.validate(schema, 'AB')).issues[0]!.keyword).toBe('pattern');
+    // Unicode-aware patterns keep the u flag.
+    expect(defaultValidator.validate({ type: 'string', pattern: '^\\p{L}+$' }, 'héllo').valid).toBe(true);
+    expect(() => defaultValidator.compile({ type: 'string', pattern: '([' })).toThrow(/Invalid JSON Schema: Invalid regular expression/);
+  });
+
   test('a required property that only exists on Object.prototype is still missing', () => {
     expect(defaultValidator.validate({ required: ['constructor'] }, {}).valid).toBe(false);
   });
