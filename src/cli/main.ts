@@ -6,6 +6,10 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { registerRunCommand } from './run-command.js';
+import { registerServeCommand } from './serve.js';
+import { registerToolsCommand } from './tools-command.js';
+import { registerTypesCommand } from './types-command.js';
+import { ConfigError } from '../config/load-config.js';
 import { ToolModuleError } from './load-tools.js';
 import { UsageError } from './util.js';
 
@@ -20,6 +24,9 @@ export function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   registerRunCommand(program);
+  registerToolsCommand(program);
+  registerTypesCommand(program);
+  registerServeCommand(program);
   return program;
 }
 
@@ -33,7 +40,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       // help and version exit through here with code 0
       return e.exitCode === 0 ? 0 : 2;
     }
-    if (e instanceof UsageError || e instanceof ToolModuleError) {
+    if (e instanceof UsageError || e instanceof ToolModuleError || e instanceof ConfigError) {
       process.stderr.write(`toolexec: ${e.message}\n`);
       return 2;
     }

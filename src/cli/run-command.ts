@@ -4,8 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ToolError } from '../model/errors.js';
-import { Runner } from '../run/runner.js';
-import { loadToolModules } from './load-tools.js';
+import { openEngine } from './tools-command.js';
 import { UsageError, collect, parseIntOption, writeJson } from './util.js';
 
 export function registerRunCommand(program: Command): void {
@@ -15,10 +14,11 @@ export function registerRunCommand(program: Command): void {
     .argument('<toolId>', 'tool ID, e.g. math:add')
     .argument('[args]', "JSON object of arguments, '-' to read them from stdin", '{}')
     .option('-t, --tools <module>', 'tool module to load (repeatable)', collect, [])
+    .option('-c, --config <file>', 'config file with mcpServers and tools (default: ./toolexec.config.json when present)')
     .option('--timeout <ms>', 'per-call timeout in milliseconds', parseIntOption('--timeout'))
     .option('--no-validate', 'skip input validation')
     .option('--json', 'print the whole RunResult as JSON')
-    .action(async (toolId: string, rawArgs: string, opts: { tools: string[]; timeout?: number; validate: boolean; json?: boolean }) => {
+    .action(async (toolId: string, rawArgs: string, opts: { tools: string[]; config?: string; timeout?: number; validate: boolean; json?: boolean }) => {
       let args: unknown;
       const text = rawArgs === '-' ? readFileSync(0, 'utf8') : rawArgs;
       try {
@@ -26,9 +26,9 @@ export function registerRunCommand(program: Command): void {
       } catch (e) {
         throw new UsageError(`arguments must be a JSON object: ${(e as Error).message}`);
       }
-      const runner = new Runner();
+      const engine = await openEngine({ tools: opts.tools, ...(opts.config !== undefined ? { config: opts.config } : {}) });
+      const runner = engine.runner;
       try {
-        await loadToolModules(opts.tools, runner);
         const result = await runner.run(toolId, args as Record<string, unknown>, {
           ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout } : {}),
           validateInput: opts.validate,
@@ -43,7 +43,7 @@ export function registerRunCommand(program: Command): void {
         }
         throw e;
       } finally {
-        await runner.dispose();
+        await engine.close();
       }
     });
 }

@@ -1,0 +1,257 @@
+/**
+ * Loading `toolexec.config.json`: read, parse, check against `CONFIG_SCHEMA` with our own
+ * validator, then let the MCP backend's parser check the servers. A config file is hostile
+ * input written by hand, so every problem names its key (`mcpServers.memory.args must be
+ * array`) and all problems are reported at once, before anything starts.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { McpConfigError, parseMcpServers, type McpServerConfig } from '../backends/mcp/config.js';
+import type { ValidationIssue } from '../model/errors.js';
+import { defaultValidator } from '../schema/validator.js';
+import { CONFIG_KEYS, CONFIG_LIMIT_KEYS, CONFIG_RUNTIMES, CONFIG_SCHEMA } from './schema.js';
+
+/** The file looked for in the working directory when no `--config` is given. */
+export const DEFAULT_CONFIG_FILE = 'toolexec.config.json';
+
+/** Largest config file read; anything bigger is a mistake (or an attack), not a config. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+export type ConfigRuntime = (typeof CONFIG_RUNTIMES)[number];
+export type ConfigLimitKey = (typeof CONFIG_LIMIT_KEYS)[number];
+export type ConfigLimits = Partial<Record<ConfigLimitKey, number>>;
+
+/** A checked config with paths resolved. */
+export interface ToolexecConfig {
+  /** Absolute path of the file it came from; absent for the empty default config. */
+  file?: string;
+  /** Directory that relative paths in the file are resolved against. */
+  dir: string;
+  /** Parsed, checked `mcpServers` entries (disabled ones included, flagged). */
+  mcpServers: McpServerConfig[];
+  /** The raw `mcpServers` object as written, for tools that want to show it back. */
+  rawMcpServers: Record<string, unknown>;
+  /** Absolute paths of tool modules. */
+  tools: string[];
+  runtime?: ConfigRuntime;
+  limits: ConfigLimits;
+  /** Default per-call timeout for tool calls (`run_tool`, `run_chain`, `toolexec run`). */
+  toolTimeoutMs?: number;
+  /** Tool ID patterns: when non-empty, only matching tools are exposed. */
+  allow: string[];
+  /** Tool ID patterns that are never exposed (wins over `allow`). */
+  deny: string[];
+}
+
+/** A config that could not be loaded; `problems` lists each one, naming its key. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'CONFIG' as const;
+  constructor(
+    /** The file, as given or found. */
+    readonly file: string | undefined,
+    readonly problems: string[],
+    options?: { cause?: unknown },
+  ) {
+    const where = file ?? 'config';
+    super(problems.length === 1 ? `${where}: ${problems[0]}` : `${where}: ${problems.length} problems:\n- ${problems.join('\n- ')}`, options);
+  }
+}
+
+export interface LoadConfigOptions {
+  /** Where `toolexec.config.json` is looked for and a relative `path` is resolved (default `process.cwd()`). */
+  cwd?: string;
+}
+
+/** The config used when there is no file: no servers, no tools, defaults everywhere. */
+export function emptyConfig(dir = process.cwd()): ToolexecConfig {
+  return { dir, mcpServers: [], rawMcpServers: {}, tools: [], limits: {}, allow: [], deny: [] };
+}
+
+/**
+ * Loads a config file. With `path`, the file must exist. Without it, `toolexec.config.json`
+ * in the working directory is used when present, and the empty config otherwise.
+ * Throws `ConfigError` naming every problem.
+ */
+export function loadConfig(path?: string, options: LoadConfigOptions = {}): ToolexecConfig {
+  const cwd = options.cwd ?? process.cwd();
+  let file: string;
+  if (path === undefined) {
+    file = resolve(cwd, DEFAULT_CONFIG_FILE);
+    if (!existsSync(file)) return emptyConfig(cwd);
+  } else {
+    if (typeof path !== 'string' || path.length === 0) throw new ConfigError(undefined, ['the config path must be a non-empty string']);
+    file = resolve(cwd, path);
+    if (!existsSync(file)) throw new ConfigError(path, [`file not found (looked at ${file})`]);
+  }
+  const shown = path ?? DEFAULT_CONFIG_FILE;
+  const stat = statSync(file);
+  if (!stat.isFile()) throw new ConfigError(shown, [`not a file (${file})`]);
+  if (stat.size > MAX_CONFIG_BYTES) throw new ConfigError(shown, [`the file is ${stat.size} bytes; a config may be at most ${MAX_CONFIG_BYTES}`]);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(shown, [`cannot read the file: ${(e as Error).message}`], { cause: e });
+  }
+  return parseConfig(text, { file, shown });
+}
+
+/**
+ * Parses and checks config text. `file` (absolute) anchors relative paths; `shown` is the
+ * name used in messages.
+ */
+export function parseConfig(text: string, where: { file?: string; shown?: string; dir?: string } = {}): ToolexecConfig {
+  const shown = where.shown ?? where.file;
+  let raw: unknown;
+  try {
+    // A BOM is what some editors on Windows write; JSON.parse rejects it.
+    raw = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (e) {
+    throw new ConfigError(shown, [`invalid JSON: ${describeJsonError(text, e as Error)}`], { cause: e });
+  }
+  return checkConfig(raw, { ...where, ...(shown !== undefined ? { shown } : {}) });
+}
+
+/** Checks an already-parsed config object (what `parseConfig` does after `JSON.parse`). */
+export function checkConfig(raw: unknown, where: { file?: string; shown?: string; dir?: string } = {}): ToolexecConfig {
+  const shown = where.shown ?? where.file;
+  const dir = where.dir ?? (where.file ? dirname(where.file) : process.cwd());
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(shown, [`the config must be a JSON object, got ${describeValue(raw)}`]);
+  }
+  const result = defaultValidator.validate(CONFIG_SCHEMA, raw);
+  if (!result.valid) throw new ConfigError(shown, dedupe(result.issues.map((i) => describeIssue(i, raw))));
+
+  const obj = raw as Record<string, unknown>;
+  const problems: string[] = [];
+  let mcpServers: McpServerConfig[] = [];
+  const rawMcpServers = (obj.mcpServers ?? {}) as Record<string, unknown>;
+  try {
+    mcpServers = parseMcpServers(rawMcpServers).map((s) =>
+      // A relative working directory in a file means "next to the file", as tool paths do.
+      s.transport === 'stdio' && s.cwd !== undefined && !isAbsolute(s.cwd) ? { ...s, cwd: resolve(dir, s.cwd) } : s,
+    );
+  } catch (e) {
+    if (e instanceof McpConfigError) problems.push(...e.problems);
+    else throw e;
+  }
+  if (obj.expose !== undefined && obj.allow !== undefined) {
+    problems.push('"expose" and "allow" are the same setting (patterns of the tools to expose); use one of them');
+  }
+  if (problems.length > 0) throw new ConfigError(shown, problems);
+
+  const config: ToolexecConfig = {
+    ...(where.file ? { file: where.file } : {}),
+    dir,
+    mcpServers,
+    rawMcpServers,
+    tools: ((obj.tools as string[] | undefined) ?? []).map((t) => resolve(dir, t)),
+    limits: { ...((obj.limits as ConfigLimits | undefined) ?? {}) },
+    allow: [...((obj.allow ?? obj.expose ?? []) as string[])],
+    deny: [...((obj.deny ?? []) as string[])],
+  };
+  if (obj.runtime !== undefined) config.runtime = obj.runtime as ConfigRuntime;
+  if (obj.toolTimeoutMs !== undefined) config.toolTimeoutMs = obj.toolTimeoutMs as number;
+  return config;
+}
+
+// ------------------------------------------------------------------ messages
+
+/** `/mcpServers/memory/args` → `mcpServers.memory.args` (`[0]` for array items). */
+export function pointerToKey(pointer: string): string {
+  if (pointer === '') return '(the top level)';
+  let out = '';
+  for (const raw of pointer.slice(1).split('/')) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (/^\d+$/.test(seg)) out += `[${seg}]`;
+    else out += out === '' ? seg : `.${seg}`;
+  }
+  return out;
+}
+
+function valueAt(root: unknown, pointer: string): unknown {
+  let v = root;
+  if (pointer === '') return v;
+  for (const raw of pointer.slice(1).split('/')) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<string, unknown>)[seg];
+  }
+  return v;
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${String(value)}`;
+  return typeof value;
+}
+
+function describeIssue(issue: ValidationIssue, root: unknown): string {
+  const key = pointerToKey(issue.path);
+  if (issue.keyword === 'additionalProperties') {
+    const parent = issue.path.replace(/\/[^/]*$/, '');
+    const name = (issue.params?.additionalProperty as string | undefined) ?? key;
+    if (parent === '') {
+      const hint = closest(name, CONFIG_KEYS);
+      return `unknown top-level key ${JSON.stringify(name)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; known keys: ${CONFIG_KEYS.join(', ')}`;
+    }
+    if (parent === '/limits') {
+      const hint = closest(name, CONFIG_LIMIT_KEYS);
+      return `unknown key limits.${name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; known limits: ${CONFIG_LIMIT_KEYS.join(', ')}`;
+    }
+    return `unknown key ${key}`;
+  }
+  if (issue.keyword === 'pattern' && /^\/(allow|deny|expose)\//.test(issue.path)) {
+    return `${key} must be a tool ID pattern (letters, digits, "_", "-", ".", "+", ":" and "*"), got ${describeValue(valueAt(root, issue.path))}`;
+  }
+  const got = issue.keyword === 'type' || issue.keyword === 'enum' || issue.keyword === 'minimum' || issue.keyword === 'exclusiveMinimum' || issue.keyword === 'minLength'
+    ? `, got ${describeValue(valueAt(root, issue.path))}`
+    : '';
+  return `${key} ${issue.message}${got}`;
+}
+
+function dedupe(list: string[]): string[] {
+  return [...new Set(list)];
+}
+
+/** The known name nearest to `name` by edit distance, when it is close enough to be a typo. */
+function closest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = editDistance(name.toLowerCase(), k.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = k;
+    }
+  }
+  return bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 8) return Infinity;
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** Adds line and column to JSON.parse's message (Node 20 reports only a character position). */
+function describeJsonError(text: string, e: Error): string {
+  const m = /position (\d+)/.exec(e.message);
+  if (!m) return e.message;
+  const pos = Number(m[1]);
+  const before = text.slice(0, pos);
+  const line = before.split('\n').length;
+  const column = pos - before.lastIndexOf('\n');
+  return `${e.message.replace(/ in JSON at position \d+.*$/, '')} at line ${line}, column ${column}`;
+}

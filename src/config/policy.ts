@@ -1,0 +1,157 @@
+/**
+ * Which tools are exposed: `allow` and `deny` patterns from the config, applied on every
+ * path (search, describe, run, chains, scripts). Discovery goes through `PolicyIndex`, a
+ * view of the real index that hides what is not exposed; calls are refused by
+ * `policyMiddleware` before the runner resolves anything, so a hidden tool cannot be run by
+ * guessing its ID either.
+ */
+import { ToolError } from '../model/errors.js';
+import { matchToolPattern } from '../model/tool-id.js';
+import type { BackendDescriptor, BackendKind } from '../model/backend.js';
+import type { Tool, ToolDefinition } from '../model/tool.js';
+import type {
+  IndexChange,
+  IndexEntry,
+  IndexListener,
+  ListOptions,
+  RegisterOptions,
+  SearchOptions,
+  SearchPage,
+  ToolIndex,
+} from '../index/types.js';
+import { InvalidCursorError, MAX_SEARCH_LIMIT, DEFAULT_SEARCH_LIMIT } from '../index/in-memory-index.js';
+import type { Middleware } from '../run/types.js';
+
+/** Allow/deny patterns (`github:*`, `*:delete_*`, `math:add`). Deny wins. */
+export class ToolPolicy {
+  readonly allow: readonly string[];
+  readonly deny: readonly string[];
+
+  constructor(options: { allow?: readonly string[]; deny?: readonly string[] } = {}) {
+    this.allow = [...(options.allow ?? [])];
+    this.deny = [...(options.deny ?? [])];
+  }
+
+  /** True when no pattern restricts anything. */
+  get open(): boolean {
+    return this.allow.length === 0 && this.deny.length === 0;
+  }
+
+  /** Whether `toolId` is exposed. */
+  allows(toolId: string): boolean {
+    if (this.deny.some((p) => matchToolPattern(p, toolId))) return false;
+    return this.allow.length === 0 || this.allow.some((p) => matchToolPattern(p, toolId));
+  }
+
+  /** The error a refused call fails with (TOOL_NOT_FOUND: a hidden tool does not exist for the caller). */
+  refusal(toolId: string, op: 'run' | 'chain' | 'stream' = 'run'): ToolError {
+    return new ToolError('TOOL_NOT_FOUND', `Tool ${toolId} is not exposed here (the config's allow/deny patterns exclude it)`, { toolId, op: op === 'chain' ? 'chain' : op });
+  }
+}
+
+/** Runner middleware refusing calls the policy excludes. */
+export function policyMiddleware(policy: ToolPolicy): Middleware {
+  return (call, next) => (policy.allows(call.toolId) ? next() : Promise.reject(policy.refusal(call.toolId)));
+}
+
+function hash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(36);
+}
+
+/**
+ * A `ToolIndex` that shows only the tools a policy exposes. Writes go to the inner index
+ * unchanged (MCP import and tool modules register everything; exposure is decided on read).
+ */
+export class PolicyIndex implements ToolIndex {
+  readonly inner: ToolIndex;
+  readonly policy: ToolPolicy;
+  // Cursors bind to this counter, bumped on every inner change, like the inner index's own.
+  #revision = 0;
+
+  constructor(inner: ToolIndex, policy: ToolPolicy) {
+    this.inner = inner;
+    this.policy = policy;
+    inner.onChange(() => {
+      this.#revision++;
+    });
+  }
+
+  register(def: ToolDefinition, backend: BackendDescriptor | BackendDescriptor[], options?: RegisterOptions): Tool {
+    return this.inner.register(def, backend, options);
+  }
+
+  registerMany(entries: Iterable<{ tool: ToolDefinition; backend: BackendDescriptor | BackendDescriptor[] }>, options?: RegisterOptions): Tool[] {
+    return this.inner.registerMany(entries, options);
+  }
+
+  unregister(id: string, backend?: { kind: BackendKind; name: string }): boolean {
+    return this.inner.unregister(id, backend);
+  }
+
+  unregisterBackend(backend: { kind: BackendKind; name: string }): string[] {
+    return this.inner.unregisterBackend(backend);
+  }
+
+  get(id: string): IndexEntry | undefined {
+    return this.policy.allows(id) ? this.inner.get(id) : undefined;
+  }
+
+  has(id: string): boolean {
+    return this.policy.allows(id) && this.inner.has(id);
+  }
+
+  list(options?: ListOptions): Tool[] {
+    return this.inner.list(options).filter((t) => this.policy.allows(t.id));
+  }
+
+  namespaces(): { namespace: string; count: number }[] {
+    const counts = new Map<string, number>();
+    for (const t of this.list()) counts.set(t.namespace ?? '', (counts.get(t.namespace ?? '') ?? 0) + 1);
+    return [...counts].map(([namespace, count]) => ({ namespace, count })).sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : 0));
+  }
+
+  search(query: string, options: SearchOptions = {}): SearchPage {
+    if (typeof query !== 'string') throw new TypeError(`search query must be a string, got ${typeof query}`);
+    const limitIn = options.limit ?? DEFAULT_SEARCH_LIMIT;
+    if (typeof limitIn !== 'number' || !Number.isFinite(limitIn) || limitIn < 1) {
+      throw new TypeError(`search limit must be a positive number, got ${JSON.stringify(limitIn)}`);
+    }
+    const limit = Math.min(Math.floor(limitIn), MAX_SEARCH_LIMIT);
+    const { cursor, limit: _l, ...filters } = options;
+    const binding = hash(JSON.stringify([query.trim(), filters.namespace ?? null, filters.tags ? [...filters.tags].sort() : null, filters.backendKind ?? null, this.#revision]));
+    let offset = 0;
+    if (cursor !== undefined) {
+      const text = typeof cursor === 'string' ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+      const m = /^(\d+)\.([0-9a-z]+)$/.exec(text);
+      if (!m) throw new InvalidCursorError('Malformed search cursor; pass a nextCursor from a previous page, or omit it');
+      if (m[2] !== binding) throw new InvalidCursorError('Stale search cursor: the query, the filters or the tools changed since; repeat the search without a cursor');
+      offset = Number(m[1]);
+    }
+    // Pages of the inner index are filtered here, so walk all of them: tool sets are small.
+    const hits = [];
+    let innerCursor: string | undefined;
+    do {
+      const page = this.inner.search(query, { ...filters, limit: MAX_SEARCH_LIMIT, ...(innerCursor ? { cursor: innerCursor } : {}) });
+      for (const h of page.items) if (this.policy.allows(h.id)) hits.push(h);
+      innerCursor = page.nextCursor;
+    } while (innerCursor);
+    const out: SearchPage = { items: hits.slice(offset, offset + limit), total: hits.length };
+    if (offset + limit < hits.length) out.nextCursor = Buffer.from(`${offset + limit}.${binding}`).toString('base64url');
+    return out;
+  }
+
+  get size(): number {
+    return this.list().length;
+  }
+
+  onChange(listener: IndexListener): () => void {
+    return this.inner.onChange((change: IndexChange) => {
+      if (this.policy.allows(change.id)) listener(change);
+    });
+  }
+}

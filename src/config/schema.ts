@@ -1,0 +1,70 @@
+/**
+ * The JSON Schema of `toolexec.config.json`. It is checked with our own validator
+ * (`src/schema`) so that every mistake comes back as a path into the file; the MCP backend's
+ * parser then checks what a schema cannot say (a server needs a command or a URL, not both).
+ */
+import type { JsonSchema } from '../schema/types.js';
+
+/** Names of the limits a config may set; the executor's limits of the same names. */
+export const CONFIG_LIMIT_KEYS = [
+  'timeoutMs',
+  'memoryMb',
+  'cpuMs',
+  'maxToolCalls',
+  'maxConcurrentToolCalls',
+  'maxOutputBytes',
+  'maxArgsBytes',
+] as const;
+
+/** Runtime names a config may choose. */
+export const CONFIG_RUNTIMES = ['quickjs', 'isolated-vm', 'docker'] as const;
+
+/** Top-level keys of the config file. */
+export const CONFIG_KEYS = ['$schema', 'mcpServers', 'tools', 'runtime', 'limits', 'toolTimeoutMs', 'expose', 'allow', 'deny'] as const;
+
+// Letters, digits, `_ - . +`, the `:` separator and the `*` wildcard: anything else can never
+// match a tool ID, so it is a typo worth reporting.
+const PATTERN = '^[A-Za-z0-9_.+:*-]+$';
+
+const stringMap: JsonSchema = { type: 'object', additionalProperties: { type: 'string' } };
+const patternList: JsonSchema = { type: 'array', items: { type: 'string', minLength: 1, pattern: PATTERN } };
+
+const server: JsonSchema = {
+  type: 'object',
+  // Other clients add their own keys (`autoApprove`, `alwaysAllow`, ...): a shared file must load.
+  properties: {
+    command: { type: 'string', minLength: 1 },
+    args: { type: 'array', items: { type: 'string' } },
+    env: stringMap,
+    cwd: { type: 'string', minLength: 1 },
+    url: { type: 'string', minLength: 1 },
+    headers: stringMap,
+    type: { type: 'string' },
+    transport: { type: 'string' },
+    disabled: { type: 'boolean' },
+    timeout: { type: 'number', exclusiveMinimum: 0 },
+    timeoutMs: { type: 'number', exclusiveMinimum: 0 },
+  },
+};
+
+/** The schema itself (draft 2020-12). */
+export const CONFIG_SCHEMA: JsonSchema = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    $schema: { type: 'string' },
+    mcpServers: { type: 'object', additionalProperties: server },
+    tools: { type: 'array', items: { type: 'string', minLength: 1 } },
+    runtime: { enum: [...CONFIG_RUNTIMES] },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      properties: Object.fromEntries(CONFIG_LIMIT_KEYS.map((k) => [k, { type: 'integer', minimum: 1 }])),
+    },
+    toolTimeoutMs: { type: 'integer', minimum: 1 },
+    expose: patternList,
+    allow: patternList,
+    deny: patternList,
+  },
+};

@@ -1,0 +1,272 @@
+/**
+ * The tools `toolexec serve` exposes, as MCP tool definitions (JSON Schema in, JSON Schema
+ * out). Arguments are checked against these schemas with our validator before any handler
+ * runs, so a handler can trust their shape.
+ */
+import type { JsonSchema } from '../schema/types.js';
+
+export const SERVER_TOOL_NAMES = ['search_tools', 'list_namespaces', 'describe_tool', 'run_tool', 'run_chain', 'execute_code'] as const;
+export type ServerToolName = (typeof SERVER_TOOL_NAMES)[number];
+
+/** Longest script `execute_code` accepts (characters). */
+export const MAX_SCRIPT_CHARS = 1_000_000;
+
+const limitsSchema: JsonSchema = {
+  type: 'object',
+  description: 'Per-call limits; each is capped by the server\'s configuration.',
+  additionalProperties: false,
+  properties: {
+    timeoutMs: { type: 'integer', minimum: 1, description: 'Wall-clock budget for the whole script, tool calls included.' },
+    memoryMb: { type: 'integer', minimum: 1, description: 'Heap limit for the sandbox.' },
+    cpuMs: { type: 'integer', minimum: 1, description: 'CPU budget, where the runtime can measure it.' },
+    maxToolCalls: { type: 'integer', minimum: 1, description: 'Most tool calls the script may make.' },
+    maxConcurrentToolCalls: { type: 'integer', minimum: 1 },
+    maxOutputBytes: { type: 'integer', minimum: 1, description: 'Most bytes of value plus logs.' },
+    maxArgsBytes: { type: 'integer', minimum: 1 },
+  },
+};
+
+const toolErrorSchema: JsonSchema = {
+  type: 'object',
+  properties: {
+    code: { type: 'string' },
+    message: { type: 'string' },
+  },
+  required: ['code', 'message'],
+};
+
+export interface ServerToolDefinition {
+  name: ServerToolName;
+  title: string;
+  description: string;
+  inputSchema: { type: 'object'; [k: string]: unknown };
+  outputSchema?: { type: 'object'; [k: string]: unknown };
+  annotations?: Record<string, unknown>;
+}
+
+/** The fixed part of `execute_code`'s description; the tool declarations are appended to it. */
+export const EXECUTE_CODE_DESCRIPTION = [
+  'Run a JavaScript (or TypeScript) script in a sandbox, with every tool of this server available to it.',
+  'Inside the script: `await run("namespace:tool", args)` returns the tool\'s structured result (a failure throws an error with a `code`),',
+  '`tools.<namespace>.<tool>(args)` is the same call, `await searchTools(query, limit?)` and `await describeTool(toolId)` find tools,',
+  'and `console.log/info/warn/error` output is captured. Top-level `await` works; the result is the value of a top-level `return`,',
+  'else of the last expression. Use `Promise.all` to call tools concurrently. Prefer one script over many single tool calls:',
+  'intermediate results stay in the sandbox. The result holds the value, the logs, a ledger of every tool call and stats.',
+].join(' ');
+
+/** Builds the definitions; `executeDescription` is the full (generated) description of `execute_code`. */
+export function serverToolDefinitions(executeDescription: string): ServerToolDefinition[] {
+  return [
+    {
+      name: 'search_tools',
+      title: 'Search tools',
+      description:
+        'Full-text search over every tool reachable through this server (name, title, description, namespace, tags). ' +
+        'An empty query lists all tools. Pages with `limit`; pass the returned `nextCursor` as `cursor` for the next page.',
+      inputSchema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          query: { type: 'string', description: 'Words to look for; empty lists everything.', default: '' },
+          limit: { type: 'integer', minimum: 1, maximum: 100, default: 10 },
+          cursor: { type: 'string', description: 'nextCursor from a previous page of the same query.' },
+          namespace: { type: 'string', description: 'Only tools of this namespace.' },
+        },
+      },
+      outputSchema: {
+        type: 'object',
+        properties: {
+          items: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: { id: { type: 'string' }, title: { type: 'string' }, description: { type: 'string' }, namespace: { type: 'string' }, score: { type: 'number' } },
+              required: ['id'],
+            },
+          },
+          total: { type: 'integer' },
+          nextCursor: { type: 'string' },
+        },
+        required: ['items', 'total'],
+      },
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    {
+      name: 'list_namespaces',
+      title: 'List namespaces',
+      description: 'The namespaces of the reachable tools (one per upstream MCP server or tool module namespace) with how many tools each has.',
+      inputSchema: { type: 'object', additionalProperties: false, properties: {} },
+      outputSchema: {
+        type: 'object',
+        properties: {
+          namespaces: {
+            type: 'array',
+            items: { type: 'object', properties: { namespace: { type: 'string' }, count: { type: 'integer' } }, required: ['namespace', 'count'] },
+          },
+        },
+        required: ['namespaces'],
+      },
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    {
+      name: 'describe_tool',
+      title: 'Describe a tool',
+      description:
+        'Details of one tool by ID (`namespace:name`). detail "summary": title, description, annotations; ' +
+        '"schema": plus its input and output JSON Schemas; "full": plus the TypeScript signature scripts call it with.',
+      inputSchema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          toolId: { type: 'string', minLength: 1 },
+          detail: { enum: ['summary', 'schema', 'full'], default: 'schema' },
+        },
+        required: ['toolId'],
+      },
+      outputSchema: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          namespace: { type: 'string' },
+          name: { type: 'string' },
+          title: { type: 'string' },
+          description: { type: 'string' },
+          annotations: { type: 'object' },
+          inputSchema: {},
+          outputSchema: {},
+          typescript: { type: 'string' },
+        },
+        required: ['id', 'name'],
+      },
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    {
+      name: 'run_tool',
+      title: 'Run a tool',
+      description:
+        'Run one tool by ID with JSON arguments (checked against its input schema). Returns the tool\'s content; ' +
+        'the structured value is in structuredContent.structured. A failure is an error result whose text starts with its code.',
+      inputSchema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          toolId: { type: 'string', minLength: 1 },
+          args: { type: 'object', description: 'Arguments for the tool.', default: {} },
+          timeoutMs: { type: 'integer', minimum: 1 },
+        },
+        required: ['toolId'],
+      },
+      annotations: { openWorldHint: true },
+    },
+    {
+      name: 'run_chain',
+      title: 'Run a chain of tools',
+      description:
+        'Run tools one after another, stopping at the first failure. In a step\'s args, a string like "{{prev.field}}" or ' +
+        '"{{steps.0.field}}" is replaced by that value of an earlier result (keeping its type when it is the whole string); ' +
+        '`usePrevious: true` passes the previous structured result as `args.previous`.',
+      inputSchema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          steps: {
+            type: 'array',
+            minItems: 1,
+            maxItems: 100,
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                toolId: { type: 'string', minLength: 1 },
+                args: { type: 'object' },
+                usePrevious: { type: 'boolean' },
+                timeoutMs: { type: 'integer', minimum: 1 },
+              },
+              required: ['toolId'],
+            },
+          },
+        },
+        required: ['steps'],
+      },
+      outputSchema: {
+        type: 'object',
+        properties: {
+          ok: { type: 'boolean' },
+          final: {},
+          steps: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: { index: { type: 'integer' }, toolId: { type: 'string' }, ok: { type: 'boolean' }, args: {}, structured: {}, error: toolErrorSchema },
+              required: ['index', 'toolId', 'ok'],
+            },
+          },
+          error: toolErrorSchema,
+        },
+        required: ['ok', 'steps'],
+      },
+      annotations: { openWorldHint: true },
+    },
+    {
+      name: 'execute_code',
+      title: 'Execute code against the tools',
+      description: executeDescription,
+      inputSchema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          script: { type: 'string', minLength: 1, maxLength: MAX_SCRIPT_CHARS, description: 'JavaScript or TypeScript source.' },
+          runtime: { enum: ['quickjs', 'isolated-vm', 'docker'], description: 'Sandbox runtime (default: the server\'s, normally "quickjs"); isolated-vm and docker only where installed.' },
+          timeoutMs: { type: 'integer', minimum: 1, description: 'Shorthand for limits.timeoutMs.' },
+          limits: limitsSchema,
+        },
+        required: ['script'],
+      },
+      outputSchema: {
+        type: 'object',
+        properties: {
+          ok: { type: 'boolean' },
+          value: {},
+          error: {
+            type: 'object',
+            properties: {
+              code: { type: 'string' },
+              message: { type: 'string' },
+              line: { type: 'integer' },
+              column: { type: 'integer' },
+              stack: { type: 'string' },
+              toolId: { type: 'string' },
+            },
+            required: ['code', 'message'],
+          },
+          logs: {
+            type: 'array',
+            items: { type: 'object', properties: { level: { type: 'string' }, message: { type: 'string' }, at: { type: 'number' } }, required: ['level', 'message'] },
+          },
+          toolCalls: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: { toolId: { type: 'string' }, args: {}, ok: { type: 'boolean' }, durationMs: { type: 'number' }, error: { type: 'object' } },
+              required: ['toolId', 'ok'],
+            },
+          },
+          stats: {
+            type: 'object',
+            properties: {
+              runtime: { type: 'string' },
+              durationMs: { type: 'number' },
+              cpuMs: { type: 'number' },
+              memoryBytes: { type: 'number' },
+              toolCalls: { type: 'integer' },
+              outputBytes: { type: 'integer' },
+            },
+          },
+          limits: { type: 'object' },
+        },
+        required: ['ok', 'logs', 'toolCalls', 'stats'],
+      },
+      annotations: { openWorldHint: true },
+    },
+  ];
+}

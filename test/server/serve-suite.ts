@@ -1,0 +1,202 @@
+// One end-to-end suite, run against `toolexec serve` over each transport (stdio and
+// Streamable HTTP), with the SDK's real Client and real upstream servers behind it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { textOf } from './helpers.js';
+
+export interface Connected {
+  client: Client;
+  close(): Promise<void>;
+}
+
+type CallResult = { isError?: boolean; content?: unknown; structuredContent?: Record<string, any> };
+
+export function defineServeSuite(transport: string, connect: () => Promise<Connected>): void {
+  describe(`toolexec serve over ${transport}`, () => {
+    let conn: Connected;
+    let client: Client;
+    const call = async (name: string, args: Record<string, unknown> = {}) => (await client.callTool({ name, arguments: args })) as CallResult;
+
+    beforeAll(async () => {
+      conn = await connect();
+      client = conn.client;
+    });
+    afterAll(async () => {
+      await conn?.close();
+    });
+
+    it('lists its six tools, with the tool declarations in execute_code', async () => {
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name).sort()).toEqual(['describe_tool', 'execute_code', 'list_namespaces', 'run_chain', 'run_tool', 'search_tools']);
+      const exec = tools.find((t) => t.name === 'execute_code')!;
+      expect(exec.outputSchema).toBeDefined();
+      // Declarations name the upstream tools as scripts call them.
+      expect(exec.description).toMatch(/get_sum|get-sum/);
+      expect(exec.description).toMatch(/create_entities/);
+      expect(exec.description).not.toMatch(/launch/);
+      expect(client.getServerCapabilities()?.tools?.listChanged).toBe(true);
+    });
+
+    it('list_namespaces: both upstream servers and the local module, not the denied one', async () => {
+      const r = await call('list_namespaces');
+      expect(r.isError).toBeFalsy();
+      const names = (r.structuredContent!.namespaces as { namespace: string; count: number }[]).map((n) => n.namespace);
+      expect(names).toEqual(expect.arrayContaining(['everything', 'memory', 'math']));
+      expect(names).not.toContain('secret');
+    });
+
+    it('search_tools: finds by words, pages with a cursor, hides denied tools', async () => {
+      const r = await call('search_tools', { query: 'sum of two numbers' });
+      expect(r.structuredContent!.items[0].id).toBe('everything:get-sum');
+      const first = await call('search_tools', { query: '', limit: 2 });
+      expect(first.structuredContent!.items).toHaveLength(2);
+      expect(first.structuredContent!.nextCursor).toBeTypeOf('string');
+      const second = await call('search_tools', { query: '', limit: 2, cursor: first.structuredContent!.nextCursor });
+      expect(second.structuredContent!.items[0].id).not.toBe(first.structuredContent!.items[0].id);
+      expect(second.structuredContent!.total).toBe(first.structuredContent!.total);
+      const all = await call('search_tools', { query: '', limit: 100 });
+      expect(all.structuredContent!.items.map((i: { id: string }) => i.id)).not.toContain('secret:launch');
+      const hidden = await call('search_tools', { query: 'launch hidden deny' });
+      expect(hidden.structuredContent!.items.map((i: { id: string }) => i.id)).not.toContain('secret:launch');
+      const bad = await call('search_tools', { query: 'x', cursor: 'not-a-cursor' });
+      expect(bad.isError).toBe(true);
+      expect(textOf(bad)).toMatch(/^INVALID_CURSOR/);
+      const badLimit = await call('search_tools', { limit: 0 });
+      expect(badLimit.isError).toBe(true);
+      expect(textOf(badLimit)).toMatch(/^INPUT_VALIDATION.*limit/);
+    });
+
+    it('describe_tool: summary, schema and full with the TypeScript signature', async () => {
+      const summary = await call('describe_tool', { toolId: 'everything:get-sum', detail: 'summary' });
+      expect(summary.structuredContent).toMatchObject({ id: 'everything:get-sum', name: 'get-sum', namespace: 'everything', title: 'Get Sum Tool' });
+      expect(summary.structuredContent!.inputSchema).toBeUndefined();
+      const schema = await call('describe_tool', { toolId: 'memory:create_entities' });
+      expect(schema.structuredContent!.inputSchema.properties.entities.type).toBe('array');
+      expect(schema.structuredContent!.outputSchema).toBeDefined();
+      const full = await call('describe_tool', { toolId: 'math:add', detail: 'full' });
+      expect(full.isError).toBeFalsy();
+      expect(full.structuredContent!.typescript).toMatch(/add\s*\(/);
+      expect(full.structuredContent!.typescript).toMatch(/sum/);
+      const missing = await call('describe_tool', { toolId: 'everything:get-summ' });
+      expect(missing.isError).toBe(true);
+      expect(textOf(missing)).toMatch(/^TOOL_NOT_FOUND.*did you mean.*everything:get-sum/);
+      const denied = await call('describe_tool', { toolId: 'secret:launch' });
+      expect(denied.isError).toBe(true);
+      expect(textOf(denied)).toMatch(/^TOOL_NOT_FOUND/);
+    });
+
+    it('run_tool: upstream and local tools, validation and failures as isError with the code', async () => {
+      const sum = await call('run_tool', { toolId: 'everything:get-sum', args: { a: 2, b: 3 } });
+      expect(sum.isError).toBeFalsy();
+      expect(textOf(sum)).toBe('The sum of 2 and 3 is 5.');
+      expect(sum.structuredContent).toMatchObject({ toolId: 'everything:get-sum', backend: { kind: 'mcp', name: 'everything' } });
+      const add = await call('run_tool', { toolId: 'math:add', args: { a: 40, b: 2 } });
+      expect(add.structuredContent!.structured).toEqual({ sum: 42 });
+      const invalid = await call('run_tool', { toolId: 'everything:get-sum', args: { a: 'two', b: 3 } });
+      expect(invalid.isError).toBe(true);
+      expect(textOf(invalid)).toMatch(/^INPUT_VALIDATION.*\/a/);
+      expect(invalid.structuredContent!.error.code).toBe('INPUT_VALIDATION');
+      const failed = await call('run_tool', { toolId: 'math:fail' });
+      expect(textOf(failed)).toMatch(/^EXECUTION.*division by zero/);
+      const denied = await call('run_tool', { toolId: 'secret:launch' });
+      expect(denied.isError).toBe(true);
+      expect(textOf(denied)).toMatch(/^TOOL_NOT_FOUND.*not exposed/);
+      const noArgs = await call('run_tool', {});
+      expect(noArgs.isError).toBe(true);
+      expect(textOf(noArgs)).toMatch(/^INPUT_VALIDATION.*toolId/);
+    });
+
+    it('run_chain: templates carry values across servers; a failing step stops the chain with partial results', async () => {
+      const r = await call('run_chain', {
+        steps: [
+          { toolId: 'math:add', args: { a: 1, b: 2 } },
+          { toolId: 'everything:get-sum', args: { a: '{{prev.sum}}', b: 10 } },
+          { toolId: 'memory:create_entities', args: { entities: [{ name: 'chain-result', entityType: 'note', observations: ['{{steps.1}}'] }] } },
+        ],
+      });
+      expect(r.isError).toBeFalsy();
+      expect(r.structuredContent!.ok).toBe(true);
+      expect(r.structuredContent!.steps[1].structured).toBe('The sum of 3 and 10 is 13.');
+      expect(r.structuredContent!.final.entities[0]).toMatchObject({ name: 'chain-result', observations: ['The sum of 3 and 10 is 13.'] });
+      const failed = await call('run_chain', { steps: [{ toolId: 'math:add', args: { a: 1, b: 1 } }, { toolId: 'math:fail' }, { toolId: 'math:add', args: { a: 0, b: 0 } }] });
+      expect(failed.isError).toBe(true);
+      expect(textOf(failed)).toMatch(/^EXECUTION.*step 1/);
+      expect(failed.structuredContent!.steps.map((s: { ok: boolean }) => s.ok)).toEqual([true, false]);
+    });
+
+    it('execute_code: one script combines both upstream servers and a local tool, with progress per tool call', async () => {
+      const progress: { progress: number; message?: string }[] = [];
+      const script = `
+        const sum = await run('everything:get-sum', { a: 20, b: 22 });
+        const local = await tools.math.add({ a: 1, b: 2 });
+        await tools.memory.create_entities({ entities: [{ name: 'answer', entityType: 'fact', observations: [sum] }] });
+        const opened = await run('memory:open_nodes', { names: ['answer'] });
+        const [echo] = await Promise.all([tools.everything.echo({ message: 'hi' })]);
+        console.log('observations', opened.entities[0].observations.length);
+        return { sum, local: local.sum, observation: opened.entities[0].observations[0], echo };
+      `;
+      const r = (await client.callTool({ name: 'execute_code', arguments: { script } }, undefined, {
+        onprogress: (p) => progress.push(p),
+      })) as CallResult;
+      expect(r.isError, textOf(r)).toBeFalsy();
+      const out = r.structuredContent!;
+      expect(out.ok).toBe(true);
+      expect(out.value).toEqual({ sum: 'The sum of 20 and 22 is 42.', local: 3, observation: 'The sum of 20 and 22 is 42.', echo: 'Echo: hi' });
+      expect(out.toolCalls.map((c: { toolId: string }) => c.toolId)).toEqual([
+        'everything:get-sum',
+        'math:add',
+        'memory:create_entities',
+        'memory:open_nodes',
+        'everything:echo',
+      ]);
+      expect(out.logs[0]).toMatchObject({ level: 'log', message: 'observations 1' });
+      expect(out.stats.toolCalls).toBe(5);
+      expect(progress.map((p) => p.progress)).toEqual([1, 2, 3, 4, 5]);
+      expect(progress[0]!.message).toMatch(/everything:get-sum/);
+    });
+
+    it('execute_code: script failures are isError results with the code, line and ledger', async () => {
+      const thrown = await call('execute_code', { script: 'const x = 1;\nthrow new Error("boom")' });
+      expect(thrown.isError).toBe(true);
+      expect(thrown.structuredContent!.error).toMatchObject({ code: 'RUNTIME_ERROR', line: 2 });
+      expect(textOf(thrown)).toMatch(/^RUNTIME_ERROR: .*boom/);
+      const syntax = await call('execute_code', { script: 'let = ;' });
+      expect(syntax.structuredContent!.error.code).toBe('SYNTAX_ERROR');
+      const denied = await call('execute_code', { script: 'return await run("secret:launch", {})' });
+      expect(denied.isError).toBe(true);
+      expect(denied.structuredContent!.toolCalls[0]).toMatchObject({ toolId: 'secret:launch', ok: false });
+      expect(denied.structuredContent!.value).toBeUndefined();
+      const caught = await call('execute_code', { script: 'try { await run("math:fail", {}) } catch (e) { return e.code }' });
+      expect(caught.structuredContent!.value).toBe('EXECUTION');
+      const badRuntime = await call('execute_code', { script: '1', runtime: 'nodejs' });
+      expect(badRuntime.isError).toBe(true);
+      expect(textOf(badRuntime)).toMatch(/^INPUT_VALIDATION.*runtime/);
+    });
+
+    it('hostile scripts end as classified errors and the server answers the next request', async () => {
+      const cases: [string, string, Record<string, unknown>][] = [
+        ['busy loop', 'while (true) {}', { timeoutMs: 1000 }],
+        ['memory bomb', 'const a = []; while (true) a.push("x".repeat(1e5) + a.length);', { limits: { memoryMb: 16, timeoutMs: 5000 } }],
+        ['deep recursion', 'function f(n) { return f(n + 1) + 1 } f(0)', {}],
+        ['output flood', 'for (let i = 0; ; i++) console.log("flood".repeat(1000) + i)', { limits: { maxOutputBytes: 100000 } }],
+        ['weird throw', 'throw new Proxy({}, { get() { throw new Error("trap") }, getPrototypeOf() { throw new Error("trap") } })', {}],
+        ['throw of a getter bomb', 'throw { get message() { while (true) {} }, toString() { throw 1 } }', { timeoutMs: 1000 }],
+      ];
+      const codes: Record<string, string> = {};
+      for (const [label, script, extra] of cases) {
+        const r = await call('execute_code', { script, ...extra });
+        expect(r.isError, label).toBe(true);
+        codes[label] = r.structuredContent!.error.code;
+        const next = await call('list_namespaces');
+        expect(next.isError, `after ${label}`).toBeFalsy();
+      }
+      expect(codes['busy loop']).toBe('TIMEOUT');
+      expect(codes['memory bomb']).toBe('MEMORY_LIMIT');
+      expect(codes['output flood']).toBe('OUTPUT_LIMIT');
+      expect(['RUNTIME_ERROR', 'MEMORY_LIMIT']).toContain(codes['deep recursion']);
+      expect(codes['weird throw']).toBe('RUNTIME_ERROR');
+      const ok = await call('execute_code', { script: 'return 6 * 7' });
+      expect(ok.structuredContent!.value).toBe(42);
+    });
+  });
+}
