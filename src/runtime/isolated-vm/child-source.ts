@@ -1,0 +1,361 @@
+/**
+ * The program each isolated-vm sandbox process runs, kept as text so that it runs the same
+ * from `src/` (under vitest, where there is no compiled `.js` beside this file) and from
+ * `dist/`: the host starts it with `node --no-node-snapshot -e <source>`.
+ *
+ * Why a synchronous loop: the child does nothing but serve one host, so it blocks in
+ * `readSync` on its stdin pipe instead of waking through libuv; that saves a third of the
+ * round-trip latency of a tool call (measured: ~45 µs vs ~60 µs) and keeps every isolate call
+ * synchronous (`runSync` / `applySync` with a `timeout`), which is the isolated-vm path whose
+ * timeout also covers the microtask checkpoint (an infinite loop in a promise job is stopped).
+ * Between reads it yields once to the event loop (`setImmediate`) so that isolated-vm's own
+ * housekeeping still runs.
+ *
+ * Wire format, one JSON object per line (guest strings travel JSON-escaped inside it):
+ *   host → child  {"t":"start","j":1,"job":{...}} | {"t":"reply","j":1,"m":"<text>"} | {"t":"abort","j":1}
+ *   child → host  {"t":"ready"} | {"t":"fatal","message":"..."} | {"t":"msg","j":1,"m":"<text>"}
+ *                 | {"t":"end","j":1,"failure":{...}|null,"stats":{...}}
+ * Only strings reach the guest: `__toolexec_send` is an `ivm.Callback` that copies a string
+ * out, and replies go in through `applySync` with a string argument. No Reference,
+ * ExternalCopy or host object is ever placed in the guest context.
+ */
+export const CHILD_SOURCE = String.raw`
+'use strict';
+const fs = require('fs');
+const { StringDecoder } = require('string_decoder');
+const OUT_FD = 3;
+const IN_FD = 0;
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+function sleep(ms) { Atomics.wait(sleepCell, 0, 0, ms); }
+
+function writeAll(text) {
+  const buf = Buffer.from(text, 'utf8');
+  let off = 0;
+  while (off < buf.length) {
+    try { off += fs.writeSync(OUT_FD, buf, off, buf.length - off); }
+    catch (e) {
+      if (e && e.code === 'EAGAIN') { sleep(1); continue; }
+      process.exit(0); // the host is gone
+    }
+  }
+}
+let outLines = [];
+function emit(obj) { outLines.push(JSON.stringify(obj)); }
+function flush() {
+  if (outLines.length === 0) return;
+  const text = outLines.join('\n') + '\n';
+  outLines = [];
+  writeAll(text);
+}
+
+let ivm;
+try {
+  ivm = require(process.env.TOOLEXEC_IVM_PATH || 'isolated-vm');
+  // Prove the engine works before declaring the process ready (Node 20 without
+  // --no-node-snapshot fails here rather than at require time).
+  const probe = new ivm.Isolate({ memoryLimit: 8 });
+  const ok = probe.createContextSync().evalSync('6 * 7');
+  probe.dispose();
+  if (ok !== 42) throw new Error('isolated-vm self-test returned ' + String(ok));
+} catch (e) {
+  emit({ t: 'fatal', message: String((e && e.message) || e) });
+  flush();
+  process.exit(78);
+}
+
+const MAX_MEMORY_MB = Number(process.env.TOOLEXEC_IVM_MAX_MEMORY_MB) || 128;
+const MAX_USES_PER_ISOLATE = Number(process.env.TOOLEXEC_IVM_ISOLATE_USES) || 50;
+
+function onCatastrophic(message) {
+  // V8 lost control of an isolate: nothing in this process can be trusted any more.
+  try { emit({ t: 'fatal', message: 'isolated-vm catastrophic error: ' + String(message) }); flush(); } catch (_) {}
+  process.exit(70);
+}
+
+// ---- warm sandbox: an isolate (reused across clean executions) and a fresh context ----
+let warmIsolate = null; // { isolate, memoryMb, uses }
+let warmContext = null;
+let lastMemoryMb = MAX_MEMORY_MB;
+let job = null;
+const preludeCache = new Map(); // prelude text -> cachedData (V8 code cache, isolate-independent)
+
+function guestSend(text) {
+  const j = job;
+  if (j === null || j.finished || j.doneSeen || j.failure) return;
+  if (typeof text !== 'string') throw new TypeError('__toolexec_send takes a string');
+  j.outBytes += Buffer.byteLength(text, 'utf8');
+  if (j.outBytes > j.maxOutputBytes) {
+    j.failure = { code: 'OUTPUT_LIMIT', message: 'the script sent more than maxOutputBytes (' + j.maxOutputBytes + ' bytes) to the host' };
+    throw new RangeError('output limit exceeded');
+  }
+  if (text.indexOf('"op":"done"') !== -1) {
+    let parsed = null;
+    try { parsed = JSON.parse(text); } catch (_) {}
+    if (parsed !== null && typeof parsed === 'object' && parsed.op === 'done') j.doneSeen = true;
+  }
+  emit({ t: 'msg', j: j.id, m: text });
+}
+
+function makeContext(isolate) {
+  const context = isolate.createContextSync();
+  context.global.setSync('__toolexec_send', new ivm.Callback(guestSend));
+  return context;
+}
+
+function prewarm(memoryMb) {
+  try {
+    if (warmIsolate !== null && (warmIsolate.isolate.isDisposed || warmIsolate.memoryMb !== memoryMb)) {
+      dropWarm();
+    }
+    if (warmIsolate === null) {
+      warmIsolate = { isolate: new ivm.Isolate({ memoryLimit: memoryMb, onCatastrophicError: onCatastrophic }), memoryMb: memoryMb, uses: 0 };
+    }
+    if (warmContext === null) warmContext = makeContext(warmIsolate.isolate);
+  } catch (e) {
+    dropWarm();
+    throw e;
+  }
+}
+
+function dropWarm() {
+  if (warmContext !== null) { try { warmContext.release(); } catch (_) {} warmContext = null; }
+  if (warmIsolate !== null) { try { if (!warmIsolate.isolate.isDisposed) warmIsolate.isolate.dispose(); } catch (_) {} warmIsolate = null; }
+}
+
+// ---- classification ----
+function positionOf(text, filename) {
+  if (typeof text !== 'string') return null;
+  const esc = filename.replace(/[.*+?^$()|[\]\\{}]/g, '\\$&');
+  const m = new RegExp(esc + ':(\\d+):(\\d+)').exec(text);
+  return m ? { line: Number(m[1]), column: Number(m[2]) } : null;
+}
+
+function describe(e) {
+  let message = 'unknown error';
+  let stack;
+  let name = 'Error';
+  try {
+    if (e !== null && typeof e === 'object') {
+      if (typeof e.message === 'string') message = e.message;
+      else message = String(e);
+      if (typeof e.stack === 'string') stack = e.stack.slice(0, 20000);
+      if (typeof e.name === 'string') name = e.name;
+    } else {
+      message = String(e);
+    }
+  } catch (_) {}
+  return { message: message.slice(0, 20000), stack: stack, name: name };
+}
+
+function guestStack(stack) {
+  const i = stack.indexOf('<isolated-vm boundary>');
+  if (i === -1) return stack;
+  const lineStart = stack.lastIndexOf('\n', i);
+  return lineStart === -1 ? stack.slice(0, i) : stack.slice(0, lineStart);
+}
+
+function classify(e, j, phase) {
+  const d = describe(e);
+  const iso = j.isolate;
+  if (iso.isDisposed || /memory limit/i.test(d.message)) {
+    return { code: 'MEMORY_LIMIT', message: 'the script exceeded the memory limit (' + j.memoryMb + ' MB)' };
+  }
+  if (d.message === 'Script execution timed out.') {
+    if (j.cpuBound) return { code: 'TIMEOUT', message: 'the script used more than cpuMs (' + j.cpuMs + ' ms) of CPU time' };
+    return { code: 'TIMEOUT', message: 'the script ran longer than timeoutMs (' + j.timeoutMs + ' ms)' };
+  }
+  const pos = positionOf(d.message, j.filename) || positionOf(d.stack, j.filename);
+  // isolated-vm appends " [file:line:col]" to compile errors; the position goes in fields instead.
+  const message = d.message.replace(/ \[[^\]]*:\d+:\d+\]$/, '');
+  const failure = {
+    code: phase === 'compile' && d.name === 'SyntaxError' ? 'SYNTAX_ERROR' : 'RUNTIME_ERROR',
+    message: phase === 'prelude' ? 'the guest prelude failed: ' + message : (d.name && message.indexOf(d.name) !== 0 ? d.name + ': ' : '') + message,
+  };
+  // Frames below the isolate boundary belong to this process, not to the script.
+  if (d.stack && phase !== 'compile') failure.stack = guestStack(d.stack);
+  if (pos !== null && phase !== 'prelude') {
+    const line = pos.line - j.lineOffset;
+    if (line >= 1) { failure.line = line; failure.column = pos.column; }
+  }
+  return failure;
+}
+
+// Runs one synchronous entry into the guest under the remaining wall and CPU budgets.
+function step(j, phase, fn) {
+  if (j.finished || j.failure) return;
+  const wallLeft = j.deadline - performance.now();
+  let budget = wallLeft;
+  j.cpuBound = false;
+  if (j.cpuMs !== undefined) {
+    const cpuLeft = j.cpuMs - Number(j.isolate.cpuTime - j.cpuStart) / 1e6;
+    if (cpuLeft < budget) { budget = cpuLeft; j.cpuBound = true; }
+  }
+  if (budget <= 0) {
+    j.failure = j.cpuBound
+      ? { code: 'TIMEOUT', message: 'the script used more than cpuMs (' + j.cpuMs + ' ms) of CPU time' }
+      : { code: 'TIMEOUT', message: 'the script ran longer than timeoutMs (' + j.timeoutMs + ' ms)' };
+    return;
+  }
+  try {
+    fn(Math.max(1, Math.ceil(budget)));
+  } catch (e) {
+    // A failure the guest already reported (done) or a limit the bridge hit wins over the
+    // exception it caused (an unhandled rejection after done, the RangeError of OUTPUT_LIMIT).
+    if (!j.failure && !j.doneSeen) j.failure = classify(e, j, phase);
+    else if (j.isolate.isDisposed && !j.failure) j.failure = classify(e, j, phase);
+  }
+  if (!j.failure && !j.isolate.isDisposed && j.cpuMs !== undefined && Number(j.isolate.cpuTime - j.cpuStart) / 1e6 > j.cpuMs) {
+    j.failure = { code: 'TIMEOUT', message: 'the script used more than cpuMs (' + j.cpuMs + ' ms) of CPU time' };
+  }
+}
+
+function settle(j) {
+  if (j.finished) return;
+  if (j.failure || j.doneSeen) finish(j, j.failure || null);
+}
+
+function finish(j, failure) {
+  if (j.finished) return;
+  j.finished = true;
+  job = null;
+  const iso = j.isolate;
+  const stats = { durationMs: performance.now() - j.startedAt };
+  let recycle = failure !== null || iso.isDisposed;
+  if (!iso.isDisposed) {
+    try {
+      stats.cpuMs = Number(iso.cpuTime - j.cpuStart) / 1e6;
+      const h = iso.getHeapStatisticsSync();
+      stats.memoryBytes = h.used_heap_size + (h.externally_allocated_size || 0);
+      if (stats.memoryBytes > j.memoryMb * 1024 * 1024 / 2) recycle = true;
+    } catch (_) { recycle = true; }
+  }
+  try { if (j.receive) j.receive.release(); } catch (_) {}
+  try { j.context.release(); } catch (_) {}
+  if (recycle || j.warm.uses >= MAX_USES_PER_ISOLATE) {
+    try { if (!iso.isDisposed) iso.dispose(); } catch (_) {}
+    if (warmIsolate === j.warm) warmIsolate = null;
+  } else {
+    warmIsolate = j.warm;
+  }
+  emit({ t: 'end', j: j.id, failure: failure, stats: stats });
+}
+
+function startJob(id, spec) {
+  const limits = spec.limits || {};
+  const memoryMb = Math.max(8, Math.min(MAX_MEMORY_MB, Math.floor(Number(limits.memoryMb) || MAX_MEMORY_MB)));
+  const startedAt = performance.now();
+  lastMemoryMb = memoryMb;
+  try {
+    prewarm(memoryMb);
+  } catch (e) {
+    emit({ t: 'end', j: id, failure: { code: 'SANDBOX_CRASHED', message: 'could not create an isolate: ' + describe(e).message }, stats: { durationMs: 0 } });
+    return;
+  }
+  const w = warmIsolate;
+  const context = warmContext;
+  warmContext = null;
+  warmIsolate = null; // owned by the job until finish() gives it back
+  w.uses++;
+  const j = {
+    id: id, isolate: w.isolate, warm: w, context: context, receive: null,
+    startedAt: startedAt, deadline: startedAt + Math.max(1, Number(limits.timeoutMs) || 1),
+    timeoutMs: Number(limits.timeoutMs), cpuMs: limits.cpuMs === undefined || limits.cpuMs === null ? undefined : Number(limits.cpuMs),
+    cpuStart: w.isolate.cpuTime, cpuBound: false, memoryMb: memoryMb,
+    maxOutputBytes: Number(limits.maxOutputBytes) || Infinity, outBytes: 0,
+    filename: String(spec.filename || 'script.js'), lineOffset: Number(spec.lineOffset) || 0,
+    doneSeen: false, failure: null, finished: false,
+  };
+  job = j;
+
+  const prelude = String(spec.prelude);
+  step(j, 'prelude', function (timeout) {
+    const cached = preludeCache.get(prelude);
+    const script = cached
+      ? j.isolate.compileScriptSync(prelude, { filename: 'toolexec-prelude.js', cachedData: cached })
+      : j.isolate.compileScriptSync(prelude, { filename: 'toolexec-prelude.js', produceCachedData: true });
+    if (!cached && script.cachedData) { preludeCache.clear(); preludeCache.set(prelude, script.cachedData); }
+    script.runSync(j.context, { timeout: timeout });
+    script.release();
+  });
+  step(j, 'prelude', function (timeout) {
+    const receive = j.context.global.getSync('__toolexec_receive', { reference: true });
+    if (receive.typeof !== 'function') {
+      receive.release();
+      throw new Error('the prelude did not define globalThis.__toolexec_receive');
+    }
+    j.receive = receive;
+    j.context.evalSync('delete globalThis.__toolexec_send; delete globalThis.__toolexec_receive;', { timeout: timeout });
+  });
+  let script = null;
+  step(j, 'compile', function () {
+    script = j.isolate.compileScriptSync(String(spec.code), { filename: j.filename });
+  });
+  if (script !== null) {
+    step(j, 'run', function (timeout) { script.runSync(j.context, { timeout: timeout }); });
+    try { if (!j.isolate.isDisposed) script.release(); } catch (_) {}
+  }
+  settle(j);
+}
+
+function deliver(id, text) {
+  const j = job;
+  if (j === null || j.id !== id || j.finished || j.receive === null) return;
+  step(j, 'run', function (timeout) { j.receive.applySync(undefined, [String(text)], { timeout: timeout }); });
+  settle(j);
+}
+
+function abort(id) {
+  const j = job;
+  if (j === null || j.id !== id) return;
+  finish(j, { code: 'CANCELLED', message: 'terminated by the host' }); // the host keeps its own reason
+}
+
+function handle(line) {
+  let m;
+  try { m = JSON.parse(line); } catch (_) { return; }
+  if (m === null || typeof m !== 'object') return;
+  if (m.t === 'start') startJob(m.j, m.job || {});
+  else if (m.t === 'reply') deliver(m.j, m.m);
+  else if (m.t === 'abort') abort(m.j);
+  else if (m.t === 'exit') { flush(); process.exit(0); }
+}
+
+// ---- the loop ----
+const decoder = new StringDecoder('utf8');
+const readBuf = Buffer.allocUnsafe(1 << 16);
+let pendingText = '';
+function readLines() {
+  for (;;) {
+    let n;
+    try { n = fs.readSync(IN_FD, readBuf, 0, readBuf.length, null); }
+    catch (e) {
+      if (e && e.code === 'EAGAIN') { sleep(1); continue; }
+      if (e && e.code === 'EOF') n = 0; else process.exit(0);
+    }
+    if (n === 0) process.exit(0); // the host closed the pipe: it is gone or done with us
+    pendingText += decoder.write(readBuf.subarray(0, n));
+    const last = pendingText.lastIndexOf('\n');
+    if (last === -1) continue;
+    const complete = pendingText.slice(0, last);
+    pendingText = pendingText.slice(last + 1);
+    return complete.split('\n');
+  }
+}
+
+function tick() {
+  const lines = readLines();
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i].length > 0) handle(lines[i]);
+  }
+  flush();
+  if (job === null && (warmIsolate === null || warmContext === null)) {
+    try { prewarm(lastMemoryMb); } catch (_) {}
+  }
+  setImmediate(tick);
+}
+
+try { prewarm(MAX_MEMORY_MB); } catch (_) {}
+emit({ t: 'ready', pid: process.pid });
+flush();
+setImmediate(tick);
+`;
