@@ -159,54 +159,59 @@ export class McpBackend implements Backend {
     const site: McpCallSite = { toolId, tool, server: this.name, op };
     const timeoutMs = ctx.timeoutMs ?? this.#defaultTimeoutMs;
     const errCtx = { signal: ctx.signal, timeoutMs, stderrTail: () => this.connection.stderrTail().slice(-10) };
-    let client: Client;
-    try {
-      client = await this.connection.client(ctx.signal);
-    } catch (err) {
-      throw callErrorToToolError(err, site, errCtx);
-    }
-    let raw: Record<string, unknown>;
-    try {
-      raw = (await client.request({ method: 'tools/call', params: { name: tool, arguments: args } }, ResultSchema, {
-        signal: ctx.signal,
-        timeout: timeoutMs,
-        // With a runner deadline the deadline is hard; without one, progress proves the server is alive.
-        resetTimeoutOnProgress: ctx.timeoutMs === undefined,
-        ...(ctx.timeoutMs !== undefined ? { maxTotalTimeout: ctx.timeoutMs } : {}),
-        ...(onProgress
-          ? {
-              onprogress: (p: { progress: number; total?: number; message?: string }) =>
-                onProgress({ progress: p.progress, ...(p.total !== undefined ? { total: p.total } : {}), ...(p.message !== undefined ? { message: p.message } : {}) }),
-            }
-          : {}),
-      })) as Record<string, unknown>;
-    } catch (err) {
-      if (!ctx.signal.aborted && !this.connection.alive) {
-        throw new ToolError('EXECUTION', `MCP server "${this.name}": the connection was closed during the call to "${tool}"`, {
-          toolId,
-          op,
-          backend: { kind: 'mcp', name: this.name },
-          cause: err,
-        });
+    let raw: Record<string, unknown> | undefined;
+    // Two rounds at most: an HTTP server that forgot our session (404) never ran the request,
+    // so it is sent once more on a fresh session.
+    for (let round = 0; raw === undefined; round++) {
+      let client: Client;
+      try {
+        client = await this.connection.client(ctx.signal);
+      } catch (err) {
+        throw callErrorToToolError(err, site, errCtx);
       }
-      if (!ctx.signal.aborted && !(err instanceof McpError) && isTransportFailure(err)) {
-        // The SDK does not notice a failed HTTP request as a closed connection: rebuild it.
-        this.connection.invalidate(client, err as Error);
-        throw callErrorToToolError(
-          new McpConnectionError(`MCP server "${this.name}" connection failed during a call to "${tool}": ${(err as Error).message}`, { cause: err }),
-          site,
-          errCtx,
-        );
+      try {
+        raw = (await client.request({ method: 'tools/call', params: { name: tool, arguments: args } }, ResultSchema, {
+          signal: ctx.signal,
+          timeout: timeoutMs,
+          // With a runner deadline the deadline is hard; without one, progress proves the server is alive.
+          resetTimeoutOnProgress: ctx.timeoutMs === undefined,
+          ...(ctx.timeoutMs !== undefined ? { maxTotalTimeout: ctx.timeoutMs } : {}),
+          ...(onProgress
+            ? {
+                onprogress: (p: { progress: number; total?: number; message?: string }) =>
+                  onProgress({ progress: p.progress, ...(p.total !== undefined ? { total: p.total } : {}), ...(p.message !== undefined ? { message: p.message } : {}) }),
+              }
+            : {}),
+        })) as Record<string, unknown>;
+      } catch (err) {
+        if (!ctx.signal.aborted && !this.connection.alive) {
+          throw new ToolError('EXECUTION', `MCP server "${this.name}": the connection was closed during the call to "${tool}"`, {
+            toolId,
+            op,
+            backend: { kind: 'mcp', name: this.name },
+            cause: err,
+          });
+        }
+        if (!ctx.signal.aborted && !(err instanceof McpError) && isTransportFailure(err)) {
+          // The SDK does not notice a failed HTTP request as a closed connection: rebuild it.
+          this.connection.invalidate(client, err as Error);
+          if (round === 0 && (err as { code?: unknown }).code === 404 && this.connection.config.transport !== 'stdio') continue;
+          throw callErrorToToolError(
+            new McpConnectionError(`MCP server "${this.name}" connection failed during a call to "${tool}": ${(err as Error).message}`, { cause: err }),
+            site,
+            errCtx,
+          );
+        }
+        if (err instanceof McpError && err.code === ErrorCode.ConnectionClosed && /exceeded maximum size/.test(this.connection.lastTransportError?.message ?? '')) {
+          // Retrying would only fetch the same oversized answer again.
+          throw new ToolError(
+            'EXECUTION',
+            `MCP server "${this.name}" answered "${tool}" with a message larger than the ${this.connection.maxMessageBytes}-byte limit (maxMessageBytes); the connection was reset`,
+            { toolId, op, backend: { kind: 'mcp', name: this.name }, cause: err, retryable: false },
+          );
+        }
+        throw callErrorToToolError(err, site, errCtx);
       }
-      if (err instanceof McpError && err.code === ErrorCode.ConnectionClosed && /exceeded maximum size/.test(this.connection.lastTransportError?.message ?? '')) {
-        // Retrying would only fetch the same oversized answer again.
-        throw new ToolError(
-          'EXECUTION',
-          `MCP server "${this.name}" answered "${tool}" with a message larger than the ${this.connection.maxMessageBytes}-byte limit (maxMessageBytes); the connection was reset`,
-          { toolId, op, backend: { kind: 'mcp', name: this.name }, cause: err, retryable: false },
-        );
-      }
-      throw callErrorToToolError(err, site, errCtx);
     }
     this.connection.noteHealthy();
     return this.#normalize(raw, site, ctx.tool?.outputSchema !== undefined);

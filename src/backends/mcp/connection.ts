@@ -185,6 +185,7 @@ export class McpConnection implements AsyncDisposable {
   #stderrPartial = '';
   #knownTools: Set<string> | undefined;
   #listChangedTimer: NodeJS.Timeout | undefined;
+  readonly #probing = new WeakSet<Client>();
   #connections = 0;
   readonly #toolsChanged = new Set<Listener<void>>();
   readonly #connected = new Set<Listener<{ reconnect: boolean }>>();
@@ -488,6 +489,7 @@ export class McpConnection implements AsyncDisposable {
     client.onerror = (error) => {
       // An oversized message is the error that explains the close that follows: keep it.
       if (!/exceeded maximum size/.test(this.#lastTransportError?.message ?? '')) this.#lastTransportError = error;
+      if (kind !== 'stdio') this.#onHttpStreamError(client, error);
     };
     client.onclose = () => {
       if (this.#client === client && this.#state !== 'closed') this.#dropClient(client, this.#lastTransportError);
@@ -512,6 +514,30 @@ export class McpConnection implements AsyncDisposable {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Over HTTP the SDK notices a dead server only as a broken event stream: requests whose
+   * answers were to come on it would wait for their timeout. When the SDK gives up resuming,
+   * or a ping after the break fails, the connection is dropped so those calls fail now
+   * (retryably) and the next call reconnects. A ping that succeeds leaves resumption to the SDK.
+   */
+  #onHttpStreamError(client: Client, error: Error): void {
+    if (this.#client !== client) return;
+    const message = error.message;
+    if (/^Maximum reconnection attempts|^Failed to reconnect/.test(message)) {
+      this.invalidate(client, error);
+      return;
+    }
+    if (!/^SSE stream disconnected/.test(message) || this.#probing.has(client)) return;
+    this.#probing.add(client);
+    client
+      .ping({ timeout: Math.min(this.#options.connectTimeoutMs, 5000) })
+      .then(
+        () => undefined,
+        (pingError: unknown) => this.invalidate(client, new Error(`${message}; ping failed: ${pingError instanceof Error ? pingError.message : String(pingError)}`)),
+      )
+      .finally(() => this.#probing.delete(client));
   }
 
   #connectError(kind: 'stdio' | 'streamable-http' | 'sse', err: unknown): McpConnectionError {
