@@ -32,6 +32,8 @@ export const DEFAULT_TMPFS_MB = 16;
 export const DEFAULT_FSIZE_MB = 8;
 export const DEFAULT_NOFILE = 256;
 export const DEFAULT_POOL_SIZE = 2;
+/** How long a pool refill waits for the execution that emptied a slot (see `refillSoon`). */
+export const REFILL_DELAY_MS = 250;
 /** How long start-up may wait for the engine to answer a ping. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 
@@ -198,6 +200,7 @@ export class DockerRuntime implements Runtime {
   private poolHeapMb: number;
   private refilling = false;
   private poolWaiters = 0;
+  private refillTimer?: NodeJS.Timeout;
   private lastPoolError?: DockerRuntimeError;
   private readonly sessions = new Set<DockerSession>();
   private readonly removals = new Set<Promise<void>>();
@@ -275,6 +278,7 @@ export class DockerRuntime implements Runtime {
       return;
     }
     this.disposed = true;
+    clearTimeout(this.refillTimer);
     for (const waiter of this.slotWaiters.splice(0)) waiter.reject(new Error('the Docker runtime was disposed'));
     for (const session of [...this.sessions]) {
       session.terminate({ code: 'CANCELLED', message: 'the Docker runtime was disposed' });
@@ -344,7 +348,7 @@ export class DockerRuntime implements Runtime {
           this.discard(sandbox, 'refill');
           continue;
         }
-        this.refill();
+        this.refillSoon();
         return sandbox;
       }
       // A warm container already on its way is sooner than a cold one started now (which would
@@ -368,6 +372,29 @@ export class DockerRuntime implements Runtime {
     }
     this.refill();
     return sandbox;
+  }
+
+  /**
+   * Starting a container costs the engine a few hundred milliseconds of CPU; on a small machine
+   * that would slow the execution that just took a warm one. So the refill starts when that
+   * execution ends, or after {@link REFILL_DELAY_MS} if it runs longer.
+   */
+  refillSoon(): void {
+    if (this.refillTimer || this.disposed) return;
+    this.refillTimer = setTimeout(() => {
+      this.refillTimer = undefined;
+      this.refill();
+    }, REFILL_DELAY_MS);
+    this.refillTimer.unref();
+  }
+
+  /** Called when an execution ends: a deferred refill can start now. */
+  executionEnded(): void {
+    if (this.refillTimer) {
+      clearTimeout(this.refillTimer);
+      this.refillTimer = undefined;
+    }
+    this.refill();
   }
 
   /** Reports a runtime error without throwing; a throwing handler must not break the pool. */
@@ -711,6 +738,7 @@ class DockerSession implements RuntimeSession {
       return;
     }
     const removal = this.runtime.discard(sandbox);
+    this.runtime.executionEnded();
     // A guest that finished by itself has its agent exiting already; a killed one is waited
     // for, so that nothing it started outlives the failure the caller sees.
     if (failure) void removal.then(() => this.resolveDone(outcome));
