@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, parseConfig } from '../../src/config/load-config.js';
+
+/** The problems a config text is rejected with. */
+function problems(config: unknown): string[] {
+  try {
+    parseConfig(typeof config === 'string' ? config : JSON.stringify(config), { shown: 'toolexec.config.json' });
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).problems;
+  }
+  throw new Error('the config was accepted');
+}
+
+const server = { command: 'node', args: ['server.js'] };
+
+describe('loadConfig / parseConfig', () => {
+  it('accepts a full config and resolves paths against the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'toolexec-config-'));
+    mkdirSync(join(dir, 'srv'));
+    const file = join(dir, 'toolexec.config.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        $schema: './schema.json',
+        mcpServers: {
+          memory: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'], env: { MEMORY_FILE_PATH: '/tmp/m.jsonl' }, cwd: 'srv', autoApprove: [] },
+          remote: { url: 'http://127.0.0.1:9/mcp', headers: { Authorization: 'Bearer x' } },
+          off: { command: 'nothing', disabled: true },
+        },
+        tools: ['./tools.mjs'],
+        runtime: 'quickjs',
+        limits: { timeoutMs: 5000, memoryMb: 32, maxToolCalls: 10 },
+        toolTimeoutMs: 2000,
+        allow: ['memory:*', 'math:add'],
+        deny: ['memory:delete_*'],
+      }),
+    );
+    const c = loadConfig(file);
+    expect(c.file).toBe(file);
+    expect(c.tools).toEqual([join(dir, 'tools.mjs')]);
+    expect(c.mcpServers.map((s) => [s.name, s.transport, s.disabled])).toEqual([
+      ['memory', 'stdio', false],
+      ['remote', 'http', false],
+      ['off', 'stdio', true],
+    ]);
+    expect(c.mcpServers[0]).toMatchObject({ command: 'npx', cwd: join(dir, 'srv'), env: { MEMORY_FILE_PATH: '/tmp/m.jsonl' } });
+    expect(c.limits).toEqual({ timeoutMs: 5000, memoryMb: 32, maxToolCalls: 10 });
+    expect(c).toMatchObject({ runtime: 'quickjs', toolTimeoutMs: 2000, allow: ['memory:*', 'math:add'], deny: ['memory:delete_*'] });
+  });
+
+  it('finds toolexec.config.json in the working directory, and is empty without one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'toolexec-config-'));
+    expect(loadConfig(undefined, { cwd: dir })).toMatchObject({ mcpServers: [], tools: [], allow: [], deny: [] });
+    writeFileSync(join(dir, 'toolexec.config.json'), JSON.stringify({ tools: ['t.mjs'] }));
+    expect(loadConfig(undefined, { cwd: dir }).tools).toEqual([join(dir, 't.mjs')]);
+  });
+
+  it('names a missing --config file', () => {
+    expect(() => loadConfig('nope.json', { cwd: '/tmp' })).toThrow(/nope\.json: file not found \(looked at \/tmp\/nope\.json\)/);
+    const dir = mkdtempSync(join(tmpdir(), 'toolexec-config-'));
+    expect(() => loadConfig(dir)).toThrow(/not a file/);
+  });
+
+  it('reports invalid JSON with line and column', () => {
+    const [p] = problems('{\n  "tools": ["a.mjs"],\n  "runtime": quickjs\n}');
+    expect(p).toMatch(/^invalid JSON: .* at line 3, column 14/);
+    expect(problems('')[0]).toMatch(/^invalid JSON/);
+  });
+
+  it('wants an object at the top', () => {
+    expect(problems([])).toEqual(['the config must be a JSON object, got an array']);
+    expect(problems('null')).toEqual(['the config must be a JSON object, got null']);
+  });
+
+  it('names unknown top-level keys, with a suggestion for typos', () => {
+    const [p] = problems({ mcpServer: {} });
+    expect(p).toMatch(/^unknown top-level key "mcpServer" \(did you mean "mcpServers"\?\); known keys: .*mcpServers/);
+    expect(problems({ frobnicate: 1 })[0]).toMatch(/^unknown top-level key "frobnicate"; known keys/);
+  });
+
+  it('names the server key and what is wrong with it', () => {
+    expect(problems({ mcpServers: { memory: { command: 'npx', args: '-y server-memory' } } })).toEqual([
+      'mcpServers.memory.args must be array, got the string "-y server-memory"',
+    ]);
+    expect(problems({ mcpServers: { memory: { command: 'npx', args: ['-y', 3] } } })).toEqual(['mcpServers.memory.args[1] must be string, got number 3']);
+    expect(problems({ mcpServers: { memory: { command: 42 } } })).toEqual(['mcpServers.memory.command must be string, got number 42']);
+    expect(problems({ mcpServers: { memory: { command: 'x', env: { TOKEN: 1 } } } })).toEqual(['mcpServers.memory.env.TOKEN must be string, got number 1']);
+    expect(problems({ mcpServers: { memory: 'npx server-memory' } })).toEqual(['mcpServers.memory must be object, got the string "npx server-memory"']);
+    expect(problems({ mcpServers: [] })).toEqual(['mcpServers must be object, got an array']);
+  });
+
+  it('reports what only the MCP parser knows: command or url, transport, namespaces', () => {
+    expect(problems({ mcpServers: { a: {} } })[0]).toMatch(/mcpServers\.a needs either "command".*or "url"/);
+    expect(problems({ mcpServers: { a: { command: 'x', url: 'http://127.0.0.1/' } } })[0]).toMatch(/mcpServers\.a has both "command" and "url"/);
+    expect(problems({ mcpServers: { a: { url: 'ftp://x' } } })[0]).toMatch(/mcpServers\.a\.url must be an http: or https: URL/);
+    expect(problems({ mcpServers: { a: { command: 'x', type: 'carrier-pigeon' } } })[0]).toMatch(/mcpServers\.a\.type must be one of/);
+    expect(problems({ mcpServers: { 'my server': server, my_server: server } })[0]).toMatch(/both map to the tool namespace "my_server"/);
+  });
+
+  it('checks runtime, limits, tools and timeouts', () => {
+    expect(problems({ runtime: 'v8' })[0]).toMatch(/^runtime must be one of "quickjs", "isolated-vm", "docker", got the string "v8"/);
+    expect(problems({ limits: { timeout: 5 } })[0]).toMatch(/^unknown key limits\.timeout \(did you mean "timeoutMs"\?\)/);
+    expect(problems({ limits: { timeoutMs: '5s' } })).toEqual(['limits.timeoutMs must be integer, got the string "5s"']);
+    expect(problems({ limits: { memoryMb: 0 } })).toEqual(['limits.memoryMb must be >= 1, got number 0']);
+    expect(problems({ tools: './tools.mjs' })).toEqual(['tools must be array, got the string "./tools.mjs"']);
+    expect(problems({ toolTimeoutMs: 1.5 })).toEqual(['toolTimeoutMs must be integer, got number 1.5']);
+  });
+
+  it('checks allow/deny patterns', () => {
+    expect(problems({ deny: ['github:delete issue'] })[0]).toMatch(/^deny\[0\] must be a tool ID pattern .*got the string "github:delete issue"/);
+    expect(problems({ allow: 'github:*' })).toEqual(['allow must be array, got the string "github:*"']);
+    expect(problems({ allow: ['a:*'], expose: ['b:*'] })[0]).toMatch(/"expose" and "allow" are the same setting/);
+    expect(parseConfig(JSON.stringify({ expose: ['b:*'] })).allow).toEqual(['b:*']);
+  });
+
+  it('reports every problem at once', () => {
+    const list = problems({ runtime: 1, limits: { memoryMb: -1 }, bogus: true });
+    expect(list).toHaveLength(3);
+    const err = (() => {
+      try {
+        parseConfig(JSON.stringify({ runtime: 1, bogus: true }), { shown: 'my.json' });
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })()!;
+    expect(err.message).toMatch(/^my\.json: 2 problems:\n- /);
+    expect(err.code).toBe('CONFIG');
+  });
+});
