@@ -5,6 +5,8 @@ import os from 'node:os';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerRuntime, DockerRuntimeError, OWNER_HOST_LABEL, OWNER_PID_LABEL, SANDBOX_LABEL, containerOptions, DEFAULT_IMAGE } from '../../src/runtime/docker/index.js';
+import { Executor } from '../../src/code/executor.js';
+import { makeRunner } from '../code/conformance.js';
 import { ESCAPE, REQUIRE_DOCKER, SEED_SCRIPT, hostRun, issueTools, ourContainers, probeDocker } from './helpers.js';
 
 const probe = await probeDocker();
@@ -256,12 +258,23 @@ describe.skipIf(!probe.available)('DockerRuntime on the real engine', () => {
     await expect(stale.inspect()).rejects.toMatchObject({ statusCode: 404 });
   });
 
-  it.runIf(probe.runsc)('runs the seed journey under gVisor (runsc), still without network', async () => {
-    const runtime = new DockerRuntime({ runtime: 'runsc', pool: { size: 0 } });
+  it.runIf(probe.runsc)('runs the seed journey through the Executor under gVisor (runsc), still without network', async () => {
+    const runtime = new DockerRuntime({ runtime: 'runsc', pool: { size: 1 } });
+    const { runner } = makeRunner();
+    const executor = new Executor({ runner, runtime });
     try {
-      const run = await hostRun(runtime, SEED_SCRIPT, { tools: issueTools() });
-      expect(run.outcome.failure).toBeUndefined();
-      expect(run.value).toMatchObject({ labels: ['bug', 'triage'] });
+      const r = await executor.execute(
+        [
+          'const issue = await tools.github.create_issue({ title: "Crash: login fails (bug)", body: "steps" });',
+          'if (issue.title !== "Crash: login fails (bug)") throw new Error("title mismatch");',
+          'const labelled = /bug/i.test(issue.title) ? await tools.github.add_labels({ number: issue.number, labels: ["bug", "triage"] }) : issue;',
+          'labelled',
+        ].join('\n'),
+      );
+      expect(r.error).toBeUndefined();
+      expect(r.value).toMatchObject({ title: 'Crash: login fails (bug)', labels: ['bug', 'triage'] });
+      expect(r.toolCalls.map((c) => c.toolId)).toEqual(['github:create_issue', 'github:add_labels']);
+      expect(r.stats.runtime).toBe('docker');
       const probeRun = await hostRun(
         runtime,
         `${ESCAPE} const net = await new Promise((res) => { const s = req('net').connect(80, '1.1.1.1'); s.on('error', (e) => res(e.code)); s.on('connect', () => res('connected')); });
@@ -271,6 +284,7 @@ describe.skipIf(!probe.available)('DockerRuntime on the real engine', () => {
       // gVisor's own kernel answers, not the host's.
       expect((probeRun.value as { kernel: string }).kernel).not.toBe(os.release());
     } finally {
+      await executor.dispose();
       await runtime.dispose();
     }
   });
