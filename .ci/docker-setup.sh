@@ -7,6 +7,7 @@
 # Environment:
 #   TOOLEXEC_DOCKERD_LOG      where dockerd's output goes (default /var/log/toolexec-dockerd.log)
 #   TOOLEXEC_DOCKERD_WAIT_S   how long to wait for dockerd to answer (default 60)
+#   TOOLEXEC_DOCKERD_ARGS     extra arguments for dockerd when this script starts it
 #   TOOLEXEC_SKIP_IMAGE=1     do not build the sandbox image
 set -euo pipefail
 
@@ -84,13 +85,17 @@ if docker_answers; then
     if [ -n "$pid" ]; then as_root kill -HUP "$pid"; sleep 1; say "reloaded dockerd config"; fi
   fi
 else
+  start_dockerd() {
+    say "starting dockerd $* (log: $log_file)"
+    as_root mkdir -p "$(dirname "$log_file")"
+    # setsid + nohup: the daemon must outlive this script and the CI step's process group.
+    as_root sh -c "setsid nohup dockerd $* >>'$log_file' 2>&1 < /dev/null &"
+  }
+  retried=0
   if pgrep -x dockerd >/dev/null 2>&1; then
     say "dockerd is running but not answering yet; waiting"
   else
-    say "starting dockerd (log: $log_file)"
-    as_root mkdir -p "$(dirname "$log_file")"
-    # setsid + nohup: the daemon must outlive this script and the CI step's process group.
-    as_root sh -c "setsid nohup dockerd >>'$log_file' 2>&1 < /dev/null &"
+    start_dockerd ${TOOLEXEC_DOCKERD_ARGS:-}
   fi
   deadline=$(( $(date +%s) + wait_s ))
   until docker_answers; do
@@ -100,6 +105,14 @@ else
       exit 1
     fi
     if ! pgrep -x dockerd >/dev/null 2>&1; then
+      # In a nested container the daemon often cannot program iptables or create its bridge.
+      # The sandboxes never use a network (NetworkMode none), so run without both.
+      if [ "$retried" = 0 ] && tail -n 30 "$log_file" 2>/dev/null | grep -qiE 'iptables|bridge|nat'; then
+        retried=1
+        say "dockerd could not set up networking; retrying without iptables and the default bridge"
+        start_dockerd ${TOOLEXEC_DOCKERD_ARGS:-} --iptables=false --bridge=none
+        continue
+      fi
       echo "docker-setup: error: dockerd exited; last lines of $log_file:" >&2
       tail -n 30 "$log_file" >&2 2>/dev/null || true
       exit 1
