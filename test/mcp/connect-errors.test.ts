@@ -36,10 +36,12 @@ describe('MCP servers that cannot start', () => {
   });
 
   it('a program that is not an MCP server (never answers initialize)', async () => {
-    const err = await connectError({ garbage: fixtureStdio({ FIXTURE_MODE: 'garbage' }) }, { connectTimeoutMs: 500 });
+    // Long enough for a loaded machine to start node and read the garbage line before giving up.
+    const err = await connectError({ garbage: fixtureStdio({ FIXTURE_MODE: 'garbage' }) }, { connectTimeoutMs: 4000 });
     expect(err.message).toContain('MCP server "garbage"');
     expect(err.message).toContain('failed the MCP handshake');
     expect(err.message).toContain('fixture: writing garbage');
+    expect(err.message).toContain('is not valid JSON');
   });
 
   it('a URL where nothing listens', async () => {

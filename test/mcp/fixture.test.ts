@@ -48,11 +48,20 @@ describe('MCP backend with the fixture server', () => {
     expect(add.tool.inputSchema).toMatchObject({ required: ['a', 'b'] });
   });
 
-  it('skips a tool whose name breaks the ID rules, with a warning naming it', () => {
+  it('skips tools with a name the ID rules refuse or a malformed input schema, with warnings naming them', () => {
     expect(index.has('fx:bad name!')).toBe(false);
-    const w = warnings.find((x) => x.kind === 'skipped-tool');
-    expect(w).toMatchObject({ server: 'fx', tool: 'bad name!' });
-    expect(w!.message).toContain('bad name!');
+    expect(index.has('fx:no-input-schema')).toBe(false);
+    expect(index.has('fx:string-input')).toBe(false);
+    const skipped = warnings.filter((x) => x.kind === 'skipped-tool');
+    expect(skipped.map((w) => w.kind === 'skipped-tool' && w.tool).sort()).toEqual(['bad name!', 'no-input-schema', 'string-input']);
+    expect(skipped.find((w) => w.kind === 'skipped-tool' && w.tool === 'bad name!')!.message).toContain('cannot be used in a tool ID');
+    expect(skipped.find((w) => w.kind === 'skipped-tool' && w.tool === 'string-input')!.message).toContain('inputSchema.type must be "object"');
+  });
+
+  it('reports a server whose tools/list cursor never advances instead of looping', async () => {
+    await using loop = new McpHub({ loop: fixtureStdio({ FIXTURE_CURSOR_LOOP: '1' }) });
+    const [result] = await loop.importTools(new InMemoryIndex());
+    expect(result!.error?.message).toContain('MCP server "loop" repeated the tools/list cursor "0"');
   });
 
   it('normalizes structuredContent, JSON text and multi-item content', async () => {
