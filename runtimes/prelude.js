@@ -42,6 +42,7 @@
   var ErrorC = Error;
   var TypeErrorC = TypeError;
   var ProxyC = Proxy;
+  var FunctionC = Function;
   var StringC = String;
   var NumberC = Number;
   var ArrayIsArray = Array.isArray;
@@ -238,6 +239,12 @@
 
   // ---- console: Node-like formatting, captured as `log` messages ----
 
+  // The formatter is compiled on first use, from source text: QuickJS compiles a whole script
+  // eagerly, and this part alone doubled what every execution paid for the prelude. Scripts that
+  // log only strings never compile it.
+  var FORMATTER_SOURCE = `
+  var stringSlice = I.stringSlice, stringReplace = I.stringReplace, regexpTest = I.regexpTest, ObjectGetPrototypeOf = I.ObjectGetPrototypeOf, ObjectGetOwnPropertyDescriptor = I.ObjectGetOwnPropertyDescriptor, fnToString = I.fnToString, ErrorC = I.ErrorC, objectToString = I.objectToString, StringC = I.StringC, stringIndexOf = I.stringIndexOf, symbolToString = I.symbolToString, DateC = I.DateC, dateGetTime = I.dateGetTime, dateToISOString = I.dateToISOString, RegExpC = I.RegExpC, regexpToString = I.regexpToString, PromiseC = I.PromiseC, MapC = I.MapC, mapForEach = I.mapForEach, mapSize = I.mapSize, arrayPush = I.arrayPush, arrayJoin = I.arrayJoin, SetC = I.SetC, setForEach = I.setForEach, setSize = I.setSize, ArrayIsArray = I.ArrayIsArray, hasOwn = I.hasOwn, ObjectKeys = I.ObjectKeys, NumberC = I.NumberC, MathFloor = I.MathFloor, JSONstringify = I.JSONstringify;
+
   var MAX_DEPTH = 2;
   var MAX_ITEMS = 100;
   var MAX_STRING = 10000;
@@ -245,7 +252,7 @@
 
   function quote(s) {
     if (s.length > MAX_STRING) s = stringSlice(s, 0, MAX_STRING) + '... ' + (s.length - MAX_STRING) + ' more characters';
-    return "'" + stringReplace(stringReplace(s, /\\/g, '\\\\'), /'/g, "\\'") + "'";
+    return "'" + stringReplace(stringReplace(s, /\\\\/g, '\\\\\\\\'), /'/g, "\\\\'") + "'";
   }
 
   function keyText(k) {
@@ -299,7 +306,7 @@
     }
     if (typeof stack === 'string' && stack.length > 0) {
       // V8 stacks start with the head line; QuickJS stacks hold only frames.
-      return stringIndexOf(stack, head) === 0 ? stack : head + '\n' + stack;
+      return stringIndexOf(stack, head) === 0 ? stack : head + '\\n' + stack;
     }
     return head;
   }
@@ -402,15 +409,41 @@
     return arrayJoin(parts, ' ');
   }
 
+  return { inspect: inspect, formatArgs: formatArgs };
+  `;
+  var formatter;
+  function getFormatter() {
+    if (!formatter) {
+      formatter = FunctionC('I', FORMATTER_SOURCE)({
+        stringSlice: stringSlice, stringReplace: stringReplace, regexpTest: regexpTest, ObjectGetPrototypeOf: ObjectGetPrototypeOf, ObjectGetOwnPropertyDescriptor: ObjectGetOwnPropertyDescriptor, fnToString: fnToString, ErrorC: ErrorC, objectToString: objectToString, StringC: StringC, stringIndexOf: stringIndexOf, symbolToString: symbolToString, DateC: DateC, dateGetTime: dateGetTime, dateToISOString: dateToISOString, RegExpC: RegExpC, regexpToString: regexpToString, PromiseC: PromiseC, MapC: MapC, mapForEach: mapForEach, mapSize: mapSize, arrayPush: arrayPush, arrayJoin: arrayJoin, SetC: SetC, setForEach: setForEach, setSize: setSize, ArrayIsArray: ArrayIsArray, hasOwn: hasOwn, ObjectKeys: ObjectKeys, NumberC: NumberC, MathFloor: MathFloor, JSONstringify: JSONstringify,
+      });
+    }
+    return formatter;
+  }
+
+  function isError(v) {
+    if (v instanceof ErrorC) return true;
+    try {
+      return objectToString(v) === '[object Error]';
+    } catch (_) {
+      return false;
+    }
+  }
+
   function logger(level) {
     var fn = function () {
       var args = [];
       for (var i = 0; i < arguments.length; i++) arrayPush(args, arguments[i]);
       var text;
-      try {
-        text = formatArgs(args);
-      } catch (_) {
-        text = '[unprintable]';
+      var plain = true;
+      for (var j = 0; j < args.length; j++) if (typeof args[j] !== 'string') plain = false;
+      if (plain && (args.length < 2 || stringIndexOf(args[0], '%') === -1)) text = arrayJoin(args, ' ');
+      else {
+        try {
+          text = getFormatter().formatArgs(args);
+        } catch (_) {
+          text = '[unprintable]';
+        }
       }
       send(JSONstringify({ op: 'log', level: level, message: text }));
     };
@@ -463,7 +496,7 @@
       }
     } else {
       out.name = 'Uncaught';
-      out.message = inspect(e, 1, []);
+      out.message = getFormatter().inspect(e, 1, []);
     }
     return out;
   }

@@ -10,7 +10,7 @@
 import type { EngineFactory } from './worker-protocol.js';
 
 /* eslint-disable */
-export function workerMain(req: NodeJS.Require, createEngine: EngineFactory, engineOptions: unknown): void {
+export function workerMain(req: NodeJS.Require, createEngine: EngineFactory, engineOptions: unknown, warmPrelude?: string | null): void {
   const wt = req('node:worker_threads') as typeof import('node:worker_threads');
   const parentPort = wt.parentPort!;
   const data = wt.workerData as { control: SharedArrayBuffer; port: import('node:worker_threads').MessagePort };
@@ -27,6 +27,16 @@ export function workerMain(req: NodeJS.Require, createEngine: EngineFactory, eng
     .then(
       (e) => {
         engine = e;
+        if (typeof warmPrelude === 'string') {
+          // One throwaway job, so the first real execution does not pay for the engine's own
+          // warm-up (lazy WebAssembly compilation, first allocations), then a sandbox ready ahead.
+          lastPrelude = warmPrelude;
+          const quiet = { post() {}, shouldInterrupt: () => false, fail() {} };
+          const limits = { timeoutMs: 10_000, memoryMb: 64, maxOutputBytes: 1 << 20 };
+          const ej = engine.start({ prelude: warmPrelude, code: '__toolexec_start(async function () {\nreturn 1;\n});', filename: 'warmup.js', lineOffset: 1, limits }, quiet);
+          ej.finish();
+          if (engine.prepare) engine.prepare(warmPrelude);
+        }
         parentPort.postMessage({ t: 'ready' });
       },
       (err) => {
@@ -181,6 +191,17 @@ export function workerMain(req: NodeJS.Require, createEngine: EngineFactory, eng
     }
     flush();
     Atomics.store(ctrl, ABORT, 0);
+    if (!poisoned && engine.prepare && lastPrelude) {
+      // Build the next sandbox while idle; a job that arrives first builds its own.
+      setImmediate(() => {
+        try {
+          engine.prepare(lastPrelude);
+        } catch (err: any) {
+          parentPort.postMessage({ t: 'fatal', message: String((err && err.stack) || err) });
+          process.exit(1);
+        }
+      });
+    }
     parentPort.postMessage({
       t: 'end',
       id,

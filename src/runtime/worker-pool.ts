@@ -226,7 +226,8 @@ export class WorkerPool implements AsyncDisposable {
   private spawn(): PooledWorker {
     const w = new PooledWorker(this, this.options, ++this.seq);
     this.workers.add(w);
-    w.worker.unref();
+    // Referenced while starting (someone may be awaiting `warm()`); idle workers are unreferenced
+    // so that a forgotten executor never keeps the process alive.
     w.port.unref();
     w.ready.then(
       () => {
@@ -238,6 +239,7 @@ export class WorkerPool implements AsyncDisposable {
           next.resolve(w);
         } else {
           w.state = 'idle';
+          w.worker.unref();
         }
       },
       (err: Error) => {

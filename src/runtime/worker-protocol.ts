@@ -65,6 +65,11 @@ export interface EngineJob {
 export interface Engine {
   /** Evaluates prelude and code in a fresh context and runs the guest until idle. */
   start(job: WorkerJob & { prelude: string }, io: EngineIO): EngineJob;
+  /**
+   * Optional: builds the next job's sandbox (fresh context, prelude evaluated) while the worker
+   * is idle, so `start` only evaluates the user's code.
+   */
+  prepare?(prelude: string): void;
   readonly enforced: { memoryMb: boolean };
 }
 

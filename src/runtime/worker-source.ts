@@ -9,9 +9,10 @@ import type { EngineFactory } from './worker-protocol.js';
 
 /**
  * Source of a worker that runs `workerMain` with the given engine factory. `engineOptions`
- * must be JSON-serializable (resolved module paths, sizes).
+ * must be JSON-serializable (resolved module paths, sizes). With `warmPrelude`, the worker runs
+ * one throwaway job and prepares a sandbox before it reports ready.
  */
-export function buildWorkerSource(engineFactory: EngineFactory, engineOptions: unknown): string {
+export function buildWorkerSource(engineFactory: EngineFactory, engineOptions: unknown, warmPrelude?: string): string {
   return [
     '"use strict";',
     // Bundlers that keep function names (esbuild keepNames, as used by vitest) insert calls to
@@ -19,6 +20,6 @@ export function buildWorkerSource(engineFactory: EngineFactory, engineOptions: u
     'var __name = function (f) { return f; };',
     `const __toolexec_workerMain = ${workerMain.toString()};`,
     `const __toolexec_createEngine = ${engineFactory.toString()};`,
-    `__toolexec_workerMain(require, __toolexec_createEngine, ${JSON.stringify(engineOptions ?? null)});`,
+    `__toolexec_workerMain(require, __toolexec_createEngine, ${JSON.stringify(engineOptions ?? null)}, ${JSON.stringify(warmPrelude ?? null)});`,
   ].join('\n');
 }

@@ -71,13 +71,86 @@ export async function createQuickJSEngine(req: NodeJS.Require, options: QuickJSE
     return out;
   }
 
+  interface Sandbox {
+    rt: any;
+    ctx: any;
+    receive: any;
+    prelude: string;
+    /** The current job's sink; the host function reads it at call time. */
+    sink: { io: EngineIO | undefined };
+    /** Set when evaluating the prelude failed. */
+    failure?: any;
+  }
+
+  // Builds a fresh runtime and context with the prelude evaluated and the primitives hidden.
+  // Done ahead of time while the worker is idle (`prepare`), so that an execution does not pay
+  // for compiling the prelude, which costs several times more than the runtime and context.
+  function createSandbox(prelude: string): Sandbox {
+    const rt = QuickJS.newRuntime();
+    const sink: { io: EngineIO | undefined } = { io: undefined };
+    const box: Sandbox = { rt, ctx: undefined, receive: undefined, prelude, sink };
+    rt.setMaxStackSize(options.maxStackBytes);
+    const ctx = rt.newContext();
+    box.ctx = ctx;
+    const sendFn = ctx.newFunction('__toolexec_send', (h: any) => {
+      if (sink.io && ctx.typeof(h) === 'string') sink.io.post(ctx.getString(h));
+    });
+    ctx.setProp(ctx.global, '__toolexec_send', sendFn);
+    sendFn.dispose();
+    const p = ctx.evalCode(prelude, 'toolexec-prelude.js');
+    if (p.error) {
+      let d: any;
+      try {
+        d = ctx.dump(p.error);
+      } catch {
+        d = undefined;
+      }
+      p.error.dispose();
+      const message = d && typeof d.message === 'string' ? d.message : String(d);
+      box.failure =
+        message === 'out of memory'
+          ? { code: 'MEMORY_LIMIT', message: 'The sandbox ran out of memory while starting' }
+          : { code: 'SANDBOX_CRASHED', message: `The prelude failed: ${message}` };
+      return box;
+    }
+    p.value.dispose();
+    box.receive = ctx.getProp(ctx.global, '__toolexec_receive');
+    const del = ctx.evalCode('delete globalThis.__toolexec_send; delete globalThis.__toolexec_receive;', 'toolexec-setup.js');
+    if (del.error) del.error.dispose();
+    else del.value.dispose();
+    return box;
+  }
+
+  function destroy(box: Sandbox): void {
+    box.sink.io = undefined;
+    if (box.receive) box.receive.dispose();
+    box.ctx.dispose();
+    box.rt.dispose();
+  }
+
+  let ready: Sandbox | undefined;
+
   return {
     enforced: { memoryMb: true },
+    prepare(prelude: string) {
+      if (ready && ready.prelude === prelude) return;
+      if (ready) destroy(ready);
+      ready = undefined;
+      ready = createSandbox(prelude);
+    },
     start(job: WorkerJob & { prelude: string }, io: EngineIO): EngineJob {
-      const rt = QuickJS.newRuntime();
-      let ctx: any;
-      let receive: any;
-      let failure: any;
+      let box: Sandbox;
+      if (ready && ready.prelude === job.prelude) {
+        box = ready;
+        ready = undefined;
+      } else {
+        if (ready) destroy(ready);
+        ready = undefined;
+        box = createSandbox(job.prelude);
+      }
+      const { rt, ctx, receive } = box;
+      box.sink.io = io;
+      let failure: any = box.failure;
       const fail = (f: any) => {
         if (!failure) failure = f;
       };
@@ -90,7 +163,6 @@ export async function createQuickJSEngine(req: NodeJS.Require, options: QuickJSE
       };
       const limitBytes = Math.floor(job.limits.memoryMb * 1024 * 1024);
       rt.setMemoryLimit(limitBytes);
-      rt.setMaxStackSize(options.maxStackBytes);
       // QuickJS's own accounting undercounts many small allocations in this build (measured: a
       // 16 MB limit let an array of strings reach 85 MB), so also watch the WebAssembly heap:
       // growth beyond the limit since the job started ends the job. One large allocation is
@@ -103,40 +175,15 @@ export async function createQuickJSEngine(req: NodeJS.Require, options: QuickJSE
         }
         return io.shouldInterrupt();
       });
-      try {
-        ctx = rt.newContext();
-        const sendFn = ctx.newFunction('__toolexec_send', (h: any) => {
-          if (ctx.typeof(h) === 'string') io.post(ctx.getString(h));
-        });
-        ctx.setProp(ctx.global, '__toolexec_send', sendFn);
-        sendFn.dispose();
-        const p = ctx.evalCode(job.prelude, 'toolexec-prelude.js');
-        if (p.error) {
-          const f = describe(ctx, p.error, job, 'run');
-          p.error.dispose();
-          fail(f.code === 'MEMORY_LIMIT' || f.code === 'TIMEOUT' ? f : { code: 'SANDBOX_CRASHED', message: `The prelude failed: ${f.message}` });
+      if (!failure) {
+        const r = ctx.evalCode(job.code, job.filename);
+        if (r.error) {
+          fail(describe(ctx, r.error, job, 'code'));
+          r.error.dispose();
         } else {
-          p.value.dispose();
-          receive = ctx.getProp(ctx.global, '__toolexec_receive');
-          const del = ctx.evalCode('delete globalThis.__toolexec_send; delete globalThis.__toolexec_receive;', 'toolexec-setup.js');
-          if (del.error) del.error.dispose();
-          else del.value.dispose();
-          const r = ctx.evalCode(job.code, job.filename);
-          if (r.error) {
-            fail(describe(ctx, r.error, job, 'code'));
-            r.error.dispose();
-          } else {
-            r.value.dispose();
-            pump();
-          }
+          r.value.dispose();
+          pump();
         }
-      } catch (err) {
-        // A throw here is the engine itself failing (a WebAssembly trap, a host stack overflow):
-        // free what can be freed and let the worker loop report a crash.
-        try {
-          receive?.dispose();
-        } catch {}
-        throw err;
       }
       return {
         get failure() {
@@ -160,9 +207,7 @@ export async function createQuickJSEngine(req: NodeJS.Require, options: QuickJSE
         finish() {
           // Exact usage (`dumpMemoryUsage`) costs about 0.2 ms, more than a whole small
           // execution, so only the WebAssembly heap's size is reported.
-          if (receive) receive.dispose();
-          ctx?.dispose();
-          rt.dispose();
+          destroy(box);
           const heapBytes = wasmMemory ? wasmMemory.buffer.byteLength : undefined;
           // WebAssembly memory never shrinks: retire a worker whose heap a big job inflated.
           return { retire: heapBytes !== undefined && heapBytes > options.retireHeapBytes };

@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module';
 import { WorkerPool } from '../worker-pool.js';
 import { buildWorkerSource } from '../worker-source.js';
+import { loadPrelude } from '../prelude.js';
 import { createQuickJSEngine, type QuickJSEngineOptions } from './engine.js';
 import type { Runtime, RuntimeJob, RuntimeSession } from '../types.js';
 
@@ -44,7 +45,7 @@ export class QuickJSRuntime implements Runtime {
     };
     this.pool = new WorkerPool({
       name: 'toolexec-quickjs',
-      source: buildWorkerSource(createQuickJSEngine, engineOptions),
+      source: buildWorkerSource(createQuickJSEngine, engineOptions, loadPrelude()),
       resourceLimits: { maxOldGenerationSizeMb: options.workerHeapMb ?? DEFAULT_QUICKJS_WORKER_HEAP_MB, stackSizeMb: 4 },
       minIdle: options.minIdle,
       maxWorkers: options.maxWorkers,

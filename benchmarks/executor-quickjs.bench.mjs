@@ -1,0 +1,137 @@
+// The QuickJS executor against the raw engine and against @sebastianwessel/quickjs, in one run:
+// a script making 3 tool calls (warm pool), 1,000 sequential tool calls, and fib(25).
+//
+// - toolexec: Executor + Runner (schema-validated local tools), QuickJS in a warm worker
+//   thread, fresh QuickJS runtime and context per execution.
+// - raw: quickjs-emscripten 0.32 sync build in this thread, fresh runtime and context per
+//   execution, one minimal host function (`newPromise` + `executePendingJobs`), same tools
+//   called directly (no runner, no validation, no worker, no limits).
+// - sebastianwessel: @sebastianwessel/quickjs 3.1 `runSandboxed` with the tools in `env`.
+import { newQuickJSWASMModule } from 'quickjs-emscripten';
+import { loadQuickJs } from '@sebastianwessel/quickjs';
+import variant from '@jitl/quickjs-wasmfile-release-sync';
+import { measure as measureRaw, report } from './lib.mjs';
+
+const measure = (name, fn, o) => {
+  if (process.env.BENCH_DEBUG) console.error(`measuring ${name}`);
+  return measureRaw(name, fn, o);
+};
+import { Executor } from '../dist/code/executor.js';
+import { Runner } from '../dist/run/runner.js';
+
+const quick = process.argv.includes('--quick');
+const S = (n) => (quick ? Math.max(5, Math.floor(n / 4)) : n);
+
+const add = async ({ a, b }) => ({ sum: a + b });
+
+// ---- toolexec ----
+const runner = new Runner();
+runner.register({
+  namespace: 'math',
+  name: 'add',
+  description: 'Add two numbers',
+  inputSchema: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] },
+  outputSchema: { type: 'object', properties: { sum: { type: 'number' } }, required: ['sum'] },
+  handler: add,
+});
+const executor = new Executor({ runner, limits: { maxToolCalls: 5000, timeoutMs: 60_000 } });
+await executor.warm();
+
+const THREE = 'const a = await tools.math.add({ a: 1, b: 2 });\nconst b = await tools.math.add({ a: a.sum, b: 3 });\nconst c = await tools.math.add({ a: b.sum, b: 4 });\nc.sum';
+const LOOP = 'let s = 0;\nfor (let i = 0; i < 1000; i++) s = (await tools.math.add({ a: s, b: 1 })).sum;\ns';
+const FIB = 'function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\nfib(25)';
+
+async function te(script, expected) {
+  const r = await executor.execute(script);
+  if (!r.ok || r.value !== expected) throw new Error(`toolexec: unexpected result ${JSON.stringify(r.error ?? r.value)}`);
+}
+
+// ---- raw quickjs-emscripten ----
+const QuickJS = await newQuickJSWASMModule();
+const RAW_THREE = 'const a = JSON.parse(await call("add", JSON.stringify({ a: 1, b: 2 })));\nconst b = JSON.parse(await call("add", JSON.stringify({ a: a.sum, b: 3 })));\nconst c = JSON.parse(await call("add", JSON.stringify({ a: b.sum, b: 4 })));\nreturn c.sum;';
+const RAW_LOOP = 'let s = 0;\nfor (let i = 0; i < 1000; i++) s = JSON.parse(await call("add", JSON.stringify({ a: s, b: 1 }))).sum;\nreturn s;';
+const RAW_FIB = 'function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\nreturn fib(25);';
+
+async function raw(body, expected) {
+  const rt = QuickJS.newRuntime();
+  rt.setMemoryLimit(64 * 1024 * 1024);
+  const ctx = rt.newContext();
+  const call = ctx.newFunction('call', (nameH, argsH) => {
+    const args = JSON.parse(ctx.getString(argsH));
+    const d = ctx.newPromise();
+    add(args).then((v) => {
+      const s = ctx.newString(JSON.stringify(v));
+      d.resolve(s);
+      s.dispose();
+      d.dispose();
+      rt.executePendingJobs();
+    });
+    return d.handle;
+  });
+  ctx.setProp(ctx.global, 'call', call);
+  call.dispose();
+  const promise = ctx.unwrapResult(ctx.evalCode(`(async () => {\n${body}\n})()`, 'raw.js'));
+  rt.executePendingJobs();
+  const settling = ctx.resolvePromise(promise);
+  // resolvePromise attaches its callbacks inside the guest: run them even when nothing is pending.
+  rt.executePendingJobs();
+  const settled = await settling;
+  promise.dispose();
+  const value = ctx.dump(ctx.unwrapResult(settled));
+  ctx.dispose();
+  rt.dispose();
+  if (value !== expected) throw new Error(`raw: unexpected result ${value}`);
+}
+
+// ---- @sebastianwessel/quickjs ----
+const { runSandboxed } = await loadQuickJs(variant);
+const SW_THREE = 'const a = await env.add({ a: 1, b: 2 });\nconst b = await env.add({ a: a.sum, b: 3 });\nconst c = await env.add({ a: b.sum, b: 4 });\nexport default c.sum;';
+const SW_LOOP = 'let s = 0;\nfor (let i = 0; i < 1000; i++) s = (await env.add({ a: s, b: 1 })).sum;\nexport default s;';
+const SW_FIB = 'function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\nexport default fib(25);';
+async function sw(code, expected) {
+  const r = await runSandboxed(async ({ evalCode }) => evalCode(code), { env: { add } });
+  if (!r.ok || r.data !== expected) throw new Error(`sebastianwessel: unexpected result ${JSON.stringify(r)}`);
+}
+
+// ---- runner alone, to separate the tool's own cost from the bridge ----
+const runnerCall = () => runner.run('math:add', { a: 1, b: 2 });
+
+const rows = [];
+rows.push(await measure('toolexec 3 calls (warm)', () => te(THREE, 10), { samples: S(200), warmup: 20 }));
+rows.push(await measure('raw quickjs 3 calls', () => raw(RAW_THREE, 10), { samples: S(200), warmup: 20 }));
+rows.push(await measure('sebastianwessel 3 calls', () => sw(SW_THREE, 10), { samples: S(40), warmup: 5 }));
+rows.push(await measure('toolexec empty script', () => te('1', 1), { samples: S(200), warmup: 20 }));
+rows.push(await measure('raw quickjs empty script', () => raw('return 1;', 1), { samples: S(200), warmup: 20 }));
+const loopTe = await measure('toolexec 1000 calls', () => te(LOOP, 1000), { samples: S(20), warmup: 2 });
+const loopRaw = await measure('raw quickjs 1000 calls', () => raw(RAW_LOOP, 1000), { samples: S(20), warmup: 2 });
+const loopSw = await measure('sebastianwessel 1000 calls', () => sw(SW_LOOP, 1000), { samples: S(5), warmup: 1 });
+rows.push(loopTe, loopRaw, loopSw);
+const runnerRow = await measure('runner.run alone (per call)', runnerCall, { samples: S(50), batch: 200, warmup: 2 });
+rows.push(runnerRow);
+rows.push(await measure('toolexec fib(25)', () => te(FIB, 75025), { samples: S(20), warmup: 3 }));
+rows.push(await measure('raw quickjs fib(25)', () => raw(RAW_FIB, 75025), { samples: S(20), warmup: 3 }));
+rows.push(await measure('sebastianwessel fib(25)', () => sw(SW_FIB, 75025), { samples: S(10), warmup: 2 }));
+
+const perCall = (row) => row.medianUs / 1000;
+const teCall = perCall(loopTe);
+const rawCall = perCall(loopRaw);
+const swCall = perCall(loopSw);
+const notes = [
+  `per tool call over 1000 sequential calls: toolexec ${teCall.toFixed(1)} µs, raw quickjs ${rawCall.toFixed(1)} µs, sebastianwessel ${swCall.toFixed(1)} µs`,
+  `runner.run alone: ${runnerRow.medianUs.toFixed(1)} µs per call (schema validation on both sides)`,
+  `bridge overhead per call (toolexec per call − runner.run alone): ${(teCall - runnerRow.medianUs).toFixed(1)} µs; over raw quickjs per call: ${(teCall - rawCall).toFixed(1)} µs`,
+  'toolexec runs every execution in a worker thread (postMessage out, MessagePort + Atomics.wait back); raw runs in this thread with no limits',
+];
+await executor.dispose();
+report('executor-quickjs', rows, {
+  ratios: [
+    ['toolexec / raw, 3 calls', 'toolexec 3 calls (warm)', 'raw quickjs 3 calls'],
+    ['sebastianwessel / toolexec, 3 calls', 'sebastianwessel 3 calls', 'toolexec 3 calls (warm)'],
+    ['toolexec / raw, empty script', 'toolexec empty script', 'raw quickjs empty script'],
+    ['toolexec / raw, 1000 calls', 'toolexec 1000 calls', 'raw quickjs 1000 calls'],
+    ['sebastianwessel / toolexec, 1000 calls', 'sebastianwessel 1000 calls', 'toolexec 1000 calls'],
+    ['toolexec / raw, fib(25)', 'toolexec fib(25)', 'raw quickjs fib(25)'],
+    ['sebastianwessel / toolexec, fib(25)', 'sebastianwessel fib(25)', 'toolexec fib(25)'],
+  ],
+  notes,
+});
