@@ -10,6 +10,7 @@ import { makeRunner } from '../code/conformance.js';
 import { ESCAPE, REQUIRE_DOCKER, SEED_SCRIPT, hostRun, issueTools, ourContainers, probeDocker } from './helpers.js';
 
 const probe = await probeDocker();
+if (probe.available && !probe.runsc) console.warn('[docker tests] the gVisor case is skipped: runsc is not registered with Docker (run .ci/docker-setup.sh)');
 if (!probe.available) {
   console.warn(`[docker tests] skipped: ${probe.reason}${REQUIRE_DOCKER ? ' (TOOLEXEC_REQUIRE_DOCKER=1: failing)' : ''}`);
 }
@@ -129,6 +130,12 @@ describe.skipIf(!probe.available)('DockerRuntime on the real engine', () => {
     expect(a.value).toMatchObject({ seen: false });
     expect(b.value).toMatchObject({ seen: false });
     expect((a.value as { host: string }).host).not.toBe((b.value as { host: string }).host);
+    // The container's host name is its short id: once removals settle, neither exists.
+    await pooled.drain();
+    const docker = new Docker();
+    for (const run of [a, b]) {
+      await expect(docker.getContainer((run.value as { host: string }).host).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    }
   });
 
   it('holds a fork bomb at the PID limit; the host is fine and the container is gone', async () => {
