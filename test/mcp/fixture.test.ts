@@ -39,7 +39,7 @@ describe('MCP backend with the fixture server', () => {
     const ids = index.list({ namespace: 'fx' }).map((t) => t.id).sort();
     expect(ids).toContain('fx:image');
     expect(ids).toContain('fx:echo');
-    expect(ids).toHaveLength(13);
+    expect(ids).toHaveLength(14);
     const add = index.get('fx:add')!;
     expect(add.backend).toEqual({ kind: 'mcp', name: 'fx', tool: 'add' });
     expect(add.tool.title).toBe('Add');
