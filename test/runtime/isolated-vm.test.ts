@@ -319,6 +319,28 @@ describe('isolated-vm runtime', () => {
     expect(r2.outcome.failure?.code).toBe('CANCELLED');
   });
 
+  it('evaluates whichever prelude each job brings, and reports a broken one', async () => {
+    const tagged = await execute(rt, 'return typeof globalThis.preludeVersion;', {});
+    expect(tagged.done?.value).toBe('undefined');
+    const seen: GuestMessage[] = [];
+    const session = rt.start(
+      { prelude: `globalThis.preludeVersion = 2;\n${prelude}`, code: wrap('return globalThis.preludeVersion;'), filename: 'script.js', lineOffset: 1, limits: LIMITS },
+      (text) => seen.push(JSON.parse(text) as GuestMessage),
+    );
+    expect((await session.done).failure).toBeUndefined();
+    expect(seen).toEqual([{ op: 'done', ok: true, value: 2 }]);
+    const broken = rt.start(
+      { prelude: 'throw new Error("prelude exploded")', code: wrap('return 1'), filename: 'script.js', lineOffset: 1, limits: LIMITS },
+      () => {},
+    );
+    const outcome = await broken.done;
+    expect(outcome.failure?.code).toBe('RUNTIME_ERROR');
+    expect(outcome.failure?.message).toMatch(/prelude.*prelude exploded/);
+    const noReceive = rt.start({ prelude: '1', code: wrap('return 1'), filename: 'script.js', lineOffset: 1, limits: LIMITS }, () => {});
+    expect((await noReceive.done).failure?.message).toMatch(/__toolexec_receive/);
+    await expectHealthy(rt);
+  });
+
   it('never loads the native module into the host process', () => {
     const req = createRequire(import.meta.url);
     expect(Object.keys(req.cache).some((k) => k.includes(`${'isolated-vm'}/out`))).toBe(false);

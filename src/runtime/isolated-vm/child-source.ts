@@ -74,12 +74,15 @@ function onCatastrophic(message) {
 
 // ---- warm sandbox: an isolate (reused across clean executions) and a fresh context ----
 let warmIsolate = null; // { isolate, memoryMb, uses }
-let warmContext = null;
+let warmContext = null; // { context, prelude, receive }: prelude already evaluated when prelude !== null
 let lastMemoryMb = MAX_MEMORY_MB;
+let lastPrelude = null;
+let priming = null;
 let job = null;
 const preludeCache = new Map(); // prelude text -> cachedData (V8 code cache, isolate-independent)
 
 function guestSend(text) {
+  if (priming !== null) { priming.spoiled = true; return; }
   const j = job;
   if (j === null || j.finished || j.doneSeen || j.failure) return;
   if (typeof text !== 'string') throw new TypeError('__toolexec_send takes a string');
@@ -99,7 +102,47 @@ function guestSend(text) {
 function makeContext(isolate) {
   const context = isolate.createContextSync();
   context.global.setSync('__toolexec_send', new ivm.Callback(guestSend));
-  return context;
+  return { context: context, prelude: null, receive: null };
+}
+
+function compilePrelude(isolate, prelude) {
+  const cached = preludeCache.get(prelude);
+  const script = cached
+    ? isolate.compileScriptSync(prelude, { filename: 'toolexec-prelude.js', cachedData: cached })
+    : isolate.compileScriptSync(prelude, { filename: 'toolexec-prelude.js', produceCachedData: true });
+  if (!cached && script.cachedData) { preludeCache.clear(); preludeCache.set(prelude, script.cachedData); }
+  return script;
+}
+
+// Steps 1-2 of the protocol (install send, evaluate the prelude, capture receive, delete both
+// globals) for the next job, done while the process is idle: every execution in a sequence
+// pays only for its own code. No user code has run in the context. A prelude that talks to
+// the host while it is evaluated cannot be primed (nobody would hear it), so it is not.
+function primeContext(isolate, wc, prelude) {
+  priming = { spoiled: false };
+  try {
+    const script = compilePrelude(isolate, prelude);
+    script.runSync(wc.context, { timeout: 5000 });
+    script.release();
+    const receive = wc.context.global.getSync('__toolexec_receive', { reference: true });
+    if (receive.typeof !== 'function') { receive.release(); return false; }
+    wc.context.evalSync('delete globalThis.__toolexec_send; delete globalThis.__toolexec_receive;', { timeout: 1000 });
+    if (priming.spoiled) { receive.release(); return false; }
+    wc.receive = receive;
+    wc.prelude = prelude;
+    return true;
+  } catch (_) {
+    return false;
+  } finally {
+    priming = null;
+  }
+}
+
+function releaseWarmContext() {
+  if (warmContext === null) return;
+  try { if (warmContext.receive) warmContext.receive.release(); } catch (_) {}
+  try { warmContext.context.release(); } catch (_) {}
+  warmContext = null;
 }
 
 function prewarm(memoryMb) {
@@ -110,7 +153,16 @@ function prewarm(memoryMb) {
     if (warmIsolate === null) {
       warmIsolate = { isolate: new ivm.Isolate({ memoryLimit: memoryMb, onCatastrophicError: onCatastrophic }), memoryMb: memoryMb, uses: 0 };
     }
-    if (warmContext === null) warmContext = makeContext(warmIsolate.isolate);
+    if (warmContext === null) {
+      const wc = makeContext(warmIsolate.isolate);
+      if (lastPrelude !== null && !primeContext(warmIsolate.isolate, wc, lastPrelude)) {
+        // A failed priming may have left anything behind in the context: start clean.
+        try { wc.context.release(); } catch (_) {}
+        warmContext = makeContext(warmIsolate.isolate);
+      } else {
+        warmContext = wc;
+      }
+    }
   } catch (e) {
     dropWarm();
     throw e;
@@ -118,7 +170,7 @@ function prewarm(memoryMb) {
 }
 
 function dropWarm() {
-  if (warmContext !== null) { try { warmContext.release(); } catch (_) {} warmContext = null; }
+  releaseWarmContext();
   if (warmIsolate !== null) { try { if (!warmIsolate.isolate.isDisposed) warmIsolate.isolate.dispose(); } catch (_) {} warmIsolate = null; }
 }
 
@@ -245,6 +297,9 @@ function startJob(id, spec) {
   const memoryMb = Math.max(8, Math.min(MAX_MEMORY_MB, Math.floor(Number(limits.memoryMb) || MAX_MEMORY_MB)));
   const startedAt = performance.now();
   lastMemoryMb = memoryMb;
+  const prelude = String(spec.prelude);
+  if (warmContext !== null && warmContext.prelude !== null && warmContext.prelude !== prelude) releaseWarmContext();
+  lastPrelude = prelude;
   try {
     prewarm(memoryMb);
   } catch (e) {
@@ -252,12 +307,12 @@ function startJob(id, spec) {
     return;
   }
   const w = warmIsolate;
-  const context = warmContext;
+  const wc = warmContext;
   warmContext = null;
   warmIsolate = null; // owned by the job until finish() gives it back
   w.uses++;
   const j = {
-    id: id, isolate: w.isolate, warm: w, context: context, receive: null,
+    id: id, isolate: w.isolate, warm: w, context: wc.context, receive: wc.receive,
     startedAt: startedAt, deadline: startedAt + Math.max(1, Number(limits.timeoutMs) || 1),
     timeoutMs: Number(limits.timeoutMs), cpuMs: limits.cpuMs === undefined || limits.cpuMs === null ? undefined : Number(limits.cpuMs),
     cpuStart: w.isolate.cpuTime, cpuBound: false, memoryMb: memoryMb,
@@ -267,25 +322,22 @@ function startJob(id, spec) {
   };
   job = j;
 
-  const prelude = String(spec.prelude);
-  step(j, 'prelude', function (timeout) {
-    const cached = preludeCache.get(prelude);
-    const script = cached
-      ? j.isolate.compileScriptSync(prelude, { filename: 'toolexec-prelude.js', cachedData: cached })
-      : j.isolate.compileScriptSync(prelude, { filename: 'toolexec-prelude.js', produceCachedData: true });
-    if (!cached && script.cachedData) { preludeCache.clear(); preludeCache.set(prelude, script.cachedData); }
-    script.runSync(j.context, { timeout: timeout });
-    script.release();
-  });
-  step(j, 'prelude', function (timeout) {
-    const receive = j.context.global.getSync('__toolexec_receive', { reference: true });
-    if (receive.typeof !== 'function') {
-      receive.release();
-      throw new Error('the prelude did not define globalThis.__toolexec_receive');
-    }
-    j.receive = receive;
-    j.context.evalSync('delete globalThis.__toolexec_send; delete globalThis.__toolexec_receive;', { timeout: timeout });
-  });
+  if (wc.prelude === null) {
+    step(j, 'prelude', function (timeout) {
+      const script = compilePrelude(j.isolate, prelude);
+      script.runSync(j.context, { timeout: timeout });
+      script.release();
+    });
+    step(j, 'prelude', function (timeout) {
+      const receive = j.context.global.getSync('__toolexec_receive', { reference: true });
+      if (receive.typeof !== 'function') {
+        receive.release();
+        throw new Error('the prelude did not define globalThis.__toolexec_receive');
+      }
+      j.receive = receive;
+      j.context.evalSync('delete globalThis.__toolexec_send; delete globalThis.__toolexec_receive;', { timeout: timeout });
+    });
+  }
   let script = null;
   step(j, 'compile', function () {
     script = j.isolate.compileScriptSync(String(spec.code), { filename: j.filename });
@@ -343,11 +395,15 @@ function readLines() {
 }
 
 function tick() {
-  const lines = readLines();
-  for (let i = 0; i < lines.length; i++) {
-    if (lines[i].length > 0) handle(lines[i]);
-  }
-  flush();
+  // While a job runs, stay in this loop: a tool call's reply should not wait for a turn of
+  // the event loop. Between jobs, yield once so isolated-vm's own housekeeping can run.
+  do {
+    const lines = readLines();
+    for (let i = 0; i < lines.length; i++) {
+      if (lines[i].length > 0) handle(lines[i]);
+    }
+    flush();
+  } while (job !== null);
   if (job === null && (warmIsolate === null || warmContext === null)) {
     try { prewarm(lastMemoryMb); } catch (_) {}
   }
