@@ -79,6 +79,35 @@ describe('MCP servers that cannot start', () => {
     expect(handle.hub.alive).toBe(false);
   });
 
+  it('backs off before reconnecting, and close() cuts the wait short', async () => {
+    // A one-minute backoff: only close() can end the second call within the test timeout.
+    const hub = new McpHub({ ghost: { command: 'toolexec-no-such-command-xyz' } }, { backoffInitialMs: 60_000 });
+    const b = hub.backend('ghost');
+    await expect(b.call('ghost:x', {}, ctxFor('ghost', 'x'))).rejects.toThrow(/could not be started/);
+    expect(hub.connection('ghost').failures).toBe(1);
+    const second = b.call('ghost:x', {}, ctxFor('ghost', 'x')).then(
+      () => undefined,
+      (e: unknown) => e as ToolError,
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    await hub.close();
+    const err = await second;
+    expect(err?.code).toBe('EXECUTION');
+    expect(err?.message).toContain('closed');
+    expect(err?.retryable).toBe(false);
+  });
+
+  it('lets a caller abort while waiting out the backoff', async () => {
+    await using hub = new McpHub({ ghost: { command: 'toolexec-no-such-command-xyz' } }, { backoffInitialMs: 60_000 });
+    const b = hub.backend('ghost');
+    await expect(b.call('ghost:x', {}, ctxFor('ghost', 'x'))).rejects.toThrow(/could not be started/);
+    const err = await b.call('ghost:x', {}, ctxFor('ghost', 'x', { signal: AbortSignal.timeout(100) })).then(
+      () => undefined,
+      (e: unknown) => e as ToolError,
+    );
+    expect(err?.code).toBe('TIMEOUT');
+  });
+
   it('names the known servers when asked for an unknown or disabled one', async () => {
     await using hub = new McpHub({ a: { command: 'x' }, off: { command: 'y', disabled: true } });
     expect(() => hub.connection('b')).toThrow('No MCP server named "b"; configured: "a"');

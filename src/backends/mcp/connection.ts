@@ -42,8 +42,19 @@ export type McpConnectionState = 'idle' | 'connecting' | 'connected' | 'closed';
 
 type Listener<T> = (value: T) => void;
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref?.());
+/** Waits `ms`, or less when `signal` aborts (never rejects). */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    timer.unref?.();
+    signal?.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
 }
 
 /** Resolves like `promise` but rejects as soon as `signal` aborts (the shared attempt goes on). */
@@ -186,6 +197,8 @@ export class McpConnection implements AsyncDisposable {
   #knownTools: Set<string> | undefined;
   #listChangedTimer: NodeJS.Timeout | undefined;
   readonly #probing = new WeakSet<Client>();
+  /** Aborted by `close()`: cuts a backoff wait short. */
+  readonly #closing = new AbortController();
   #connections = 0;
   readonly #toolsChanged = new Set<Listener<void>>();
   readonly #connected = new Set<Listener<{ reconnect: boolean }>>();
@@ -344,6 +357,7 @@ export class McpConnection implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
+    this.#closing.abort();
     clearTimeout(this.#listChangedTimer);
     const pending = this.#connecting;
     const client = this.#client;
@@ -394,7 +408,7 @@ export class McpConnection implements AsyncDisposable {
 
   async #connect(): Promise<Client> {
     const delay = this.#backoffDelay();
-    if (delay > 0) await sleep(delay);
+    if (delay > 0) await sleep(delay, this.#closing.signal);
     if (this.#isClosed()) throw new McpConnectionError(`MCP server "${this.name}": the connection has been closed`, { retryable: false });
     let client: Client;
     let transport: Transport;
