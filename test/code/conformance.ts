@@ -72,6 +72,7 @@ export function makeRunner(): { runner: Runner; events: string[]; aborted: strin
     description: 'Never answers; records when it is cancelled',
     handler: ({ tag }: { tag?: string }, { signal }) =>
       new Promise((_, reject) => {
+        events.push(`hang:${tag}`);
         signal.addEventListener('abort', () => {
           aborted.push(String(tag));
           reject(new Error('aborted'));
@@ -259,7 +260,10 @@ export function defineConformanceSuite(runtime: RuntimeName, options: Conformanc
       it('CANCELLED through an AbortSignal, cancelling the tool call in flight', async () => {
         const ac = new AbortController();
         const p = exec('await run("test:hang", { tag: "cancel" });', { signal: ac.signal });
-        setTimeout(() => ac.abort(), 100 * scale);
+        // Abort once the call is in flight: a sandbox may take a while to start (Docker).
+        const deadline = Date.now() + 5000 * scale;
+        while (!ctx.events.includes('hang:cancel') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+        ac.abort();
         const r = await p;
         expect(r.error?.code).toBe('CANCELLED');
         expect(ctx.aborted).toContain('cancel');
