@@ -35,6 +35,7 @@ export function workerMain(req: NodeJS.Require, createEngine: EngineFactory, eng
           const limits = { timeoutMs: 10_000, memoryMb: 64, maxOutputBytes: 1 << 20 };
           const ej = engine.start({ prelude: warmPrelude, code: '__toolexec_start(async function () {\nreturn 1;\n});', filename: 'warmup.js', lineOffset: 1, limits }, quiet);
           ej.finish();
+          if (ej.dispose) ej.dispose();
           if (engine.prepare) engine.prepare(warmPrelude);
         }
         parentPort.postMessage({ t: 'ready' });
@@ -184,6 +185,16 @@ export function workerMain(req: NodeJS.Require, createEngine: EngineFactory, eng
         poisoned = true;
       }
     }
+    // A clean job's context is freed after the host has its answer; anything else is freed
+    // first, so that a failure to free is reported with the job.
+    const deferDispose = !!(ej && ej.dispose && done && !poisoned);
+    if (ej && ej.dispose && !deferDispose) {
+      try {
+        ej.dispose();
+      } catch (err: any) {
+        poisoned = true;
+      }
+    }
     if (done) {
       // Whatever the guest queued after `done` is dropped; the done message is the last one.
       const i = batch.findIndex((t) => t.startsWith('{"op":"done"'));
@@ -191,11 +202,13 @@ export function workerMain(req: NodeJS.Require, createEngine: EngineFactory, eng
     }
     flush();
     Atomics.store(ctrl, ABORT, 0);
-    if (!poisoned && engine.prepare && lastPrelude) {
-      // Build the next sandbox while idle; a job that arrives first builds its own.
+    if (!poisoned) {
+      // Free this job's context and build the next sandbox while idle (a job that arrives
+      // first builds its own). A failure here leaves the engine unusable: leave the pool.
       setImmediate(() => {
         try {
-          engine.prepare(lastPrelude);
+          if (deferDispose) ej.dispose();
+          if (engine.prepare && lastPrelude) engine.prepare(lastPrelude);
         } catch (err: any) {
           parentPort.postMessage({ t: 'fatal', message: String((err && err.stack) || err) });
           process.exit(1);

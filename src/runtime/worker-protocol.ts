@@ -57,8 +57,14 @@ export interface EngineJob {
   deliver(messages: string[]): void;
   /** A failure the engine saw itself (syntax error, uncatchable exception, out of memory). */
   readonly failure: RuntimeFailure | undefined;
-  /** Frees the context; returns what the engine could measure. Throws when the engine is broken. */
+  /**
+   * Ends the job and returns what the engine could measure; `retire` asks for the worker to be
+   * replaced. Frees the context too, unless the engine has `dispose` (then freeing waits until
+   * the host has its answer). Throws when the engine is broken.
+   */
   finish(): { memoryBytes?: number; retire?: boolean };
+  /** Optional: frees the job's context after `finish`, off the critical path. */
+  dispose?(): void;
 }
 
 /** An engine loaded once per worker and reused for every job (a fresh context each time). */

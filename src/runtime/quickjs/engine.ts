@@ -205,12 +205,17 @@ export async function createQuickJSEngine(req: NodeJS.Require, options: QuickJSE
           pump();
         },
         finish() {
+          // The guest must not run again (a late reply, a pending job) once the job is over.
+          box.sink.io = undefined;
+          rt.setInterruptHandler(() => true);
           // Exact usage (`dumpMemoryUsage`) costs about 0.2 ms, more than a whole small
           // execution, so only the WebAssembly heap's size is reported.
-          destroy(box);
           const heapBytes = wasmMemory ? wasmMemory.buffer.byteLength : undefined;
           // WebAssembly memory never shrinks: retire a worker whose heap a big job inflated.
           return { retire: heapBytes !== undefined && heapBytes > options.retireHeapBytes };
+        },
+        dispose() {
+          destroy(box);
         },
       };
     },
