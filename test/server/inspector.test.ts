@@ -1,0 +1,45 @@
+// The MCP Inspector's CLI mode (a client we did not write) lists and calls our tools. It
+// reads the same `mcpServers` format our users put in Claude Desktop or Cursor.
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, binOf, writeServeConfig } from './helpers.js';
+
+const INSPECTOR = binOf('@modelcontextprotocol/inspector');
+
+function inspector(args: string[]) {
+  const dir = mkdtempSync(join(tmpdir(), 'toolexec-inspector-'));
+  const session = join(dir, 'mcp.json');
+  writeFileSync(session, JSON.stringify({ mcpServers: { toolexec: { command: process.execPath, args: [CLI, 'serve', '--config', writeServeConfig()] } } }));
+  const r = spawnSync(process.execPath, [INSPECTOR, '--cli', '--config', session, '--server', 'toolexec', ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    // No OS keychain here; the inspector would otherwise warn about it on every run.
+    env: { ...process.env, MCP_INSPECTOR_SECRET_STORE: 'memory', HOME: dir },
+  });
+  if (r.status !== 0) throw new Error(`inspector exited with ${r.status}:\n${r.stdout}\n${r.stderr}`);
+  return JSON.parse(r.stdout) as Record<string, any>;
+}
+
+describe('MCP Inspector CLI against toolexec serve', () => {
+  it('lists the tools', () => {
+    const out = inspector(['--method', 'tools/list']);
+    const names = (out.tools as { name: string }[]).map((t) => t.name);
+    expect(names).toEqual(expect.arrayContaining(['search_tools', 'list_namespaces', 'describe_tool', 'run_tool', 'run_chain', 'execute_code']));
+  });
+
+  it('calls search_tools and run_tool on an upstream server', () => {
+    const search = inspector(['--method', 'tools/call', '--tool-name', 'search_tools', '--tool-arg', 'query=echo']);
+    expect(search.structuredContent.items[0].id).toBe('everything:echo');
+    const run = inspector(['--method', 'tools/call', '--tool-name', 'run_tool', '--tool-arg', 'toolId=everything:echo', 'args={"message":"from the inspector"}']);
+    expect(run.content[0].text).toBe('Echo: from the inspector');
+  });
+
+  it('calls execute_code', () => {
+    const out = inspector(['--method', 'tools/call', '--tool-name', 'execute_code', '--tool-arg', 'script=return (await tools.math.add({ a: 20, b: 22 })).sum']);
+    expect(out.isError).toBeFalsy();
+    expect(out.structuredContent.value).toBe(42);
+  });
+});
