@@ -200,6 +200,15 @@ describe('MCP backend with the fixture server', () => {
   });
 });
 
+describe('MCP backend: the server config timeout', () => {
+  it('caps a longer runner budget', async () => {
+    await using hub = new McpHub({ quick: fixtureStdio({}, { timeout: 200 }) });
+    const err = await rejection(hub.backend('quick').call('quick:hang', { tag: 'config-timeout' }, ctxFor('quick', 'hang', { timeoutMs: 60_000 })));
+    expect(err.code).toBe('TIMEOUT');
+    expect(err.message).toContain('after 200 ms');
+  });
+});
+
 describe('MCP backend: message size limit', () => {
   it('fails an answer over maxMessageBytes with a non-retryable error naming the limit, and recovers', async () => {
     await using hub = new McpHub({ small: fixtureStdio() }, { maxMessageBytes: 100_000, backoffInitialMs: 10 });

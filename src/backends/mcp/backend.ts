@@ -48,7 +48,10 @@ export function normalizeMcpResult(content: ContentItem[], structuredContent: un
 }
 
 export interface McpBackendOptions {
-  /** Timeout when the runner gives none (default: the server config's `timeoutMs`, else 60 s). */
+  /**
+   * Timeout when the runner gives none (default: the server config's `timeoutMs`, else 60 s).
+   * When the runner gives one, the server config's `timeoutMs` still caps it.
+   */
   defaultTimeoutMs?: number;
 }
 
@@ -157,7 +160,9 @@ export class McpBackend implements Backend {
   ): Promise<BackendResult> {
     const tool = this.#resolveTool(toolId, ctx);
     const site: McpCallSite = { toolId, tool, server: this.name, op };
-    const timeoutMs = ctx.timeoutMs ?? this.#defaultTimeoutMs;
+    // The runner's budget and the server's configured timeout both apply: the shorter wins.
+    const configured = this.connection.config.timeoutMs;
+    const timeoutMs = ctx.timeoutMs === undefined ? this.#defaultTimeoutMs : configured === undefined ? ctx.timeoutMs : Math.min(ctx.timeoutMs, configured);
     const errCtx = { signal: ctx.signal, timeoutMs, stderrTail: () => this.connection.stderrTail().slice(-10) };
     let raw: Record<string, unknown> | undefined;
     // Two rounds at most: an HTTP server that forgot our session (404) never ran the request,
@@ -175,7 +180,7 @@ export class McpBackend implements Backend {
           timeout: timeoutMs,
           // With a runner deadline the deadline is hard; without one, progress proves the server is alive.
           resetTimeoutOnProgress: ctx.timeoutMs === undefined,
-          ...(ctx.timeoutMs !== undefined ? { maxTotalTimeout: ctx.timeoutMs } : {}),
+          ...(ctx.timeoutMs !== undefined ? { maxTotalTimeout: timeoutMs } : {}),
           ...(onProgress
             ? {
                 onprogress: (p: { progress: number; total?: number; message?: string }) =>
