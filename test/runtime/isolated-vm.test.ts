@@ -420,6 +420,23 @@ describe('isolated-vm runtime: engine aborts and availability', () => {
     }
   });
 
+  it('ends an execution in flight with CANCELLED when the runtime is disposed', async () => {
+    const rt = createIsolatedVmRuntime({ maxProcesses: 1 });
+    let started!: () => void;
+    const reached = new Promise<void>((r) => (started = r));
+    const running = execute(rt, 'await run("t:hang", {}); return 1;', {
+      tool: () => {
+        started();
+        return new Promise(() => {});
+      },
+    });
+    await reached;
+    await rt.dispose();
+    const r = await running;
+    expect(r.outcome.failure?.code).toBe('CANCELLED');
+    expect(rt.processCount).toBe(0);
+  });
+
   it('refuses start() after dispose()', async () => {
     const rt = new IsolatedVmRuntime();
     await rt.dispose();

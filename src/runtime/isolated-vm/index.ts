@@ -96,6 +96,9 @@ function unavailableMessage(reason: string): string {
 
 let nextJobId = 1;
 
+/** Time a sandbox process may take to load isolated-vm (it is ~50 ms unloaded; CI machines are slow). */
+const START_TIMEOUT_MS = 20_000;
+
 /**
  * Runs guest programs in V8 isolates inside supervised sandbox processes. See the header
  * comment of this file for the isolation design and what it costs.
@@ -254,6 +257,7 @@ export class IsolatedVmRuntime implements Runtime {
         maxMemoryMb: this.options.maxMemoryMb,
         childHeapMb: this.options.processHeapMb,
         isolateUses: this.options.maxExecutionsPerIsolate,
+        startTimeoutMs: START_TIMEOUT_MS,
       });
     } catch (e) {
       this.spawning--;
@@ -264,11 +268,13 @@ export class IsolatedVmRuntime implements Runtime {
     } catch (e) {
       this.spawning--;
       p.kill();
-      // A process that dies before saying ready means the engine cannot load here; it will not
-      // get better by retrying, so remember it.
-      this.unavailable = unavailableMessage(`isolated-vm failed to load in a sandbox process (${(e as Error).message})`);
       this.wake();
-      throw new UnavailableError(this.unavailable);
+      if (p.fatalMessage !== undefined) {
+        // isolated-vm itself failed to load: that will not get better by retrying, so remember it.
+        this.unavailable = unavailableMessage(`isolated-vm failed to load in a sandbox process (${p.fatalMessage})`);
+        throw new UnavailableError(this.unavailable);
+      }
+      throw new UnavailableError(unavailableMessage(`a sandbox process failed to start (${(e as Error).message})`));
     }
     this.spawning--;
     if (this.disposed) {
@@ -280,6 +286,11 @@ export class IsolatedVmRuntime implements Runtime {
       if (this.all.has(p)) this.retire(p);
     });
     return p;
+  }
+
+  /** Whether `dispose()` has been called. */
+  get isDisposed(): boolean {
+    return this.disposed;
   }
 
   /** Number of live sandbox processes (for tests and diagnostics). */
@@ -419,6 +430,9 @@ class IsolatedVmSession implements RuntimeSession {
     if (this.ended) return;
     this.detach();
     let failure = this.hostFailure;
+    if (failure === undefined && this.runtime.isDisposed) {
+      failure = { code: 'CANCELLED', message: 'the isolated-vm runtime was disposed during the execution' };
+    }
     if (failure === undefined) {
       failure = p.oomReported || V8_OOM_REPORT.test(p.stderr)
         ? this.memoryFailure()

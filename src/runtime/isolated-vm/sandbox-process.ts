@@ -4,6 +4,7 @@
  * (`index.ts`) drives it and decides when to kill it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { CHILD_SOURCE } from './child-source.js';
 import type { RuntimeFailure } from '../types.js';
@@ -22,6 +23,8 @@ export interface SandboxProcessOptions {
   /** `--max-old-space-size` of the child's own Node heap (messages in transit live there). */
   childHeapMb: number;
   isolateUses: number;
+  /** Time the process may take to load isolated-vm and say ready. */
+  startTimeoutMs: number;
 }
 
 /** Last bytes of the child's stderr kept to explain a crash (V8 prints its OOM report there). */
@@ -49,6 +52,8 @@ export class SandboxProcess {
   onOutOfMemory: (() => void) | undefined;
   /** Whether V8's fatal out-of-memory report has appeared on stderr. */
   oomReported = false;
+  /** The load error the child reported before exiting, when isolated-vm could not be used at all. */
+  fatalMessage: string | undefined;
   private stderrTail = '';
   private readonly input: Writable;
   private outbox: string[] = [];
@@ -90,7 +95,6 @@ export class SandboxProcess {
     });
     // Nobody may be waiting yet; the rejection is still observed by whoever awaits `ready`.
     this.ready.catch(() => {});
-    let fatal: string | undefined;
     out.on('data', (chunk: string) => {
       buffered += chunk;
       let nl = buffered.indexOf('\n');
@@ -104,15 +108,22 @@ export class SandboxProcess {
         } catch {
           continue;
         }
-        if (m.t === 'ready') resolveReady();
-        else if (m.t === 'fatal') fatal = m.message;
+        if (m.t === 'ready') {
+          clearTimeout(startTimer);
+          // Idle sandbox processes must not keep the host alive; a running job holds its own
+          // timer, which does.
+          this.child.unref();
+          for (const s of [this.child.stdin, this.child.stderr, this.child.stdio[3]]) (s as Socket | null)?.unref?.();
+          resolveReady();
+        } else if (m.t === 'fatal') this.fatalMessage = m.message;
         else this.onMessage?.(m);
       }
     });
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
         this.alive = false;
-        rejectReady(new Error(fatal ?? this.describeExit(code, signal)));
+        clearTimeout(startTimer);
+        rejectReady(new Error(this.fatalMessage ?? this.describeExit(code, signal)));
         // stdio may still hold the last lines; let them drain before reporting the exit.
         setImmediate(() => {
           this.onExit?.(code, signal);
@@ -122,8 +133,13 @@ export class SandboxProcess {
     });
     this.child.once('error', (err) => {
       this.alive = false;
+      clearTimeout(startTimer);
       rejectReady(err);
     });
+    const startTimer = setTimeout(() => {
+      rejectReady(new Error(`the sandbox process did not start within ${options.startTimeoutMs} ms`));
+      this.kill();
+    }, options.startTimeoutMs);
   }
 
   get pid(): number | undefined {
@@ -137,6 +153,7 @@ export class SandboxProcess {
 
   describeExit(code: number | null, signal: NodeJS.Signals | null): string {
     const how = signal !== null ? `signal ${signal}` : `exit code ${code}`;
+    if (this.fatalMessage !== undefined) return `${how}: ${this.fatalMessage}`;
     const tail = this.stderrTail.trim().split('\n').slice(-6).join('\n');
     return tail ? `${how}: ${tail}` : how;
   }
