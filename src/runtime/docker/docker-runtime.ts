@@ -200,6 +200,7 @@ export class DockerRuntime implements Runtime {
   private poolHeapMb: number;
   private refilling = false;
   private poolWaiters = 0;
+  private coldStarting = 0;
   private refillTimer?: NodeJS.Timeout;
   private lastPoolError?: DockerRuntimeError;
   private readonly sessions = new Set<DockerSession>();
@@ -287,9 +288,12 @@ export class DockerRuntime implements Runtime {
     this.wakeRefillWaiters();
     // Containers still being created are discarded when their creation settles.
     const deadline = Date.now() + 30_000;
-    while ((this.starting > 0 || this.removals.size > 0) && Date.now() < deadline) {
+    while ((this.starting > 0 || this.coldStarting > 0 || this.removals.size > 0) && Date.now() < deadline) {
       await this.drainRemovals();
-      if (this.starting > 0) await new Promise((r) => setTimeout(r, 20));
+      if (this.starting > 0 || this.coldStarting > 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    if (this.starting > 0 || this.coldStarting > 0 || this.removals.size > 0) {
+      this.report(new DockerRuntimeError('SANDBOX_CRASHED', 'shutdown', 'dispose() gave up waiting for containers still being created or removed; the next start-up removes them'));
     }
   }
 
@@ -363,12 +367,15 @@ export class DockerRuntime implements Runtime {
     }
     await this.acquireSlot();
     let sandbox: Sandbox;
+    this.coldStarting++;
     try {
       sandbox = await Sandbox.create(docker, spec, this.labels);
     } catch (err) {
       this.releaseSlot();
       const pool = this.lastPoolError ? ` (the warm pool also failed: ${this.lastPoolError.message})` : '';
       throw new DockerRuntimeError('RUNTIME_UNAVAILABLE', 'execution', `could not start a sandbox container from ${spec.image}: ${describe(err)}${pool}`, { cause: err });
+    } finally {
+      this.coldStarting--;
     }
     this.refill();
     return sandbox;
@@ -485,6 +492,9 @@ export class DockerRuntime implements Runtime {
   private refill(): void {
     if (this.refilling || this.disposed) return;
     this.refilling = true;
+    // Waiters are woken only when something changed; waking them on a refill that could not
+    // even start (pool at maxSize) would spin warm() in a loop of microtasks.
+    let progressed = false;
     void (async () => {
       try {
         const docker = await this.connect();
@@ -493,6 +503,7 @@ export class DockerRuntime implements Runtime {
           this.starting++;
           this.alive++;
           let sandbox: Sandbox;
+          progressed = true;
           try {
             sandbox = await Sandbox.create(docker, spec, this.labels);
           } catch (err) {
@@ -514,11 +525,12 @@ export class DockerRuntime implements Runtime {
           this.wakeRefillWaiters();
         }
       } catch (err) {
+        progressed = true;
         this.lastPoolError = err instanceof DockerRuntimeError ? err : new DockerRuntimeError('RUNTIME_UNAVAILABLE', 'refill', describe(err), { cause: err });
         this.report(this.lastPoolError);
       } finally {
         this.refilling = false;
-        this.wakeRefillWaiters();
+        if (progressed || this.disposed) this.wakeRefillWaiters();
       }
     })();
   }
