@@ -229,6 +229,28 @@ describe.skipIf(!probe.available)('DockerRuntime on the real engine', () => {
     expect(poolErrors).toEqual([]);
   });
 
+  it('never has more containers alive than pool.maxSize; a waiting job gets the next free slot', async () => {
+    const runtime = new DockerRuntime({ pool: { size: 1, maxSize: 2 } });
+    try {
+      await runtime.warm();
+      const hang = () => new AbortController();
+      const controllers = [hang(), hang(), hang()];
+      const runs = controllers.map((c, i) => hostRun(runtime, i < 2 ? 'await new Promise(() => {});' : 'return "third"', { signal: c.signal }));
+      // Two hanging jobs hold both slots; the third waits for one.
+      while (runtime.poolStats.alive < 2 || runtime.poolStats.running < 3) await new Promise((r) => setTimeout(r, 20));
+      expect((await ourContainers(runtime.id)).length).toBeLessThanOrEqual(2);
+      controllers[0]!.abort();
+      const third = await runs[2];
+      expect(third.value).toBe('third');
+      controllers[1]!.abort();
+      expect((await runs[0]).outcome.failure?.code).toBe('CANCELLED');
+      expect((await runs[1]).outcome.failure?.code).toBe('CANCELLED');
+    } finally {
+      await runtime.dispose();
+    }
+    expect(await ourContainers(runtime.id)).toEqual([]);
+  });
+
   it('reports pool errors and surfaces them to the next start()', async () => {
     const errors: DockerRuntimeError[] = [];
     // The engine refuses a CPU quota larger than the machine at create time.
