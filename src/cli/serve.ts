@@ -67,7 +67,8 @@ export function registerServeCommand(program: Command): void {
       }
       if (token !== undefined && token.length < 8) throw new UsageError('the bearer token must be at least 8 characters long');
       const engine = await openEngine(opts);
-      const server = new ToolexecServer(engine, { onError: (e) => process.stderr.write(`toolexec: ${(e as Error)?.stack ?? String(e)}\n`) });
+      // Stdout may be the protocol stream: problems go to stderr, one line each.
+      const server = new ToolexecServer(engine, { onError: (e) => process.stderr.write(`toolexec: warning: ${String((e as Error)?.message ?? e).split('\n')[0]}\n`) });
       const signals = untilSignal();
       try {
         await server.start();

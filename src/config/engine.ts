@@ -10,31 +10,14 @@
 import { InMemoryIndex } from '../index/in-memory-index.js';
 import type { IndexChange, ToolIndex } from '../index/types.js';
 import { Runner } from '../run/runner.js';
-import type { JsonValue } from '../model/tool.js';
+import type { ExecuteResult, ToolCallRecord } from '../code/types.js';
 import type { McpServersHandle, McpWarning } from '../backends/mcp/hub.js';
 import { loadToolModules } from '../cli/load-tools.js';
 import type { ConfigLimits, ConfigRuntime, ToolexecConfig } from './load-config.js';
 import { PolicyIndex, ToolPolicy, policyMiddleware } from './policy.js';
 
-/** One entry of the executor's tool-call ledger (DESIGN.md "Executor contract"). */
-export interface ExecuteToolCall {
-  toolId: string;
-  args: unknown;
-  ok: boolean;
-  durationMs: number;
-  error?: { code: string; message: string; [k: string]: unknown };
-}
-
-/** What `execute()` returns (DESIGN.md "Executor contract"). */
-export interface ExecuteResult {
-  ok: boolean;
-  value?: JsonValue;
-  error?: { code: string; message: string; line?: number; column?: number; stack?: string; toolId?: string; [k: string]: unknown };
-  logs: { level: string; message: string; at: number }[];
-  toolCalls: ExecuteToolCall[];
-  stats: { runtime: string; durationMs: number; cpuMs?: number; memoryBytes?: number; toolCalls: number; outputBytes: number };
-  limits: Record<string, unknown>;
-}
+/** One tool call as reported to `onToolCall` (the ledger entry, without its start time). */
+export type ExecuteToolCall = Omit<ToolCallRecord, 'startedAt'>;
 
 /** Per-execution options the engine passes on to the executor. */
 export interface EngineExecuteOptions {

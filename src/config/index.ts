@@ -25,6 +25,5 @@ export {
   type CreateEngineOptions,
   type Engine,
   type EngineExecuteOptions,
-  type ExecuteResult,
   type ExecuteToolCall,
 } from './engine.js';
