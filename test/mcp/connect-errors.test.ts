@@ -42,6 +42,9 @@ describe('MCP servers that cannot start', () => {
     expect(err.message).toContain('failed the MCP handshake');
     expect(err.message).toContain('fixture: writing garbage');
     expect(err.message).toContain('is not valid JSON');
+    // The process ignores stdin closing; it must still be gone once the error is reported.
+    const pid = Number(/pid=(\d+)/.exec(err.message)![1]);
+    expect(() => process.kill(pid, 0)).toThrow();
   });
 
   it('a URL where nothing listens', async () => {

@@ -178,6 +178,40 @@ function deferResponses(transport: Transport): void {
   };
 }
 
+type ChildLike = { exitCode: number | null; signalCode: NodeJS.Signals | null; kill(signal?: NodeJS.Signals): boolean; once(event: 'exit', l: () => void): unknown };
+
+/** Records the stdio transport's child process when it starts (the SDK forgets it on close). */
+function captureChild(transport: Transport): () => ChildLike | undefined {
+  let child: ChildLike | undefined;
+  const start = transport.start.bind(transport);
+  transport.start = async () => {
+    try {
+      await start();
+    } finally {
+      const p = (transport as { _process?: unknown })._process;
+      if (p && typeof (p as ChildLike).kill === 'function') child = p as ChildLike;
+    }
+  };
+  return () => child;
+}
+
+/** SIGTERM, then SIGKILL after `graceMs` if the process is still there. */
+async function terminate(child: ChildLike | undefined, graceMs = 1000): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const graceOver = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(true), graceMs);
+  });
+  const timedOut = await Promise.race([exited.then(() => false), graceOver]);
+  clearTimeout(timer);
+  if (timedOut && child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
 /**
  * A connection to one configured server. Use `client()` to get a connected SDK client; it
  * connects on first use and again after the previous connection died.
@@ -509,6 +543,7 @@ export class McpConnection implements AsyncDisposable {
       if (this.#client === client && this.#state !== 'closed') this.#dropClient(client, this.#lastTransportError);
     };
     this.#lastTransportError = undefined;
+    const child = kind === 'stdio' ? captureChild(transport) : undefined;
     const timeoutMs = this.#options.connectTimeoutMs;
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
@@ -524,6 +559,9 @@ export class McpConnection implements AsyncDisposable {
       return { client, transport };
     } catch (err) {
       await client.close().catch(() => {});
+      // The SDK's own close after a failed connect runs unawaited with unref'd timers: a server
+      // that ignores stdin closing would outlive us. Make sure it is gone before reporting.
+      if (child) await terminate(child());
       throw this.#connectError(kind, err);
     } finally {
       clearTimeout(timer);
