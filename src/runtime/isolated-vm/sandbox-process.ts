@@ -178,12 +178,16 @@ export class SandboxProcess {
 
   /** SIGKILL: the child may be stuck inside a native builtin and cannot be asked. */
   kill(): void {
-    if (this.alive) this.child.kill('SIGKILL');
+    if (!this.alive) return;
+    // Whoever awaits `exited` (dispose) must see the exit: keep the event loop alive until then.
+    this.child.ref();
+    this.child.kill('SIGKILL');
   }
 
   /** Polite shutdown for an idle process: closing stdin makes its read loop exit. */
   close(): void {
     if (!this.alive) return;
+    this.child.ref();
     this.input.end();
   }
 }
