@@ -238,6 +238,15 @@ describe('MCP backend: a server that dies mid-call', () => {
     expect(hub.connection('crashy').failures).toBe(0);
   });
 
+  it('close() escalates to SIGKILL for a server that ignores stdin closing and SIGTERM', async () => {
+    const hub = new McpHub({ stubborn: fixtureStdio({ FIXTURE_STUBBORN: '1' }) });
+    await hub.backend('stubborn').call('stubborn:pid', {}, ctxFor('stubborn', 'pid'));
+    const pid = hub.connection('stubborn').pid!;
+    expect(() => process.kill(pid, 0)).not.toThrow();
+    await hub.close();
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+
   it('fails in-flight calls of a closed hub and refuses new ones', async () => {
     const hub = new McpHub({ fx: fixtureStdio() });
     const b = hub.backend('fx');

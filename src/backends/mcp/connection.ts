@@ -208,7 +208,10 @@ async function terminate(child: ChildLike | undefined, graceMs = 1000): Promise<
   clearTimeout(timer);
   if (timedOut && child.exitCode === null && child.signalCode === null) {
     child.kill('SIGKILL');
-    await exited;
+    // SIGKILL cannot be ignored, but a process stuck in the kernel can linger: do not hang on it.
+    let cap: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise<void>((resolve) => (cap = setTimeout(resolve, 5000)))]);
+    clearTimeout(cap);
   }
 }
 
@@ -231,6 +234,7 @@ export class McpConnection implements AsyncDisposable {
   #knownTools: Set<string> | undefined;
   #listChangedTimer: NodeJS.Timeout | undefined;
   readonly #probing = new WeakSet<Client>();
+  readonly #children = new WeakMap<Transport, () => ChildLike | undefined>();
   /** Aborted by `close()`: cuts a backoff wait short. */
   readonly #closing = new AbortController();
   #connections = 0;
@@ -413,6 +417,10 @@ export class McpConnection implements AsyncDisposable {
       await Promise.race([t.terminateSession().catch(() => {}), sleep(1000)]);
     }
     await client.close().catch(() => {});
+    // The SDK's stdio close sends SIGKILL last but does not wait for it: wait (briefly) so
+    // the server is really gone when close() returns.
+    const child = transport ? this.#children.get(transport)?.() : undefined;
+    if (child) await terminate(child, 100);
   }
 
   /** A method, so TypeScript does not narrow the state across awaits. */
@@ -544,6 +552,7 @@ export class McpConnection implements AsyncDisposable {
     };
     this.#lastTransportError = undefined;
     const child = kind === 'stdio' ? captureChild(transport) : undefined;
+    if (child) this.#children.set(transport, child);
     const timeoutMs = this.#options.connectTimeoutMs;
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
