@@ -106,6 +106,18 @@ export function defineServeSuite(transport: string, connect: () => Promise<Conne
       expect(textOf(noArgs)).toMatch(/^INPUT_VALIDATION.*toolId/);
     });
 
+    it('run_tool forwards upstream progress notifications', async () => {
+      const progress: number[] = [];
+      const r = (await client.callTool(
+        { name: 'run_tool', arguments: { toolId: 'everything:trigger-long-running-operation', args: { duration: 0.3, steps: 3 } } },
+        undefined,
+        { onprogress: (p) => progress.push(p.progress) },
+      )) as CallResult;
+      expect(r.isError, textOf(r)).toBeFalsy();
+      expect(progress.length).toBeGreaterThanOrEqual(3);
+      expect(progress).toEqual([...progress].sort((a, b) => a - b));
+    });
+
     it('run_chain: templates carry values across servers; a failing step stops the chain with partial results', async () => {
       const r = await call('run_chain', {
         steps: [

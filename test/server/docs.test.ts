@@ -1,0 +1,67 @@
+// The examples in docs/mcp-server.md are checked: every JSON config parses with the parser
+// toolexec uses, and the example script runs against the real upstream servers.
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkConfig, loadConfig } from '../../src/config/load-config.js';
+import { parseMcpServers } from '../../src/backends/mcp/config.js';
+import { createEngine } from '../../src/config/engine.js';
+import { CLI, ROOT, writeServeConfig } from './helpers.js';
+
+const doc = readFileSync(join(ROOT, 'docs', 'mcp-server.md'), 'utf8');
+/** The fenced code blocks of the page with the given info string (`""` for bare fences). */
+function blocks(lang: string): string[] {
+  const out: string[] = [];
+  let current: { lang: string; lines: string[] } | undefined;
+  for (const line of doc.split('\n')) {
+    const fence = /^```(\S*)$/.exec(line);
+    if (fence && !current) current = { lang: fence[1]!, lines: [] };
+    else if (fence && current) {
+      if (current.lang === lang) out.push(current.lines.join('\n') + '\n');
+      current = undefined;
+    } else current?.lines.push(line);
+  }
+  return out;
+}
+
+describe('docs/mcp-server.md', () => {
+  it('its toolexec.config.json example is a valid config', () => {
+    const [config] = blocks('json');
+    const c = checkConfig(JSON.parse(config!), { dir: '/home/me/.toolexec' });
+    expect(c.mcpServers.map((s) => s.name)).toEqual(['memory', 'everything']);
+    expect(c.deny).toContain('memory:delete_*');
+  });
+
+  it('its client configs are valid mcpServers entries', () => {
+    const clients = blocks('json').slice(1);
+    expect(clients).toHaveLength(2);
+    for (const text of clients) {
+      const [server] = parseMcpServers(JSON.parse(text).mcpServers);
+      expect(server!.name).toBe('toolexec');
+    }
+  });
+
+  it('its config error example is what toolexec prints', () => {
+    const shown = blocks('').find((b) => b.startsWith('toolexec: toolexec.config.json'))!;
+    const dir = mkdtempSync(join(tmpdir(), 'toolexec-docs-'));
+    writeFileSync(join(dir, 'toolexec.config.json'), JSON.stringify({ mcpServers: { memory: { command: 'npx', args: '-y @modelcontextprotocol/server-memory' } }, limit: {} }));
+    const r = spawnSync(process.execPath, [CLI, 'serve'], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(shown);
+  });
+
+  it('its example script runs against server-memory and server-everything', async () => {
+    const [script] = blocks('js');
+    const engine = await createEngine(loadConfig(writeServeConfig()), { onServerError: 'throw' });
+    try {
+      const r = await engine.execute(script!);
+      expect(r.error).toBeUndefined();
+      expect(r.value).toEqual(['The sum of 20 and 22 is 42.']);
+      expect(r.logs.map((l) => l.message)).toEqual(['stored 1 entity']);
+    } finally {
+      await engine.close();
+    }
+  });
+});
