@@ -15,37 +15,23 @@ import { ErrorCode, McpError, ResultSchema } from '@modelcontextprotocol/sdk/typ
 import { ToolError } from '../../model/errors.js';
 import { parseToolId } from '../../model/tool-id.js';
 import type { ContentItem } from '../../model/tool.js';
+import { normalizeCallToolResult } from '../normalize.js';
 import type { Backend, BackendResult, CallContext, ProgressUpdate, StreamChunk } from '../types.js';
 import { DEFAULT_MCP_TIMEOUT_MS } from './config.js';
 import type { McpConnection } from './connection.js';
 import { callErrorToToolError, isErrorResultToToolError, McpConnectionError, type McpCallSite } from './errors.js';
 
-/** Parses a text item as JSON only when it can be a JSON document; prose stays a string. */
-function parseJsonOrText(text: string): unknown {
-  const t = text.trimStart();
-  if (t.length === 0) return text;
-  const c = t[0]!;
-  if (c === '{' || c === '[' || c === '"' || c === '-' || (c >= '0' && c <= '9') || t === 'true' || t === 'false' || t === 'null') {
-    try {
-      return JSON.parse(text);
-    } catch {
-      return text;
-    }
-  }
-  return text;
-}
-
 /**
  * Normalizes a `CallToolResult` (already known not to be an error): `structuredContent`,
- * else a single text item parsed as JSON, else its text, else the content list.
+ * else a single text item parsed as JSON, else its text, else the content list. The shared
+ * rule from `../normalize.ts`, so MCP and provider results read the same.
  */
 export function normalizeMcpResult(content: ContentItem[], structuredContent: unknown): BackendResult {
-  if (structuredContent !== undefined && structuredContent !== null) return { structured: structuredContent, content, isStructured: true };
-  if (content.length === 1 && content[0]!.type === 'text' && typeof content[0]!.text === 'string') {
-    return { structured: parseJsonOrText(content[0]!.text as string), content, isStructured: false };
-  }
-  return { structured: content, content, isStructured: false };
+  return normalizeCallToolResult({ content, structuredContent }, NOT_AN_ERROR);
 }
+
+/** `normalizeCallToolResult` uses this only for `isError` results, which never reach it from here. */
+const NOT_AN_ERROR = { toolId: '', backend: { kind: 'mcp', name: '' } };
 
 export interface McpBackendOptions {
   /**
