@@ -56,8 +56,10 @@ function control(obj) {
   writeLine(JSON.stringify(obj));
 }
 
+// CPU is counted from the job's arrival: node's own start-up is not the guest's.
+let jobCpuStart;
 function stats() {
-  const cpu = process.cpuUsage();
+  const cpu = process.cpuUsage(jobCpuStart);
   return { t: 'stats', cpuMs: (cpu.user + cpu.system) / 1000, memoryBytes: process.memoryUsage().rss };
 }
 
@@ -158,6 +160,7 @@ function prime() {
 }
 
 function runJob(job) {
+  jobCpuStart = process.cpuUsage();
   if (!job || typeof job.prelude !== 'string' || typeof job.code !== 'string') {
     fail('SANDBOX_CRASHED', 'agent received a malformed job (prelude and code must be strings)');
     return null;

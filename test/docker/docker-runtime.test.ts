@@ -213,6 +213,16 @@ describe.skipIf(!probe.available)('DockerRuntime on the real engine', () => {
     expect(run.receivedBytes).toBeLessThan(maxOutputBytes + 1024 * 1024 + 10_000);
   });
 
+  it('refuses a file over the fsize limit (EFBIG) while smaller files fit in /tmp', async () => {
+    const run = await hostRun(
+      pooled,
+      `${ESCAPE} const fs = req('fs'); const B = req('buffer').Buffer;
+      fs.writeFileSync('/tmp/small', B.alloc(1 << 20, 1));
+      try { fs.writeFileSync('/tmp/big', B.alloc(12 << 20, 1)); return 'wrote'; } catch (e) { return [e.code, fs.statSync('/tmp/big').size]; }`,
+    );
+    expect(run.value).toEqual(['EFBIG', 8 * 1024 * 1024]);
+  });
+
   it('treats output outside the protocol as a crash', async () => {
     const run = await hostRun(pooled, `${ESCAPE} req('fs').writeSync(1, 'not json\\n'); await new Promise(() => {});`);
     expect(run.outcome.failure).toMatchObject({ code: 'SANDBOX_CRASHED', message: expect.stringMatching(/outside the protocol/) });

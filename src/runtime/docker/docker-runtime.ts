@@ -25,12 +25,17 @@ const packageVersion = (createRequire(import.meta.url)('../../../package.json') 
 export const DEFAULT_IMAGE = `toolexec-sandbox:${packageVersion}`;
 /** Guest heap for warm containers until a job asks for another size (the executor's default memoryMb). */
 export const DEFAULT_MEMORY_MB = 64;
+/** CPU quota per container, in cores. */
 export const DEFAULT_CPUS = 1;
 /** Node itself needs about a dozen threads; 64 leaves room and stops a fork bomb early. */
 export const DEFAULT_PIDS_LIMIT = 64;
+/** Size of the writable `/tmp` tmpfs. */
 export const DEFAULT_TMPFS_MB = 16;
+/** Largest file the guest may write (ulimit fsize); node ignores SIGXFSZ, so a larger write fails with EFBIG. */
 export const DEFAULT_FSIZE_MB = 8;
+/** Open-file limit (ulimit nofile). */
 export const DEFAULT_NOFILE = 256;
+/** Warm containers kept ready by default. */
 export const DEFAULT_POOL_SIZE = 2;
 /** How long a pool refill waits for the execution that emptied a slot (see `refillSoon`). */
 export const REFILL_DELAY_MS = 250;
@@ -53,6 +58,7 @@ export class DockerRuntimeError extends Error {
   }
 }
 
+/** The warm pool's sizes. */
 export interface DockerPoolOptions {
   /** Warm containers kept started and waiting for a job (0 disables the pool). */
   size: number;
@@ -63,6 +69,7 @@ export interface DockerPoolOptions {
   maxSize?: number;
 }
 
+/** Options of {@link DockerRuntime}; all optional. */
 export interface DockerRuntimeOptions {
   /** Image to run; default {@link DEFAULT_IMAGE} (build it with `npm run sandbox:build`). */
   image?: string;

@@ -15,6 +15,7 @@ export {
   DEFAULT_FSIZE_MB,
   DEFAULT_NOFILE,
   DEFAULT_POOL_SIZE,
+  REFILL_DELAY_MS,
 } from './docker-runtime.js';
 export type { DockerPoolOptions, DockerRuntimeOptions, DockerRuntimePhase, ResolvedDockerRuntimeOptions } from './docker-runtime.js';
 export { SANDBOX_LABEL, RUNTIME_ID_LABEL, OWNER_PID_LABEL, OWNER_HOST_LABEL, NODE_OVERHEAD_MB, containerOptions } from './sandbox.js';
