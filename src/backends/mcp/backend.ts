@@ -84,7 +84,11 @@ export class McpBackend implements Backend {
     else ctx.signal.addEventListener('abort', onAbort, { once: true });
     let settled = false;
     // Progress goes out as chunks only (not also through ctx.onProgress), so a consumer sees each update once.
-    const pending = this.#call(toolId, args, { ...ctx, signal: controller.signal, descriptor: ctx.descriptor, toolId: ctx.toolId }, 'stream', (update) => {
+    // Fields copied one by one: the runner's context keeps some behind getters, which spreading would drop.
+    const inner: CallContext = { signal: controller.signal, toolId: ctx.toolId, descriptor: ctx.descriptor };
+    if (ctx.tool !== undefined) inner.tool = ctx.tool;
+    if (ctx.timeoutMs !== undefined) inner.timeoutMs = ctx.timeoutMs;
+    const pending = this.#call(toolId, args, inner, 'stream', (update) => {
       queue.push(update);
       wake?.();
     }).finally(() => {
