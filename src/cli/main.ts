@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { registerRunCommand } from './run-command.js';
+import { registerExecCommand } from './exec.js';
 import { registerServeCommand } from './serve.js';
 import { registerToolsCommand } from './tools-command.js';
 import { registerTypesCommand } from './types-command.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
     .version(pkg.version)
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
+  registerExecCommand(program);
   registerRunCommand(program);
   registerToolsCommand(program);
   registerTypesCommand(program);

@@ -282,7 +282,10 @@ export class ToolexecServer implements AsyncDisposable {
     }
     if (detail === 'full') {
       try {
-        out.typescript = await this.engine.generateTypes(t.id);
+        const text = await this.engine.generateTypes(t.id);
+        // The shared preamble (run, searchTools, ...) is in execute_code's description already.
+        const at = text.indexOf('declare const tools');
+        out.typescript = at >= 0 ? text.slice(at).trim() : text.trim();
       } catch (e) {
         return errorResult('EXECUTION', `Cannot generate the TypeScript signature of ${t.id}: ${(e as Error).message}`);
       }
