@@ -183,6 +183,27 @@ describe('isolated-vm runtime', () => {
     expect(second.done).toMatchObject({ ok: true, value: ['undefined', true, 1, '{"x":1}'] });
   });
 
+  it('never lets promise jobs left behind by one execution run in the next', async () => {
+    // "done" goes out first; then a queued job spins until the timeout stops it, and behind it
+    // another job waits that would log if it ever ran.
+    const first = await execute(
+      rt,
+      `(async () => {
+         for (let i = 0; i < 20; i++) await null;
+         Promise.resolve().then(() => console.log("from the first script"));
+         for (;;) {}
+       })();
+       return "a";`,
+      { limits: { timeoutMs: 300 } },
+    );
+    // The script answered, but was still spinning at its deadline: either outcome is honest.
+    expect(first.outcome.failure?.code ?? 'ok').toMatch(/^(ok|TIMEOUT)$/);
+    const second = await execute(rt, 'await run("t:x", {}); await null; await null; return "b";');
+    expect(second.done).toMatchObject({ ok: true, value: 'b' });
+    expect(second.messages.filter((m) => m.op === 'log')).toEqual([]);
+    await expectHealthy(rt);
+  });
+
   it('reports a syntax error with the line and column in the user script', async () => {
     const r = await execute(rt, 'const ok = 1;\nlet x = ;');
     expect(r.outcome.failure).toMatchObject({ code: 'SYNTAX_ERROR', line: 2, column: 9 });

@@ -81,10 +81,12 @@ let priming = null;
 let job = null;
 const preludeCache = new Map(); // prelude text -> cachedData (V8 code cache, isolate-independent)
 
-function guestSend(text) {
-  if (priming !== null) { priming.spoiled = true; return; }
+// Each context gets its own callback bound to its own slot, so a message can only ever be
+// attributed to the job that owns the context it came from.
+function guestSend(slot, text) {
+  if (priming !== null && priming.slot === slot) { priming.spoiled = true; return; }
   const j = job;
-  if (j === null || j.finished || j.doneSeen || j.failure) return;
+  if (j === null || j.slot !== slot || j.finished || j.doneSeen || j.failure) return;
   if (typeof text !== 'string') throw new TypeError('__toolexec_send takes a string');
   j.outBytes += Buffer.byteLength(text, 'utf8');
   if (j.outBytes > j.maxOutputBytes) {
@@ -101,8 +103,9 @@ function guestSend(text) {
 
 function makeContext(isolate) {
   const context = isolate.createContextSync();
-  context.global.setSync('__toolexec_send', new ivm.Callback(guestSend));
-  return { context: context, prelude: null, receive: null };
+  const slot = {};
+  context.global.setSync('__toolexec_send', new ivm.Callback(function (text) { return guestSend(slot, text); }));
+  return { context: context, slot: slot, prelude: null, receive: null };
 }
 
 function compilePrelude(isolate, prelude) {
@@ -119,7 +122,7 @@ function compilePrelude(isolate, prelude) {
 // pays only for its own code. No user code has run in the context. A prelude that talks to
 // the host while it is evaluated cannot be primed (nobody would hear it), so it is not.
 function primeContext(isolate, wc, prelude) {
-  priming = { spoiled: false };
+  priming = { spoiled: false, slot: wc.slot };
   try {
     const script = compilePrelude(isolate, prelude);
     script.runSync(wc.context, { timeout: 5000 });
@@ -251,6 +254,9 @@ function step(j, phase, fn) {
   try {
     fn(Math.max(1, Math.ceil(budget)));
   } catch (e) {
+    // An entry that ended in an exception may leave microtasks of this context queued in the
+    // isolate; they must never run during another job, so this isolate is not reused.
+    j.tainted = true;
     // A failure the guest already reported (done) or a limit the bridge hit wins over the
     // exception it caused (an unhandled rejection after done, the RangeError of OUTPUT_LIMIT).
     if (!j.failure && !j.doneSeen) j.failure = classify(e, j, phase);
@@ -272,7 +278,7 @@ function finish(j, failure) {
   job = null;
   const iso = j.isolate;
   const stats = { durationMs: performance.now() - j.startedAt };
-  let recycle = failure !== null || iso.isDisposed;
+  let recycle = failure !== null || j.tainted || iso.isDisposed;
   if (!iso.isDisposed) {
     try {
       stats.cpuMs = Number(iso.cpuTime - j.cpuStart) / 1e6;
@@ -312,7 +318,7 @@ function startJob(id, spec) {
   warmIsolate = null; // owned by the job until finish() gives it back
   w.uses++;
   const j = {
-    id: id, isolate: w.isolate, warm: w, context: wc.context, receive: wc.receive,
+    id: id, isolate: w.isolate, warm: w, context: wc.context, slot: wc.slot, receive: wc.receive, tainted: false,
     startedAt: startedAt, deadline: startedAt + Math.max(1, Number(limits.timeoutMs) || 1),
     timeoutMs: Number(limits.timeoutMs), cpuMs: limits.cpuMs === undefined || limits.cpuMs === null ? undefined : Number(limits.cpuMs),
     cpuStart: w.isolate.cpuTime, cpuBound: false, memoryMb: memoryMb,
@@ -340,7 +346,9 @@ function startJob(id, spec) {
   }
   let script = null;
   step(j, 'compile', function () {
-    script = j.isolate.compileScriptSync(String(spec.code), { filename: j.filename });
+    // The trailing expression keeps the script's completion value (which isolated-vm would
+    // copy out) trivial, whatever the prepared code ends with.
+    script = j.isolate.compileScriptSync(String(spec.code) + '\n;undefined;', { filename: j.filename });
   });
   if (script !== null) {
     step(j, 'run', function (timeout) { script.runSync(j.context, { timeout: timeout }); });
