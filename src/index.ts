@@ -15,6 +15,8 @@ export type * from './run/types.js';
 export * from './run/runner.js';
 export { resolveTemplates } from './run/templates.js';
 export type * from './runtime/types.js';
+export * from './backends/mcp/index.js';
+export * from './code/index.js';
 // Config files, the engine they describe and the MCP server in front of it. The executor,
 // runtimes and MCP client transports inside load lazily, on first use.
 export * from './config/index.js';
