@@ -362,6 +362,21 @@ export class McpConnection implements AsyncDisposable {
    */
   async listTools(options: { signal?: AbortSignal; timeoutMs?: number; maxPages?: number } = {}): Promise<Record<string, unknown>[]> {
     const client = await this.client(options.signal);
+    // A server without the tools capability (prompts or resources only) simply has no tools.
+    if (!client.getServerCapabilities()?.tools) {
+      this.#knownTools = new Set();
+      return [];
+    }
+    try {
+      return await this.#listPages(client, options);
+    } catch (err) {
+      if (err instanceof McpConnectionError || options.signal?.aborted) throw err;
+      if (err instanceof Error && err.message.startsWith(`MCP server "${this.name}"`)) throw err;
+      throw new Error(`MCP server "${this.name}": listing tools failed: ${causeText(err)}`, { cause: err });
+    }
+  }
+
+  async #listPages(client: Client, options: { signal?: AbortSignal; timeoutMs?: number; maxPages?: number }): Promise<Record<string, unknown>[]> {
     const maxPages = options.maxPages ?? DEFAULT_MAX_LIST_PAGES;
     const tools: Record<string, unknown>[] = [];
     const seen = new Set<string>();
