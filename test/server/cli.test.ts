@@ -8,11 +8,11 @@ import { CLI, ROOT } from './helpers.js';
 const fixtures = join(ROOT, 'test', 'fixtures', 'server');
 
 function toolexec(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', input, timeout: 30_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', input, timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-describe('toolexec tools / types / serve / run --config', () => {
+describe('toolexec tools / types / serve / run --config', { timeout: 180_000 }, () => {
   it('tools lists and searches, honouring the config\'s deny patterns', () => {
     const list = toolexec(['tools', '--config', join(fixtures, 'local.config.json')]);
     expect(list.code).toBe(0);

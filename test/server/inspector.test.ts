@@ -15,7 +15,7 @@ function inspector(args: string[]) {
   writeFileSync(session, JSON.stringify({ mcpServers: { toolexec: { command: process.execPath, args: [CLI, 'serve', '--config', writeServeConfig()] } } }));
   const r = spawnSync(process.execPath, [INSPECTOR, '--cli', '--config', session, '--server', 'toolexec', ...args], {
     encoding: 'utf8',
-    timeout: 60_000,
+    timeout: 120_000,
     // No OS keychain here; the inspector would otherwise warn about it on every run.
     env: { ...process.env, MCP_INSPECTOR_SECRET_STORE: 'memory', HOME: dir },
   });
@@ -23,7 +23,7 @@ function inspector(args: string[]) {
   return JSON.parse(r.stdout) as Record<string, any>;
 }
 
-describe('MCP Inspector CLI against toolexec serve', () => {
+describe('MCP Inspector CLI against toolexec serve', { timeout: 180_000 }, () => {
   it('lists the tools', () => {
     const out = inspector(['--method', 'tools/list']);
     const names = (out.tools as { name: string }[]).map((t) => t.name);

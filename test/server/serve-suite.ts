@@ -12,7 +12,7 @@ export interface Connected {
 type CallResult = { isError?: boolean; content?: unknown; structuredContent?: Record<string, any> };
 
 export function defineServeSuite(transport: string, connect: () => Promise<Connected>): void {
-  describe(`toolexec serve over ${transport}`, () => {
+  describe(`toolexec serve over ${transport}`, { timeout: 120_000 }, () => {
     let conn: Connected;
     let client: Client;
     const call = async (name: string, args: Record<string, unknown> = {}) => (await client.callTool({ name, arguments: args })) as CallResult;
