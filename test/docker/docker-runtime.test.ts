@@ -277,6 +277,22 @@ describe.skipIf(!probe.available)('DockerRuntime on the real engine', () => {
     expect(await ourContainers(broken.id)).toEqual([]);
   });
 
+  it('a single execution without warm() starts no pool containers; a second one fills the pool', async () => {
+    const runtime = new DockerRuntime({ pool: { size: 1 } });
+    try {
+      expect((await hostRun(runtime, 'return 1')).value).toBe(1);
+      await runtime.drain();
+      expect(runtime.poolStats).toMatchObject({ idle: 0, starting: 0 });
+      expect(await ourContainers(runtime.id)).toEqual([]);
+      expect((await hostRun(runtime, 'return 2')).value).toBe(2);
+      const deadline = Date.now() + 20_000;
+      while (runtime.poolStats.idle < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(runtime.poolStats.idle).toBe(1);
+    } finally {
+      await runtime.dispose();
+    }
+  });
+
   it('fails clearly when the image is missing', async () => {
     const runtime = new DockerRuntime({ image: 'toolexec-sandbox:does-not-exist', pool: { size: 0 } });
     const run = await hostRun(runtime, 'return 1');

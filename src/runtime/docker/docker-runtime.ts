@@ -91,7 +91,11 @@ export interface DockerRuntimeOptions {
   fsizeMb?: number;
   /** Open-file limit (ulimit nofile; default {@link DEFAULT_NOFILE}). */
   nofile?: number;
-  /** Warm pool; default `{ size: 2 }`. `{ size: 0 }` starts a cold container per execution. */
+  /**
+   * Warm pool; default `{ size: 2 }`. `{ size: 0 }` starts a cold container per execution. The
+   * pool fills on `warm()` or from the second execution on, so a single run starts no extra
+   * containers.
+   */
   pool?: DockerPoolOptions;
   /** How to reach the engine (dockerode options); default: DOCKER_HOST or the local socket. */
   docker?: Dockerode.DockerOptions;
@@ -208,6 +212,9 @@ export class DockerRuntime implements Runtime {
   private refilling = false;
   private poolWaiters = 0;
   private coldStarting = 0;
+  private started = 0;
+  /** The pool fills once `warm()` was called or a second execution started. */
+  private poolActive = false;
   private refillTimer?: NodeJS.Timeout;
   private lastPoolError?: DockerRuntimeError;
   private readonly sessions = new Set<DockerSession>();
@@ -241,6 +248,9 @@ export class DockerRuntime implements Runtime {
    */
   start(job: RuntimeJob, onMessage: (message: string) => void): RuntimeSession {
     if (this.disposed) throw new Error('DockerRuntime: start() after dispose()');
+    // One execution alone (a CLI run) gains nothing from a pool and would wait for its
+    // containers at dispose; a second one says more will follow.
+    if (++this.started >= 2) this.poolActive = true;
     const session = new DockerSession(this, job, onMessage);
     this.sessions.add(session);
     void session.done.then(() => this.sessions.delete(session));
@@ -254,6 +264,7 @@ export class DockerRuntime implements Runtime {
   async warm(): Promise<void> {
     if (this.disposed) throw new Error('DockerRuntime: warm() after dispose()');
     await this.connect();
+    this.poolActive = true;
     this.lastPoolError = undefined;
     const target = this.options.pool.size;
     for (;;) {
@@ -384,7 +395,7 @@ export class DockerRuntime implements Runtime {
     } finally {
       this.coldStarting--;
     }
-    this.refill();
+    this.refillSoon();
     return sandbox;
   }
 
@@ -497,7 +508,7 @@ export class DockerRuntime implements Runtime {
   // Fills the pool one container at a time: on two cores, parallel starts only slow each other
   // and the executions in flight. A failure stops the refill (no hot loop) until the next take.
   private refill(): void {
-    if (this.refilling || this.disposed) return;
+    if (this.refilling || this.disposed || !this.poolActive) return;
     this.refilling = true;
     // Waiters are woken only when something changed; waking them on a refill that could not
     // even start (pool at maxSize) would spin warm() in a loop of microtasks.
