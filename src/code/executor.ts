@@ -255,7 +255,6 @@ class Execution {
   private doneBytes = 0;
   private filename = 'script.js';
   private prepared: PreparedScript | undefined;
-  private readonly deadline: number;
   private readonly messageCap: number;
 
   constructor(
@@ -264,7 +263,6 @@ class Execution {
     private readonly options: ExecuteOptions,
     private readonly started: number,
   ) {
-    this.deadline = started + limits.timeoutMs;
     this.messageCap = Math.max(limits.maxArgsBytes, limits.maxOutputBytes) + MESSAGE_CAP_SLACK;
   }
 
@@ -444,9 +442,10 @@ class Execution {
     const record: ToolCallRecord = { toolId: call.toolId, args: call.args, ok: false, durationMs: 0, startedAt: Date.now() };
     this.toolCalls.push(record);
     const t0 = performance.now();
-    // A little past the execution's own deadline, so that the execution's TIMEOUT (not a
-    // tool TIMEOUT thrown into the script) is what a script stuck on a tool reports.
-    const remaining = Math.max(1, this.deadline - t0) + 250;
+    // A little past the execution's own budget, so that the execution's TIMEOUT (not a tool
+    // TIMEOUT thrown into the script) is what a script stuck on a tool reports; the execution's
+    // end aborts every call still running anyway.
+    const remaining = this.limits.timeoutMs + 250;
     let p: Promise<unknown>;
     try {
       p = this.executor.runner.run(call.toolId, call.args, { signal: this.controller.signal, timeoutMs: remaining });

@@ -322,11 +322,6 @@ export class WorkerJobSession implements RuntimeSession {
       return;
     }
     job.signal?.addEventListener('abort', this.onAbort, { once: true });
-    // The worker enforces the deadline itself; this timer only catches a worker stuck where
-    // it cannot check (inside a native builtin, or wedged).
-    this.deadlineTimer = setTimeout(() => {
-      this.kill({ code: 'TIMEOUT', message: `The script exceeded its time limit of ${job.limits.timeoutMs} ms` });
-    }, job.limits.timeoutMs + pool.graceMs);
     pool.acquire().then(
       (w) => this.attach(w),
       (err: Error) => this.finish({ code: 'SANDBOX_CRASHED', message: `No sandbox worker available: ${err.message}` }),
@@ -340,12 +335,18 @@ export class WorkerJobSession implements RuntimeSession {
     }
     this.worker = w;
     this.state = 'running';
+    // The deadline runs from here: waiting for a worker (a cold start, a full pool) is not the
+    // script's time. The worker enforces the deadline itself; this timer only catches a worker
+    // stuck where it cannot check (inside a native builtin, or wedged).
+    this.deadlineTimer = setTimeout(() => {
+      this.kill({ code: 'TIMEOUT', message: `The script exceeded its time limit of ${this.job.limits.timeoutMs} ms` });
+    }, this.job.limits.timeoutMs + this.pool.graceMs);
     w.session = this;
     w.jobs++;
     Atomics.store(w.ctrl, CTRL_ABORT, 0);
     const prelude = w.lastPrelude === this.job.prelude ? null : this.job.prelude;
     w.lastPrelude = this.job.prelude;
-    const remainingMs = this.job.limits.timeoutMs - (performance.now() - this.started);
+    const remainingMs = this.job.limits.timeoutMs;
     w.post({
       t: 'job',
       id: this.id,

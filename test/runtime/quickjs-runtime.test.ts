@@ -6,7 +6,7 @@ import type { RuntimeLimits, RuntimeOutcome } from '../../src/runtime/types.js';
 const runtime = new QuickJSRuntime({ minIdle: 1 });
 afterAll(() => runtime.dispose());
 
-const limits: RuntimeLimits = { timeoutMs: 2000, memoryMb: 32, maxOutputBytes: 1 << 20 };
+const limits: RuntimeLimits = { timeoutMs: 10_000, memoryMb: 32, maxOutputBytes: 1 << 20 };
 
 /** Runs a body (inside `__toolexec_start(async () => { ... })`) with a host that echoes `run` args. */
 async function go(body: string, over: Partial<RuntimeLimits> = {}, signal?: AbortSignal) {
@@ -53,8 +53,33 @@ describe('QuickJS runtime (worker-isolated)', () => {
   });
 
   it('classifies a memory bomb', async () => {
-    const r = await go('const a = []; while (true) a.push("x".repeat(1000) + a.length);', { memoryMb: 16 });
+    const r = await go('const a = []; while (true) a.push("x".repeat(1000) + a.length);', { memoryMb: 16, timeoutMs: 20_000 });
     expect(r.outcome.failure?.code, JSON.stringify(r.outcome)).toBe("MEMORY_LIMIT");
     expect(r.outcome.failure?.code === 'MEMORY_LIMIT' || /out of memory/.test(r.done?.error?.message)).toBe(true);
+  });
+});
+
+describe('QuickJS engine crashes', () => {
+  it('a host stack overflow inside the engine is SANDBOX_CRASHED and the worker is replaced', async () => {
+    // Without QuickJS's own stack limit, deep guest recursion overflows the worker thread's
+    // stack inside WebAssembly: the engine's state is then unknown and the worker must go.
+    const unguarded = new QuickJSRuntime({ minIdle: 1, maxStackBytes: 0, maxWorkers: 1 });
+    try {
+      const run = async (body: string) => {
+        const messages: string[] = [];
+        const s = unguarded.start(
+          { prelude: loadPrelude(), code: `__toolexec_start(async function () {\n${body}\n});`, filename: 'script.js', lineOffset: 1, limits },
+          (m) => messages.push(m),
+        );
+        return { outcome: await s.done, messages };
+      };
+      const crashed = await run('function f(n) { return f(n + 1) + 1; } return f(0);');
+      expect(crashed.outcome.failure?.code).toBe('SANDBOX_CRASHED');
+      const next = await run('return 7');
+      expect(next.outcome.failure).toBeUndefined();
+      expect(JSON.parse(next.messages.at(-1)!)).toEqual({ op: 'done', ok: true, value: 7 });
+    } finally {
+      await unguarded.dispose();
+    }
   });
 });
