@@ -200,6 +200,18 @@ describe('MCP backend with the fixture server', () => {
   });
 });
 
+describe('MCP backend: a server without tools', () => {
+  it('imports nothing without error, and a call is TOOL_NOT_FOUND saying the server offers no tools', async () => {
+    await using hub = new McpHub({ bare: fixtureStdio({ FIXTURE_NO_TOOLS: '1' }) });
+    const [result] = await hub.importTools(new InMemoryIndex());
+    expect(result).toMatchObject({ server: 'bare', tools: [], skipped: [] });
+    expect(result!.error).toBeUndefined();
+    const err = await rejection(hub.backend('bare').call('bare:x', {}, ctxFor('bare', 'x')));
+    expect(err.code).toBe('TOOL_NOT_FOUND');
+    expect(err.message).toContain('MCP server "bare" does not offer tools');
+  });
+});
+
 describe('MCP backend: the server config timeout', () => {
   it('caps a longer runner budget', async () => {
     await using hub = new McpHub({ quick: fixtureStdio({}, { timeout: 200 }) });

@@ -135,7 +135,11 @@ export function callErrorToToolError(
         );
       }
       case ErrorCode.MethodNotFound:
-        return new ToolError('EXECUTION', `MCP server "${site.server}" does not support tools/call: ${text}`, { ...base, data: { jsonRpcCode: err.code } });
+        // A server without tools/call has no tool by that name either.
+        return new ToolError('TOOL_NOT_FOUND', `MCP server "${site.server}" does not offer tools (tools/call: ${text}), so it has no tool "${site.tool}"`, {
+          ...base,
+          data: { jsonRpcCode: err.code },
+        });
       default: {
         const code = classifyText(text, err.code) ?? 'EXECUTION';
         return new ToolError(code, `MCP server "${site.server}", tool "${site.tool}": ${text}`, {
