@@ -200,6 +200,18 @@ describe('MCP backend with the fixture server', () => {
   });
 });
 
+describe('MCP backend: concurrency', () => {
+  it('shares one lazy connection between concurrent first calls and keeps answers apart', async () => {
+    await using hub = new McpHub({ par: fixtureStdio() });
+    const b = hub.backend('par');
+    expect(hub.connection('par').state).toBe('idle');
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => b.call('par:add', { a: i, b: 1000 }, ctxFor('par', 'add'))));
+    expect(results.map((r) => (r.structured as { sum: number }).sum)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1000));
+    expect(hub.connection('par').connectCount).toBe(1);
+    expect(hub.connection('par').state).toBe('connected');
+  });
+});
+
 describe('MCP backend: a server without tools', () => {
   it('imports nothing without error, and a call is TOOL_NOT_FOUND saying the server offers no tools', async () => {
     await using hub = new McpHub({ bare: fixtureStdio({ FIXTURE_NO_TOOLS: '1' }) });
