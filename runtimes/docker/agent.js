@@ -16,9 +16,8 @@
 // the host treats everything this process writes as hostile. This file keeps the honest path
 // correct and cheap; it enforces nothing the host relies on.
 
-const vm = require('node:vm');
-
 const fs = require('node:fs');
+const vm = require('node:vm');
 
 let ended = false;
 let outputBytes = 0;
@@ -151,7 +150,7 @@ let primed = null;
 function prime() {
   let text;
   try {
-    text = require('node:fs').readFileSync(require('node:path').join(__dirname, 'prelude.js'), 'utf8');
+    text = fs.readFileSync(require('node:path').join(__dirname, 'prelude.js'), 'utf8');
   } catch {
     return;
   }
