@@ -204,6 +204,11 @@ describe('isolated-vm runtime', () => {
     await expectHealthy(rt);
   });
 
+  it('offers no WebAssembly (its memory escapes the isolate memory limit)', async () => {
+    const r = await execute(rt, 'return [typeof WebAssembly, typeof globalThis.WebAssembly];');
+    expect(r.done?.value).toEqual(['undefined', 'undefined']);
+  });
+
   it('reports a syntax error with the line and column in the user script', async () => {
     const r = await execute(rt, 'const ok = 1;\nlet x = ;');
     expect(r.outcome.failure).toMatchObject({ code: 'SYNTAX_ERROR', line: 2, column: 9 });
@@ -456,6 +461,18 @@ describe('isolated-vm runtime: engine aborts and availability', () => {
     const r = await running;
     expect(r.outcome.failure?.code).toBe('CANCELLED');
     expect(rt.processCount).toBe(0);
+  });
+
+  it.runIf(process.platform === 'linux')('kills a sandbox process whose resident memory passes maxProcessRssMb (MEMORY_LIMIT)', async () => {
+    // A ceiling below what any Node process needs makes the backstop fire on the first check.
+    const rt = createIsolatedVmRuntime({ maxProcesses: 1, maxProcessRssMb: 8 });
+    try {
+      const r = await execute(rt, 'const end = Date.now() + 2000; while (Date.now() < end) {} return 1;', { limits: { timeoutMs: 5000 } });
+      expect(r.outcome.failure?.code).toBe('MEMORY_LIMIT');
+      expect(r.outcome.failure?.message).toMatch(/resident, over its 8 MB ceiling/);
+    } finally {
+      await rt.dispose();
+    }
   });
 
   it('refuses start() after dispose()', async () => {

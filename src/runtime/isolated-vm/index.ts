@@ -29,6 +29,7 @@
  * with `--no-node-snapshot` (Node 20 needs it), so the host needs neither the flag nor the
  * native module in memory.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type {
   Runtime,
@@ -64,6 +65,13 @@ export interface IsolatedVmRuntimeOptions {
   maxExecutionsPerIsolate?: number;
   /** Heap of the sandbox process's own Node isolate (bridge messages in transit), in MB. Default 256. */
   processHeapMb?: number;
+  /**
+   * Resident memory a sandbox process may reach while it runs a job, in MB, checked every
+   * 50 ms from `/proc` (Linux). Backstop for native allocations isolated-vm does not count
+   * against `memoryLimit`. Default, per job: `192 + 4 × memoryMb` (isolated-vm documents that
+   * a determined script can use 2–3× its limit; a sandbox process idles at ~60 MB).
+   */
+  maxProcessRssMb?: number;
   /** Node binary for the sandbox processes. Default: the host's `process.execPath`. */
   nodePath?: string;
   /** Where to load isolated-vm from (a path or package name). Default: resolved from toolexec. */
@@ -95,6 +103,11 @@ function unavailableMessage(reason: string): string {
 
 
 let nextJobId = 1;
+
+/** How often a running job's process is checked against `maxProcessRssMb`. */
+const RSS_CHECK_MS = 50;
+/** `/proc/<pid>/statm` counts pages; 4 KiB on the Linux targets this runs on. */
+const PAGE_SIZE = 4096;
 
 /** Time a sandbox process may take to load isolated-vm (it is ~50 ms unloaded; CI machines are slow). */
 const START_TIMEOUT_MS = 20_000;
@@ -133,10 +146,12 @@ export class IsolatedVmRuntime implements Runtime {
       processHeapMb: pick(options.processHeapMb, ISOLATED_VM_DEFAULTS.processHeapMb, 32),
       nodePath: options.nodePath ?? process.execPath,
       warmProcesses: 0,
+      maxProcessRssMb: 0,
       ...(options.isolatedVmPath === undefined ? {} : { isolatedVmPath: options.isolatedVmPath }),
     };
     this.warmCount = Math.min(this.options.maxProcesses, pick(options.warmProcesses, Math.min(2, this.options.maxProcesses), 0));
     this.options.warmProcesses = this.warmCount;
+    this.options.maxProcessRssMb = pick(options.maxProcessRssMb, 0, 1);
   }
 
   /** Starts one sandbox process ahead of use so the first execution does not pay for it. */
@@ -288,6 +303,13 @@ export class IsolatedVmRuntime implements Runtime {
     return p;
   }
 
+  /** @internal Resident-memory ceiling of a sandbox process running a job with this heap limit, in bytes. */
+  rssLimitBytes(memoryMb: number): number {
+    const heapMb = Math.min(Math.max(8, memoryMb), this.options.maxMemoryMb);
+    const mb = this.options.maxProcessRssMb > 0 ? this.options.maxProcessRssMb : 192 + 4 * heapMb;
+    return mb * 1024 * 1024;
+  }
+
   /** Whether `dispose()` has been called. */
   get isDisposed(): boolean {
     return this.disposed;
@@ -316,6 +338,7 @@ class IsolatedVmSession implements RuntimeSession {
   private hostFailure: RuntimeFailure | undefined;
   private wallTimer: NodeJS.Timeout | undefined;
   private killTimer: NodeJS.Timeout | undefined;
+  private rssTimer: NodeJS.Timeout | undefined;
   private readonly onAbort = (): void => {
     this.terminate({ code: 'CANCELLED', message: 'the execution was cancelled' });
   };
@@ -334,9 +357,6 @@ class IsolatedVmSession implements RuntimeSession {
       return;
     }
     job.signal?.addEventListener('abort', this.onAbort, { once: true });
-    this.wallTimer = setTimeout(() => {
-      this.terminate({ code: 'TIMEOUT', message: `the script ran longer than timeoutMs (${job.limits.timeoutMs} ms)` });
-    }, Math.max(0, job.limits.timeoutMs));
     this.attach();
   }
 
@@ -357,12 +377,18 @@ class IsolatedVmSession implements RuntimeSession {
     p.jobs++;
     p.onMessage = (m) => this.onChild(m);
     p.onExit = (code, signal) => this.onChildExit(p, code, signal);
+    this.watchResidentMemory(p);
     p.onOutOfMemory = () => {
       if (this.ended) return;
       this.hostFailure ??= this.memoryFailure();
       this.runtime.retire(p);
     };
-    const remaining = Math.max(1, this.job.limits.timeoutMs - (performance.now() - this.startedAt));
+    // The script's clock starts when a process takes it: waiting for a free process (or for a
+    // replacement to boot on a loaded machine) is queueing, not the script's running time.
+    const timeoutMs = Math.max(1, this.job.limits.timeoutMs);
+    this.wallTimer = setTimeout(() => {
+      this.terminate({ code: 'TIMEOUT', message: `the script ran longer than timeoutMs (${this.job.limits.timeoutMs} ms)` });
+    }, timeoutMs);
     p.post({
       t: 'start',
       j: this.jobId,
@@ -371,7 +397,7 @@ class IsolatedVmSession implements RuntimeSession {
         code: this.job.code,
         filename: this.job.filename,
         lineOffset: this.job.lineOffset,
-        limits: { ...this.job.limits, timeoutMs: remaining },
+        limits: { ...this.job.limits, timeoutMs },
       },
     });
     for (const m of this.queued) p.post({ t: 'reply', j: this.jobId, m });
@@ -457,11 +483,40 @@ class IsolatedVmSession implements RuntimeSession {
     p.onOutOfMemory = undefined;
   }
 
+  /**
+   * isolated-vm counts the V8 heap and ArrayBuffers against `memoryLimit`, but not every native
+   * allocation (WebAssembly memories, measured here: 1.2 GB resident in a 64 MB isolate, are
+   * removed from the guest for that reason). The process's resident size is the backstop.
+   */
+  private watchResidentMemory(p: SandboxProcess): void {
+    const pid = p.pid;
+    if (pid === undefined || process.platform !== 'linux') return;
+    const limit = this.runtime.rssLimitBytes(this.job.limits.memoryMb);
+    const path = `/proc/${pid}/statm`;
+    this.rssTimer = setInterval(() => {
+      let rss: number;
+      try {
+        rss = Number(readFileSync(path, 'utf8').split(' ')[1]) * PAGE_SIZE;
+      } catch {
+        return;
+      }
+      if (rss > limit && !this.ended) {
+        this.hostFailure ??= {
+          code: 'MEMORY_LIMIT',
+          message: `the sandbox process grew to ${Math.round(rss / 1048576)} MB resident, over its ${Math.round(limit / 1048576)} MB ceiling (memory the isolate's ${this.job.limits.memoryMb} MB limit does not count); it was replaced`,
+        };
+        this.runtime.retire(p);
+      }
+    }, RSS_CHECK_MS);
+    this.rssTimer.unref();
+  }
+
   private finish(failure: RuntimeFailure | undefined, stats?: { durationMs: number; cpuMs?: number; memoryBytes?: number }): void {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.wallTimer);
     clearTimeout(this.killTimer);
+    clearInterval(this.rssTimer);
     this.job.signal?.removeEventListener('abort', this.onAbort);
     const outcome: RuntimeOutcome = {
       stats: {
