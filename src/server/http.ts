@@ -20,6 +20,10 @@ export const DEFAULT_HTTP_HOST = '127.0.0.1';
 export const MCP_HTTP_PATH = '/mcp';
 /** Largest request body read (bytes); bigger requests get 413. */
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** Most sessions open at once; a further initialize gets 503 until one closes or expires. */
+export const DEFAULT_MAX_SESSIONS = 100;
+/** A session without requests for this long is closed (clients that vanish never send DELETE). */
+export const DEFAULT_SESSION_IDLE_MS = 30 * 60_000;
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
 
@@ -37,6 +41,10 @@ export interface HttpServeOptions {
   /** Full origins (`https://app.example`) accepted besides those on allowed hostnames. */
   allowedOrigins?: string[];
   maxBodyBytes?: number;
+  /** Default `DEFAULT_MAX_SESSIONS`. */
+  maxSessions?: number;
+  /** Default `DEFAULT_SESSION_IDLE_MS`. */
+  sessionIdleMs?: number;
 }
 
 export interface HttpServeHandle extends AsyncDisposable {
@@ -100,7 +108,11 @@ export async function serveHttp(server: ToolexecServer, options: HttpServeOption
   const allowedOrigins = new Set(options.allowedOrigins ?? []);
   const tokenDigest = options.token !== undefined ? digest(options.token) : undefined;
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+  const idleMs = options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS;
   const transports = new Map<string, StreamableHTTPServerTransport>();
+  const lastSeen = new Map<string, number>();
+  let pending = 0;
 
   const check = (req: IncomingMessage, res: ServerResponse): boolean => {
     const hostHeader = req.headers.host;
@@ -168,22 +180,38 @@ export async function serveHttp(server: ToolexecServer, options: HttpServeOption
       sendJson(res, 404, 'Session not found: start a new session with an initialize request');
       return;
     }
+    if (sessionId !== undefined) lastSeen.set(sessionId, Date.now());
     if (!transport) {
       if (req.method !== 'POST' || !isInitializeRequest(body)) {
         sendJson(res, 400, 'Bad request: no Mcp-Session-Id header; the first request of a session must be initialize');
+        return;
+      }
+      if (transports.size + pending >= maxSessions) {
+        sendJson(res, 503, `Too many sessions (${maxSessions}); close one (DELETE) or retry later`, { 'retry-after': '60' });
         return;
       }
       const created = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => {
           transports.set(id, created);
+          lastSeen.set(id, Date.now());
         },
       });
       created.onclose = () => {
-        if (created.sessionId) transports.delete(created.sessionId);
+        if (created.sessionId) {
+          transports.delete(created.sessionId);
+          lastSeen.delete(created.sessionId);
+        }
       };
-      await server.connect(created);
-      transport = created;
+      pending++;
+      try {
+        await server.connect(created);
+        transport = created;
+        await transport.handleRequest(req, res, body);
+      } finally {
+        pending--;
+      }
+      return;
     }
     await transport.handleRequest(req, res, body);
   };
@@ -200,12 +228,20 @@ export async function serveHttp(server: ToolexecServer, options: HttpServeOption
       resolve();
     });
   });
+  const sweeper = setInterval(() => {
+    const cutoff = Date.now() - idleMs;
+    for (const [id, at] of lastSeen) {
+      if (at < cutoff) void transports.get(id)?.close();
+    }
+  }, Math.min(60_000, Math.max(1_000, Math.floor(idleMs / 2))));
+  sweeper.unref();
   const addr = http.address() as AddressInfo;
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
+    clearInterval(sweeper);
     await Promise.allSettled([...transports.values()].map((t) => t.close()));
     transports.clear();
     await new Promise<void>((resolve) => {

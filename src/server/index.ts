@@ -8,6 +8,8 @@ export { serveStdio, type StdioServeHandle } from './stdio.js';
 export {
   DEFAULT_HTTP_HOST,
   DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_SESSIONS,
+  DEFAULT_SESSION_IDLE_MS,
   MCP_HTTP_PATH,
   serveHttp,
   type HttpServeHandle,
