@@ -26,6 +26,7 @@ interface McpServerConfigBase {
   timeoutMs?: number;
 }
 
+/** A local server started as a child process and spoken to over stdin/stdout. */
 export interface McpStdioServerConfig extends McpServerConfigBase {
   transport: 'stdio';
   command: string;
@@ -35,12 +36,14 @@ export interface McpStdioServerConfig extends McpServerConfigBase {
   cwd?: string;
 }
 
+/** A remote server reached over Streamable HTTP, the old HTTP+SSE transport, or either (`http`). */
 export interface McpHttpServerConfig extends McpServerConfigBase {
   transport: 'http' | 'streamable-http' | 'sse';
   url: string;
   headers?: Record<string, string>;
 }
 
+/** One checked entry of `mcpServers`. */
 export type McpServerConfig = McpStdioServerConfig | McpHttpServerConfig;
 
 /** A config that failed to parse; `problems` lists every problem found, each naming its key. */
@@ -55,6 +58,7 @@ export class McpConfigError extends Error {
   }
 }
 
+/** Options of `parseMcpServers`. */
 export interface ParseMcpServersOptions {
   /** Prefix used in messages; `"mcpServers"` unless the object sits elsewhere in a file. */
   path?: string;

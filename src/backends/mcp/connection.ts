@@ -13,15 +13,22 @@ import { McpConnectionError } from './errors.js';
 
 /** Client identity sent in `initialize`. */
 export const DEFAULT_CLIENT_INFO = { name: 'toolexec', version: '0.1.0' } as const;
+/** Limit for starting a server and completing `initialize`. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+/** First reconnect delay after a failure; doubles per consecutive failure up to `DEFAULT_BACKOFF_MAX_MS`. */
 export const DEFAULT_BACKOFF_INITIAL_MS = 100;
+/** Ceiling of the reconnect delay. */
 export const DEFAULT_BACKOFF_MAX_MS = 10_000;
+/** How many stderr lines of a stdio server are kept for error messages. */
 export const DEFAULT_STDERR_LINES = 50;
 /** Largest single JSON-RPC message accepted from a stdio server (the SDK's own default is 10 MB). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+/** tools/list pages followed before giving up on a server that never stops paging. */
 export const DEFAULT_MAX_LIST_PAGES = 1000;
+/** Window in which bursts of `notifications/tools/list_changed` become one refresh. */
 export const DEFAULT_LIST_CHANGED_DEBOUNCE_MS = 20;
 
+/** Options of one connection (all optional; defaults are the `DEFAULT_*` constants). */
 export interface McpConnectionOptions {
   clientInfo?: { name: string; version: string };
   /** Limit for spawning/reaching the server and completing `initialize` (default 30 s). */
@@ -38,6 +45,7 @@ export interface McpConnectionOptions {
   listChangedDebounceMs?: number;
 }
 
+/** `idle` (not connected yet, or dropped), `connecting`, `connected`, `closed` (for good). */
 export type McpConnectionState = 'idle' | 'connecting' | 'connected' | 'closed';
 
 type Listener<T> = (value: T) => void;
@@ -310,6 +318,7 @@ export class McpConnection implements AsyncDisposable {
     return () => this.#toolsChanged.delete(listener);
   }
 
+  /** Fired after each successful connect; `reconnect` is true from the second one on. */
   onConnected(listener: (e: { reconnect: boolean }) => void): () => void {
     this.#connected.add(listener);
     return () => this.#connected.delete(listener);

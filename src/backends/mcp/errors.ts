@@ -9,6 +9,7 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { ToolError, type ToolErrorCode } from '../../model/errors.js';
 import type { ContentItem } from '../../model/tool.js';
 
+/** Where a call went: used in every error message. */
 export interface McpCallSite {
   toolId: string;
   /** The tool's name on the server. */

@@ -11,6 +11,7 @@ import { parseMcpServers, type McpServerConfig } from './config.js';
 import { McpConnection, type McpConnectionOptions } from './connection.js';
 import { McpToolImporter, type McpSkippedTool, type McpToolsChange } from './import.js';
 
+/** Options of `McpHub`: connection options plus call defaults and a warning sink. */
 export interface McpHubOptions extends McpConnectionOptions {
   /** Call timeout when the runner gives none (default: each server's `timeout`, else 60 s). */
   defaultTimeoutMs?: number;
@@ -18,6 +19,7 @@ export interface McpHubOptions extends McpConnectionOptions {
   onWarning?: (warning: McpWarning) => void;
 }
 
+/** A problem that stops nothing: a tool that could not be imported, a refresh that failed. */
 export type McpWarning =
   | { kind: 'skipped-tool'; server: string; tool: string; message: string }
   | { kind: 'refresh-failed'; server: string; message: string; error: unknown };
@@ -199,6 +201,7 @@ export interface BackendHost {
   use(backend: Backend): unknown;
 }
 
+/** Options of `connectMcpServers`. */
 export interface ConnectMcpServersOptions extends McpHubOptions {
   /** Where the servers' tools are registered. Without it, no tools are imported (backends only). */
   index?: ToolIndex;
