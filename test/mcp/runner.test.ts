@@ -115,3 +115,20 @@ describe('MCP servers through the Runner', () => {
     expect(index.has('fx:echo')).toBe(true);
   });
 });
+
+describe('MCP servers through a Runner without an index', () => {
+  it('reaches server tools by ID through the backend (lazy connect, no import)', async () => {
+    const runner = new Runner();
+    const handle = await connectMcpServers({ fx: fixtureStdio() }, { runner });
+    try {
+      expect(handle.hub.connection('fx').state).toBe('idle');
+      const r = await runner.run('fx:add', { a: 1, b: 1 });
+      expect(r).toMatchObject({ backend: { kind: 'mcp', name: 'fx' }, structured: { sum: 2 } });
+      expect((await rejection(runner.run('fx:nope', {}))).code).toBe('TOOL_NOT_FOUND');
+      expect((await rejection(runner.run('other:add', {}))).code).toBe('TOOL_NOT_FOUND');
+    } finally {
+      await runner.dispose();
+      await handle.close();
+    }
+  });
+});

@@ -54,10 +54,16 @@ export class McpBackend implements Backend {
     this.#defaultTimeoutMs = options.defaultTimeoutMs ?? connection.config.timeoutMs ?? DEFAULT_MCP_TIMEOUT_MS;
   }
 
-  /** True for `<namespace>:<tool>` when the server's last tools/list had that tool. */
+  /**
+   * True for `<namespace>:<tool>` when the server's last tools/list had that tool, or for any
+   * name in the namespace before a list was fetched (a runner without an index still reaches
+   * the server, which then says whether the tool exists).
+   */
   has(id: string): boolean {
     const name = this.#toolNameFromId(id);
-    return name !== undefined && this.connection.knownTools?.has(name) === true;
+    if (name === undefined) return false;
+    const known = this.connection.knownTools;
+    return known === undefined || known.has(name);
   }
 
   call(toolId: string, args: Record<string, unknown>, ctx: CallContext): Promise<BackendResult> {
