@@ -2,32 +2,41 @@
  * The isolated-vm runtime: V8 isolates, one fresh context per execution, inside warm
  * sandbox processes that the host kills and replaces when anything goes wrong.
  *
- * Why child processes and not isolates in the host process or in worker threads
- * (measured on this 2-core machine, Node 20.20, isolated-vm 5.0.4):
- * - isolated-vm's `memoryLimit` is a guideline; an allocation that overshoots it can abort the
- *   whole Node process (upstream issue 527: reproduced here with a 512 MB limit, `Abort trap`
- *   from `CALL_AND_RETRY_LAST`), and an abort in a worker thread takes the host down with it.
- *   Native builtins (a 50 M element `join`) run past the `timeout` (947 ms against 500 ms
- *   here) and nothing inside the same process can stop them. Only a separate process can be
- *   SIGKILLed and replaced, so every guarantee in point 5 of issue 4 rests on that.
- * - Cost: a host ↔ child round trip over a pipe is ~45–60 µs (the child blocks in `readSync`,
- *   which saves ~15 µs against libuv; Node's IPC channel measured ~66 µs, a worker thread's
- *   postMessage ~45 µs). That is the per-tool-call price of the isolation; a sync
- *   `ivm.Callback` into the child costs ~1–5 µs and is not the bottleneck. Messages queued in
- *   the same tick share one write in both directions, so `Promise.all` fan-out pays one
- *   round trip, not one per call.
- * - Start-up is off the critical path: a process is spawned ahead (`warm()`), and each process
- *   keeps an isolate plus a fresh context ready (a new context costs ~0.8 ms, a new isolate
- *   ~3.5 ms). An isolate is reused for the next execution only after a clean finish and while
- *   its heap stays under half the limit; any failure disposes it. Contexts are never reused.
- * - Memory limits are capped at `maxMemoryMb` (default 128 MB, where issue 527's allocation
- *   pattern ended cleanly with "disposed due to memory limit"); if an overshoot still aborts
- *   the child, the host reads V8's OOM report on its stderr and reports MEMORY_LIMIT.
+ * Why child processes, not isolates in the host process or in worker threads (measured on
+ * this 2-core machine, Node 20.20, isolated-vm 5.0.4):
+ * - isolated-vm's `memoryLimit` is a guideline, and an allocation that overshoots it can take
+ *   the whole process down (upstream issue 527, reproduced here with a 512 MB limit: V8 prints
+ *   its fatal OOM report and aborts, or inside an async function even hangs after printing
+ *   it). An abort in a worker thread kills the host with it.
+ * - Some native builtins ignore the `timeout`: `"a".repeat(5e7).replace(/a/g, "bb")` ran for
+ *   more than a minute past a 200 ms timeout, `"ab,".repeat(3e7).split(",")` for 3 s. Nothing
+ *   inside the same process can stop them; a separate process can be SIGKILLed and replaced.
+ * - WebAssembly memories are not counted against `memoryLimit` (1.2 GB resident from a 64 MB
+ *   isolate), so the guest gets no `WebAssembly`, and the host watches each running process's
+ *   resident size (`maxProcessRssMb`) as a backstop for anything else uncounted.
+ * So busy loops, catastrophic regexes and loops inside promise jobs end through isolated-vm's
+ * own `timeout` (the child keeps its process); everything else ends by killing the process.
  *
- * isolated-vm is an optional dependency: it is resolved (not loaded) in the host when the
- * first execution asks for it and loaded only inside the sandbox processes, which always run
- * with `--no-node-snapshot` (Node 20 needs it), so the host needs neither the flag nor the
- * native module in memory.
+ * What it costs: one host ↔ child round trip per sequential tool call. Over a pipe that is
+ * ~45–60 µs here with the child blocking in `readSync` (~15 µs less than waking through
+ * libuv; Node's IPC channel measured ~66 µs, a worker thread's postMessage ~45 µs); the sync
+ * `ivm.Callback` that carries a guest message out of the isolate costs ~1–5 µs. Messages
+ * queued in the same tick share one write in both directions, so `Promise.all` fan-out pays
+ * one round trip, not one per call. Figures in benchmarks/executor-isolated-vm.bench.mjs.
+ *
+ * Start-up stays off the critical path: processes are spawned ahead (`warm()`; two by
+ * default, served oldest-first so that one prepares while the other runs), and while idle
+ * each process primes its next context: creates it (~0.8 ms), installs the send primitive,
+ * evaluates the prelude, captures `__toolexec_receive` and deletes both globals, so an
+ * execution pays only for its own code. An isolate (~3.5 ms to create) serves several
+ * executions, each in a fresh context, but only after clean finishes and while its heap stays
+ * under half its limit; any failure, or any entry that ended in an exception (which could leave
+ * promise jobs queued), disposes it. Memory limits are capped at `maxMemoryMb` (default 128 MB,
+ * where issue 527's allocation ended cleanly with "disposed due to memory limit").
+ *
+ * isolated-vm is an optional dependency: the host only resolves its path (on the first
+ * execution); the native module is loaded inside the sandbox processes, which always run with
+ * `--no-node-snapshot` (Node 20 needs it), so the host process needs neither.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
