@@ -93,6 +93,56 @@ async function sw(code, expected) {
   if (!r.ok || r.data !== expected) throw new Error(`sebastianwessel: unexpected result ${JSON.stringify(r)}`);
 }
 
+// ---- the isolation's transport alone: a worker echoing messages ----
+import { Worker, MessageChannel } from 'node:worker_threads';
+function echoWorker(mode) {
+  // mode 'post': host -> worker and back by postMessage (worker idle in its event loop).
+  // mode 'atomics': worker blocks in Atomics.wait; host posts on a port and notifies; the
+  // worker drains with receiveMessageOnPort and answers by postMessage (what toolexec does).
+  const control = new SharedArrayBuffer(8);
+  const { port1, port2 } = new MessageChannel();
+  const w = new Worker(
+    `const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_threads');
+     const ctrl = new Int32Array(workerData.control);
+     if (workerData.mode === 'post') parentPort.on('message', (m) => parentPort.postMessage(m));
+     else parentPort.once('message', () => {
+       for (;;) {
+         const seq = Atomics.load(ctrl, 0);
+         const r = receiveMessageOnPort(workerData.port);
+         if (r) { if (r.message === 'stop') break; parentPort.postMessage(r.message); continue; }
+         Atomics.wait(ctrl, 0, seq, 1000);
+       }
+     });`,
+    { eval: true, workerData: { control, port: port2, mode }, transferList: [port2] },
+  );
+  const ctrl = new Int32Array(control);
+  let resolveNext;
+  w.on('message', (m) => resolveNext?.(m));
+  if (mode === 'atomics') w.postMessage('start');
+  return {
+    roundTrip(text) {
+      return new Promise((resolve) => {
+        resolveNext = resolve;
+        if (mode === 'post') w.postMessage(text);
+        else {
+          port1.postMessage(text);
+          Atomics.add(ctrl, 0, 1);
+          Atomics.notify(ctrl, 0);
+        }
+      });
+    },
+    async close() {
+      if (mode === 'atomics') {
+        port1.postMessage('stop');
+        Atomics.add(ctrl, 0, 1);
+        Atomics.notify(ctrl, 0);
+      }
+      await w.terminate();
+    },
+  };
+}
+const MSG = '{"id":1,"ok":true,"value":{"sum":5}}';
+
 // ---- runner alone, to separate the tool's own cost from the bridge ----
 const runnerCall = () => runner.run('math:add', { a: 1, b: 2 });
 
@@ -108,6 +158,11 @@ const loopSw = await measure('sebastianwessel 1000 calls', () => sw(SW_LOOP, 100
 rows.push(loopTe, loopRaw, loopSw);
 const runnerRow = await measure('runner.run alone (per call)', runnerCall, { samples: S(50), batch: 200, warmup: 2 });
 rows.push(runnerRow);
+for (const mode of ['post', 'atomics']) {
+  const w = echoWorker(mode);
+  rows.push(await measure(`transport round trip (${mode})`, () => w.roundTrip(MSG), { samples: S(40), batch: 100, warmup: 2 }));
+  await w.close();
+}
 rows.push(await measure('toolexec fib(25)', () => te(FIB, 75025), { samples: S(20), warmup: 3 }));
 rows.push(await measure('raw quickjs fib(25)', () => raw(RAW_FIB, 75025), { samples: S(20), warmup: 3 }));
 rows.push(await measure('sebastianwessel fib(25)', () => sw(SW_FIB, 75025), { samples: S(10), warmup: 2 }));
@@ -121,6 +176,7 @@ const notes = [
   `runner.run alone: ${runnerRow.medianUs.toFixed(1)} µs per call (schema validation on both sides)`,
   `bridge overhead per call (toolexec per call − runner.run alone): ${(teCall - runnerRow.medianUs).toFixed(1)} µs; over raw quickjs per call: ${(teCall - rawCall).toFixed(1)} µs`,
   'toolexec runs every execution in a worker thread (postMessage out, MessagePort + Atomics.wait back); raw runs in this thread with no limits',
+  'transport rows: one host -> worker -> host round trip of a small reply, alone; the isolation cost per tool call is about one of these',
 ];
 await executor.dispose();
 report('executor-quickjs', rows, {

@@ -10,8 +10,16 @@
  * When the last top-level statement is an expression, it becomes `return (<expr>);` on the same
  * lines, which gives "the value of the last expression" without changing any line number.
  */
+import { createRequire } from 'node:module';
 import { parse, type Node } from 'acorn';
-import { transform } from 'sucrase';
+
+type SucraseTransform = typeof import('sucrase').transform;
+let sucraseTransform: SucraseTransform | undefined;
+/** Sucrase is loaded on the first TypeScript script only: plain JavaScript never needs it. */
+function transform(...args: Parameters<SucraseTransform>): ReturnType<SucraseTransform> {
+  sucraseTransform ??= (createRequire(import.meta.url)('sucrase') as typeof import('sucrase')).transform;
+  return sucraseTransform(...args);
+}
 
 /** Lines the wrapper puts before the user's first line. */
 export const WRAPPER_LINE_OFFSET = 1;

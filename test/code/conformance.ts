@@ -279,6 +279,19 @@ export function defineConformanceSuite(runtime: RuntimeName, options: Conformanc
       });
     });
 
+    describe('oversized bridge traffic', () => {
+      it('a message far over every size limit ends the execution with OUTPUT_LIMIT', async () => {
+        const r = await exec('await run("test:echo", { s: "x".repeat(300000) });', { maxArgsBytes: 10_000, maxOutputBytes: 100_000, memoryMb: 64 });
+        expect(r.error?.code).toBe('OUTPUT_LIMIT');
+        await expectHealthy();
+      });
+      it('a huge single log line is cut at maxOutputBytes', async () => {
+        const r = await exec('console.log("y".repeat(200000)); 1', { maxOutputBytes: 50_000 });
+        expect(r.error?.code).toBe('OUTPUT_LIMIT');
+        expect(r.logs).toEqual([]);
+      });
+    });
+
     describe('ledger and concurrency', () => {
       it('records every call with args, outcome and duration', async () => {
         const r = await exec('await run("math:add", { a: 1, b: 2 });\ntry { await run("test:fail", {}); } catch {}\nawait run("test:echo", { x: [1] });\n"done"');

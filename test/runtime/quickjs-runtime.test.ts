@@ -83,3 +83,27 @@ describe('QuickJS engine crashes', () => {
     }
   });
 });
+
+describe('QuickJS through the executor', () => {
+  it('enforces cpuMs separately from the wall clock, and says so', async () => {
+    const { Executor } = await import('../../src/code/executor.js');
+    const { Runner } = await import('../../src/run/runner.js');
+    const executor = new Executor({ runner: new Runner(), runtime });
+    const r = await executor.execute('let i = 0; while (true) i++;', { cpuMs: 150, timeoutMs: 20_000 });
+    expect(r.error?.code).toBe('TIMEOUT');
+    expect(r.error?.message).toMatch(/CPU budget of 150 ms/);
+    expect(r.limits.cpuMs).toBe(150);
+    expect(r.limits.enforced.cpuMs).toBe(true);
+    expect(r.stats.cpuMs).toBeGreaterThan(0);
+    const ok = await executor.execute('6 * 7', { cpuMs: 150 });
+    expect(ok.value).toBe(42);
+  });
+
+  it('an unknown runtime name is refused with the known ones', async () => {
+    const { Executor } = await import('../../src/code/executor.js');
+    const { Runner } = await import('../../src/run/runner.js');
+    const { loadRuntime } = await import('../../src/runtime/load.js');
+    expect(() => new Executor({ runner: new Runner(), runtime: 'v8' as never })).toThrow(/known runtimes: quickjs, isolated-vm, docker/);
+    await expect(loadRuntime('nope')).rejects.toThrow(/known runtimes: quickjs, isolated-vm, docker/);
+  });
+});
