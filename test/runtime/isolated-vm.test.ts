@@ -446,6 +446,17 @@ describe('isolated-vm runtime: engine aborts and availability', () => {
     }
   });
 
+  it('reports RUNTIME_UNAVAILABLE when the sandbox process cannot be started at all', async () => {
+    const rt = createIsolatedVmRuntime({ nodePath: '/nonexistent/bin/node' });
+    try {
+      const r = await execute(rt, 'return 1');
+      expect(r.outcome.failure?.code).toBe('RUNTIME_UNAVAILABLE');
+      expect(r.outcome.failure?.message).toMatch(/ENOENT/);
+    } finally {
+      await rt.dispose();
+    }
+  });
+
   it('ends an execution in flight with CANCELLED when the runtime is disposed', async () => {
     const rt = createIsolatedVmRuntime({ maxProcesses: 1 });
     let started!: () => void;
