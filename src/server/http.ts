@@ -10,7 +10,7 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { ToolexecServer } from './toolexec-server.js';
 
@@ -100,6 +100,9 @@ function readBody(req: IncomingMessage, max: number): Promise<string> {
 
 /** Starts the HTTP endpoint for `server`; resolves once it listens. */
 export async function serveHttp(server: ToolexecServer, options: HttpServeOptions): Promise<HttpServeHandle> {
+  // Loaded here, not at the top: the transport pulls in an HTTP adapter that importing
+  // `toolexec` for anything else should not pay for.
+  const { StreamableHTTPServerTransport } = await import('@modelcontextprotocol/sdk/server/streamableHttp.js');
   const host = options.host ?? DEFAULT_HTTP_HOST;
   const wildcard = host === '0.0.0.0' || host === '::' || host === '';
   const allowedHosts = new Set(

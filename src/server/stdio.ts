@@ -2,7 +2,6 @@
  * `toolexec serve` over stdio: one session on this process's stdin/stdout. Nothing else may
  * write to stdout (it carries JSON-RPC); diagnostics go to stderr.
  */
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { ToolexecServer } from './toolexec-server.js';
 
 export interface StdioServeHandle extends AsyncDisposable {
@@ -16,6 +15,7 @@ export async function serveStdio(
   server: ToolexecServer,
   streams: { stdin?: NodeJS.ReadableStream; stdout?: NodeJS.WritableStream } = {},
 ): Promise<StdioServeHandle> {
+  const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
   const stdin = (streams.stdin ?? process.stdin) as NodeJS.ReadStream;
   const transport = new StdioServerTransport(stdin, (streams.stdout ?? process.stdout) as NodeJS.WriteStream);
   let resolveClosed!: () => void;
