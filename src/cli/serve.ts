@@ -85,6 +85,9 @@ export function registerServeCommand(program: Command): void {
             ...(opts.allowOrigin.length > 0 ? { allowedOrigins: opts.allowOrigin } : {}),
           });
           process.stderr.write(`toolexec: MCP server listening on ${http.url}${token !== undefined ? ' (bearer token required)' : ''}\n`);
+          if (token === undefined && !['127.0.0.1', '::1', 'localhost'].includes(opts.host ?? DEFAULT_HTTP_HOST)) {
+            process.stderr.write(`toolexec: warning: listening on ${opts.host} without a bearer token: anyone who can reach this address can run tools and code; set --token or $${TOKEN_ENV}\n`);
+          }
           await signals.promise;
           await http.close();
         }

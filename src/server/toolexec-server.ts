@@ -127,7 +127,14 @@ export class ToolexecServer implements AsyncDisposable {
     // Serialized: two overlapping refreshes must not notify out of order.
     this.#refreshing = this.#refreshing.then(async () => {
       if (this.#closed) return false;
-      const description = await this.#buildExecuteDescription();
+      let description: string;
+      try {
+        description = await this.#buildExecuteDescription();
+      } catch (e) {
+        // Never a rejected chain: the next refresh must still run.
+        this.#options.onError?.(e);
+        return false;
+      }
       if (description === this.#executeDescription) return false;
       this.#executeDescription = description;
       this.#definitions = serverToolDefinitions(description);
@@ -137,7 +144,7 @@ export class ToolexecServer implements AsyncDisposable {
         });
       }
       return true;
-    }, () => false);
+    });
     return this.#refreshing;
   }
 
