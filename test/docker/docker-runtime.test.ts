@@ -338,6 +338,11 @@ describe.skipIf(!probe.available)('DockerRuntime on the real engine', () => {
       expect(probeRun.value).toMatchObject({ net: expect.stringMatching(/^E/) });
       // gVisor's own kernel answers, not the host's.
       expect((probeRun.value as { kernel: string }).kernel).not.toBe(os.release());
+      // The container's memory limit holds under gVisor too (off-heap, so V8's limit is not what stops it).
+      const bomb = await hostRun(runtime, `${ESCAPE} const B = req('buffer').Buffer; const keep = []; for (;;) keep.push(B.alloc(8 << 20, 1));`, {
+        limits: { memoryMb: 64, timeoutMs: 30_000 },
+      });
+      expect(bomb.outcome.failure?.code).toBe('MEMORY_LIMIT');
     } finally {
       await executor.dispose();
       await runtime.dispose();
