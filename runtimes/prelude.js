@@ -110,7 +110,7 @@
   var pending = new MapC();
   var toolErrors = new WeakSetC();
 
-  function request(message, toolId) {
+  function request(message, toolId, site) {
     return new PromiseC(function (resolve, reject) {
       var id = nextId++;
       message.id = id;
@@ -121,13 +121,13 @@
         reject(e);
         return;
       }
-      mapSet(pending, id, { resolve: resolve, reject: reject, toolId: toolId });
+      mapSet(pending, id, { resolve: resolve, reject: reject, toolId: toolId, site: site });
       send(text);
     });
   }
 
   // Rebuilds a host error as a fresh guest Error from data: nothing host-side is reachable.
-  function guestError(data, toolId) {
+  function guestError(data, toolId, site) {
     var d = data !== null && typeof data === 'object' ? data : {};
     var code = typeof d.code === 'string' ? d.code : 'EXECUTION';
     var message = typeof d.message === 'string' ? d.message : 'tool call failed';
@@ -138,6 +138,15 @@
     if (tid !== undefined) e.toolId = tid;
     if (typeof d.retryable === 'boolean') e.retryable = d.retryable;
     if (ArrayIsArray(d.issues)) e.issues = d.issues;
+    // The error is built when the reply arrives, where no user frame is on the stack; the
+    // call site captured by run() says which line of the script made the failing call.
+    if (site !== undefined) {
+      try {
+        var frames = StringC(site.stack);
+        var firstFrame = stringIndexOf(frames, '    at ');
+        e.stack = 'ToolError: ' + message + '\n' + (firstFrame === -1 ? frames : stringSlice(frames, firstFrame));
+      } catch (_) {}
+    }
     weakSetAdd(toolErrors, e);
     return e;
   }
@@ -155,12 +164,12 @@
     var entry = mapGet(pending, id);
     mapDelete(pending, id);
     if (msg.ok === true) entry.resolve(msg.value);
-    else entry.reject(guestError(msg.error, entry.toolId));
+    else entry.reject(guestError(msg.error, entry.toolId, entry.site));
   }
 
   function run(toolId, args) {
     var message = { id: 0, op: 'run', toolId: toolId, args: args === undefined ? {} : args };
-    return request(message, typeof toolId === 'string' ? toolId : StringC(toolId));
+    return request(message, typeof toolId === 'string' ? toolId : StringC(toolId), new ErrorC());
   }
 
   function searchTools(query, limit) {

@@ -212,6 +212,12 @@ export function defineConformanceSuite(runtime: RuntimeName, options: Conformanc
         expect(r.error?.toolCode).toBe('EXECUTION');
         expect(r.error?.message).toContain('boom');
       });
+      it('an uncaught tool failure points at the line that made the call', async () => {
+        const r = await exec('const a = 1;\nconst b = 2;\nawait tools.math.add({ a: "x", b });');
+        expect(r.error?.code).toBe('TOOL_ERROR');
+        expect(r.error?.toolCode).toBe('INPUT_VALIDATION');
+        expect(r.error?.line).toBe(3);
+      });
       it('tool errors are catchable guest Errors carrying code, toolId and failing paths', async () => {
         const r = await expectOk('try { await tools.math.add({ a: 1 }); } catch (e) { return { isError: e instanceof Error, code: e.code, toolId: e.toolId, paths: e.issues.map((i) => i.path), msg: typeof e.message } }');
         expect(r.value).toMatchObject({ isError: true, code: 'INPUT_VALIDATION', toolId: 'math:add', msg: 'string' });
