@@ -110,7 +110,6 @@ function unavailableMessage(reason: string): string {
   return `the isolated-vm runtime is unavailable: ${reason}. ${INSTALL_HINT}`;
 }
 
-
 let nextJobId = 1;
 
 /** How often a running job's process is checked against `maxProcessRssMb`. */
@@ -163,7 +162,11 @@ export class IsolatedVmRuntime implements Runtime {
     this.options.maxProcessRssMb = pick(options.maxProcessRssMb, 0, 1);
   }
 
-  /** Starts one sandbox process ahead of use so the first execution does not pay for it. */
+  /**
+   * Starts `warmProcesses` sandbox processes (at least one) ahead of use, so that no execution
+   * pays for spawning Node and loading isolated-vm. Resolves even when isolated-vm is
+   * unavailable: executions then end with RUNTIME_UNAVAILABLE and say why.
+   */
   async warm(): Promise<void> {
     this.keepWarm = true;
     const spawns: Promise<SandboxProcess | undefined>[] = [];

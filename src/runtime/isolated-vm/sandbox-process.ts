@@ -96,12 +96,14 @@ export class SandboxProcess {
     // Nobody may be waiting yet; the rejection is still observed by whoever awaits `ready`.
     this.ready.catch(() => {});
     out.on('data', (chunk: string) => {
-      buffered += chunk;
-      let nl = buffered.indexOf('\n');
-      while (nl !== -1) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        nl = buffered.indexOf('\n');
+      // Only the new chunk is searched, so a long message arriving in many chunks stays linear.
+      if (chunk.indexOf('\n') === -1) {
+        buffered += chunk;
+        return;
+      }
+      const lines = (buffered + chunk).split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) {
         let m: ChildMessage;
         try {
           m = JSON.parse(line) as ChildMessage;
