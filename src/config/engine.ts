@@ -123,6 +123,18 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
     ...(config.toolTimeoutMs !== undefined ? { defaultTimeoutMs: config.toolTimeoutMs } : {}),
     ...(policy.open ? {} : { middleware: [policyMiddleware(policy)] }),
   });
+  if (!policy.open) {
+    // Middleware covers run and runChain; a stream does not pass through middleware, and a
+    // hidden tool would still resolve through its backend, so streams are checked here.
+    const stream = runner.runStream.bind(runner);
+    runner.runStream = async function* (toolId, args, streamOptions) {
+      if (typeof toolId === 'string' && !policy.allows(toolId)) {
+        yield { kind: 'error', toolId, data: policy.refusal(toolId, 'stream') };
+        return;
+      }
+      yield* stream(toolId, args, streamOptions);
+    };
+  }
   const warnings: string[] = [];
   const warn = (message: string) => {
     warnings.push(message);

@@ -82,6 +82,13 @@ describe('createEngine', () => {
     expect(engine.index.has('secret:launch')).toBe(false);
   });
 
+  it('applies the policy to streams too', async () => {
+    const events = [];
+    for await (const ev of engine.runner.runStream('secret:launch', {})) events.push(ev);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ kind: 'error', data: { code: 'TOOL_NOT_FOUND' } });
+  });
+
   it('executes scripts under the policy and the config limits, reporting each tool call', async () => {
     const calls: [ExecuteToolCall, number][] = [];
     const r = await engine.execute('const a = await run("math:add", { a: 1, b: 1 }); try { await run("secret:launch", {}) } catch (e) { return [a.sum, e.code] }', {
