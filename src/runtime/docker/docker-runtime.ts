@@ -39,6 +39,8 @@ export const DEFAULT_NOFILE = 256;
 export const DEFAULT_POOL_SIZE = 2;
 /** How long a pool refill waits for the execution that emptied a slot (see `refillSoon`). */
 export const REFILL_DELAY_MS = 250;
+/** How long `warm()` waits for started containers' agents to report ready. */
+export const WARM_READY_TIMEOUT_MS = 60_000;
 /** How long start-up may wait for the engine to answer a ping. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 
@@ -272,7 +274,13 @@ export class DockerRuntime implements Runtime {
       const key = this.specFor(this.poolHeapMb);
       const usable = this.idle.filter((s) => !s.exited && sameSpec(s.spec, key));
       if (usable.length >= target) {
-        const ready = await Promise.all(usable.slice(0, target).map((s) => s.whenReady()));
+        const ready = await withTimeout(
+          Promise.all(usable.slice(0, target).map((s) => s.whenReady())),
+          WARM_READY_TIMEOUT_MS,
+          'timed out',
+        ).catch(() => {
+          throw new DockerRuntimeError('RUNTIME_UNAVAILABLE', 'startup', `warm containers started but their agent did not report ready within ${WARM_READY_TIMEOUT_MS} ms; is ${this.options.image} a toolexec sandbox image?`);
+        });
         if (ready.every(Boolean)) return;
         continue;
       }
