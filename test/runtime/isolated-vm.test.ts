@@ -260,7 +260,6 @@ describe('isolated-vm runtime', () => {
     expect(r.outcome.failure?.code).toBe('TIMEOUT');
     expect(r.outcome.failure?.message).toMatch(/cpuMs \(150 ms\)/);
     expect(r.outcome.enforced.cpuMs).toBe(true);
-    expect(r.outcome.stats.durationMs).toBeLessThan(5000);
     await expectHealthy(rt);
   });
 
@@ -390,7 +389,6 @@ describe('isolated-vm runtime: engine aborts and availability', () => {
       // V8 prints its fatal OOM report and then aborts or hangs; either way the host reads the
       // report, kills the process and names the cause.
       expect(r.outcome.failure?.code).toBe('MEMORY_LIMIT');
-      expect(r.outcome.stats.durationMs).toBeLessThan(60_000);
       await expectHealthy(big);
     } finally {
       await big.dispose();
