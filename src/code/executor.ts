@@ -351,7 +351,7 @@ class Execution {
       case 'describe': {
         const id = msg.id;
         if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0) return this.protocolViolation(`a ${msg.op} request without a valid id`);
-        if (msg.op === 'run') return this.onRun(id, msg);
+        if (msg.op === 'run') return this.onRun(id, msg, text);
         if (msg.op === 'search') return this.onSearch(id, msg);
         return this.onDescribe(id, msg);
       }
@@ -392,7 +392,7 @@ class Execution {
     }
   }
 
-  private onRun(id: number, msg: Record<string, unknown>): void {
+  private onRun(id: number, msg: Record<string, unknown>, text: string): void {
     this.callCount++;
     if (this.callCount > this.limits.maxToolCalls) {
       this.fail({ code: 'TOOL_CALL_LIMIT', message: `The script made more than maxToolCalls (${this.limits.maxToolCalls}) tool calls` });
@@ -413,7 +413,9 @@ class Execution {
       this.refuse(id, toolId, args, 'INPUT_VALIDATION', `The arguments of ${toolId} must be an object, got ${Array.isArray(args) ? 'an array' : args === null ? 'null' : typeof args}`);
       return;
     }
-    const argsBytes = byteLength(JSON.stringify(args));
+    // The arguments' JSON is part of the message, so the message's size bounds it: only a
+    // message near the limit needs the exact figure.
+    const argsBytes = text.length * 3 <= this.limits.maxArgsBytes ? 0 : byteLength(JSON.stringify(args));
     if (argsBytes > this.limits.maxArgsBytes) {
       this.refuse(id, toolId, args, 'INPUT_VALIDATION', `The arguments of ${toolId} are ${argsBytes} bytes; maxArgsBytes is ${this.limits.maxArgsBytes}`);
       return;
