@@ -18,6 +18,7 @@ const measure = (name, fn, o) => {
 };
 import { Executor } from '../dist/code/executor.js';
 import { Runner } from '../dist/run/runner.js';
+import { QuickJSRuntime } from '../dist/runtime/quickjs/index.js';
 
 const quick = process.argv.includes('--quick');
 const S = (n) => (quick ? Math.max(5, Math.floor(n / 4)) : n);
@@ -41,8 +42,14 @@ const THREE = 'const a = await tools.math.add({ a: 1, b: 2 });\nconst b = await 
 const LOOP = 'let s = 0;\nfor (let i = 0; i < 1000; i++) s = (await tools.math.add({ a: s, b: 1 })).sum;\ns';
 const FIB = 'function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\nfib(25)';
 
-async function te(script, expected) {
-  const r = await executor.execute(script);
+// The same executor with QuickJS in this thread (isolation: 'none'): the difference to the
+// rows above is what the worker isolation costs.
+const inProcessRuntime = new QuickJSRuntime({ isolation: 'none' });
+const inProcess = new Executor({ runner, runtime: inProcessRuntime, limits: { maxToolCalls: 5000, timeoutMs: 60_000 } });
+await inProcess.warm();
+
+async function te(script, expected, ex = executor) {
+  const r = await ex.execute(script);
   if (!r.ok || r.value !== expected) throw new Error(`toolexec: unexpected result ${JSON.stringify(r.error ?? r.value)}`);
 }
 
@@ -148,14 +155,17 @@ const runnerCall = () => runner.run('math:add', { a: 1, b: 2 });
 
 const rows = [];
 rows.push(await measure('toolexec 3 calls (warm)', () => te(THREE, 10), { samples: S(200), warmup: 20 }));
+rows.push(await measure('toolexec in-process 3 calls', () => te(THREE, 10, inProcess), { samples: S(200), warmup: 20 }));
 rows.push(await measure('raw quickjs 3 calls', () => raw(RAW_THREE, 10), { samples: S(200), warmup: 20 }));
 rows.push(await measure('sebastianwessel 3 calls', () => sw(SW_THREE, 10), { samples: S(40), warmup: 5 }));
 rows.push(await measure('toolexec empty script', () => te('1', 1), { samples: S(200), warmup: 20 }));
+rows.push(await measure('toolexec in-process empty script', () => te('1', 1, inProcess), { samples: S(200), warmup: 20 }));
 rows.push(await measure('raw quickjs empty script', () => raw('return 1;', 1), { samples: S(200), warmup: 20 }));
 const loopTe = await measure('toolexec 1000 calls', () => te(LOOP, 1000), { samples: S(20), warmup: 2 });
+const loopIn = await measure('toolexec in-process 1000 calls', () => te(LOOP, 1000, inProcess), { samples: S(20), warmup: 2 });
 const loopRaw = await measure('raw quickjs 1000 calls', () => raw(RAW_LOOP, 1000), { samples: S(20), warmup: 2 });
 const loopSw = await measure('sebastianwessel 1000 calls', () => sw(SW_LOOP, 1000), { samples: S(5), warmup: 1 });
-rows.push(loopTe, loopRaw, loopSw);
+rows.push(loopTe, loopIn, loopRaw, loopSw);
 const runnerRow = await measure('runner.run alone (per call)', runnerCall, { samples: S(50), batch: 200, warmup: 2 });
 rows.push(runnerRow);
 for (const mode of ['post', 'atomics']) {
@@ -169,21 +179,28 @@ rows.push(await measure('sebastianwessel fib(25)', () => sw(SW_FIB, 75025), { sa
 
 const perCall = (row) => row.medianUs / 1000;
 const teCall = perCall(loopTe);
+const inCall = perCall(loopIn);
 const rawCall = perCall(loopRaw);
 const swCall = perCall(loopSw);
 const notes = [
-  `per tool call over 1000 sequential calls: toolexec ${teCall.toFixed(1)} µs, raw quickjs ${rawCall.toFixed(1)} µs, sebastianwessel ${swCall.toFixed(1)} µs`,
+  `per tool call over 1000 sequential calls: toolexec ${teCall.toFixed(1)} µs (in-process ${inCall.toFixed(1)} µs), raw quickjs ${rawCall.toFixed(1)} µs, sebastianwessel ${swCall.toFixed(1)} µs`,
+  `worker isolation costs ${(teCall - inCall).toFixed(1)} µs per tool call (toolexec − toolexec in-process)`,
   `runner.run alone: ${runnerRow.medianUs.toFixed(1)} µs per call (schema validation on both sides)`,
   `bridge overhead per call (toolexec per call − runner.run alone): ${(teCall - runnerRow.medianUs).toFixed(1)} µs; over raw quickjs per call: ${(teCall - rawCall).toFixed(1)} µs`,
   'toolexec runs every execution in a worker thread (postMessage out, MessagePort + Atomics.wait back); raw runs in this thread with no limits',
   'transport rows: one host -> worker -> host round trip of a small reply, alone; the isolation cost per tool call is about one of these',
 ];
 await executor.dispose();
+await inProcess.dispose();
+await inProcessRuntime.dispose();
 report('executor-quickjs', rows, {
   ratios: [
     ['toolexec / raw, 3 calls', 'toolexec 3 calls (warm)', 'raw quickjs 3 calls'],
     ['sebastianwessel / toolexec, 3 calls', 'sebastianwessel 3 calls', 'toolexec 3 calls (warm)'],
+    ['toolexec in-process / raw, 3 calls', 'toolexec in-process 3 calls', 'raw quickjs 3 calls'],
+    ['toolexec / toolexec in-process, 3 calls (worker isolation)', 'toolexec 3 calls (warm)', 'toolexec in-process 3 calls'],
     ['toolexec / raw, empty script', 'toolexec empty script', 'raw quickjs empty script'],
+    ['toolexec in-process / raw, 1000 calls', 'toolexec in-process 1000 calls', 'raw quickjs 1000 calls'],
     ['toolexec / raw, 1000 calls', 'toolexec 1000 calls', 'raw quickjs 1000 calls'],
     ['sebastianwessel / toolexec, 1000 calls', 'sebastianwessel 1000 calls', 'toolexec 1000 calls'],
     ['toolexec / raw, fib(25)', 'toolexec fib(25)', 'raw quickjs fib(25)'],

@@ -11,6 +11,8 @@ import { buildWorkerSource } from '../worker-source.js';
 import { loadPrelude } from '../prelude.js';
 import { createQuickJSEngine, type QuickJSEngineOptions } from './engine.js';
 import type { Runtime, RuntimeJob, RuntimeSession } from '../types.js';
+import type { Engine } from '../worker-protocol.js';
+import { InProcessSession } from '../in-process.js';
 
 /** Default QuickJS stack limit: deep enough for ordinary recursion, far below the thread's stack. */
 export const DEFAULT_QUICKJS_MAX_STACK_BYTES = 256 * 1024;
@@ -18,6 +20,13 @@ export const DEFAULT_QUICKJS_MAX_STACK_BYTES = 256 * 1024;
 export const DEFAULT_QUICKJS_WORKER_HEAP_MB = 64;
 
 export interface QuickJSRuntimeOptions {
+  /**
+   * `worker` (default): each execution runs in a pooled worker thread that the host can kill,
+   * so nothing a script does can block or crash the host. `none`: in the host thread, for
+   * trusted code or measurements; a native builtin that ignores interrupts then blocks the
+   * host until it returns.
+   */
+  isolation?: 'worker' | 'none';
   /** Warm workers kept idle (default 1). */
   minIdle?: number;
   /** Most concurrent executions; more queue (default 2 × CPUs). */
@@ -35,14 +44,25 @@ export interface QuickJSRuntimeOptions {
 /** The QuickJS runtime: a pool of worker threads, each holding a warm QuickJS WebAssembly module. */
 export class QuickJSRuntime implements Runtime {
   readonly name = 'quickjs' as const;
-  private readonly pool: WorkerPool;
+  private readonly pool: WorkerPool | undefined;
+  private readonly inProcess: Promise<Engine> | undefined;
+  private disposed = false;
 
   constructor(options: QuickJSRuntimeOptions = {}) {
+    const require = createRequire(import.meta.url);
     const engineOptions: QuickJSEngineOptions = {
-      modulePath: createRequire(import.meta.url).resolve('quickjs-emscripten'),
+      modulePath: require.resolve('quickjs-emscripten'),
       maxStackBytes: options.maxStackBytes ?? DEFAULT_QUICKJS_MAX_STACK_BYTES,
       retireHeapBytes: 256 * 1024 * 1024,
     };
+    if (options.isolation === 'none') {
+      this.inProcess = Promise.resolve(createQuickJSEngine(require, engineOptions));
+      this.inProcess.catch(() => {});
+      return;
+    }
+    if (options.isolation !== undefined && options.isolation !== 'worker') {
+      throw new TypeError(`isolation must be "worker" or "none", got ${JSON.stringify(options.isolation)}`);
+    }
     this.pool = new WorkerPool({
       name: 'toolexec-quickjs',
       source: buildWorkerSource(createQuickJSEngine, engineOptions, loadPrelude()),
@@ -55,20 +75,27 @@ export class QuickJSRuntime implements Runtime {
   }
 
   start(job: RuntimeJob, onMessage: (message: string) => void): RuntimeSession {
-    return this.pool.start(job, onMessage);
+    if (this.disposed) throw new Error('The quickjs runtime has been disposed');
+    if (this.pool) return this.pool.start(job, onMessage);
+    const prelude = job.prelude;
+    // The next execution's context is built while the host is idle, as the workers do.
+    return new InProcessSession(this.inProcess!, job, onMessage, (engine) => setImmediate(() => engine.prepare?.(prelude)));
   }
 
-  warm(): Promise<void> {
-    return this.pool.warm();
+  async warm(): Promise<void> {
+    if (this.pool) return this.pool.warm();
+    const engine = await this.inProcess!;
+    engine.prepare?.(loadPrelude());
   }
 
-  /** Worker counts by state (diagnostics). */
+  /** Worker counts by state (diagnostics; zeros without workers). */
   poolStats(): { starting: number; idle: number; busy: number; queued: number } {
-    return this.pool.stats();
+    return this.pool?.stats() ?? { starting: 0, idle: 0, busy: 0, queued: 0 };
   }
 
-  dispose(): Promise<void> {
-    return this.pool.dispose();
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    await this.pool?.dispose();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
