@@ -286,11 +286,26 @@ describe('isolated-vm runtime', () => {
     await expectHealthy(rt);
   });
 
-  it('ends on an unhandled rejection with RUNTIME_ERROR and its position', async () => {
-    const r = await execute(rt, 'const ok = 1;\nPromise.reject(new Error("nobody catches me"));\nawait new Promise(() => {});');
-    expect(r.outcome.failure).toMatchObject({ code: 'RUNTIME_ERROR', line: 2 });
-    expect(r.outcome.failure?.message).toMatch(/nobody catches me/);
-    expect(r.outcome.failure?.stack ?? '').not.toMatch(/\[eval\]/);
+  it('lets a script handle a rejection after the microtask checkpoint where it happened', async () => {
+    // isolated-vm reports b's rejection as unhandled while the script still awaits a.
+    const r = await execute(
+      rt,
+      'const a = run("t:slow", {}); const b = run("t:fail", {});\nconst ra = await a;\ntry { await b; } catch (e) { return "caught " + e.code + " after " + ra; }',
+      {
+        tool: (m) =>
+          m.toolId === 't:fail' ? Promise.reject(new Error('boom')) : new Promise((resolve) => setTimeout(() => resolve('slow'), 50)),
+      },
+    );
+    expect(r.outcome.failure).toBeUndefined();
+    expect(r.done).toMatchObject({ ok: true, value: 'caught EXECUTION after slow' });
+  });
+
+  it('ends a script left waiting after an unhandled rejection at its timeout, naming the rejection', async () => {
+    const r = await execute(rt, 'Promise.reject(new Error("nobody catches me"));\nawait new Promise(() => {});', {
+      limits: { timeoutMs: 300 },
+    });
+    expect(r.outcome.failure?.code).toBe('TIMEOUT');
+    expect(r.outcome.failure?.message).toMatch(/never handled: Error: nobody catches me/);
     await expectHealthy(rt);
   });
 

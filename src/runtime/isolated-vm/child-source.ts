@@ -260,10 +260,18 @@ function step(j, phase, fn) {
     // An entry that ended in an exception may leave microtasks of this context queued in the
     // isolate; they must never run during another job, so this isolate is not reused.
     j.tainted = true;
-    // A failure the guest already reported (done) or a limit the bridge hit wins over the
-    // exception it caused (an unhandled rejection after done, the RangeError of OUTPUT_LIMIT).
-    if (!j.failure && !j.doneSeen) j.failure = classify(e, j, phase);
-    else if (j.isolate.isDisposed && !j.failure) j.failure = classify(e, j, phase);
+    const failure = classify(e, j, phase);
+    if (failure.code === 'RUNTIME_ERROR' && phase === 'run' && !j.isolate.isDisposed) {
+      // isolated-vm throws a promise rejection that nobody handled by the end of the microtask
+      // checkpoint out of the entry call. The script may still handle it later (run() a, run()
+      // b, await a, then await b), and QuickJS does not fail on it either, so it is noted, not
+      // fatal: a script that never finishes because of it ends at its timeout, with the note.
+      if (j.unhandled === null) j.unhandled = failure.message;
+    } else if (!j.failure && (!j.doneSeen || j.isolate.isDisposed)) {
+      // A result the guest already reported (done) wins over an exception after it, unless the
+      // isolate itself is gone.
+      j.failure = failure;
+    }
   }
   if (!j.failure && !j.isolate.isDisposed && j.cpuMs !== undefined && Number(j.isolate.cpuTime - j.cpuStart) / 1e6 > j.cpuMs) {
     j.failure = { code: 'TIMEOUT', message: 'the script used more than cpuMs (' + j.cpuMs + ' ms) of CPU time' };
@@ -298,7 +306,10 @@ function finish(j, failure) {
   } else {
     warmIsolate = j.warm;
   }
-  emit({ t: 'end', j: j.id, failure: failure, stats: stats });
+  if (failure !== null && failure.code === 'TIMEOUT' && j.unhandled !== null) {
+    failure.message += '; earlier, a promise rejection was never handled: ' + j.unhandled;
+  }
+  emit({ t: 'end', j: j.id, failure: failure, stats: stats, unhandled: j.unhandled });
 }
 
 function startJob(id, spec) {
@@ -327,7 +338,7 @@ function startJob(id, spec) {
     cpuStart: w.isolate.cpuTime, cpuBound: false, memoryMb: memoryMb,
     maxOutputBytes: Number(limits.maxOutputBytes) || Infinity, outBytes: 0,
     filename: String(spec.filename || 'script.js'), lineOffset: Number(spec.lineOffset) || 0,
-    doneSeen: false, failure: null, finished: false,
+    doneSeen: false, failure: null, finished: false, unhandled: null,
   };
   job = j;
 

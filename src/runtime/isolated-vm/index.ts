@@ -459,7 +459,11 @@ class IsolatedVmSession implements RuntimeSession {
     } else if (m.t === 'end') {
       const p = this.proc!;
       this.detach();
-      this.finish(this.hostFailure ?? m.failure ?? undefined, m.stats);
+      let failure = this.hostFailure ?? m.failure ?? undefined;
+      if (failure === this.hostFailure && failure?.code === 'TIMEOUT' && m.unhandled) {
+        failure = { ...failure, message: `${failure.message}; earlier, a promise rejection was never handled: ${m.unhandled}` };
+      }
+      this.finish(failure, m.stats);
       this.runtime.release(p);
     }
   }

@@ -14,7 +14,14 @@ export type ChildMessage =
   | { t: 'ready'; pid: number }
   | { t: 'fatal'; message: string }
   | { t: 'msg'; j: number; m: string }
-  | { t: 'end'; j: number; failure: RuntimeFailure | null; stats: { durationMs: number; cpuMs?: number; memoryBytes?: number } };
+  | {
+      t: 'end';
+      j: number;
+      failure: RuntimeFailure | null;
+      stats: { durationMs: number; cpuMs?: number; memoryBytes?: number };
+      /** The first promise rejection nobody handled, if any (isolated-vm surfaces them). */
+      unhandled?: string | null;
+    };
 
 export interface SandboxProcessOptions {
   nodePath: string;
