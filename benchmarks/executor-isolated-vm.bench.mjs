@@ -57,7 +57,8 @@ async function te(script, expected) {
 
 // ---- the runtime alone, through the Runtime contract ----
 const prelude = readFileSync(new URL('../runtimes/prelude.js', import.meta.url), 'utf8');
-const runtime = createIsolatedVmRuntime({ maxProcesses: 1 });
+// Same pool shape as the executor gets by default (two warm processes served alternately).
+const runtime = createIsolatedVmRuntime();
 await runtime.warm();
 const RT_LOOP = 'let s = 0;\nfor (let i = 0; i < 1000; i++) s = (await run("math:add", { a: s, b: 1 })).sum;\nreturn s;';
 const RT_THREE = 'const a = await run("math:add", { a: 1, b: 2 });\nconst b = await run("math:add", { a: a.sum, b: 3 });\nconst c = await run("math:add", { a: b.sum, b: 4 });\nreturn c.sum;';
@@ -136,7 +137,8 @@ rows.push(loopTe, loopRt, loopApply, loopSync);
 const runnerRow = await measure('runner.run alone (per call)', runnerCall, { samples: S(50), batch: 200, warmup: 2 });
 rows.push(runnerRow);
 rows.push(await measure('toolexec fib(25)', () => te(FIB, 75025), { samples: S(20), warmup: 3 }));
-rows.push(await measure('raw ivm fib(25)', () => rawPromise(RAW_FIB, 75025, false), { samples: S(20), warmup: 3 }));
+rows.push(await measure('raw ivm fib(25), fresh context', () => rawPromise(RAW_FIB, 75025, true), { samples: S(20), warmup: 3 }));
+rows.push(await measure('raw ivm fib(25), shared context', () => rawPromise(RAW_FIB, 75025, false), { samples: S(20), warmup: 3 }));
 
 const perCall = (row) => row.medianUs / 1000;
 const teCall = perCall(loopTe);
@@ -161,7 +163,8 @@ report('executor-isolated-vm', rows, {
     ['toolexec / raw, empty script', 'toolexec empty script', 'raw ivm empty script, fresh context'],
     ['toolexec / raw apply, 1000 calls', 'toolexec 1000 calls', 'raw ivm apply 1000 calls'],
     ['runtime only / raw sync callback, 1000 calls', 'runtime only 1000 calls', 'raw ivm sync callback 1000 calls'],
-    ['toolexec / raw, fib(25)', 'toolexec fib(25)', 'raw ivm fib(25)'],
+    ['toolexec / raw (fresh context), fib(25)', 'toolexec fib(25)', 'raw ivm fib(25), fresh context'],
+    ['toolexec / raw (shared context), fib(25)', 'toolexec fib(25)', 'raw ivm fib(25), shared context'],
   ],
   notes,
 });
