@@ -116,6 +116,18 @@ describe('isolated-vm runtime', () => {
     expect(r.done).toMatchObject({ ok: true, value: [1, 2, 3] });
   });
 
+  it('carries large values both ways intact', async () => {
+    const big = 'é'.repeat(3_000_000) + '\n"end"';
+    const r = await execute(rt, 'const v = await run("t:big", {}); return { n: v.length, back: v };', {
+      tool: () => big,
+      limits: { maxOutputBytes: 20_000_000 },
+    });
+    expect(r.outcome.failure).toBeUndefined();
+    const value = r.done?.value as { n: number; back: string };
+    expect(value.n).toBe(big.length);
+    expect(value.back === big).toBe(true);
+  });
+
   it('hides the primitives: no __toolexec_send / __toolexec_receive, no host globals', async () => {
     const r = await execute(
       rt,

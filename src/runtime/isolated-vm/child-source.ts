@@ -407,12 +407,12 @@ function readLines() {
       if (e && e.code === 'EOF') n = 0; else process.exit(0);
     }
     if (n === 0) process.exit(0); // the host closed the pipe: it is gone or done with us
-    pendingText += decoder.write(readBuf.subarray(0, n));
-    const last = pendingText.lastIndexOf('\n');
-    if (last === -1) continue;
-    const complete = pendingText.slice(0, last);
-    pendingText = pendingText.slice(last + 1);
-    return complete.split('\n');
+    const chunk = decoder.write(readBuf.subarray(0, n));
+    // Only the new chunk is searched, so a long reply arriving in many reads stays linear.
+    if (chunk.indexOf('\n') === -1) { pendingText += chunk; continue; }
+    const lines = (pendingText + chunk).split('\n');
+    pendingText = lines.pop();
+    return lines;
   }
 }
 
