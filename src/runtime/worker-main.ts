@@ -45,11 +45,40 @@ export function workerMain(req: NodeJS.Require, createEngine: EngineFactory, eng
       },
     );
 
+  // Jobs come on the job port (and, from older hosts, on parentPort). After a job the worker
+  // lingers a while blocked in Atomics.wait, where the next job wakes it much sooner than an
+  // event-loop message would; when nothing comes it returns to its event loop.
+  const LINGER_MS = 50;
+  const serve = (first: any) => {
+    let msg = first;
+    while (msg) {
+      const keep = runJob(msg);
+      msg = keep ? linger() : undefined;
+    }
+  };
+  const linger = (): any => {
+    const until = now() + LINGER_MS;
+    for (;;) {
+      const seq = Atomics.load(ctrl, SEQ);
+      const r = wt.receiveMessageOnPort(port);
+      if (r) {
+        if (r.message && r.message.t === 'job') return r.message;
+        continue; // a late reply for a finished job
+      }
+      const left = until - now();
+      if (left <= 0) return undefined;
+      Atomics.wait(ctrl, SEQ, seq, left);
+    }
+  };
   parentPort.on('message', (msg: any) => {
-    if (msg && msg.t === 'job') runJob(msg);
+    if (msg && msg.t === 'job') serve(msg);
+  });
+  port.on('message', (msg: any) => {
+    if (msg && msg.t === 'job') serve(msg);
   });
 
-  function runJob(msg: any) {
+  /** Runs one job; returns whether this worker can take another. */
+  function runJob(msg: any): boolean {
     const id = msg.id as number;
     const job = msg.job;
     if (typeof job.prelude === 'string') lastPrelude = job.prelude;
@@ -202,19 +231,6 @@ export function workerMain(req: NodeJS.Require, createEngine: EngineFactory, eng
     }
     flush();
     Atomics.store(ctrl, ABORT, 0);
-    if (!poisoned) {
-      // Free this job's context and build the next sandbox while idle (a job that arrives
-      // first builds its own). A failure here leaves the engine unusable: leave the pool.
-      setImmediate(() => {
-        try {
-          if (deferDispose) ej.dispose();
-          if (engine.prepare && lastPrelude) engine.prepare(lastPrelude);
-        } catch (err: any) {
-          parentPort.postMessage({ t: 'fatal', message: String((err && err.stack) || err) });
-          process.exit(1);
-        }
-      });
-    }
     parentPort.postMessage({
       t: 'end',
       id,
@@ -225,5 +241,18 @@ export function workerMain(req: NodeJS.Require, createEngine: EngineFactory, eng
         enforced: { timeoutMs: true, memoryMb: !!(engine && engine.enforced && engine.enforced.memoryMb), cpuMs: cpuBudget > 0 },
       },
     });
+    if (poisoned) return false;
+    // Free this job's context and build the next sandbox now that the host has its answer.
+    // A failure here leaves the engine unusable: leave the pool.
+    try {
+      if (deferDispose) ej.dispose();
+      if (engine.prepare && lastPrelude) engine.prepare(lastPrelude);
+    } catch (err: any) {
+      parentPort.postMessage({ t: 'fatal', message: String((err && err.stack) || err) });
+      process.exit(1);
+    }
+    // The pool prefers workers that said this: their next job starts without waiting.
+    parentPort.postMessage({ t: 'prepared' });
+    return true;
   }
 }

@@ -41,7 +41,8 @@ export interface WorkerPoolOptions {
   graceMs?: number;
 }
 
-type WorkerState = 'starting' | 'idle' | 'busy' | 'dead';
+/** `preparing`: finished a job, freeing it and building the next sandbox; usable, but not at once. */
+type WorkerState = 'starting' | 'idle' | 'preparing' | 'busy' | 'dead';
 
 /** One worker thread and its side channel. */
 class PooledWorker {
@@ -94,7 +95,10 @@ class PooledWorker {
     });
     // Nothing rejects unobserved: start-up failures surface through `acquire`.
     this.ready.catch(() => {});
-    this.worker.on('message', (m: WorkerToHost) => this.session?.onWorkerMessage(m));
+    this.worker.on('message', (m: WorkerToHost) => {
+      if (m.t === 'prepared') pool.onPrepared(this);
+      else this.session?.onWorkerMessage(m);
+    });
     this.worker.on('error', (err) => {
       this.lastError = err;
     });
@@ -163,7 +167,10 @@ export class WorkerPool implements AsyncDisposable {
   /** Counts by state, for diagnostics and tests. */
   stats(): { starting: number; idle: number; busy: number; queued: number } {
     const s = { starting: 0, idle: 0, busy: 0, queued: this.waiters.length };
-    for (const w of this.workers) if (w.state !== 'dead') s[w.state]++;
+    for (const w of this.workers) {
+      if (w.state === 'preparing') s.idle++;
+      else if (w.state !== 'dead') s[w.state]++;
+    }
     return s;
   }
 
@@ -185,12 +192,15 @@ export class WorkerPool implements AsyncDisposable {
   /** @internal Takes an idle worker, starting one when allowed, or queues. */
   acquire(): Promise<PooledWorker> {
     this.assertAlive();
-    for (const w of this.workers) {
-      if (w.state === 'idle') {
-        w.state = 'busy';
-        w.worker.ref();
-        this.topUp();
-        return Promise.resolve(w);
+    // A prepared worker first; else one still preparing (it starts the job right after).
+    for (const wanted of ['idle', 'preparing'] as const) {
+      for (const w of this.workers) {
+        if (w.state === wanted) {
+          w.state = 'busy';
+          w.worker.ref();
+          this.topUp();
+          return Promise.resolve(w);
+        }
       }
     }
     return new Promise<PooledWorker>((resolve, reject) => {
@@ -213,8 +223,13 @@ export class WorkerPool implements AsyncDisposable {
       next.resolve(w);
       return;
     }
-    w.state = 'idle';
+    w.state = 'preparing';
     w.worker.unref();
+  }
+
+  /** @internal The worker built its next sandbox. */
+  onPrepared(w: PooledWorker): void {
+    if (w.state === 'preparing') w.state = 'idle';
   }
 
   /** @internal */
@@ -259,7 +274,7 @@ export class WorkerPool implements AsyncDisposable {
     let idle = 0;
     let starting = 0;
     for (const w of this.workers) {
-      if (w.state === 'idle') idle++;
+      if (w.state === 'idle' || w.state === 'preparing') idle++;
       else if (w.state === 'starting') starting++;
     }
     const live = () => [...this.workers].filter((w) => w.state !== 'dead').length;
@@ -347,7 +362,8 @@ export class WorkerJobSession implements RuntimeSession {
     const prelude = w.lastPrelude === this.job.prelude ? null : this.job.prelude;
     w.lastPrelude = this.job.prelude;
     const remainingMs = this.job.limits.timeoutMs;
-    w.post({
+    // On the job port: a worker that lingers after its previous job picks it up at once.
+    w.postToJob({
       t: 'job',
       id: this.id,
       remainingMs,

@@ -39,7 +39,9 @@ export type WorkerToHost =
   | { t: 'ready' }
   | { t: 'fatal'; message: string }
   | { t: 'out'; id: number; m: string[] }
-  | { t: 'end'; id: number; outcome: RuntimeOutcome; poisoned: boolean };
+  | { t: 'end'; id: number; outcome: RuntimeOutcome; poisoned: boolean }
+  /** After `end`: the worker has freed the job and built its next sandbox. */
+  | { t: 'prepared' };
 
 /** Given to an engine for one job. */
 export interface EngineIO {
