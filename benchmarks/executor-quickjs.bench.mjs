@@ -153,6 +153,20 @@ const MSG = '{"id":1,"ok":true,"value":{"sum":5}}';
 // ---- runner alone, to separate the tool's own cost from the bridge ----
 const runnerCall = () => runner.run('math:add', { a: 1, b: 2 });
 
+// Warm-up matters more than usual here: every worker thread compiles and tiers up its own
+// copy of the QuickJS WebAssembly, and the pool alternates between two workers. Measured
+// without this, the first few thousand calls in a fresh worker cost 3-5x the steady state.
+for (let i = 0; i < (quick ? 8 : 20); i++) {
+  await te(LOOP, 1000);
+  await te(LOOP, 1000, inProcess);
+  await raw(RAW_LOOP, 1000);
+}
+for (let i = 0; i < (quick ? 100 : 300); i++) {
+  await te(THREE, 10);
+  await te(THREE, 10, inProcess);
+  await raw(RAW_THREE, 10);
+}
+
 const rows = [];
 rows.push(await measure('toolexec 3 calls (warm)', () => te(THREE, 10), { samples: S(200), warmup: 20 }));
 rows.push(await measure('toolexec in-process 3 calls', () => te(THREE, 10, inProcess), { samples: S(200), warmup: 20 }));
