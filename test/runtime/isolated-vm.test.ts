@@ -511,6 +511,22 @@ describe('isolated-vm runtime: engine aborts and availability', () => {
     }
   });
 
+  it('queues more executions than processes and keeps every conversation apart', async () => {
+    const rt = createIsolatedVmRuntime({ maxProcesses: 2 });
+    try {
+      const runs = Array.from({ length: 6 }, (_, k) =>
+        execute(rt, `let s = ""; for (let i = 0; i < 3; i++) s += (await run("t:echo", { k: ${k}, i })).echo.k; return s;`, {
+          tool: (m) => new Promise((resolve) => setTimeout(() => resolve({ echo: m.args }), 5)),
+        }),
+      );
+      const results = await Promise.all(runs);
+      expect(results.map((r) => r.done?.value)).toEqual(['000', '111', '222', '333', '444', '555']);
+      expect(rt.processCount).toBeLessThanOrEqual(2);
+    } finally {
+      await rt.dispose();
+    }
+  });
+
   it('refuses start() after dispose()', async () => {
     const rt = new IsolatedVmRuntime();
     await rt.dispose();
