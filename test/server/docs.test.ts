@@ -1,4 +1,4 @@
-// The examples in docs/mcp-server.md are checked: every JSON config parses with the parser
+// The examples in the README's MCP-client section are checked: every JSON config parses with the parser
 // toolexec uses, and the example script runs against the real upstream servers.
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,11 @@ import { parseMcpServers } from '../../src/backends/mcp/config.js';
 import { createEngine } from '../../src/config/engine.js';
 import { CLI, ROOT, writeServeConfig } from './helpers.js';
 
-const doc = readFileSync(join(ROOT, 'docs', 'mcp-server.md'), 'utf8');
+// The section from its heading to the next level-2 heading: other README code blocks are not this page's.
+const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const sectionStart = readme.indexOf('## Use toolexec from an MCP client');
+const sectionEnd = readme.indexOf('\n## ', sectionStart + 3);
+const doc = readme.slice(sectionStart, sectionEnd === -1 ? undefined : sectionEnd);
 /** The fenced code blocks of the page with the given info string (`""` for bare fences). */
 function blocks(lang: string): string[] {
   const out: string[] = [];
@@ -26,7 +30,7 @@ function blocks(lang: string): string[] {
   return out;
 }
 
-describe('docs/mcp-server.md', () => {
+describe('README: Use toolexec from an MCP client', () => {
   it('its toolexec.config.json example is a valid config', () => {
     const [config] = blocks('json');
     const c = checkConfig(JSON.parse(config!), { dir: '/home/me/.toolexec' });
