@@ -20,7 +20,7 @@ export const DEFAULT_GRACE_MS = 100;
 /** Default time a new worker may take to load its engine. */
 export const DEFAULT_WORKER_START_TIMEOUT_MS = 15_000;
 /** Default number of jobs after which a worker is replaced (bounds heap growth and fragmentation). */
-export const DEFAULT_MAX_JOBS_PER_WORKER = 500;
+export const DEFAULT_MAX_JOBS_PER_WORKER = 10_000;
 
 export interface WorkerPoolOptions {
   /** Thread name prefix, shown in diagnostics. */

@@ -37,7 +37,7 @@ export interface QuickJSRuntimeOptions {
   maxStackBytes?: number;
   /** V8 heap cap per worker thread in MB (default `DEFAULT_QUICKJS_WORKER_HEAP_MB`). */
   workerHeapMb?: number;
-  /** Executions after which a worker is replaced (default 500). */
+  /** Executions after which a worker is replaced (default 10,000; a worker whose heap grew is replaced sooner). */
   maxJobsPerWorker?: number;
 }
 
