@@ -252,7 +252,6 @@ class Execution {
   private readonly controller = new AbortController();
   private hostFailure: ExecuteError | undefined;
   private doneMessage: { ok: boolean; value?: JsonValue; error?: Record<string, unknown> } | undefined;
-  private doneBytes = 0;
   private filename = 'script.js';
   private prepared: PreparedScript | undefined;
   private readonly messageCap: number;
@@ -385,7 +384,6 @@ class Execution {
       // The value's JSON is the message minus its envelope.
       const valueBytes = 'value' in msg ? byteLength(text) - byteLength('{"op":"done","ok":true,"value":}') : 0;
       if (!this.addOutput(valueBytes)) return;
-      this.doneBytes = valueBytes;
       this.doneMessage = { ok: true, value: msg.value as JsonValue };
     } else {
       this.doneMessage = { ok: false, error: isPlainObject(msg.error) ? msg.error : { message: 'the script failed' } };
@@ -548,7 +546,6 @@ class Execution {
     if (outcome?.stats.memoryBytes !== undefined) out.stats.memoryBytes = outcome.stats.memoryBytes;
     if (error) out.error = error;
     else if (value !== undefined) out.value = value;
-    void this.doneBytes;
     return out;
   }
 

@@ -432,6 +432,7 @@ export class WorkerJobSession implements RuntimeSession {
     const w = this.worker;
     let failure: RuntimeFailure;
     if (w?.killedFor) failure = w.killedFor;
+    else if (this.requested) failure = this.requested;
     else if (err?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
       failure = { code: 'MEMORY_LIMIT', message: 'The sandbox ran out of memory and was stopped' };
     } else {
