@@ -255,6 +255,7 @@ class Execution {
   private filename = 'script.js';
   private prepared: PreparedScript | undefined;
   private readonly messageCap: number;
+  private finished = false;
 
   constructor(
     private readonly executor: Executor,
@@ -454,11 +455,14 @@ class Execution {
     }
     p.then(
       (res) => {
+        // The result is final once returned: a call that ends later changes nothing in it.
+        if (this.finished) return;
         record.ok = true;
         record.durationMs = performance.now() - t0;
         this.reply(call.id, { ok: true, value: (res as { structured: unknown }).structured });
       },
       (err: unknown) => {
+        if (this.finished) return;
         record.durationMs = performance.now() - t0;
         const e = toBridgeError(err, call.toolId);
         record.error = { code: String(e.code), message: String(e.message) };
@@ -505,6 +509,7 @@ class Execution {
 
   /** Builds the final result from whatever ended the execution. */
   result(end: { failure?: ExecuteError | RuntimeFailure; outcome?: RuntimeOutcome; runtime?: string }): ExecuteResult {
+    this.finished = true;
     const outcome = end.outcome;
     let error: ExecuteError | undefined;
     let value: JsonValue | undefined;
@@ -515,8 +520,12 @@ class Execution {
     else if (this.doneMessage) error = this.guestError(this.doneMessage.error ?? {});
     else error = { code: 'SANDBOX_CRASHED', message: 'The sandbox ended without a result' };
     // Calls that never finished (the script ended first) are recorded as cancelled.
+    const now = Date.now();
     for (const c of this.toolCalls) {
-      if (!c.ok && !c.error) c.error = { code: 'CANCELLED', message: 'The script ended before this call finished' };
+      if (!c.ok && !c.error) {
+        c.error = { code: 'CANCELLED', message: 'The script ended before this call finished' };
+        c.durationMs = Math.max(0, now - c.startedAt);
+      }
     }
     const enforced: Record<LimitName, boolean> = {
       timeoutMs: true,

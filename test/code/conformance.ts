@@ -400,6 +400,8 @@ export function defineConformanceSuite(runtime: RuntimeName, options: Conformanc
         expect(second.logs).toEqual([]);
         expect(first.logs).toEqual([]);
         expect(first.toolCalls[0]?.error?.code).toBe('CANCELLED');
+        // The returned result does not change when the abandoned call settles later.
+        expect(first.toolCalls[0]?.ok).toBe(false);
       });
     });
 
