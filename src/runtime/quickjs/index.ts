@@ -79,7 +79,15 @@ export class QuickJSRuntime implements Runtime {
     if (this.pool) return this.pool.start(job, onMessage);
     const prelude = job.prelude;
     // The next execution's context is built while the host is idle, as the workers do.
-    return new InProcessSession(this.inProcess!, job, onMessage, (engine) => setImmediate(() => engine.prepare?.(prelude)));
+    return new InProcessSession(this.inProcess!, job, onMessage, (engine) =>
+      setImmediate(() => {
+        try {
+          engine.prepare?.(prelude);
+        } catch {
+          // The next execution builds its sandbox itself and reports what goes wrong.
+        }
+      }),
+    );
   }
 
   async warm(): Promise<void> {
