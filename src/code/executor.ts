@@ -63,6 +63,14 @@ export function jsSafeName(name: string): string {
   return /^[0-9]/.test(s) ? `_${s}` : s;
 }
 
+/**
+ * Runs agent scripts in a sandbox runtime with `run()`, `tools`, `searchTools`, `describeTool`
+ * and `console` as globals (DESIGN.md "Executor contract"). One executor shares its runtime's
+ * warm pool between executions; each execution gets a fresh context.
+ *
+ *   const executor = new Executor({ runner, runtime: 'quickjs', limits: { timeoutMs: 5_000 } });
+ *   const result = await executor.execute('(await tools.math.add({ a: 1, b: 2 })).sum');
+ */
 export class Executor implements AsyncDisposable {
   readonly runner: ExecutorRunner;
   private readonly runtimeSpec: RuntimeName | Runtime;

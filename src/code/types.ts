@@ -21,8 +21,10 @@ export const EXECUTE_ERROR_CODES = [
   'SANDBOX_CRASHED',
   'RUNTIME_UNAVAILABLE',
 ] as const;
+/** One of `EXECUTE_ERROR_CODES`. */
 export type ExecuteErrorCode = (typeof EXECUTE_ERROR_CODES)[number];
 
+/** The limits of one execution (each has a default; see `DEFAULT_EXECUTE_LIMITS`). */
 export interface ExecuteLimits {
   /** Wall-clock budget of the whole execution, tool calls included. */
   timeoutMs: number;
@@ -42,17 +44,20 @@ export interface ExecuteLimits {
   allowedTools?: string[];
 }
 
+/** The name of one limit. */
 export type LimitName = keyof ExecuteLimits;
 
 /** The limits in force for one execution and whether each was enforced. */
 export type ReportedLimits = ExecuteLimits & { enforced: Record<LimitName, boolean> };
 
+/** Per-call options of `execute()`: limits (capped by the executor's `maxLimits`) and a signal. */
 export interface ExecuteOptions extends Partial<ExecuteLimits> {
   signal?: AbortSignal;
   /** Name shown in stack traces (default `script.js`). */
   filename?: string;
 }
 
+/** Why an execution failed; positions are in the user's script. */
 export interface ExecuteError {
   code: ExecuteErrorCode;
   message: string;
@@ -67,6 +72,7 @@ export interface ExecuteError {
   toolCode?: string;
 }
 
+/** One captured `console` call. */
 export interface LogEntry {
   level: 'log' | 'info' | 'warn' | 'error' | 'debug';
   message: string;
@@ -74,6 +80,7 @@ export interface LogEntry {
   at: number;
 }
 
+/** One entry of the ledger: a tool call the script made, refused ones included. */
 export interface ToolCallRecord {
   toolId: string;
   args: unknown;
@@ -84,6 +91,7 @@ export interface ToolCallRecord {
   error?: { code: string; message: string };
 }
 
+/** What `execute()` returns, whatever the script did. */
 export interface ExecuteResult {
   ok: boolean;
   value?: JsonValue;
@@ -107,6 +115,7 @@ export interface ExecutorRunner {
   readonly index: ToolIndex;
 }
 
+/** Options of `new Executor()`. */
 export interface ExecutorOptions {
   runner: ExecutorRunner;
   /** A runtime name (loaded lazily) or a runtime instance (default `quickjs`). */

@@ -30,11 +30,13 @@ export interface WorkerJob {
   limits: RuntimeLimits;
 }
 
+/** Messages from the host to a worker (jobs and, during a job, replies and aborts). */
 export type HostToWorker =
   | { t: 'job'; id: number; job: WorkerJob; remainingMs: number }
   | { t: 'reply'; id: number; m: string[] }
   | { t: 'abort'; id: number; failure: RuntimeFailure };
 
+/** Messages from a worker to the host. */
 export type WorkerToHost =
   | { t: 'ready' }
   | { t: 'fatal'; message: string }
