@@ -19,8 +19,9 @@ import type {
   SearchPage,
   ToolIndex,
 } from '../index/types.js';
-import { InvalidCursorError, MAX_SEARCH_LIMIT, DEFAULT_SEARCH_LIMIT } from '../index/in-memory-index.js';
+import { MAX_SEARCH_LIMIT, DEFAULT_SEARCH_LIMIT } from '../index/in-memory-index.js';
 import type { Middleware } from '../run/types.js';
+import { cursorBinding, decodeCursor, encodeCursor } from '../index/cursor.js';
 
 /** Allow/deny patterns (`github:*`, `*:delete_*`, `math:add`). Deny wins. */
 export class ToolPolicy {
@@ -54,14 +55,6 @@ export function policyMiddleware(policy: ToolPolicy): Middleware {
   return (call, next) => (policy.allows(call.toolId) ? next() : Promise.reject(policy.refusal(call.toolId)));
 }
 
-function hash(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0).toString(36);
-}
 
 /**
  * A `ToolIndex` that shows only the tools a policy exposes. Writes go to the inner index
@@ -123,15 +116,8 @@ export class PolicyIndex implements ToolIndex {
     }
     const limit = Math.min(Math.floor(limitIn), MAX_SEARCH_LIMIT);
     const { cursor, limit: _l, ...filters } = options;
-    const binding = hash(JSON.stringify([query.trim(), filters.namespace ?? null, filters.tags ? [...filters.tags].sort() : null, filters.backendKind ?? null, this.#revision]));
-    let offset = 0;
-    if (cursor !== undefined) {
-      const text = typeof cursor === 'string' ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
-      const m = /^(\d+)\.([0-9a-z]+)$/.exec(text);
-      if (!m) throw new InvalidCursorError('Malformed search cursor; pass a nextCursor from a previous page, or omit it');
-      if (m[2] !== binding) throw new InvalidCursorError('Stale search cursor: the query, the filters or the tools changed since; repeat the search without a cursor');
-      offset = Number(m[1]);
-    }
+    const binding = cursorBinding(JSON.stringify([query.trim(), filters.namespace ?? null, filters.tags ? [...filters.tags].sort() : null, filters.backendKind ?? null, this.#revision]));
+    const offset = cursor === undefined ? 0 : decodeCursor(cursor, binding);
     // Pages of the inner index are filtered here, so walk all of them: tool sets are small.
     const hits = [];
     let innerCursor: string | undefined;
@@ -141,7 +127,7 @@ export class PolicyIndex implements ToolIndex {
       innerCursor = page.nextCursor;
     } while (innerCursor);
     const out: SearchPage = { items: hits.slice(offset, offset + limit), total: hits.length };
-    if (offset + limit < hits.length) out.nextCursor = Buffer.from(`${offset + limit}.${binding}`).toString('base64url');
+    if (offset + limit < hits.length) out.nextCursor = encodeCursor(offset + limit, binding);
     return out;
   }
 

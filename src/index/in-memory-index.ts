@@ -15,6 +15,7 @@ import { ToolError } from '../model/errors.js';
 import { validateDefinition } from '../model/tool-id.js';
 import type { Tool, ToolDefinition } from '../model/tool.js';
 import { canonicalJson } from '../schema/validator.js';
+import { cursorBinding, decodeCursor, encodeCursor } from './cursor.js';
 import type {
   BackendSelector,
   IndexChange,
@@ -45,11 +46,7 @@ export const SEARCH_FIELD_BOOSTS: Readonly<Record<SearchField, number>> = Object
 type SearchField = 'name' | 'title' | 'tags' | 'namespace' | 'description';
 const SEARCH_FIELDS: SearchField[] = ['name', 'title', 'tags', 'namespace', 'description'];
 
-/** Thrown by `search` for a cursor that is malformed or belongs to another query or index state. */
-export class InvalidCursorError extends Error {
-  override readonly name = 'InvalidCursorError';
-  readonly code = 'INVALID_CURSOR';
-}
+export { InvalidCursorError } from './cursor.js';
 
 export interface InMemoryIndexOptions {
   /** Chooses the default backend of a tool; default: by `DEFAULT_BACKEND_ORDER`, then registration order. */
@@ -158,16 +155,6 @@ function toDoc(tool: Tool): SearchDoc {
   if (tool.description) doc.description = tool.description;
   if (tool.tags && tool.tags.length > 0) doc.tags = tool.tags.join(' ');
   return doc;
-}
-
-/** 32-bit FNV-1a, base36: binds a cursor to its query, filters and index version. */
-function hash(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0).toString(36);
 }
 
 function sameDescriptor(a: BackendDescriptor, b: BackendDescriptor): boolean {
@@ -393,8 +380,8 @@ export class InMemoryIndex implements ToolIndex {
     const limit = Math.min(Math.floor(limitIn), MAX_SEARCH_LIMIT);
     const q = query.trim();
     const key = JSON.stringify([q, options.namespace ?? null, options.tags ? [...options.tags].sort() : null, options.backendKind ?? null]);
-    const binding = hash(`${key}@${this.version}`);
-    const offset = options.cursor === undefined ? 0 : this.decodeCursor(options.cursor, binding);
+    const binding = cursorBinding(`${key}@${this.version}`);
+    const offset = options.cursor === undefined ? 0 : decodeCursor(options.cursor, binding);
 
     // A cursor continues a search made at this very revision: reuse its ranking when cached.
     let ranked = options.cursor === undefined ? undefined : this.pages.get(key);
@@ -410,7 +397,7 @@ export class InMemoryIndex implements ToolIndex {
       items.push({ id, tool: this.entries.get(id)!.tool, score: ranked.scores ? ranked.scores[i]! : 0 });
     }
     const page: SearchPage = { items, total: ranked.ids.length };
-    if (end < ranked.ids.length) page.nextCursor = Buffer.from(`${end}.${binding}`).toString('base64url');
+    if (end < ranked.ids.length) page.nextCursor = encodeCursor(end, binding);
     return page;
   }
 
@@ -567,19 +554,6 @@ export class InMemoryIndex implements ToolIndex {
       if (backendKind !== undefined && !e.backends.some((b) => b.kind === backendKind)) return false;
       return true;
     };
-  }
-
-  private decodeCursor(cursor: string, binding: string): number {
-    if (typeof cursor !== 'string') throw new InvalidCursorError('search cursor must be a string from a previous page\'s nextCursor');
-    const text = Buffer.from(cursor, 'base64url').toString('utf8');
-    const m = /^(\d+)\.([0-9a-z]+)$/.exec(text);
-    if (!m) throw new InvalidCursorError(`Malformed search cursor ${JSON.stringify(cursor.slice(0, 40))}; pass a nextCursor from a previous page, or omit it`);
-    if (m[2] !== binding) {
-      throw new InvalidCursorError(
-        'Stale search cursor: it belongs to a different query or filters, or the index has changed since; repeat the search without a cursor',
-      );
-    }
-    return Number(m[1]);
   }
 
   private emit(changes: IndexChange[]): void {
