@@ -252,7 +252,7 @@
   // eagerly, and this part alone doubled what every execution paid for the prelude. Scripts that
   // log only strings never compile it.
   var FORMATTER_SOURCE = `
-  var stringSlice = I.stringSlice, stringReplace = I.stringReplace, regexpTest = I.regexpTest, ObjectGetPrototypeOf = I.ObjectGetPrototypeOf, ObjectGetOwnPropertyDescriptor = I.ObjectGetOwnPropertyDescriptor, fnToString = I.fnToString, ErrorC = I.ErrorC, objectToString = I.objectToString, StringC = I.StringC, stringIndexOf = I.stringIndexOf, symbolToString = I.symbolToString, DateC = I.DateC, dateGetTime = I.dateGetTime, dateToISOString = I.dateToISOString, RegExpC = I.RegExpC, regexpToString = I.regexpToString, PromiseC = I.PromiseC, MapC = I.MapC, mapForEach = I.mapForEach, mapSize = I.mapSize, arrayPush = I.arrayPush, arrayJoin = I.arrayJoin, SetC = I.SetC, setForEach = I.setForEach, setSize = I.setSize, ArrayIsArray = I.ArrayIsArray, hasOwn = I.hasOwn, ObjectKeys = I.ObjectKeys, NumberC = I.NumberC, MathFloor = I.MathFloor, JSONstringify = I.JSONstringify;
+  var stringSlice = I.stringSlice, stringReplace = I.stringReplace, regexpTest = I.regexpTest, ObjectGetPrototypeOf = I.ObjectGetPrototypeOf, ObjectGetOwnPropertyDescriptor = I.ObjectGetOwnPropertyDescriptor, fnToString = I.fnToString, ErrorC = I.ErrorC, objectToString = I.objectToString, StringC = I.StringC, stringIndexOf = I.stringIndexOf, symbolToString = I.symbolToString, DateC = I.DateC, dateGetTime = I.dateGetTime, dateToISOString = I.dateToISOString, RegExpC = I.RegExpC, regexpToString = I.regexpToString, PromiseC = I.PromiseC, MapC = I.MapC, mapForEach = I.mapForEach, mapSize = I.mapSize, arrayPush = I.arrayPush, arrayJoin = I.arrayJoin, SetC = I.SetC, setForEach = I.setForEach, setSize = I.setSize, ArrayIsArray = I.ArrayIsArray, hasOwn = I.hasOwn, ObjectKeys = I.ObjectKeys, NumberC = I.NumberC, MathFloor = I.MathFloor, JSONstringify = I.JSONstringify, isError = I.isError;
 
   var MAX_DEPTH = 2;
   var MAX_ITEMS = 100;
@@ -291,15 +291,6 @@
     } catch (_) {}
     if (stringSlice(src, 0, 6) === 'class ' || stringSlice(src, 0, 6) === 'class{') return '[class ' + (name || '(anonymous)') + ']';
     return '[Function: ' + (name || '(anonymous)') + ']';
-  }
-
-  function isError(v) {
-    if (v instanceof ErrorC) return true;
-    try {
-      return objectToString(v) === '[object Error]';
-    } catch (_) {
-      return false;
-    }
   }
 
   function inspectError(e) {
@@ -424,7 +415,7 @@
   function getFormatter() {
     if (!formatter) {
       formatter = FunctionC('I', FORMATTER_SOURCE)({
-        stringSlice: stringSlice, stringReplace: stringReplace, regexpTest: regexpTest, ObjectGetPrototypeOf: ObjectGetPrototypeOf, ObjectGetOwnPropertyDescriptor: ObjectGetOwnPropertyDescriptor, fnToString: fnToString, ErrorC: ErrorC, objectToString: objectToString, StringC: StringC, stringIndexOf: stringIndexOf, symbolToString: symbolToString, DateC: DateC, dateGetTime: dateGetTime, dateToISOString: dateToISOString, RegExpC: RegExpC, regexpToString: regexpToString, PromiseC: PromiseC, MapC: MapC, mapForEach: mapForEach, mapSize: mapSize, arrayPush: arrayPush, arrayJoin: arrayJoin, SetC: SetC, setForEach: setForEach, setSize: setSize, ArrayIsArray: ArrayIsArray, hasOwn: hasOwn, ObjectKeys: ObjectKeys, NumberC: NumberC, MathFloor: MathFloor, JSONstringify: JSONstringify,
+        stringSlice: stringSlice, stringReplace: stringReplace, regexpTest: regexpTest, ObjectGetPrototypeOf: ObjectGetPrototypeOf, ObjectGetOwnPropertyDescriptor: ObjectGetOwnPropertyDescriptor, fnToString: fnToString, ErrorC: ErrorC, objectToString: objectToString, StringC: StringC, stringIndexOf: stringIndexOf, symbolToString: symbolToString, DateC: DateC, dateGetTime: dateGetTime, dateToISOString: dateToISOString, RegExpC: RegExpC, regexpToString: regexpToString, PromiseC: PromiseC, MapC: MapC, mapForEach: mapForEach, mapSize: mapSize, arrayPush: arrayPush, arrayJoin: arrayJoin, SetC: SetC, setForEach: setForEach, setSize: setSize, ArrayIsArray: ArrayIsArray, hasOwn: hasOwn, ObjectKeys: ObjectKeys, NumberC: NumberC, MathFloor: MathFloor, JSONstringify: JSONstringify, isError: isError,
       });
     }
     return formatter;
