@@ -52,7 +52,7 @@ const loaders: Record<RuntimeName, Loader> = {
 const INSTALL_HINTS: Record<RuntimeName, string> = {
   quickjs: 'Reinstall toolexec: quickjs-emscripten is a regular dependency.',
   'isolated-vm':
-    'Install it with `npm install isolated-vm` (it compiles a native addon; needs python3, make and a C++ compiler), and on Node 20+ start node with `--no-node-snapshot`.',
+    'Install it with `npm install isolated-vm@5` on Node 20 (it compiles a native addon; needs python3, make and a C++ compiler). toolexec starts its sandbox processes with `--no-node-snapshot` itself, so your own process needs no flag.',
   docker: 'Install dockerode (`npm install dockerode`) and make sure a Docker daemon is reachable (DOCKER_HOST or /var/run/docker.sock).',
 };
 
