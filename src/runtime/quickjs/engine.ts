@@ -23,13 +23,30 @@ export interface QuickJSEngineOptions {
 /* eslint-disable */
 export async function createQuickJSEngine(req: NodeJS.Require, options: QuickJSEngineOptions): Promise<Engine> {
   const mod = req(options.modulePath);
-  const QuickJS = await mod.newQuickJSWASMModule();
-  let wasmMemory: { buffer: ArrayBuffer } | undefined;
-  try {
-    wasmMemory = QuickJS.getWasmMemory();
-  } catch {
-    wasmMemory = undefined;
-  }
+  // QuickJS's malloc accounting in this build counts about 8 bytes per allocation whatever its
+  // size ("malloc_usable_size unavailable" in dumpMemoryUsage): with a 16 MB limit, 40 strings
+  // of 1 MB each were accepted. So the module gets a WebAssembly memory of ours whose `grow`
+  // refuses to pass the running job's ceiling: emscripten's heap resize then fails, malloc
+  // returns NULL and QuickJS throws "out of memory" at the allocation itself, even inside a
+  // native builtin, before the host pays for the pages.
+  const WA = (globalThis as any).WebAssembly;
+  const memory = new WA.Memory({ initial: 256, maximum: 32768 });
+  const nativeGrow = memory.grow.bind(memory);
+  let growCeiling = Infinity;
+  // Set when the running job was refused memory: whatever it fails with afterwards (QuickJS
+  // may throw `null` when it cannot even allocate the error) is a memory-limit failure.
+  let growRefused = false;
+  memory.grow = (pages: number) => {
+    if (memory.buffer.byteLength + pages * 65536 > growCeiling) {
+      growRefused = true;
+      throw new RangeError('toolexec: guest memory limit reached');
+    }
+    return nativeGrow(pages);
+  };
+  const QuickJS = await mod.newQuickJSWASMModule(mod.newVariant(mod.RELEASE_SYNC, { wasmMemory: memory }));
+  const wasmMemory: { buffer: ArrayBuffer } = memory;
+  // What the module itself occupies; a job may grow the heap to this plus its limit.
+  const baselineBytes = memory.buffer.byteLength;
 
   function positionIn(stack: unknown, filename: string): { line?: number; column?: number } {
     if (typeof stack !== 'string') return {};
@@ -50,7 +67,7 @@ export async function createQuickJSEngine(req: NodeJS.Require, options: QuickJSE
     if (d === null || typeof d !== 'object') d = { name: 'Error', message: String(d) };
     const name = typeof d.name === 'string' ? d.name : 'Error';
     const message = typeof d.message === 'string' ? d.message : String(d);
-    if (message === 'out of memory') {
+    if (message === 'out of memory' || growRefused) {
       return { code: 'MEMORY_LIMIT', message: `The script ran out of memory (limit ${job.limits.memoryMb} MB)` };
     }
     if (message === 'interrupted') {
@@ -93,7 +110,14 @@ export async function createQuickJSEngine(req: NodeJS.Require, options: QuickJSE
     const ctx = rt.newContext();
     box.ctx = ctx;
     const sendFn = ctx.newFunction('__toolexec_send', (h: any) => {
-      if (sink.io && ctx.typeof(h) === 'string') sink.io.post(ctx.getString(h));
+      if (sink.io && ctx.typeof(h) === 'string') {
+        const text = ctx.getString(h);
+        if (growRefused && text.startsWith('{"op":"done","ok":false')) {
+          sink.io.fail({ code: 'MEMORY_LIMIT', message: 'The script ran out of memory' });
+        } else {
+          sink.io.post(text);
+        }
+      }
     });
     ctx.setProp(ctx.global, '__toolexec_send', sendFn);
     sendFn.dispose();
@@ -167,9 +191,14 @@ export async function createQuickJSEngine(req: NodeJS.Require, options: QuickJSE
       // 16 MB limit let an array of strings reach 85 MB), so also watch the WebAssembly heap:
       // growth beyond the limit since the job started ends the job. One large allocation is
       // still refused by QuickJS itself, even inside a native builtin.
-      const heapAtStart = wasmMemory ? wasmMemory.buffer.byteLength : 0;
+      const heapAtStart = wasmMemory.buffer.byteLength;
+      // Pages a previous job grew and freed stay usable (WebAssembly memory never shrinks;
+      // workers whose heap grew large are retired), so the ceiling is never below the heap.
+      growCeiling = Math.max(heapAtStart, baselineBytes + limitBytes);
+      growRefused = false;
       rt.setInterruptHandler(() => {
-        if (wasmMemory && wasmMemory.buffer.byteLength - heapAtStart > limitBytes) {
+        // A safety net: growth that bypassed the wrapped `grow` (none is known) still ends the job.
+        if (wasmMemory.buffer.byteLength > growCeiling) {
           io.fail({ code: 'MEMORY_LIMIT', message: `The script exceeded its memory limit of ${job.limits.memoryMb} MB` });
           return true;
         }
@@ -210,9 +239,10 @@ export async function createQuickJSEngine(req: NodeJS.Require, options: QuickJSE
           rt.setInterruptHandler(() => true);
           // Exact usage (`dumpMemoryUsage`) costs about 0.2 ms, more than a whole small
           // execution, so only the WebAssembly heap's size is reported.
-          const heapBytes = wasmMemory ? wasmMemory.buffer.byteLength : undefined;
+          growCeiling = Infinity;
+          const heapBytes = wasmMemory.buffer.byteLength;
           // WebAssembly memory never shrinks: retire a worker whose heap a big job inflated.
-          return { retire: heapBytes !== undefined && heapBytes > options.retireHeapBytes };
+          return { retire: heapBytes > options.retireHeapBytes };
         },
         dispose() {
           destroy(box);

@@ -53,7 +53,7 @@ export class QuickJSRuntime implements Runtime {
     const engineOptions: QuickJSEngineOptions = {
       modulePath: require.resolve('quickjs-emscripten'),
       maxStackBytes: options.maxStackBytes ?? DEFAULT_QUICKJS_MAX_STACK_BYTES,
-      retireHeapBytes: 256 * 1024 * 1024,
+      retireHeapBytes: 128 * 1024 * 1024,
     };
     if (options.isolation === 'none') {
       this.inProcess = Promise.resolve(createQuickJSEngine(require, engineOptions));
