@@ -232,6 +232,9 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Length of the `return (` that preparation inserts before a final expression. */
+const RETURN_PREFIX_LENGTH = 'return ('.length;
+
 /** First `filename:line:column` in a stack, mapped to the user's script. */
 function positionFromStack(stack: unknown, filename: string, lineOffset: number): { line?: number; column?: number } {
   if (typeof stack !== 'string') return {};
@@ -570,7 +573,32 @@ class Execution {
     const e = normalizeError(f);
     if (f.line === undefined && f.stack) Object.assign(e, positionFromStack(f.stack, this.filename, this.prepared?.lineOffset ?? 0));
     this.fixColumn(e);
+    if (e.stack) e.stack = this.userStack(e.stack);
     return e;
+  }
+
+  /**
+   * The stack as the user's script sees it: positions in the script mapped back to its own
+   * lines and columns, and the frames of the prelude and of the wrapper line dropped.
+   */
+  private userStack(stack: string): string {
+    const offset = this.prepared?.lineOffset ?? 0;
+    const at = this.prepared?.returnInsertedAt;
+    const re = new RegExp(`${this.filename.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:(\\d+):(\\d+)`, 'g');
+    const out: string[] = [];
+    for (const frame of stack.split('\n')) {
+      if (frame.includes('toolexec-prelude.js')) continue;
+      let wrapper = false;
+      const mapped = frame.replace(re, (_all, l: string, c: string) => {
+        const line = Number(l) - offset;
+        let column = Number(c);
+        if (line < 1) wrapper = true;
+        if (at && line === at.line && column > at.column) column -= RETURN_PREFIX_LENGTH;
+        return `${this.filename}:${line}:${column}`;
+      });
+      if (!wrapper) out.push(mapped);
+    }
+    return out.join('\n');
   }
 
   private guestError(raw: Record<string, unknown>): ExecuteError {
@@ -585,7 +613,7 @@ class Execution {
       code,
       message: name === 'Uncaught' ? `Uncaught ${message}` : code === 'TOOL_ERROR' ? `${raw.toolId ?? 'tool'} failed with ${toolCode}: ${message}` : `${name}: ${message}`,
     };
-    if (stack) e.stack = stack;
+    if (stack) e.stack = this.userStack(stack);
     if (typeof raw.toolId === 'string') e.toolId = raw.toolId;
     if (toolCode) e.toolCode = toolCode;
     Object.assign(e, positionFromStack(stack, this.filename, this.prepared?.lineOffset ?? 0));
@@ -596,7 +624,7 @@ class Execution {
   /** Undoes the column shift of the `return (` inserted on the last expression's line. */
   private fixColumn(e: ExecuteError): void {
     const at = this.prepared?.returnInsertedAt;
-    if (at && e.line === at.line && e.column !== undefined && e.column > at.column) e.column -= 'return ('.length;
+    if (at && e.line === at.line && e.column !== undefined && e.column > at.column) e.column -= RETURN_PREFIX_LENGTH;
   }
 }
 

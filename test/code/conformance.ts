@@ -194,6 +194,14 @@ export function defineConformanceSuite(runtime: RuntimeName, options: Conformanc
         expect(r.error?.column).toBeGreaterThanOrEqual(3);
         expect(r.error?.stack).toBeTypeOf('string');
       });
+      it('the stack shows user lines only: no prelude frames, no wrapper line', async () => {
+        const r = await exec('function inner() {\n  throw new Error("deep");\n}\nfunction outer() { inner(); }\nouter();\n');
+        expect(r.error?.code).toBe('RUNTIME_ERROR');
+        expect(r.error?.stack).toMatch(/script\.js:2:/);
+        expect(r.error?.stack).toMatch(/script\.js:4:/);
+        expect(r.error?.stack).not.toMatch(/toolexec-prelude/);
+        expect(r.error?.stack).not.toMatch(/script\.js:(0|6):/);
+      });
       it('RUNTIME_ERROR after an await, in TypeScript, keeps the user line', async () => {
         const r = await exec('const n: number = 1;\nawait run("math:add", { a: 1, b: 2 });\nthrow new RangeError("bad " + n);');
         expect(r.error?.code).toBe('RUNTIME_ERROR');
