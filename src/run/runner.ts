@@ -130,6 +130,7 @@ export class Runner implements AsyncDisposable {
   readonly #listeners = new Set<(event: CallEvent) => void>();
   readonly #inputCache = new WeakMap<Tool, CompiledValidator | null>();
   readonly #outputCache = new WeakMap<Tool, CompiledValidator | null>();
+  readonly #fallbackDescriptors = new WeakMap<Backend, BackendDescriptor>();
   #disposed = false;
 
   constructor(options: RunnerOptions = {}) {
@@ -217,17 +218,26 @@ export class Runner implements AsyncDisposable {
       }
       return { id: toolId, tool: entry.tool, backend: this.#backends.get(key(chosen.kind, chosen.name))!, descriptor: chosen, ref: refOf(chosen) };
     }
+    // Resolver fallback: a backend that knows the ID runs it without an index entry. The
+    // built-in local registry first, without parsing: its IDs were checked when registered.
+    if (this.local.has(toolId)) return this.#fallback(toolId, this.local);
     parseToolId(toolId);
-    // Resolver fallback: a backend that knows the ID runs it without an index entry.
     for (const kind of DEFAULT_BACKEND_ORDER) {
       for (const backend of this.#backends.values()) {
-        if (backend.kind === kind && backend.has?.(toolId)) {
-          const descriptor = { kind, name: backend.name } as BackendDescriptor;
-          return { id: toolId, tool: undefined, backend, descriptor, ref: refOf(descriptor) };
-        }
+        if (backend.kind === kind && backend.has?.(toolId)) return this.#fallback(toolId, backend);
       }
     }
     throw new ToolError('TOOL_NOT_FOUND', `Tool ${toolId} was not found${this.#suggest(toolId)}`, { toolId, op });
+  }
+
+  /** A resolution without an index entry; one descriptor per backend, shared by its calls. */
+  #fallback(toolId: string, backend: Backend): Resolved {
+    let descriptor = this.#fallbackDescriptors.get(backend);
+    if (!descriptor) {
+      descriptor = { kind: backend.kind, name: backend.name } as BackendDescriptor;
+      this.#fallbackDescriptors.set(backend, descriptor);
+    }
+    return { id: toolId, tool: undefined, backend, descriptor, ref: refOf(descriptor) };
   }
 
   #suggest(toolId: string): string {
