@@ -8,7 +8,7 @@
 //   wait, remove), doing nothing.
 // When Docker is unreachable (or the image is missing) it says so and exits 0.
 import Docker from 'dockerode';
-import { report, summarize } from './lib.mjs';
+import { report, summarize, mathAddTool, THREE_CALLS } from './lib.mjs';
 import { Executor } from '../dist/code/executor.js';
 import { Runner } from '../dist/run/runner.js';
 import { DockerRuntime, DEFAULT_IMAGE } from '../dist/runtime/docker/index.js';
@@ -28,15 +28,7 @@ try {
 }
 
 const runner = new Runner();
-runner.register({
-  namespace: 'math',
-  name: 'add',
-  description: 'Add two numbers',
-  inputSchema: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] },
-  outputSchema: { type: 'object', properties: { sum: { type: 'number' } }, required: ['sum'] },
-  handler: async ({ a, b }) => ({ sum: a + b }),
-});
-const THREE = 'const a = await tools.math.add({ a: 1, b: 2 });\nconst b = await tools.math.add({ a: a.sum, b: 3 });\nconst c = await tools.math.add({ a: b.sum, b: 4 });\nc.sum';
+runner.register(mathAddTool());
 
 const runtimeKind = runsc ? 'runsc' : 'runc';
 const warmRuntime = new DockerRuntime({ pool: { size: 2 }, runtime: runtimeKind });
@@ -45,7 +37,7 @@ const warmExec = new Executor({ runner, runtime: warmRuntime });
 const coldExec = new Executor({ runner, runtime: coldRuntime });
 
 async function execOnce(executor) {
-  const r = await executor.execute(THREE);
+  const r = await executor.execute(THREE_CALLS);
   if (!r.ok || r.value !== 10) throw new Error(`unexpected result ${JSON.stringify(r.error ?? r.value)}`);
 }
 

@@ -18,7 +18,7 @@
 // passes the flag); `--quick` takes fewer samples.
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
-import { measure as measureRaw, report } from './lib.mjs';
+import { measure as measureRaw, report, mathAddTool, THREE_CALLS, THOUSAND_CALLS, FIB_25 } from './lib.mjs';
 import { Executor } from '../dist/code/executor.js';
 import { Runner } from '../dist/run/runner.js';
 import { createIsolatedVmRuntime } from '../dist/runtime/isolated-vm/index.js';
@@ -35,20 +35,10 @@ const add = async ({ a, b }) => ({ sum: a + b });
 
 // ---- toolexec executor ----
 const runner = new Runner();
-runner.register({
-  namespace: 'math',
-  name: 'add',
-  description: 'Add two numbers',
-  inputSchema: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] },
-  outputSchema: { type: 'object', properties: { sum: { type: 'number' } }, required: ['sum'] },
-  handler: add,
-});
+runner.register(mathAddTool(add));
 const executor = new Executor({ runner, runtime: 'isolated-vm', limits: { maxToolCalls: 5000, timeoutMs: 60_000 } });
 await executor.warm();
 
-const THREE = 'const a = await tools.math.add({ a: 1, b: 2 });\nconst b = await tools.math.add({ a: a.sum, b: 3 });\nconst c = await tools.math.add({ a: b.sum, b: 4 });\nc.sum';
-const LOOP = 'let s = 0;\nfor (let i = 0; i < 1000; i++) s = (await tools.math.add({ a: s, b: 1 })).sum;\ns';
-const FIB = 'function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\nfib(25)';
 
 async function te(script, expected) {
   const r = await executor.execute(script);
@@ -121,7 +111,7 @@ async function rawSync(body, expected, fresh) {
 const runnerCall = () => runner.run('math:add', { a: 1, b: 2 });
 
 const rows = [];
-rows.push(await measure('toolexec 3 calls (warm)', () => te(THREE, 10), { samples: S(200), warmup: 20 }));
+rows.push(await measure('toolexec 3 calls (warm)', () => te(THREE_CALLS, 10), { samples: S(200), warmup: 20 }));
 rows.push(await measure('runtime only 3 calls', () => rtOnly(RT_THREE, 10), { samples: S(200), warmup: 20 }));
 rows.push(await measure('raw ivm apply 3 calls, fresh context', () => rawPromise(RAW_THREE, 10, true), { samples: S(200), warmup: 20 }));
 rows.push(await measure('raw ivm apply 3 calls, shared context', () => rawPromise(RAW_THREE, 10, false), { samples: S(200), warmup: 20 }));
@@ -129,14 +119,14 @@ rows.push(await measure('raw ivm sync callback 3 calls, fresh context', () => ra
 rows.push(await measure('raw ivm sync callback 3 calls, shared context', () => rawSync(SYNC_THREE, 10, false), { samples: S(200), warmup: 20 }));
 rows.push(await measure('toolexec empty script', () => te('1', 1), { samples: S(200), warmup: 20 }));
 rows.push(await measure('raw ivm empty script, fresh context', () => rawPromise('return 1;', 1, true), { samples: S(200), warmup: 20 }));
-const loopTe = await measure('toolexec 1000 calls', () => te(LOOP, 1000), { samples: S(20), warmup: 2 });
+const loopTe = await measure('toolexec 1000 calls', () => te(THOUSAND_CALLS, 1000), { samples: S(20), warmup: 2 });
 const loopRt = await measure('runtime only 1000 calls', () => rtOnly(RT_LOOP, 1000), { samples: S(20), warmup: 2 });
 const loopApply = await measure('raw ivm apply 1000 calls', () => rawPromise(RAW_LOOP, 1000, false), { samples: S(20), warmup: 2 });
 const loopSync = await measure('raw ivm sync callback 1000 calls', () => rawSync(SYNC_LOOP, 1000, false), { samples: S(20), warmup: 2 });
 rows.push(loopTe, loopRt, loopApply, loopSync);
 const runnerRow = await measure('runner.run alone (per call)', runnerCall, { samples: S(50), batch: 200, warmup: 2 });
 rows.push(runnerRow);
-rows.push(await measure('toolexec fib(25)', () => te(FIB, 75025), { samples: S(20), warmup: 3 }));
+rows.push(await measure('toolexec fib(25)', () => te(FIB_25, 75025), { samples: S(20), warmup: 3 }));
 rows.push(await measure('raw ivm fib(25), fresh context', () => rawPromise(RAW_FIB, 75025, true), { samples: S(20), warmup: 3 }));
 rows.push(await measure('raw ivm fib(25), shared context', () => rawPromise(RAW_FIB, 75025, false), { samples: S(20), warmup: 3 }));
 

@@ -10,7 +10,7 @@
 import { newQuickJSWASMModule } from 'quickjs-emscripten';
 import { loadQuickJs } from '@sebastianwessel/quickjs';
 import variant from '@jitl/quickjs-wasmfile-release-sync';
-import { measure as measureRaw, report, summarize } from './lib.mjs';
+import { measure as measureRaw, report, summarize, mathAddTool, THREE_CALLS, THOUSAND_CALLS, FIB_25 } from './lib.mjs';
 
 const measure = (name, fn, o) => {
   if (process.env.BENCH_DEBUG) console.error(`measuring ${name}`);
@@ -27,20 +27,10 @@ const add = async ({ a, b }) => ({ sum: a + b });
 
 // ---- toolexec ----
 const runner = new Runner();
-runner.register({
-  namespace: 'math',
-  name: 'add',
-  description: 'Add two numbers',
-  inputSchema: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] },
-  outputSchema: { type: 'object', properties: { sum: { type: 'number' } }, required: ['sum'] },
-  handler: add,
-});
+runner.register(mathAddTool(add));
 const executor = new Executor({ runner, limits: { maxToolCalls: 5000, timeoutMs: 60_000 } });
 await executor.warm();
 
-const THREE = 'const a = await tools.math.add({ a: 1, b: 2 });\nconst b = await tools.math.add({ a: a.sum, b: 3 });\nconst c = await tools.math.add({ a: b.sum, b: 4 });\nc.sum';
-const LOOP = 'let s = 0;\nfor (let i = 0; i < 1000; i++) s = (await tools.math.add({ a: s, b: 1 })).sum;\ns';
-const FIB = 'function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\nfib(25)';
 
 // The same executor with QuickJS in this thread (isolation: 'none'): the difference to the
 // rows above is what the worker isolation costs.
@@ -157,13 +147,13 @@ const runnerCall = () => runner.run('math:add', { a: 1, b: 2 });
 // copy of the QuickJS WebAssembly, and the pool alternates between two workers. Measured
 // without this, the first few thousand calls in a fresh worker cost 3-5x the steady state.
 for (let i = 0; i < (quick ? 8 : 20); i++) {
-  await te(LOOP, 1000);
-  await te(LOOP, 1000, inProcess);
+  await te(THOUSAND_CALLS, 1000);
+  await te(THOUSAND_CALLS, 1000, inProcess);
   await raw(RAW_LOOP, 1000);
 }
 for (let i = 0; i < (quick ? 100 : 300); i++) {
-  await te(THREE, 10);
-  await te(THREE, 10, inProcess);
+  await te(THREE_CALLS, 10);
+  await te(THREE_CALLS, 10, inProcess);
   await raw(RAW_THREE, 10);
 }
 
@@ -183,19 +173,19 @@ async function measureWithGap(name, fn, { samples, gapMs = 5 }) {
 }
 
 const rows = [];
-rows.push(await measureWithGap('toolexec 3 calls (5 ms idle before)', () => te(THREE, 10), { samples: S(200) }));
-rows.push(await measureWithGap('toolexec in-process 3 calls (5 ms idle before)', () => te(THREE, 10, inProcess), { samples: S(200) }));
+rows.push(await measureWithGap('toolexec 3 calls (5 ms idle before)', () => te(THREE_CALLS, 10), { samples: S(200) }));
+rows.push(await measureWithGap('toolexec in-process 3 calls (5 ms idle before)', () => te(THREE_CALLS, 10, inProcess), { samples: S(200) }));
 rows.push(await measureWithGap('raw quickjs 3 calls (5 ms idle before)', () => raw(RAW_THREE, 10), { samples: S(200) }));
 rows.push(await measureWithGap('sebastianwessel 3 calls (5 ms idle before)', () => sw(SW_THREE, 10), { samples: S(40) }));
-rows.push(await measure('toolexec 3 calls (back to back)', () => te(THREE, 10), { samples: S(200), warmup: 20 }));
-rows.push(await measure('toolexec in-process 3 calls (back to back)', () => te(THREE, 10, inProcess), { samples: S(200), warmup: 20 }));
+rows.push(await measure('toolexec 3 calls (back to back)', () => te(THREE_CALLS, 10), { samples: S(200), warmup: 20 }));
+rows.push(await measure('toolexec in-process 3 calls (back to back)', () => te(THREE_CALLS, 10, inProcess), { samples: S(200), warmup: 20 }));
 rows.push(await measure('raw quickjs 3 calls (back to back)', () => raw(RAW_THREE, 10), { samples: S(200), warmup: 20 }));
 rows.push(await measure('sebastianwessel 3 calls (back to back)', () => sw(SW_THREE, 10), { samples: S(40), warmup: 5 }));
 rows.push(await measure('toolexec empty script', () => te('1', 1), { samples: S(200), warmup: 20 }));
 rows.push(await measure('toolexec in-process empty script', () => te('1', 1, inProcess), { samples: S(200), warmup: 20 }));
 rows.push(await measure('raw quickjs empty script', () => raw('return 1;', 1), { samples: S(200), warmup: 20 }));
-const loopTe = await measure('toolexec 1000 calls', () => te(LOOP, 1000), { samples: S(20), warmup: 2 });
-const loopIn = await measure('toolexec in-process 1000 calls', () => te(LOOP, 1000, inProcess), { samples: S(20), warmup: 2 });
+const loopTe = await measure('toolexec 1000 calls', () => te(THOUSAND_CALLS, 1000), { samples: S(20), warmup: 2 });
+const loopIn = await measure('toolexec in-process 1000 calls', () => te(THOUSAND_CALLS, 1000, inProcess), { samples: S(20), warmup: 2 });
 const loopRaw = await measure('raw quickjs 1000 calls', () => raw(RAW_LOOP, 1000), { samples: S(20), warmup: 2 });
 const loopSw = await measure('sebastianwessel 1000 calls', () => sw(SW_LOOP, 1000), { samples: S(5), warmup: 1 });
 rows.push(loopTe, loopIn, loopRaw, loopSw);
@@ -206,7 +196,7 @@ for (const mode of ['post', 'atomics']) {
   rows.push(await measure(`transport round trip (${mode})`, () => w.roundTrip(MSG), { samples: S(40), batch: 100, warmup: 2 }));
   await w.close();
 }
-rows.push(await measure('toolexec fib(25)', () => te(FIB, 75025), { samples: S(20), warmup: 3 }));
+rows.push(await measure('toolexec fib(25)', () => te(FIB_25, 75025), { samples: S(20), warmup: 3 }));
 rows.push(await measure('raw quickjs fib(25)', () => raw(RAW_FIB, 75025), { samples: S(20), warmup: 3 }));
 rows.push(await measure('sebastianwessel fib(25)', () => sw(SW_FIB, 75025), { samples: S(10), warmup: 2 }));
 

@@ -76,3 +76,24 @@ export function report(bench, rows, { ratios = [], notes = [] } = {}) {
   );
   return computed;
 }
+
+// ---- the workload every executor benchmark runs, so their figures compare ----
+
+/** The tool the executor benchmarks call: math:add with input and output schemas. */
+export function mathAddTool(handler = async ({ a, b }) => ({ sum: a + b })) {
+  return {
+    namespace: 'math',
+    name: 'add',
+    description: 'Add two numbers',
+    inputSchema: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] },
+    outputSchema: { type: 'object', properties: { sum: { type: 'number' } }, required: ['sum'] },
+    handler,
+  };
+}
+
+/** A script making three dependent tool calls. */
+export const THREE_CALLS = 'const a = await tools.math.add({ a: 1, b: 2 });\nconst b = await tools.math.add({ a: a.sum, b: 3 });\nconst c = await tools.math.add({ a: b.sum, b: 4 });\nc.sum';
+/** A script making 1,000 sequential tool calls. */
+export const THOUSAND_CALLS = 'let s = 0;\nfor (let i = 0; i < 1000; i++) s = (await tools.math.add({ a: s, b: 1 })).sum;\ns';
+/** A CPU-bound script. */
+export const FIB_25 = 'function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\nfib(25)';

@@ -11,7 +11,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
 
-function binOf(pkg: string): string {
+/** The entry script of a package's bin, to run with this Node binary. */
+export function binOf(pkg: string): string {
   const pkgJson = require.resolve(`${pkg}/package.json`);
   const meta = JSON.parse(readFileSync(pkgJson, 'utf8')) as { bin: string | Record<string, string> };
   const bin = typeof meta.bin === 'string' ? meta.bin : Object.values(meta.bin)[0]!;
