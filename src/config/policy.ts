@@ -19,9 +19,8 @@ import type {
   SearchPage,
   ToolIndex,
 } from '../index/types.js';
-import { MAX_SEARCH_LIMIT, DEFAULT_SEARCH_LIMIT } from '../index/in-memory-index.js';
 import type { Middleware } from '../run/types.js';
-import { cursorBinding, decodeCursor, encodeCursor } from '../index/cursor.js';
+import { MAX_SEARCH_LIMIT, cursorBinding, decodeCursor, encodeCursor, pageLimit, searchKey } from '../index/cursor.js';
 
 /** Allow/deny patterns (`github:*`, `*:delete_*`, `math:add`). Deny wins. */
 export class ToolPolicy {
@@ -110,13 +109,9 @@ export class PolicyIndex implements ToolIndex {
 
   search(query: string, options: SearchOptions = {}): SearchPage {
     if (typeof query !== 'string') throw new TypeError(`search query must be a string, got ${typeof query}`);
-    const limitIn = options.limit ?? DEFAULT_SEARCH_LIMIT;
-    if (typeof limitIn !== 'number' || !Number.isFinite(limitIn) || limitIn < 1) {
-      throw new TypeError(`search limit must be a positive number, got ${JSON.stringify(limitIn)}`);
-    }
-    const limit = Math.min(Math.floor(limitIn), MAX_SEARCH_LIMIT);
+    const limit = pageLimit(options.limit);
     const { cursor, limit: _l, ...filters } = options;
-    const binding = cursorBinding(JSON.stringify([query.trim(), filters.namespace ?? null, filters.tags ? [...filters.tags].sort() : null, filters.backendKind ?? null, this.#revision]));
+    const binding = cursorBinding(`${searchKey(query.trim(), filters)}@${this.#revision}`);
     const offset = cursor === undefined ? 0 : decodeCursor(cursor, binding);
     // Pages of the inner index are filtered here, so walk all of them: tool sets are small.
     const hits = [];

@@ -5,6 +5,27 @@
  * returning a shifted page.
  */
 
+import type { SearchOptions } from './types.js';
+
+/** Hits per page when `limit` is not given. */
+export const DEFAULT_SEARCH_LIMIT = 10;
+/** The most hits one page may hold; larger limits are lowered to it. */
+export const MAX_SEARCH_LIMIT = 100;
+
+/** The page size a search asks for: checked, floored and capped at `MAX_SEARCH_LIMIT`. */
+export function pageLimit(requested: unknown): number {
+  const limit = requested ?? DEFAULT_SEARCH_LIMIT;
+  if (typeof limit !== 'number' || !Number.isFinite(limit) || limit < 1) {
+    throw new TypeError(`search limit must be a positive number, got ${JSON.stringify(limit)}`);
+  }
+  return Math.min(Math.floor(limit), MAX_SEARCH_LIMIT);
+}
+
+/** A query with its filters, without the page: what cursors and cached rankings are keyed by. */
+export function searchKey(query: string, options: SearchOptions): string {
+  return JSON.stringify([query, options.namespace ?? null, options.tags ? [...options.tags].sort() : null, options.backendKind ?? null]);
+}
+
 /** A search cursor that is malformed, or belongs to another query or index version. */
 export class InvalidCursorError extends Error {
   override readonly name = 'InvalidCursorError';

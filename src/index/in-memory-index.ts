@@ -15,7 +15,7 @@ import { ToolError } from '../model/errors.js';
 import { validateDefinition } from '../model/tool-id.js';
 import type { Tool, ToolDefinition } from '../model/tool.js';
 import { canonicalJson } from '../schema/validator.js';
-import { cursorBinding, decodeCursor, encodeCursor } from './cursor.js';
+import { cursorBinding, decodeCursor, encodeCursor, pageLimit, searchKey } from './cursor.js';
 import type {
   BackendSelector,
   IndexChange,
@@ -29,10 +29,7 @@ import type {
   ToolIndex,
 } from './types.js';
 
-/** Hits per page when `limit` is not given. */
-export const DEFAULT_SEARCH_LIMIT = 10;
-/** Largest page `search` returns. */
-export const MAX_SEARCH_LIMIT = 100;
+export { DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT } from './cursor.js';
 
 /** Relative field weights: a hit in the name counts most, one in the description least. */
 export const SEARCH_FIELD_BOOSTS: Readonly<Record<SearchField, number>> = Object.freeze({
@@ -373,13 +370,9 @@ export class InMemoryIndex implements ToolIndex {
    */
   search(query: string, options: SearchOptions = {}): SearchPage {
     if (typeof query !== 'string') throw new TypeError(`search query must be a string, got ${typeof query}`);
-    const limitIn = options.limit ?? DEFAULT_SEARCH_LIMIT;
-    if (typeof limitIn !== 'number' || !Number.isFinite(limitIn) || limitIn < 1) {
-      throw new TypeError(`search limit must be a positive number, got ${JSON.stringify(limitIn)}`);
-    }
-    const limit = Math.min(Math.floor(limitIn), MAX_SEARCH_LIMIT);
+    const limit = pageLimit(options.limit);
     const q = query.trim();
-    const key = JSON.stringify([q, options.namespace ?? null, options.tags ? [...options.tags].sort() : null, options.backendKind ?? null]);
+    const key = searchKey(q, options);
     const binding = cursorBinding(`${key}@${this.version}`);
     const offset = options.cursor === undefined ? 0 : decodeCursor(options.cursor, binding);
 
