@@ -5,18 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InMemoryIndex } from '../../src/index/in-memory-index.js';
 import { McpHub } from '../../src/backends/mcp/index.js';
-import { ToolError } from '../../src/model/errors.js';
-import { ctxFor, everythingStdio, freePort, memoryStdio, startEverythingHttp, stopChild, waitFor } from './helpers.js';
-
-async function rejection(p: Promise<unknown>): Promise<ToolError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ToolError);
-    return err as ToolError;
-  }
-  throw new Error('expected the call to fail');
-}
+import { ctxFor, everythingStdio, freePort, memoryStdio, startEverythingHttp, stopChild, waitFor, rejection } from './helpers.js';
 
 /** The same checks for every transport server-everything is reached through. */
 function everythingSuite(label: string, setup: () => Promise<{ config: Record<string, unknown>; cleanup?: () => Promise<void> }>) {

@@ -5,18 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InMemoryIndex } from '../../src/index/in-memory-index.js';
 import { McpHub } from '../../src/backends/mcp/index.js';
 import type { McpToolsChange, McpWarning } from '../../src/backends/mcp/index.js';
-import { ToolError } from '../../src/model/errors.js';
-import { ctxFor, fixtureStdio, waitFor } from './helpers.js';
-
-async function rejection(p: Promise<unknown>): Promise<ToolError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ToolError);
-    return err as ToolError;
-  }
-  throw new Error('expected the call to fail');
-}
+import { ctxFor, fixtureStdio, waitFor, rejection } from './helpers.js';
 
 describe('MCP backend with the fixture server', () => {
   const index = new InMemoryIndex();

@@ -7,6 +7,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { expect } from 'vitest';
+import { ToolError } from '../../src/model/errors.js';
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -96,4 +98,15 @@ export async function waitFor(check: () => boolean | Promise<boolean>, what: str
 /** A CallContext for calling a backend directly. */
 export function ctxFor(server: string, tool: string, extra: Record<string, unknown> = {}) {
   return { signal: new AbortController().signal, toolId: `${server}:${tool}`, descriptor: { kind: 'mcp' as const, name: server, tool }, ...extra };
+}
+
+/** The ToolError a promise rejects with; fails the test when it resolves or throws anything else. */
+export async function rejection(p: Promise<unknown>): Promise<ToolError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(ToolError);
+    return err as ToolError;
+  }
+  throw new Error('expected the call to fail');
 }

@@ -4,19 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Runner } from '../../src/run/runner.js';
 import { InMemoryIndex } from '../../src/index/in-memory-index.js';
 import { connectMcpServers, type McpServersHandle } from '../../src/backends/mcp/index.js';
-import { ToolError } from '../../src/model/errors.js';
 import type { StreamEvent } from '../../src/run/types.js';
-import { everythingStdio, fixtureStdio, waitFor } from './helpers.js';
-
-async function rejection(p: Promise<unknown>): Promise<ToolError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ToolError);
-    return err as ToolError;
-  }
-  throw new Error('expected the call to fail');
-}
+import { everythingStdio, fixtureStdio, waitFor, rejection } from './helpers.js';
 
 async function cancellationTags(runner: Runner): Promise<string[]> {
   const r = await runner.run('fx:cancellations', {});
