@@ -20,4 +20,5 @@ export * from './code/index.js';
 // Config files, the engine they describe and the MCP server in front of it. The executor,
 // runtimes and MCP client transports inside load lazily, on first use.
 export * from './config/index.js';
+export * from './engine/index.js';
 export * from './server/index.js';

@@ -11,7 +11,7 @@ import { registerServeCommand } from './serve.js';
 import { registerToolsCommand } from './tools-command.js';
 import { registerTypesCommand } from './types-command.js';
 import { ConfigError } from '../config/load-config.js';
-import { ToolModuleError } from './load-tools.js';
+import { ToolModuleError } from '../engine/tool-modules.js';
 import { UsageError } from './util.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load-config.js';
-import { createEngine, type CreateEngineOptions, type Engine } from '../config/engine.js';
+import { createEngine, type CreateEngineOptions, type Engine } from '../engine/engine.js';
 import { collect, parseIntOption, writeJson } from './util.js';
 
 /** The options every engine-backed command accepts. */

@@ -1,7 +1,6 @@
 /**
- * Config files and the engine they describe: `loadConfig()` reads and checks
- * `toolexec.config.json`, `createEngine()` builds runner, index, MCP connections and the
- * (lazily loaded) executor from it.
+ * Config files: `loadConfig()` reads and checks `toolexec.config.json`. Reading and checking
+ * only; the engine a config describes is built in `src/engine/`.
  */
 export {
   ConfigError,
@@ -19,11 +18,3 @@ export {
   type ToolexecConfig,
 } from './load-config.js';
 export { CONFIG_KEYS, CONFIG_LIMIT_KEYS, CONFIG_RUNTIMES, CONFIG_SCHEMA } from './schema.js';
-export { PolicyIndex, ToolPolicy, policyMiddleware } from './policy.js';
-export {
-  createEngine,
-  type CreateEngineOptions,
-  type Engine,
-  type EngineExecuteOptions,
-  type ExecuteToolCall,
-} from './engine.js';

@@ -23,7 +23,7 @@ import type { ContentItem } from '../model/tool.js';
 import { defaultValidator } from '../schema/validator.js';
 import type { CompiledValidator } from '../schema/types.js';
 import type { ChainStep } from '../run/types.js';
-import type { Engine, ExecuteToolCall } from '../config/engine.js';
+import type { Engine, ExecuteToolCall } from '../engine/engine.js';
 import type { ExecuteResult } from '../code/types.js';
 import type { ConfigLimits } from '../config/load-config.js';
 import { EXECUTE_CODE_DESCRIPTION, SERVER_TOOL_NAMES, serverToolDefinitions, type ServerToolDefinition, type ServerToolName } from './tool-definitions.js';

@@ -1,5 +1,5 @@
 // Untrusted plugin tools on the isolated-vm runtime (the QuickJS case is sandbox-backend.test.ts,
-// Docker's is test/docker/plugins-and-cli.test.ts).
+// Docker's is test/runtime/docker/plugins-and-cli.test.ts).
 import { afterAll, describe, expect, it } from 'vitest';
 import { SandboxBackend } from '../../src/code/sandbox-backend.js';
 import { ToolError } from '../../src/model/errors.js';

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { checkConfig } from '../../src/config/load-config.js';
-import { createEngine, type Engine } from '../../src/config/engine.js';
+import { createEngine, type Engine } from '../../src/engine/engine.js';
 import { ToolexecServer } from '../../src/server/toolexec-server.js';
 import { TOOLS_FIXTURE, textOf } from './helpers.js';
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkConfig, loadConfig } from '../../src/config/load-config.js';
 import { parseMcpServers } from '../../src/backends/mcp/config.js';
-import { createEngine } from '../../src/config/engine.js';
+import { createEngine } from '../../src/engine/engine.js';
 import { CLI, ROOT, writeServeConfig } from './helpers.js';
 
 // The section from its heading to the next level-2 heading: other README code blocks are not this page's.

@@ -11,9 +11,9 @@ export const ROOT = resolve(here, '..', '..');
 export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 export const TOOLS_FIXTURE = join(ROOT, 'test', 'fixtures', 'server', 'tools.mjs');
 
-import { EVERYTHING_BIN, MEMORY_BIN } from '../mcp/helpers.js';
+import { EVERYTHING_BIN, MEMORY_BIN } from '../backends/mcp/helpers.js';
 
-export { binOf, EVERYTHING_BIN, MEMORY_BIN, freePort } from '../mcp/helpers.js';
+export { binOf, EVERYTHING_BIN, MEMORY_BIN, freePort } from '../backends/mcp/helpers.js';
 
 /** Writes a config with both upstream servers and the local tool fixture; returns its path. */
 export function writeServeConfig(extra: Record<string, unknown> = {}): string {

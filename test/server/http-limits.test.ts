@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { checkConfig } from '../../src/config/load-config.js';
-import { createEngine, type Engine } from '../../src/config/engine.js';
+import { createEngine, type Engine } from '../../src/engine/engine.js';
 import { ToolexecServer } from '../../src/server/toolexec-server.js';
 import { serveHttp, type HttpServeHandle } from '../../src/server/http.js';
 import { TOOLS_FIXTURE } from './helpers.js';

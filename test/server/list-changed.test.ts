@@ -8,7 +8,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { checkConfig } from '../../src/config/load-config.js';
-import { createEngine, type Engine } from '../../src/config/engine.js';
+import { createEngine, type Engine } from '../../src/engine/engine.js';
 import { ToolexecServer } from '../../src/server/toolexec-server.js';
 import { ROOT } from './helpers.js';
 

@@ -5,12 +5,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { SandboxBackend } from '../../src/code/sandbox-backend.js';
-import { ToolError } from '../../src/model/errors.js';
-import { Runner } from '../../src/run/runner.js';
+import { SandboxBackend } from '../../../src/code/sandbox-backend.js';
+import { ToolError } from '../../../src/model/errors.js';
+import { Runner } from '../../../src/run/runner.js';
 import { ourContainers, probeDocker } from './helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const probe = await probeDocker();
 if (!probe.available) console.warn(`[docker plugins and CLI] skipped: ${probe.reason}`);
 

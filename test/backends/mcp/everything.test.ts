@@ -3,8 +3,8 @@
 // server-memory over stdio.
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InMemoryIndex } from '../../src/index/in-memory-index.js';
-import { McpHub } from '../../src/backends/mcp/index.js';
+import { InMemoryIndex } from '../../../src/index/in-memory-index.js';
+import { McpHub } from '../../../src/backends/mcp/index.js';
 import { ctxFor, everythingStdio, freePort, memoryStdio, startEverythingHttp, stopChild, waitFor, rejection } from './helpers.js';
 
 /** The same checks for every transport server-everything is reached through. */

@@ -12,8 +12,8 @@ import type { IndexChange, ToolIndex } from '../index/types.js';
 import { Runner } from '../run/runner.js';
 import type { ExecuteResult, ToolCallRecord } from '../code/types.js';
 import type { McpServersHandle, McpWarning } from '../backends/mcp/hub.js';
-import { loadToolModules } from '../cli/load-tools.js';
-import type { ConfigLimits, ConfigRuntime, ToolexecConfig } from './load-config.js';
+import { loadToolModules } from './tool-modules.js';
+import type { ConfigLimits, ConfigRuntime, ToolexecConfig } from '../config/load-config.js';
 import { PolicyIndex, ToolPolicy, policyMiddleware } from './policy.js';
 
 /** One tool call as reported to `onToolCall` (the ledger entry, without its start time). */

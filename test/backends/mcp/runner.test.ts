@@ -1,10 +1,10 @@
 // MCP servers behind the Runner: `runner.run('server:tool')` with the runner's validation,
 // timeouts, cancellation, progress and streaming, plus tool-list changes and crashes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Runner } from '../../src/run/runner.js';
-import { InMemoryIndex } from '../../src/index/in-memory-index.js';
-import { connectMcpServers, type McpServersHandle } from '../../src/backends/mcp/index.js';
-import type { StreamEvent } from '../../src/run/types.js';
+import { Runner } from '../../../src/run/runner.js';
+import { InMemoryIndex } from '../../../src/index/in-memory-index.js';
+import { connectMcpServers, type McpServersHandle } from '../../../src/backends/mcp/index.js';
+import type { StreamEvent } from '../../../src/run/types.js';
 import { everythingStdio, fixtureStdio, waitFor, rejection } from './helpers.js';
 
 async function cancellationTags(runner: Runner): Promise<string[]> {

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkConfig } from '../../src/config/load-config.js';
-import { createEngine, type Engine, type ExecuteToolCall } from '../../src/config/engine.js';
-import { PolicyIndex, ToolPolicy } from '../../src/config/policy.js';
+import { createEngine, type Engine, type ExecuteToolCall } from '../../src/engine/engine.js';
+import { PolicyIndex, ToolPolicy } from '../../src/engine/policy.js';
 import { InMemoryIndex } from '../../src/index/in-memory-index.js';
 import { ToolError } from '../../src/model/errors.js';
 

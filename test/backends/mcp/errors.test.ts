@@ -2,8 +2,8 @@
 // wraps protocol errors into isError results; other servers send JSON-RPC errors).
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { callErrorToToolError, isErrorResultToToolError } from '../../src/backends/mcp/errors.js';
-import { ToolError } from '../../src/model/errors.js';
+import { callErrorToToolError, isErrorResultToToolError } from '../../../src/backends/mcp/errors.js';
+import { ToolError } from '../../../src/model/errors.js';
 
 const site = { toolId: 'srv:t', tool: 't', server: 'srv' };
 const text = (t: string) => [{ type: 'text' as const, text: t }];

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { expect } from 'vitest';
-import { ToolError } from '../../src/model/errors.js';
+import { ToolError } from '../../../src/model/errors.js';
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -23,7 +23,7 @@ export function binOf(pkg: string): string {
 
 export const EVERYTHING_BIN = binOf('@modelcontextprotocol/server-everything');
 export const MEMORY_BIN = binOf('@modelcontextprotocol/server-memory');
-export const FIXTURE_SERVER = resolve(here, '../fixtures/mcp/fixture-server.mjs');
+export const FIXTURE_SERVER = resolve(here, '../../fixtures/mcp/fixture-server.mjs');
 
 export function everythingStdio(extra: Record<string, unknown> = {}) {
   return { command: process.execPath, args: [EVERYTHING_BIN, 'stdio'], ...extra };

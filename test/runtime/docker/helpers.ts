@@ -3,12 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
-import type { Runtime, RuntimeLimits, RuntimeOutcome } from '../../src/runtime/types.js';
-import { DEFAULT_IMAGE, SANDBOX_LABEL, OWNER_PID_LABEL, RUNTIME_ID_LABEL } from '../../src/runtime/docker/index.js';
+import type { Runtime, RuntimeLimits, RuntimeOutcome } from '../../../src/runtime/types.js';
+import { DEFAULT_IMAGE, SANDBOX_LABEL, OWNER_PID_LABEL, RUNTIME_ID_LABEL } from '../../../src/runtime/docker/index.js';
 
 export const REQUIRE_DOCKER = process.env.TOOLEXEC_REQUIRE_DOCKER === '1';
 
-export const prelude = readFileSync(fileURLToPath(new URL('../../runtimes/prelude.js', import.meta.url)), 'utf8');
+export const prelude = readFileSync(fileURLToPath(new URL('../../../runtimes/prelude.js', import.meta.url)), 'utf8');
 
 export interface DockerProbe {
   available: boolean;

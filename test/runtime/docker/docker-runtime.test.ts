@@ -4,9 +4,9 @@
 import os from 'node:os';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DockerRuntime, DockerRuntimeError, OWNER_HOST_LABEL, OWNER_PID_LABEL, SANDBOX_LABEL, containerOptions, DEFAULT_IMAGE } from '../../src/runtime/docker/index.js';
-import { Executor } from '../../src/code/executor.js';
-import { makeRunner } from '../code/conformance.js';
+import { DockerRuntime, DockerRuntimeError, OWNER_HOST_LABEL, OWNER_PID_LABEL, SANDBOX_LABEL, containerOptions, DEFAULT_IMAGE } from '../../../src/runtime/docker/index.js';
+import { Executor } from '../../../src/code/executor.js';
+import { makeRunner } from '../../code/conformance.js';
 import { ESCAPE, REQUIRE_DOCKER, SEED_SCRIPT, hostRun, issueTools, ourContainers, probeDocker } from './helpers.js';
 
 const probe = await probeDocker();

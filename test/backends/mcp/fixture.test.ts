@@ -2,9 +2,9 @@
 // started over stdio: hangs, cancellation reaching the server, crashes and reconnects,
 // list_changed, pagination, huge results, and the error codes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InMemoryIndex } from '../../src/index/in-memory-index.js';
-import { McpHub } from '../../src/backends/mcp/index.js';
-import type { McpToolsChange, McpWarning } from '../../src/backends/mcp/index.js';
+import { InMemoryIndex } from '../../../src/index/in-memory-index.js';
+import { McpHub } from '../../../src/backends/mcp/index.js';
+import type { McpToolsChange, McpWarning } from '../../../src/backends/mcp/index.js';
 import { ctxFor, fixtureStdio, waitFor, rejection } from './helpers.js';
 
 describe('MCP backend with the fixture server', () => {

@@ -2,7 +2,7 @@
 // reason when Docker is unavailable; docker-runtime.test.ts fails instead under
 // TOOLEXEC_REQUIRE_DOCKER=1.
 import { describe } from 'vitest';
-import { defineConformanceSuite } from '../code/conformance.js';
+import { defineConformanceSuite } from '../../code/conformance.js';
 import { probeDocker } from './helpers.js';
 
 const probe = await probeDocker();
