@@ -11,7 +11,7 @@
 import { ToolError } from '../model/errors.js';
 import { matchToolPattern } from '../model/tool-id.js';
 import type { JsonValue, Tool } from '../model/tool.js';
-import { loadPrelude } from '../runtime/prelude.js';
+import { PRELUDE_FILENAME } from '../runtime/guest.js';
 import { loadRuntime, RUNTIME_NAMES, isRuntimeName, RuntimeUnavailableError } from '../runtime/load.js';
 import type { Runtime, RuntimeFailure, RuntimeName, RuntimeOutcome, RuntimeSession } from '../runtime/types.js';
 import { prepareScript, type PreparedScript } from './prepare.js';
@@ -286,7 +286,6 @@ class Execution {
     try {
       session = runtime.start(
         {
-          prelude: loadPrelude(),
           code: prepared.code,
           filename,
           lineOffset: prepared.lineOffset,
@@ -587,7 +586,7 @@ class Execution {
     const re = new RegExp(`${this.filename.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:(\\d+):(\\d+)`, 'g');
     const out: string[] = [];
     for (const frame of stack.split('\n')) {
-      if (frame.includes('toolexec-prelude.js')) continue;
+      if (frame.includes(PRELUDE_FILENAME)) continue;
       let wrapper = false;
       const mapped = frame.replace(re, (_all, l: string, c: string) => {
         const line = Number(l) - offset;

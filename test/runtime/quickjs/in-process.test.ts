@@ -4,9 +4,9 @@
  * deliberately not run here.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Executor } from '../../src/code/executor.js';
-import { QuickJSRuntime } from '../../src/runtime/quickjs/index.js';
-import { makeRunner } from '../code/conformance.js';
+import { Executor } from '../../../src/code/executor.js';
+import { QuickJSRuntime } from '../../../src/runtime/quickjs/index.js';
+import { makeRunner } from '../../code/conformance.js';
 
 const runtime = new QuickJSRuntime({ isolation: 'none' });
 const { runner, aborted } = makeRunner();

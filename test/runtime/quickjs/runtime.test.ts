@@ -1,7 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { QuickJSRuntime } from '../../src/runtime/quickjs/index.js';
-import { loadPrelude } from '../../src/runtime/prelude.js';
-import type { RuntimeLimits, RuntimeOutcome } from '../../src/runtime/types.js';
+import { QuickJSRuntime } from '../../../src/runtime/quickjs/index.js';
+import type { RuntimeLimits, RuntimeOutcome } from '../../../src/runtime/types.js';
 
 const runtime = new QuickJSRuntime({ minIdle: 1 });
 afterAll(() => runtime.dispose());
@@ -13,7 +12,7 @@ async function go(body: string, over: Partial<RuntimeLimits> = {}, signal?: Abor
   const messages: any[] = [];
   const code = `__toolexec_start(async function () {\n${body}\n});`;
   let session: ReturnType<typeof runtime.start>;
-  session = runtime.start({ prelude: loadPrelude(), code, filename: 'script.js', lineOffset: 1, limits: { ...limits, ...over }, signal }, (text) => {
+  session = runtime.start({ code, filename: 'script.js', lineOffset: 1, limits: { ...limits, ...over }, signal }, (text) => {
     const m = JSON.parse(text);
     messages.push(m);
     if (m.op === 'run') {
@@ -68,7 +67,7 @@ describe('QuickJS engine crashes', () => {
       const run = async (body: string) => {
         const messages: string[] = [];
         const s = unguarded.start(
-          { prelude: loadPrelude(), code: `__toolexec_start(async function () {\n${body}\n});`, filename: 'script.js', lineOffset: 1, limits },
+          { code: `__toolexec_start(async function () {\n${body}\n});`, filename: 'script.js', lineOffset: 1, limits },
           (m) => messages.push(m),
         );
         return { outcome: await s.done, messages };
@@ -86,8 +85,8 @@ describe('QuickJS engine crashes', () => {
 
 describe('QuickJS through the executor', () => {
   it('enforces cpuMs separately from the wall clock, and says so', async () => {
-    const { Executor } = await import('../../src/code/executor.js');
-    const { Runner } = await import('../../src/run/runner.js');
+    const { Executor } = await import('../../../src/code/executor.js');
+    const { Runner } = await import('../../../src/run/runner.js');
     const executor = new Executor({ runner: new Runner(), runtime });
     const r = await executor.execute('let i = 0; while (true) i++;', { cpuMs: 150, timeoutMs: 20_000 });
     expect(r.error?.code).toBe('TIMEOUT');
@@ -100,9 +99,9 @@ describe('QuickJS through the executor', () => {
   });
 
   it('an unknown runtime name is refused with the known ones', async () => {
-    const { Executor } = await import('../../src/code/executor.js');
-    const { Runner } = await import('../../src/run/runner.js');
-    const { loadRuntime } = await import('../../src/runtime/load.js');
+    const { Executor } = await import('../../../src/code/executor.js');
+    const { Runner } = await import('../../../src/run/runner.js');
+    const { loadRuntime } = await import('../../../src/runtime/load.js');
     expect(() => new Executor({ runner: new Runner(), runtime: 'v8' as never })).toThrow(/known runtimes: quickjs, isolated-vm, docker/);
     await expect(loadRuntime('nope')).rejects.toThrow(/known runtimes: quickjs, isolated-vm, docker/);
   });

@@ -1,7 +1,7 @@
 /**
- * One sandbox container: created, attached and started, waiting on stdin for one job. This is
- * the transport only (create, attach, demultiplex, write, destroy); the runtime owns the job's
- * lifecycle and the pool owns when containers come and go.
+ * One sandbox container: created with every hardening option, attached and started, its attach
+ * stream demultiplexed into protocol lines. This is the transport only (create, attach, write,
+ * destroy); the worker (`worker.ts`) turns it into a sandbox and the supervisor owns its life.
  */
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
@@ -16,6 +16,12 @@ export const OWNER_PID_LABEL = 'toolexec.owner-pid';
 export const RUNTIME_ID_LABEL = 'toolexec.runtime-id';
 /** Label holding the host name of the owning process (a pid means nothing on another host). */
 export const OWNER_HOST_LABEL = 'toolexec.owner-host';
+/**
+ * Label holding the epoch milliseconds after which the container has no business existing: its
+ * idle time-to-live plus the longest job it may run. Any toolexec host removes containers past
+ * it, whoever owned them, so a dead host's containers do not live on.
+ */
+export const EXPIRES_LABEL = 'toolexec.expires';
 /** Where the guest agent lives in the image (sandbox-image/build.mjs and Dockerfile.node). */
 export const AGENT_PATH = '/opt/toolexec/agent.js';
 /** The unprivileged user the agent runs as (nobody:nogroup). */
@@ -37,12 +43,15 @@ export interface SandboxSpec {
   tmpfsMb: number;
   fsizeMb: number;
   nofile: number;
+  /** How long the container may wait for its job before it ends itself. */
+  idleTtlMs: number;
+  /** The longest job it may run (bounds its lifetime and its CPU time). */
+  maxTimeoutMs: number;
 }
 
 /** What the agent's output turned into, in order. */
-export type SandboxEvent =
-  | { kind: 'message'; message: string }
-  | { kind: 'control'; control: { t: string; [key: string]: unknown } }
+export type ContainerEvent =
+  | { kind: 'line'; line: { t: string; [key: string]: unknown } }
   | { kind: 'violation'; reason: string }
   | { kind: 'exit' };
 
@@ -60,17 +69,22 @@ const STDERR_TAIL_BYTES = 8 * 1024;
 export function containerOptions(spec: SandboxSpec, labels: Record<string, string> = {}): Dockerode.ContainerCreateOptions {
   const memoryBytes = (spec.heapMb + NODE_OVERHEAD_MB) * 1024 * 1024;
   const fsizeBytes = spec.fsizeMb * 1024 * 1024;
+  // CPU time the kernel lets the agent burn in all (RLIMIT_CPU, enforced by runc; gVisor does not
+  // enforce it, and relies on the watchdog and the expiry sweep): its longest job at its CPU
+  // quota, plus node's start-up.
+  const cpuSeconds = Math.ceil((spec.maxTimeoutMs / 1000) * Math.max(1, spec.cpus)) + 30;
   return {
     Image: spec.image,
     Cmd: [`--max-old-space-size=${spec.heapMb}`, AGENT_PATH],
     User: SANDBOX_USER,
     WorkingDir: '/tmp',
-    Env: ['NODE_ENV=production', 'HOME=/tmp'],
+    Env: ['NODE_ENV=production', 'HOME=/tmp', `TOOLEXEC_IDLE_TTL_MS=${spec.idleTtlMs}`],
     Labels: {
       ...labels,
       [SANDBOX_LABEL]: '1',
       [OWNER_PID_LABEL]: String(process.pid),
       [OWNER_HOST_LABEL]: os.hostname(),
+      [EXPIRES_LABEL]: String(Date.now() + spec.idleTtlMs + spec.maxTimeoutMs + 60_000),
     },
     AttachStdin: true,
     AttachStdout: true,
@@ -94,7 +108,11 @@ export function containerOptions(spec: SandboxSpec, labels: Record<string, strin
       Ulimits: [
         { Name: 'fsize', Soft: fsizeBytes, Hard: fsizeBytes },
         { Name: 'nofile', Soft: spec.nofile, Hard: spec.nofile },
+        { Name: 'cpu', Soft: cpuSeconds, Hard: cpuSeconds },
       ],
+      // An init process as PID 1, so that the agent's watchdog can kill the agent (PID 1 ignores
+      // signals it has no handler for, SIGKILL included) and zombies are reaped.
+      Init: true,
       // Guest output only travels over the attach stream; a log file would let a flood fill the disk.
       LogConfig: { Type: 'none', Config: {} },
       IpcMode: 'private',
@@ -106,9 +124,7 @@ export function containerOptions(spec: SandboxSpec, labels: Record<string, strin
 }
 
 /** One started container with its attach stream. */
-export class Sandbox {
-  /** Set once the agent reported that it is up and waiting for the job. */
-  ready = false;
+export class SandboxContainer {
   /** Set once the container's output ended (the agent exited or the container died). */
   exited = false;
   /** Bytes of stdout received so far (frames' payloads). */
@@ -116,9 +132,8 @@ export class Sandbox {
   /** Maximum bytes of stdout accepted before a `violation`; the runtime sets it per job. */
   wireCap = 1024 * 1024;
   private stderrTail = '';
-  private listener?: (event: SandboxEvent) => void;
-  private backlog: SandboxEvent[] = [];
-  private readonly readyWaiters: Array<(ok: boolean) => void> = [];
+  private listener?: (event: ContainerEvent) => void;
+  private backlog: ContainerEvent[] = [];
   private destroyed?: Promise<void>;
   private frame: Buffer = Buffer.alloc(0);
   private readonly decoder = new StringDecoder('utf8');
@@ -141,7 +156,7 @@ export class Sandbox {
    * Creates, attaches and starts a container. Attaching before starting means no output is
    * lost; on any failure the half-made container is removed before the error propagates.
    */
-  static async create(docker: Dockerode, spec: SandboxSpec, labels: Record<string, string> = {}): Promise<Sandbox> {
+  static async create(docker: Dockerode, spec: SandboxSpec, labels: Record<string, string> = {}): Promise<SandboxContainer> {
     const container = await docker.createContainer(containerOptions(spec, labels));
     try {
       // docker-modem would write the options as a JSON request body, which the engine may hand
@@ -159,7 +174,7 @@ export class Sandbox {
         _query: { stream: true, stdin: true, stdout: true, stderr: true },
         _body: {},
       } as Dockerode.ContainerAttachOptions)) as unknown as Duplex;
-      const sandbox = new Sandbox(container, spec, stream);
+      const sandbox = new SandboxContainer(container, spec, stream);
       try {
         await container.start();
       } catch (err) {
@@ -182,15 +197,8 @@ export class Sandbox {
     return this.stderrTail;
   }
 
-  /** Resolves true once the agent is ready, false if the container ended first. */
-  whenReady(): Promise<boolean> {
-    if (this.ready) return Promise.resolve(true);
-    if (this.exited) return Promise.resolve(false);
-    return new Promise((resolve) => this.readyWaiters.push(resolve));
-  }
-
   /** Routes events to `listener`, first replaying what arrived while nobody listened. */
-  listen(listener: (event: SandboxEvent) => void): void {
+  listen(listener: (event: ContainerEvent) => void): void {
     this.listener = listener;
     const backlog = this.backlog;
     this.backlog = [];
@@ -238,7 +246,7 @@ export class Sandbox {
     return this.destroyed;
   }
 
-  private emit(event: SandboxEvent): void {
+  private emit(event: ContainerEvent): void {
     if (this.listener) this.listener(event);
     else this.backlog.push(event);
   }
@@ -246,7 +254,6 @@ export class Sandbox {
   private onEnd(): void {
     if (this.exited) return;
     this.exited = true;
-    for (const resolve of this.readyWaiters.splice(0)) resolve(false);
     if (!this.stopped) this.emit({ kind: 'exit' });
   }
 
@@ -298,16 +305,8 @@ export class Sandbox {
     } catch {
       value = undefined;
     }
-    if (typeof value === 'string') {
-      this.emit({ kind: 'message', message: value });
-    } else if (value && typeof value === 'object' && typeof (value as { t?: unknown }).t === 'string') {
-      const control = value as { t: string };
-      if (control.t === 'ready' && !this.ready) {
-        this.ready = true;
-        for (const resolve of this.readyWaiters.splice(0)) resolve(true);
-        return;
-      }
-      this.emit({ kind: 'control', control });
+    if (value && typeof value === 'object' && !Array.isArray(value) && typeof (value as { t?: unknown }).t === 'string') {
+      this.emit({ kind: 'line', line: value as { t: string } });
     } else {
       this.stopped = true;
       this.emit({ kind: 'violation', reason: `the sandbox wrote a line outside the protocol: ${line.slice(0, 120)}` });

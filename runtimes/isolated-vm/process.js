@@ -1,25 +1,19 @@
-/**
- * The program each isolated-vm sandbox process runs, kept as text so that it runs the same
- * from `src/` (under vitest, where there is no compiled `.js` beside this file) and from
- * `dist/`: the host starts it with `node --no-node-snapshot -e <source>`.
- *
- * Why a synchronous loop: the child does nothing but serve one host, so it blocks in
- * `readSync` on its stdin pipe instead of waking through libuv; that saves a third of the
- * round-trip latency of a tool call (measured: ~45 µs vs ~60 µs) and keeps every isolate call
- * synchronous (`runSync` / `applySync` with a `timeout`), which is the isolated-vm path whose
- * timeout also covers the microtask checkpoint (an infinite loop in a promise job is stopped).
- * Between reads it yields once to the event loop (`setImmediate`) so that isolated-vm's own
- * housekeeping still runs.
- *
- * Wire format, one JSON object per line (guest strings travel JSON-escaped inside it):
- *   host → child  {"t":"start","j":1,"job":{...}} | {"t":"reply","j":1,"m":"<text>"} | {"t":"abort","j":1}
- *   child → host  {"t":"ready"} | {"t":"fatal","message":"..."} | {"t":"msg","j":1,"m":"<text>"}
- *                 | {"t":"end","j":1,"failure":{...}|null,"stats":{...}}
- * Only strings reach the guest: `__toolexec_send` is an `ivm.Callback` that copies a string
- * out, and replies go in through `applySync` with a string argument. No Reference,
- * ExternalCopy or host object is ever placed in the guest context.
- */
-export const CHILD_SOURCE = String.raw`
+// The far side of the isolated-vm runtime: the program each sandbox process runs
+// (`node --no-node-snapshot runtimes/isolated-vm/process.js`), serving one host over pipes.
+//
+// Why a synchronous loop: the process does nothing but serve one host, so it blocks in `readSync`
+// on its stdin pipe instead of waking through libuv; that saves a third of the round-trip latency
+// of a tool call (measured: ~45 µs vs ~60 µs) and keeps every isolate call synchronous (`runSync` /
+// `applySync` with a `timeout`), which is the isolated-vm path whose timeout also covers the
+// microtask checkpoint (an infinite loop in a promise job is stopped). Between jobs it yields once
+// to the event loop (`setImmediate`) so that isolated-vm's own housekeeping still runs.
+//
+// Wire format, one JSON object per line: the far-side protocol of src/runtime/types.ts
+// (`HostToSandbox`, `SandboxToHost`), plus, before anything else, `{"t":"init","prelude":"..."}`
+// from the host and `{"t":"ready"}` or `{"t":"fatal","message":"..."}` back. Guest strings travel
+// JSON-escaped inside it. Only strings reach the guest: `__toolexec_send` is an `ivm.Callback` that
+// copies a string out, and replies go in through `applySync` with a string argument. No
+// Reference, ExternalCopy or host object is ever placed in the guest context.
 'use strict';
 const fs = require('fs');
 const { StringDecoder } = require('string_decoder');
@@ -76,7 +70,9 @@ function onCatastrophic(message) {
 let warmIsolate = null; // { isolate, memoryMb, uses }
 let warmContext = null; // { context, prelude, receive }: prelude already evaluated when prelude !== null
 let lastMemoryMb = MAX_MEMORY_MB;
-let lastPrelude = null;
+let lastPrelude = null; // the prelude from the host's init message
+/** Guest messages are flushed at least this often while the guest runs. */
+const FLUSH_MS = 5;
 let priming = null;
 let job = null;
 const preludeCache = new Map(); // prelude text -> cachedData (V8 code cache, isolate-independent)
@@ -88,24 +84,37 @@ function guestSend(slot, text) {
   const j = job;
   if (j === null || j.slot !== slot || j.finished || j.doneSeen || j.failure) return;
   if (typeof text !== 'string') throw new TypeError('__toolexec_send takes a string');
-  j.outBytes += Buffer.byteLength(text, 'utf8');
-  if (j.outBytes > j.maxOutputBytes) {
-    j.failure = { code: 'OUTPUT_LIMIT', message: 'the script sent more than maxOutputBytes (' + j.maxOutputBytes + ' bytes) to the host' };
-    throw new RangeError('output limit exceeded');
+  // The host counts output exactly; this loose cap (the same rule as every far side) only keeps
+  // a flood from reaching it.
+  const isDone = text.startsWith('{"op":"done"');
+  if (isDone || text.startsWith('{"op":"log"')) {
+    j.outBytes += text.length;
+    if (j.outBytes > j.outputCap) {
+      j.failure = { code: 'OUTPUT_LIMIT', message: "The script's output (logs and result) exceeded maxOutputBytes (" + j.maxOutputBytes + ' bytes)' };
+      throw new RangeError('output limit exceeded');
+    }
   }
-  if (text.indexOf('"op":"done"') !== -1) {
-    let parsed = null;
-    try { parsed = JSON.parse(text); } catch (_) {}
-    if (parsed !== null && typeof parsed === 'object' && parsed.op === 'done') j.doneSeen = true;
-  }
-  emit({ t: 'msg', j: j.id, m: text });
+  if (isDone) j.doneSeen = true;
+  if (j.out.length === 0) j.outSince = performance.now();
+  j.out.push(text);
+  // A guest that keeps running (a busy loop after a log line) still gets its output out, so a
+  // kill after the deadline loses little.
+  if (j.out.length >= 256 || performance.now() - j.outSince > FLUSH_MS) { flushJob(j); flush(); }
+}
+
+function flushJob(j) {
+  if (j.out.length === 0) return;
+  emit({ t: 'out', id: j.id, m: j.out });
+  j.out = [];
 }
 
 function makeContext(isolate) {
   const context = isolate.createContextSync();
   // WebAssembly memories live outside what isolated-vm counts against memoryLimit (measured:
   // 1.2 GB resident from a 64 MB isolate), and QuickJS has no WebAssembly either.
-  context.evalSync('delete globalThis.WebAssembly;');
+  // Atomics.waitAsync with a timeout aborts this process inside isolated-vm (it needs platform
+  // tasks isolated-vm does not run); a script must not be able to force respawns with it.
+  context.evalSync('delete globalThis.WebAssembly; if (typeof Atomics === "object") delete Atomics.waitAsync;');
   const slot = {};
   context.global.setSync('__toolexec_send', new ivm.Callback(function (text) { return guestSend(slot, text); }));
   return { context: context, slot: slot, prelude: null, receive: null };
@@ -226,8 +235,8 @@ function classify(e, j, phase) {
   // isolated-vm appends " [file:line:col]" to compile errors; the position goes in fields instead.
   const message = d.message.replace(/ \[[^\]]*:\d+:\d+\]$/, '');
   const failure = {
-    code: phase === 'compile' && d.name === 'SyntaxError' ? 'SYNTAX_ERROR' : 'RUNTIME_ERROR',
-    message: phase === 'prelude' ? 'the guest prelude failed: ' + message : (d.name && message.indexOf(d.name) !== 0 ? d.name + ': ' : '') + message,
+    code: phase === 'prelude' ? 'SANDBOX_CRASHED' : phase === 'compile' && d.name === 'SyntaxError' ? 'SYNTAX_ERROR' : 'RUNTIME_ERROR',
+    message: phase === 'prelude' ? 'The prelude failed: ' + message : (d.name && message.indexOf(d.name) !== 0 ? d.name + ': ' : '') + message,
   };
   // Frames below the isolate boundary belong to this process, not to the script.
   if (d.stack && phase !== 'compile') failure.stack = guestStack(d.stack);
@@ -306,10 +315,12 @@ function finish(j, failure) {
   } else {
     warmIsolate = j.warm;
   }
-  if (failure !== null && failure.code === 'TIMEOUT' && j.unhandled !== null) {
-    failure.message += '; earlier, a promise rejection was never handled: ' + j.unhandled;
-  }
-  emit({ t: 'end', j: j.id, failure: failure, stats: stats, unhandled: j.unhandled });
+  flushJob(j);
+  const outcome = { stats: { cpuMs: stats.cpuMs, memoryBytes: stats.memoryBytes } };
+  if (failure !== null) outcome.failure = failure;
+  // Whatever ended the job (the host's own deadline included), the note says why it may not have finished.
+  if (j.unhandled !== null) outcome.note = 'earlier, a promise rejection was never handled: ' + j.unhandled;
+  emit({ t: 'end', id: j.id, outcome: outcome });
 }
 
 function startJob(id, spec) {
@@ -317,13 +328,11 @@ function startJob(id, spec) {
   const memoryMb = Math.max(8, Math.min(MAX_MEMORY_MB, Math.floor(Number(limits.memoryMb) || MAX_MEMORY_MB)));
   const startedAt = performance.now();
   lastMemoryMb = memoryMb;
-  const prelude = String(spec.prelude);
-  if (warmContext !== null && warmContext.prelude !== null && warmContext.prelude !== prelude) releaseWarmContext();
-  lastPrelude = prelude;
+  const prelude = lastPrelude;
   try {
     prewarm(memoryMb);
   } catch (e) {
-    emit({ t: 'end', j: id, failure: { code: 'SANDBOX_CRASHED', message: 'could not create an isolate: ' + describe(e).message }, stats: { durationMs: 0 } });
+    emit({ t: 'end', id: id, outcome: { failure: { code: 'SANDBOX_CRASHED', message: 'could not create an isolate: ' + describe(e).message } }, retire: true });
     return;
   }
   const w = warmIsolate;
@@ -336,7 +345,8 @@ function startJob(id, spec) {
     startedAt: startedAt, deadline: startedAt + Math.max(1, Number(limits.timeoutMs) || 1),
     timeoutMs: Number(limits.timeoutMs), cpuMs: limits.cpuMs === undefined || limits.cpuMs === null ? undefined : Number(limits.cpuMs),
     cpuStart: w.isolate.cpuTime, cpuBound: false, memoryMb: memoryMb,
-    maxOutputBytes: Number(limits.maxOutputBytes) || Infinity, outBytes: 0,
+    maxOutputBytes: Number(limits.maxOutputBytes) || Infinity, outBytes: 0, out: [], outSince: 0,
+    outputCap: (Number(limits.maxOutputBytes) || Infinity) * 2 + 65536,
     filename: String(spec.filename || 'script.js'), lineOffset: Number(spec.lineOffset) || 0,
     doneSeen: false, failure: null, finished: false, unhandled: null,
   };
@@ -388,10 +398,14 @@ function handle(line) {
   let m;
   try { m = JSON.parse(line); } catch (_) { return; }
   if (m === null || typeof m !== 'object') return;
-  if (m.t === 'start') startJob(m.j, m.job || {});
-  else if (m.t === 'reply') deliver(m.j, m.m);
-  else if (m.t === 'abort') abort(m.j);
-  else if (m.t === 'exit') { flush(); process.exit(0); }
+  if (m.t === 'job') startJob(m.id, m.job || {});
+  else if (m.t === 'reply' && Array.isArray(m.m)) { for (const text of m.m) deliver(m.id, text); }
+  else if (m.t === 'abort') abort(m.id);
+  else if (m.t === 'init' && lastPrelude === null) {
+    lastPrelude = String(m.prelude);
+    try { prewarm(MAX_MEMORY_MB); } catch (_) {}
+    emit({ t: 'ready', pid: process.pid });
+  }
 }
 
 // ---- the loop ----
@@ -424,6 +438,7 @@ function tick() {
     for (let i = 0; i < lines.length; i++) {
       if (lines[i].length > 0) handle(lines[i]);
     }
+    if (job !== null) flushJob(job);
     flush();
   } while (job !== null);
   if (job === null && (warmIsolate === null || warmContext === null)) {
@@ -432,8 +447,4 @@ function tick() {
   setImmediate(tick);
 }
 
-try { prewarm(MAX_MEMORY_MB); } catch (_) {}
-emit({ t: 'ready', pid: process.pid });
-flush();
 setImmediate(tick);
-`;
