@@ -8,6 +8,5 @@ export {
   type CreateEngineOptions,
   type Engine,
   type EngineExecuteOptions,
-  type ExecuteToolCall,
 } from './engine.js';
 export { ToolModuleError, importToolModule, loadToolModules } from './tool-modules.js';

@@ -23,8 +23,8 @@ import type { ContentItem } from '../model/tool.js';
 import { defaultValidator } from '../schema/validator.js';
 import type { CompiledValidator } from '../schema/types.js';
 import type { ChainStep } from '../run/types.js';
-import type { Engine, ExecuteToolCall } from '../engine/engine.js';
-import type { ExecuteResult } from '../code/types.js';
+import type { Engine } from '../engine/engine.js';
+import type { ExecuteResult, ToolCallRecord } from '../code/types.js';
 import type { ConfigLimits } from '../config/load-config.js';
 import { EXECUTE_CODE_DESCRIPTION, SERVER_TOOL_NAMES, serverToolDefinitions, type ServerToolDefinition, type ServerToolName } from './tool-definitions.js';
 
@@ -371,7 +371,7 @@ export class ToolexecServer implements AsyncDisposable {
         ...(Object.keys(limits).length > 0 ? { limits } : {}),
         signal: extra.signal,
         ...(progress
-          ? { onToolCall: (call: ExecuteToolCall, count: number) => progress(count, `${call.toolId} ${call.ok ? 'ok' : `failed${call.error ? `: ${call.error.code}` : ''}`}`) }
+          ? { onToolCall: (call: ToolCallRecord, count: number) => progress(count, `${call.toolId} ${call.ok ? 'ok' : `failed${call.error ? `: ${call.error.code}` : ''}`}`) }
           : {}),
       });
     } catch (e) {
