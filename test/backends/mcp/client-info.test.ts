@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Runner } from '../../../src/run/runner.js';
-import { DEFAULT_CLIENT_INFO, connectMcpServers, type McpServersHandle } from '../../../src/backends/mcp/index.js';
+import { DEFAULT_CLIENT_INFO } from '../../../src/backends/mcp/connection.js';
+import { connectMcpServers, type McpServersHandle } from '../../../src/backends/mcp/hub.js';
 import { parseMcpServers } from '../../../src/backends/mcp/config.js';
 import { FIXTURE_SERVER, fixtureStdio } from './helpers.js';
 
