@@ -35,7 +35,7 @@ describe('MCP clientInfo', () => {
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'toolexec', version: '0.0.0-version-probe', type: 'module' }));
     const script = `
       const { Runner } = await import(${JSON.stringify(join(dir, 'dist', 'run', 'runner.js'))});
-      const { connectMcpServers, parseMcpServers } = await import(${JSON.stringify(join(dir, 'dist', 'backends', 'mcp', 'index.js'))});
+      const { connectMcpServers, parseMcpServers } = await import(${JSON.stringify(join(dir, 'dist', 'mcp.js'))});
       const runner = new Runner();
       const handle = await connectMcpServers(parseMcpServers({ fx: ${JSON.stringify(fixtureStdio())} }), { runner, index: runner.index, onServerError: 'throw' });
       const { structured } = await runner.run('fx:pid', {});
