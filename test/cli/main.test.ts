@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { CLI, ROOT } from './helpers.js';
+import { CLI, ROOT } from '../server/helpers.js';
 
 const fixtures = join(ROOT, 'test', 'fixtures', 'server');
 
