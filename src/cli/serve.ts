@@ -87,6 +87,7 @@ function configSecrets(engine: Engine, token: string | undefined): string[] {
 
 /** One `--verbose` line per call: session, tool, target, outcome and duration; arguments only with `--verbose=args`. */
 function formatCall(event: ServerCallEvent, redact: Redactor): string {
+  if (event.waiting) return `toolexec: ${event.session} ${event.tool} waiting for a sandbox (${event.waiting.running} running, ${event.waiting.queued} waiting)`;
   const parts = [`toolexec: ${event.session}`, event.parent ? `${event.parent} >` : '', event.tool, event.target ?? '', event.outcome, `${Math.round(event.durationMs)}ms`].filter(Boolean);
   const extra: string[] = [];
   if (event.queuedMs) extra.push(`queued ${event.queuedMs}ms`);

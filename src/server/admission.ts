@@ -101,9 +101,10 @@ export class AdmissionQueue {
   /**
    * Asks for a running slot for one execution of session `key`. Resolves at once with a
    * ticket when a slot is free, or with a refusal when a cap is full; otherwise waits until a
-   * slot frees, `budgetMs` runs out (`TIMEOUT`) or `signal` aborts (`CANCELLED`).
+   * slot frees, `budgetMs` runs out (`TIMEOUT`) or `signal` aborts (`CANCELLED`). `onQueued`
+   * is called (synchronously) when the execution has to wait, with the load it waits behind.
    */
-  acquire(key: string, budgetMs: number, signal?: AbortSignal): Promise<AdmissionTicket | AdmissionRefusal> {
+  acquire(key: string, budgetMs: number, signal?: AbortSignal, onQueued?: (running: number, waiting: number) => void): Promise<AdmissionTicket | AdmissionRefusal> {
     const start = performance.now();
     if (signal?.aborted) return Promise.resolve(this.#refuse('CANCELLED', 'The execution was cancelled before it started', start));
     const load = this.#loadOf(key);
@@ -170,6 +171,11 @@ export class AdmissionQueue {
       }, Math.max(0, budgetMs));
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#queue.push(waiter);
+      try {
+        onQueued?.(this.#running, this.#queue.length);
+      } catch {
+        // an observer's failure changes nothing about the queue
+      }
     });
   }
 

@@ -97,8 +97,10 @@ export interface ServerCallEvent {
   /** The tool `run_tool` / `describe_tool` targeted. */
   target?: string;
   durationMs: number;
-  /** `ok`, or the error code. */
+  /** `ok`, or the error code; `waiting` for the notice that an `execute_code` call is queued (then see `waiting`). */
   outcome: string;
+  /** With outcome `waiting`: the load the call waits behind. */
+  waiting?: { running: number; queued: number };
   /** `execute_code`: milliseconds it waited for a running slot. */
   queuedMs?: number;
   /** `execute_code`: tool calls the script made. */
@@ -642,7 +644,9 @@ export class ToolexecServer implements AsyncDisposable {
     const budget = Math.min(limits.timeoutMs ?? this.engine.config.limits.timeoutMs ?? (await this.#executorDefaultTimeout()), this.#ceilings.timeoutMs);
     const runtime = (args.runtime as string | undefined) ?? this.engine.config.runtime ?? 'quickjs';
 
-    const ticket = await this.admission.acquire(ctx.admissionKey, budget, extra.signal);
+    const ticket = await this.admission.acquire(ctx.admissionKey, budget, extra.signal, (running, queued) =>
+      this.#emit({ session: ctx.label, tool: 'execute_code', durationMs: 0, outcome: 'waiting', waiting: { running, queued } }),
+    );
     if (!ticket.ok) {
       report.queuedMs = ticket.waitedMs;
       return this.#refusal(ticket, runtime, { ...limits, timeoutMs: budget });
