@@ -384,8 +384,14 @@ export class ToolexecServer implements AsyncDisposable {
     }
   }
 
-  #argsFor(value: unknown): { args?: unknown } {
-    return this.#options.callArgs ? { args: this.#redact(value) } : {};
+  #argsFor(value: unknown, tool?: string): { args?: unknown } {
+    if (!this.#options.callArgs) return {};
+    // A script is code: the redactor cannot tell its literals from secrets, so only its size
+    // is shown; the tool calls it makes (where its data goes) are reported with their arguments.
+    if (tool === 'execute_code' && value && typeof value === 'object' && typeof (value as { script?: unknown }).script === 'string') {
+      value = { ...(value as Record<string, unknown>), script: `<${(value as { script: string }).script.length} characters>` };
+    }
+    return { args: this.#redact(value) };
   }
 
   async #call(name: string, rawArgs: Record<string, unknown> | undefined, extra: Extra, ctx: SessionContext): Promise<CallToolResult> {
@@ -408,7 +414,7 @@ export class ToolexecServer implements AsyncDisposable {
         outcome: result.isError ? (code ?? 'ERROR') : 'ok',
         ...(report.queuedMs !== undefined ? { queuedMs: report.queuedMs } : {}),
         ...(report.toolCalls !== undefined ? { toolCalls: report.toolCalls } : {}),
-        ...this.#argsFor(rawArgs ?? {}),
+        ...this.#argsFor(rawArgs ?? {}, name),
       });
     }
     return result;
