@@ -591,7 +591,7 @@ export class ToolexecServer implements AsyncDisposable {
     try {
       const result = await this.engine.runner.run(toolId, (args.args as Record<string, unknown> | undefined) ?? {}, {
         signal: extra.signal,
-        ...(args.timeoutMs !== undefined ? { timeoutMs: args.timeoutMs as number } : {}),
+        ...(args.timeoutMs !== undefined ? { timeoutMs: this.#toolTimeout(args.timeoutMs as number) } : {}),
         ...(progress ? { onProgress: (p) => progress(p.progress, p.message, p.total) } : {}),
       });
       const structured = plain({ toolId: result.toolId, backend: result.backend, structured: result.structured ?? null, durationMs: result.durationMs });
@@ -621,7 +621,8 @@ export class ToolexecServer implements AsyncDisposable {
       ...(s.error ? { error: toolErrorData(s.error) } : {}),
     });
     try {
-      const chain = await this.engine.runner.runChain(steps, { signal: extra.signal });
+      const capped = steps.map((step) => (step.timeoutMs !== undefined ? { ...step, timeoutMs: this.#toolTimeout(step.timeoutMs) } : step));
+      const chain = await this.engine.runner.runChain(capped, { signal: extra.signal });
       const out = { ok: true, final: chain.final.structured ?? null, steps: chain.steps.map(summarize) };
       return this.#structured(out, safeJson(out.final));
     } catch (e) {
@@ -630,6 +631,14 @@ export class ToolexecServer implements AsyncDisposable {
       const partial = e instanceof ToolError && Array.isArray(e.data?.steps) ? (e.data.steps as Parameters<typeof summarize>[0][]).map(summarize) : [];
       return errorResult(data.code, data.message, plain({ ok: false, steps: partial, error: data }));
     }
+  }
+
+  /**
+   * A client's `timeoutMs` for one tool call, capped like a script's: at the `timeoutMs`
+   * ceiling, or the config's `toolTimeoutMs` when that is longer (the operator chose it).
+   */
+  #toolTimeout(requested: number): number {
+    return Math.min(requested, Math.max(this.#ceilings.timeoutMs, this.engine.config.toolTimeoutMs ?? 0));
   }
 
   /** The executor's default `timeoutMs` (loaded with the executor, which execution needs anyway). */

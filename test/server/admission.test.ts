@@ -8,7 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { checkConfig } from '../../src/config/load-config.js';
+import { createEngine } from '../../src/engine/engine.js';
+import { ToolexecServer } from '../../src/server/toolexec-server.js';
 import { waitFor } from '../backends/mcp/helpers.js';
 import { callTool, connectHttp, SLOW_TOOLS_FIXTURE, startServeHttp, stopProcess, textOf, type CallResult, type ServeProcess } from './helpers.js';
 
@@ -155,5 +159,27 @@ describe('toolexec serve: admission control for execute_code', { timeout: 120_00
     const next = await callTool(c, 'execute_code', { script: 'return 5', timeoutMs: 30_000 }, { timeout: 60_000 });
     expect(next.structuredContent!.value).toBe(5);
     for (const h of holders) await h.result;
+  });
+});
+
+describe('ToolexecServer: tool call timeouts are capped like scripts\'', () => {
+  it('run_tool and run_chain asking for ten minutes get the timeoutMs ceiling', async () => {
+    const engine = await createEngine(checkConfig({ tools: [SLOW_TOOLS_FIXTURE], limits: { timeoutMs: 300 } }));
+    const server = await new ToolexecServer(engine).start();
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    await server.connect(b);
+    const client = new Client({ name: 'timeouts', version: '1' });
+    await client.connect(a);
+    try {
+      const one = await callTool(client, 'run_tool', { toolId: 'slow:sleep', args: { ms: 60_000 }, timeoutMs: 600_000 });
+      expect(textOf(one)).toMatch(/^TIMEOUT/);
+      const chain = await callTool(client, 'run_chain', { steps: [{ toolId: 'slow:sleep', args: { ms: 60_000 }, timeoutMs: 600_000 }] });
+      expect(textOf(chain)).toMatch(/^TIMEOUT/);
+      expect((await callTool(client, 'run_tool', { toolId: 'math:add', args: { a: 1, b: 1 } })).structuredContent!.structured).toEqual({ sum: 2 });
+    } finally {
+      await client.close();
+      await server.close();
+      await engine.close();
+    }
   });
 });
