@@ -5,6 +5,9 @@ export type * from './types.js';
 export {
   InMemoryIndex,
   InvalidCursorError,
+  InvalidQueryError,
+  MAX_QUERY_CHARS,
+  MAX_QUERY_TERMS,
   defaultBackendSelector,
   DEFAULT_SEARCH_LIMIT,
   MAX_SEARCH_LIMIT,

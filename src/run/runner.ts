@@ -22,6 +22,10 @@ import type { CallEvent, ChainResult, ChainStep, Middleware, RunOptions, RunResu
 /** Default per-call timeout when neither the call nor the runner sets one. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Did-you-mean: how many tools to name, how many hits to filter them from, how much of the ID to search for. */
+const SUGGESTIONS = 3;
+const SUGGEST_POOL = 20;
+const SUGGEST_QUERY_CHARS = 300;
 
 export interface RunnerOptions {
   /** Where tools are looked up; a fresh `InMemoryIndex` by default. */
@@ -201,7 +205,7 @@ export class Runner implements AsyncDisposable {
 
   // ---------------------------------------------------------------- resolution
 
-  #resolve(toolId: string, op: ToolOp): Resolved {
+  #resolve(toolId: string, op: ToolOp, visible?: (toolId: string) => boolean): Resolved {
     const entry = this.index.get(toolId);
     if (entry) {
       if (!this.#selectBackend) {
@@ -227,7 +231,7 @@ export class Runner implements AsyncDisposable {
         if (backend.kind === kind && backend.has?.(toolId)) return this.#fallback(toolId, backend);
       }
     }
-    throw new ToolError('TOOL_NOT_FOUND', `Tool ${toolId} was not found${this.#suggest(toolId)}`, { toolId, op });
+    throw new ToolError('TOOL_NOT_FOUND', `Tool ${toolId} was not found${this.#suggest(toolId, visible)}`, { toolId, op });
   }
 
   /** A resolution without an index entry; one descriptor per backend, shared by its calls. */
@@ -240,10 +244,16 @@ export class Runner implements AsyncDisposable {
     return { id: toolId, tool: undefined, backend, descriptor, ref: refOf(descriptor) };
   }
 
-  #suggest(toolId: string): string {
+  /**
+   * "; did you mean a, b?" for an unknown ID, naming only tools the caller may see. The ID
+   * was parsed already (at most a few hundred characters), and the index bounds the search.
+   */
+  #suggest(toolId: string, visible?: (toolId: string) => boolean): string {
     try {
-      const hits = this.index.search(toolId.replace(/[:_.-]+/g, ' '), { limit: 3 }).items;
-      return hits.length ? `; did you mean ${hits.map((h) => h.id).join(', ')}?` : '';
+      const query = toolId.slice(0, SUGGEST_QUERY_CHARS).replace(/[:_.-]+/g, ' ');
+      let ids = this.index.search(query, { limit: visible ? SUGGEST_POOL : SUGGESTIONS }).items.map((h) => h.id);
+      if (visible) ids = ids.filter((id) => visible(id)).slice(0, SUGGESTIONS);
+      return ids.length ? `; did you mean ${ids.join(', ')}?` : '';
     } catch {
       return '';
     }
@@ -324,7 +334,7 @@ export class Runner implements AsyncDisposable {
     if (listeners.size) this.#emit({ phase: 'start', toolId, op: 'run', args: (rawArgs ?? NO_ARGS) as Record<string, unknown>, startedAt });
     let r: Resolved | undefined;
     try {
-      r = this.#resolve(toolId, 'run');
+      r = this.#resolve(toolId, 'run', options.visible);
       const args = this.#checkArgs(r, rawArgs, 'run', options.validateInput ?? this.#validateInput);
       const resolved = r;
       const out = await this.#dispatch(r, options, (ctx) => resolved.backend.call(resolved.id, args, ctx));
@@ -500,7 +510,7 @@ export class Runner implements AsyncDisposable {
     let wake: (() => void) | undefined;
     try {
       this.#assertAlive();
-      const r = this.#resolve(toolId, 'stream');
+      const r = this.#resolve(toolId, 'stream', options.visible);
       backendRef = { kind: r.descriptor.kind, name: r.descriptor.name };
       const checked = this.#checkArgs(r, args, 'stream', options.validateInput ?? this.#validateInput);
       if (this.#listeners.size) this.#emit({ phase: 'start', toolId, op: 'stream', backend: backendRef, args: checked, startedAt });
