@@ -442,6 +442,11 @@ function javaScriptError(text: string, e: AcornError): SyntaxInfo {
   const lines = lineCount(text);
   if (v8 && v8.line >= 1 && v8.line <= lines) {
     if (v8.column === undefined && v8.line === e.loc.line) v8.column = e.loc.column + 1;
+    // One `}` too many closes the wrapper's function, and V8 then misses the wrapper's `)`;
+    // in the text alone (what `node --check` reads) that brace is simply unexpected.
+    if (/^missing \) after argument list/.test(v8.message) && text[e.pos] === '}' && v8.line === e.loc.line && v8.column === e.loc.column + 1) {
+      v8.message = "Unexpected token '}'";
+    }
     return v8;
   }
   if (v8 && v8.line > lines && /end of input/.test(v8.message)) {
