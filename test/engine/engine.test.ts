@@ -5,6 +5,7 @@ import { checkConfig } from '../../src/config/load-config.js';
 import { createEngine, type Engine, type ExecuteToolCall } from '../../src/engine/engine.js';
 import { PolicyIndex, ToolPolicy } from '../../src/engine/policy.js';
 import { InMemoryIndex } from '../../src/index/in-memory-index.js';
+import { InvalidQueryError, MAX_QUERY_CHARS } from '../../src/index/query.js';
 import { ToolError } from '../../src/model/errors.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
@@ -53,6 +54,20 @@ describe('ToolPolicy and PolicyIndex', () => {
     expect(() => view.search('shared words', { limit: 3, cursor: first.nextCursor! })).toThrow(/Stale search cursor/);
   });
 
+  it('bounds a query itself, before the inner index sees it', () => {
+    let innerSearches = 0;
+    const counting = new InMemoryIndex();
+    const original = counting.search.bind(counting);
+    counting.search = (q, o) => {
+      innerSearches++;
+      return original(q, o);
+    };
+    const bounded = new PolicyIndex(counting, policy);
+    expect(() => bounded.search('w'.repeat(MAX_QUERY_CHARS + 1))).toThrow(InvalidQueryError);
+    expect(innerSearches).toBe(0);
+    expect(view.search('shared').total).toBeGreaterThan(0);
+  });
+
   it('forwards only visible changes', () => {
     const seen: string[] = [];
     const off = view.onChange((c) => seen.push(c.id));
@@ -80,6 +95,15 @@ describe('createEngine', () => {
     expect((err as ToolError).code).toBe('TOOL_NOT_FOUND');
     expect(engine.baseIndex.has('secret:launch')).toBe(true);
     expect(engine.index.has('secret:launch')).toBe(false);
+  });
+
+  it("a did-you-mean never names a tool the config's patterns hide", async () => {
+    const err = (await engine.runner.run('math:launch', {}).catch((e: unknown) => e)) as ToolError;
+    expect(err.code).toBe('TOOL_NOT_FOUND');
+    expect(err.message).not.toContain('secret');
+    const r = await engine.execute('try { await run("math:launch", {}); } catch (e) { return e.message }');
+    expect(r.value).toMatch(/math:launch was not found/);
+    expect(r.value).not.toContain('secret');
   });
 
   it('applies the policy to streams too', async () => {
