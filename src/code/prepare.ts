@@ -7,6 +7,8 @@
  *   });
  *
  * The user's line N is line N + 1 of the program, so positions map back by subtracting one.
+ * An execution with an input ends in `}, 1);` instead: the prelude then fetches the input from
+ * the host (as JSON, over the bridge) and defines the `input` global before the script starts.
  *
  * Preparation runs on the host before any deadline has started, so every step is linear in
  * the script's size and the size is bounded first (`maxScriptBytes`):
@@ -94,8 +96,8 @@ export function preparationCount(): number {
 const sizeOf = (source: string, out: PreparedScript | PrepareFailure) => source.length + (out.ok ? out.code.length : 0);
 
 /**
- * Prepares a script. Results are cached by source text: agents resend the same scripts, and
- * parsing costs more than a small execution.
+ * Prepares a script, or says why it cannot run. Results are cached by source text (and input
+ * mode): agents resend the same scripts, and parsing costs more than a small execution.
  */
 export function prepareScript(source: string, options: PrepareOptions = {}): PreparedScript | PrepareFailure {
   const max = options.maxScriptBytes ?? DEFAULT_MAX_SCRIPT_BYTES;
@@ -107,7 +109,7 @@ export function prepareScript(source: string, options: PrepareOptions = {}): Pre
       ok: false,
       error: {
         code: 'SCRIPT_TOO_LARGE',
-        message: `The script is ${bytes} bytes; maxScriptBytes is ${max}. Send a shorter script (keep data in tools, not in the source), or raise the maxScriptBytes limit`,
+        message: `The script is ${bytes} bytes; maxScriptBytes is ${max}. Send a shorter script (pass data as the execution's input, or keep it in tools), or raise the maxScriptBytes limit`,
       },
     };
   }

@@ -46,3 +46,12 @@ export function checkQueryTerms(terms: readonly string[]): void {
 export function fuzziness(term: string): number | false {
   return term.length >= MIN_FUZZY_TERM_CHARS && term.length <= MAX_FUZZY_TERM_CHARS ? 0.2 : false;
 }
+
+/**
+ * The search a did-you-mean makes for an unknown tool ID: its words (`github:get_issue` →
+ * `github get issue`), cut to the bounds above, so that no ID can make the suggestion fail.
+ */
+export function suggestionQuery(toolId: string): string {
+  const words = toolId.slice(0, MAX_QUERY_CHARS).split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+  return [...new Set(words)].slice(0, MAX_QUERY_TERMS).join(' ');
+}

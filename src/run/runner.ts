@@ -13,6 +13,7 @@ import type { CompiledValidator, SchemaValidator } from '../schema/types.js';
 import { defaultValidator } from '../schema/validator.js';
 import type { BackendSelector, ToolIndex } from '../index/types.js';
 import { InMemoryIndex } from '../index/in-memory-index.js';
+import { suggestionQuery } from '../index/query.js';
 import type { Backend, BackendResult, CallContext } from '../backends/types.js';
 import { LocalBackend, type LocalHandler } from '../backends/local.js';
 import { ProviderBackend, type ToolProvider } from '../backends/provider.js';
@@ -22,10 +23,9 @@ import type { CallEvent, ChainResult, ChainStep, Middleware, RunOptions, RunResu
 /** Default per-call timeout when neither the call nor the runner sets one. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** Did-you-mean: how many tools to name, how many hits to filter them from, how much of the ID to search for. */
+/** Did-you-mean: how many tools to name, and how many hits to filter them from. */
 const SUGGESTIONS = 3;
 const SUGGEST_POOL = 20;
-const SUGGEST_QUERY_CHARS = 300;
 
 export interface RunnerOptions {
   /** Where tools are looked up; a fresh `InMemoryIndex` by default. */
@@ -245,13 +245,12 @@ export class Runner implements AsyncDisposable {
   }
 
   /**
-   * "; did you mean a, b?" for an unknown ID, naming only tools the caller may see. The ID
-   * was parsed already (at most a few hundred characters), and the index bounds the search.
+   * "; did you mean a, b?" for an unknown ID, naming only tools the caller may see; the
+   * search is cut to the index's query bounds.
    */
   #suggest(toolId: string, visible?: (toolId: string) => boolean): string {
     try {
-      const query = toolId.slice(0, SUGGEST_QUERY_CHARS).replace(/[:_.-]+/g, ' ');
-      let ids = this.index.search(query, { limit: visible ? SUGGEST_POOL : SUGGESTIONS }).items.map((h) => h.id);
+      let ids = this.index.search(suggestionQuery(toolId), { limit: visible ? SUGGEST_POOL : SUGGESTIONS }).items.map((h) => h.id);
       if (visible) ids = ids.filter((id) => visible(id)).slice(0, SUGGESTIONS);
       return ids.length ? `; did you mean ${ids.join(', ')}?` : '';
     } catch {

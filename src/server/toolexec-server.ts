@@ -27,6 +27,7 @@ import type { Engine, ExecuteToolCall } from '../engine/engine.js';
 import type { ExecuteResult } from '../code/types.js';
 import type { ConfigLimits } from '../config/load-config.js';
 import { EXECUTE_CODE_DESCRIPTION, SERVER_TOOL_NAMES, serverToolDefinitions, type ServerToolDefinition, type ServerToolName } from './tool-definitions.js';
+import { suggestionQuery } from '../index/query.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -271,7 +272,7 @@ export class ToolexecServer implements AsyncDisposable {
     const detail = (args.detail as 'summary' | 'schema' | 'full' | undefined) ?? 'schema';
     const entry = this.engine.index.get(toolId);
     if (!entry) {
-      const hits = this.engine.index.search(toolId.replace(/[:_.-]+/g, ' '), { limit: 3 }).items.map((h) => h.id);
+      const hits = this.engine.index.search(suggestionQuery(toolId), { limit: 3 }).items.map((h) => h.id);
       return errorResult('TOOL_NOT_FOUND', `No tool ${JSON.stringify(toolId)}${hits.length ? `; did you mean ${hits.join(', ')}?` : '; search_tools lists the tools'}`);
     }
     const t = entry.tool;

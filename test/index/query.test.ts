@@ -2,7 +2,7 @@
 // matching runs only where it is cheap, and the index answers the next query as before.
 import { describe, expect, test } from 'vitest';
 import { InMemoryIndex } from '../../src/index/in-memory-index.js';
-import { InvalidQueryError, MAX_FUZZY_TERM_CHARS, MAX_QUERY_CHARS, MAX_QUERY_TERMS, checkQuery } from '../../src/index/query.js';
+import { InvalidQueryError, MAX_FUZZY_TERM_CHARS, MAX_QUERY_CHARS, MAX_QUERY_TERMS, checkQuery, suggestionQuery } from '../../src/index/query.js';
 
 const LOCAL = { kind: 'local', name: 'local' } as const;
 
@@ -61,5 +61,15 @@ describe('search query bounds', () => {
   test('checkQuery trims and checks the type', () => {
     expect(checkQuery('  two words ')).toBe('two words');
     expect(() => checkQuery(42)).toThrow(/must be a string, got number/);
+  });
+
+  test('a did-you-mean query stays within the bounds whatever the ID', () => {
+    const index = library();
+    expect(suggestionQuery('books:borow')).toBe('books borow');
+    const wordy = `books:${Array.from({ length: 60 }, (_, i) => `w${i}`).join('-')}-borrow`;
+    const q = suggestionQuery(wordy);
+    expect(q.split(' ')).toHaveLength(MAX_QUERY_TERMS);
+    expect(() => index.search(q)).not.toThrow();
+    expect(ids(index, suggestionQuery('books:borow'))[0]).toBe('books:borrow');
   });
 });
