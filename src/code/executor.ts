@@ -8,6 +8,7 @@
  * cancellation, and the ledger of every call. `execute()` returns a result for anything the
  * script does; it throws only for misuse of the API.
  */
+import { MAX_QUERY_CHARS } from '../index/query.js';
 import { ToolError } from '../model/errors.js';
 import { matchToolPattern } from '../model/tool-id.js';
 import type { JsonValue, Tool } from '../model/tool.js';
@@ -56,8 +57,6 @@ export const DEFAULT_MAX_LIMITS: Readonly<Required<Omit<ExecuteLimits, 'allowedT
 /** A guest → host message larger than this is a protocol violation, whatever the limits. */
 const MESSAGE_CAP_SLACK = 64 * 1024;
 const MAX_SEARCH_LIMIT = 50;
-/** A `searchTools` query longer than this is refused before the index sees it. */
-const MAX_SEARCH_QUERY_CHARS = 1000;
 const LOG_LEVELS = new Set(['log', 'info', 'warn', 'error', 'debug']);
 const NUMERIC_LIMITS = ['timeoutMs', 'memoryMb', 'cpuMs', 'maxToolCalls', 'maxConcurrentToolCalls', 'maxOutputBytes', 'maxArgsBytes', 'maxScriptBytes'] as const;
 
@@ -532,8 +531,9 @@ class Execution {
   private onSearch(id: number, msg: Record<string, unknown>): void {
     if (!this.countCall()) return;
     const query = typeof msg.query === 'string' ? msg.query : '';
-    if (query.length > MAX_SEARCH_QUERY_CHARS) {
-      this.reply(id, { ok: false, error: { code: 'INPUT_VALIDATION', message: `searchTools(query): the query is ${query.length} characters; the most is ${MAX_SEARCH_QUERY_CHARS}` } });
+    // Refused here, before the index sees it, with the script's own error code.
+    if (query.length > MAX_QUERY_CHARS) {
+      this.reply(id, { ok: false, error: { code: 'INPUT_VALIDATION', message: `searchTools(query): the query is ${query.length} characters; the most is ${MAX_QUERY_CHARS}` } });
       return;
     }
     const rawLimit = typeof msg.limit === 'number' && Number.isFinite(msg.limit) ? Math.floor(msg.limit) : 10;
