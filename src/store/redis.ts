@@ -173,12 +173,15 @@ export class RedisExecutionStore implements ExecutionStore {
       } catch (e) {
         throw new StoreError('UNAVAILABLE', `the Redis execution store needs the redis package: npm install redis@6 (${(e as Error).message.split('\n')[0]})`, {}, { cause: e });
       }
+      let connected = false;
       const c = createClient({
         url,
         // Fail fast while disconnected: a write queued now and sent later could land after its
         // caller gave up on it.
         disableOfflineQueue: true,
-        socket: { connectTimeout, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 5000) },
+        // Reconnect with backoff once connected; the first connect fails at once instead (a
+        // wrong URL should be an error, not a hang).
+        socket: { connectTimeout, reconnectStrategy: (retries: number, cause: Error) => (connected ? Math.min(100 * 2 ** retries, 5000) : cause) },
       });
       let lastWarning = 0;
       c.on('error', (e: Error) => {
@@ -190,6 +193,7 @@ export class RedisExecutionStore implements ExecutionStore {
       });
       try {
         await c.connect();
+        connected = true;
       } catch (e) {
         c.destroy();
         throw new StoreError('UNAVAILABLE', `cannot connect to Redis at ${where}: ${(e as Error).message}; start redis-server or fix the URL`, {}, { cause: e });

@@ -63,7 +63,10 @@ export async function openSqlite(path: string, driver: SqliteDriverName | 'auto'
       reasons.push(open);
       continue;
     }
-    const version = featureTest(open);
+    let version = featureTest(open);
+    if (name === 'better-sqlite3' && /NODE_MODULE_VERSION|did not self-register/.test(version)) {
+      version += ` (better-sqlite3 was built for another Node version than ${process.version}: npm rebuild better-sqlite3)`;
+    }
     if (typeof version !== 'string' || !version.startsWith('ok:')) {
       reasons.push(`${name}: ${version}`);
       continue;

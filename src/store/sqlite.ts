@@ -168,7 +168,8 @@ export class SqliteExecutionStore implements ExecutionStore {
       return new SqliteExecutionStore(opened.db, opened.driver, opened.sqliteVersion, path, opts, synchronous, busyTimeoutMs, options.clock ?? Date.now);
     } catch (e) {
       opened.db.close();
-      throw e;
+      if (e instanceof StoreError) throw e;
+      throw new StoreError('UNAVAILABLE', `${path} is not a usable SQLite database: ${(e as Error).message}; point the store at another file, or move this one away`, {}, { cause: e });
     }
   }
 
