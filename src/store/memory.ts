@@ -67,6 +67,7 @@ import type {
 export * from './types.js';
 export { StoreError, STORE_ERROR_CODES, type StoreErrorCode } from './errors.js';
 export { newExecutionId, isExecutionId, defaultOwnerId } from './ids.js';
+export { JournalWriter, type JournalWriterOptions } from './journal-writer.js';
 
 export interface MemoryStoreOptions extends StoreOptions {
   /** Live executions kept at most; `create` past it fails with `STORE_FULL`. Default 10 000. */

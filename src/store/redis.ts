@@ -77,6 +77,7 @@ import type {
 export * from './types.js';
 export { StoreError, STORE_ERROR_CODES, type StoreErrorCode } from './errors.js';
 export { newExecutionId, isExecutionId, defaultOwnerId } from './ids.js';
+export { JournalWriter, type JournalWriterOptions } from './journal-writer.js';
 
 /** The one call the store needs from a client: node-redis's `sendCommand`. */
 export interface RedisCommandClient {
