@@ -2,14 +2,15 @@
 // expected-length and lease checks) per store, against the raw write underneath in the same run:
 // a bare better-sqlite3 INSERT transaction with the same pragmas, and a bare RPUSH through the
 // same Redis client. Redis runs as a private redis-server (appendonly yes) on a free port; the
-// everysec rows switch it with CONFIG SET. Build first: npx tsc -p tsconfig.build.json
+// everysec rows switch it with CONFIG SET. The "8 results" rows show JournalWriter's group
+// commit. Build first: npx tsc -p tsconfig.build.json
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryExecutionStore } from '../dist/store/memory.js';
+import { JournalWriter, MemoryExecutionStore } from '../dist/store/memory.js';
 import { SqliteExecutionStore } from '../dist/store/sqlite.js';
 import { RedisExecutionStore } from '../dist/store/redis.js';
 import { measure, report } from './lib.mjs';
@@ -30,6 +31,25 @@ async function appendLoop(name, store) {
   }, opts));
 }
 
+// Eight results arriving at once (Promise.all in the guest), per result: one store write each,
+// against a JournalWriter that coalesces them.
+async function eightAtOnce(label, store) {
+  const rec = await store.create({ principal: 'bench', owner: 'bench-host', script: 'x', options: {} });
+  const ref = { executionId: rec.executionId, principal: 'bench', owner: 'bench-host' };
+  let length = 0;
+  const one = await measure(`${label}: 8 results, 8 appends`, async () => {
+    for (let i = 0; i < 8; i++) length = (await store.append(ref, [entry(i)], length)).journalLength;
+  }, { samples: 40, warmup: 5 });
+  const writer = new JournalWriter(store, ref, length);
+  const grouped = await measure(`${label}: 8 results, JournalWriter`, async () => {
+    await Promise.all(Array.from({ length: 8 }, (_, i) => writer.append(entry(i))));
+  }, { samples: 40, warmup: 5 });
+  writer.close();
+  // Per result, so the rows compare with a single append.
+  for (const r of [one, grouped]) for (const k of ['medianUs', 'p10Us', 'p90Us', 'minUs']) r[k] /= 8;
+  rows.push(one, grouped);
+}
+
 // ---- memory
 {
   const store = new MemoryExecutionStore({ maxJournalBytes: 2 ** 30 });
@@ -43,6 +63,7 @@ for (const synchronous of ['full', 'normal']) {
   const store = await SqliteExecutionStore.open({ path, synchronous, maxJournalBytes: 2 ** 30 });
   const driver = store.driver;
   await appendLoop(`sqlite ${synchronous}: append (${driver})`, store);
+  if (synchronous === 'full') await eightAtOnce('sqlite full', store);
   await store.close();
   if (driver === 'better-sqlite3') {
     const Database = require('better-sqlite3');
@@ -83,6 +104,7 @@ if (!which) {
   for (const fsync of ['always', 'everysec']) {
     await raw.configSet('appendfsync', fsync);
     await appendLoop(`redis ${fsync}: append (Lua)`, store);
+    if (fsync === 'always') await eightAtOnce('redis always', store);
     let n = 0;
     rows.push(await measure(`redis ${fsync}: bare RPUSH`, async () => {
       await raw.sendCommand(['RPUSH', 'bench:raw', JSON.stringify(entry(n++))]);
@@ -96,12 +118,15 @@ if (!which) {
 
 rmSync(dir, { recursive: true, force: true });
 notes.push('one ~120-byte entry per append; the journal grows through the run (hundreds of entries)');
+notes.push('"8 results" rows are per result: eight appends in a row, or eight JournalWriter.append calls at once (two store writes: the first alone, seven coalesced)');
 report('store', rows, {
   ratios: [
     ['sqlite full: store / bare', 'sqlite full: append (better-sqlite3)', 'sqlite full: bare INSERT transaction'],
     ['sqlite normal: store / bare', 'sqlite normal: append (better-sqlite3)', 'sqlite normal: bare INSERT transaction'],
     ['redis always: store / bare', 'redis always: append (Lua)', 'redis always: bare RPUSH'],
     ['redis everysec: store / bare', 'redis everysec: append (Lua)', 'redis everysec: bare RPUSH'],
+    ['sqlite full: grouped / one by one', 'sqlite full: 8 results, JournalWriter', 'sqlite full: 8 results, 8 appends'],
+    ['redis always: grouped / one by one', 'redis always: 8 results, JournalWriter', 'redis always: 8 results, 8 appends'],
   ],
   notes,
 });

@@ -279,6 +279,8 @@ export interface Plan {
   append: string[];
   /** The result JSON text, when the write sets it. */
   result?: string;
+  /** Only the journal length, bytes and timestamps changed (an append): stores may write less. */
+  appendOnly?: boolean;
 }
 
 /** The writer checks shared by append, suspend, complete, renew and release. */
@@ -309,7 +311,7 @@ export function planAppend(row: ExecutionRow | undefined, ref: WriterRef, entrie
   const next = touched(r, now);
   next.journalLength += entries.texts.length;
   next.bytes += entries.bytes;
-  return { row: next, append: entries.texts };
+  return { row: next, append: entries.texts, appendOnly: true };
 }
 
 export function planRenew(row: ExecutionRow | undefined, ref: WriterRef, leaseMs: number, now: number): Plan {

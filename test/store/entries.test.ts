@@ -2,7 +2,10 @@
 // that the root entry loads none of them, that the heavy clients load only when a store opens,
 // and the README's example.
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -62,6 +65,30 @@ describe('store entry points', () => {
       connect: 'UNAVAILABLE',
       afterConnect: ['redis'],
     });
+  });
+
+  it('the code block of the README\'s "Execution stores" section runs and prints what it says', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Execution stores'), readme.indexOf('\n## ', readme.indexOf('## Execution stores') + 3));
+    const block = /```js\n([\s\S]*?)```/.exec(section)![1]!;
+    const dir = mkdtempSync(join(tmpdir(), 'toolexec-readme-'));
+    try {
+      const file = join(dir, 'snippet.mjs');
+      // The one change: the snippet's relative file goes to a temp dir, and the package name to dist/.
+      writeFileSync(
+        file,
+        block
+          .replace("'toolexec/store/sqlite'", JSON.stringify(pathToFileURL(join(root, 'dist/store/sqlite.js')).href))
+          .replace("path: 'executions.db'", `path: ${JSON.stringify(join(dir, 'executions.db'))}`),
+      );
+      const r = node([file]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const promised = /console\.log\(.*\/\/ (.*)\n/.exec(block)![1]!;
+      expect(r.stdout.trim()).toBe(promised);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("the README's example (examples/execution-store.mjs) runs", () => {
