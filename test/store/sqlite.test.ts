@@ -19,7 +19,10 @@ const nextFile = () => join(dir, `store-${++files}.db`);
 const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
 // node:sqlite works without a flag from 22.13 (and 23.4); earlier lines need --experimental-sqlite.
 const hasNodeSqlite = major > 23 || (major === 23 && minor >= 4) || (major === 22 && minor >= 13);
-if (!hasNodeSqlite) console.warn(`[sqlite tests] the node:sqlite driver runs are skipped: Node ${process.version} has no node:sqlite (22.13+); better-sqlite3 runs instead`);
+const REQUIRE_NODE_SQLITE = process.env.TOOLEXEC_REQUIRE_NODE_SQLITE === '1';
+if (!hasNodeSqlite) {
+  console.warn(`[sqlite tests] the node:sqlite driver runs are skipped: Node ${process.version} has no node:sqlite (22.13+); better-sqlite3 runs instead${REQUIRE_NODE_SQLITE ? ' (TOOLEXEC_REQUIRE_NODE_SQLITE=1: failing)' : ''}`);
+}
 // Where node:sqlite exists better-sqlite3 is optional (and often built for another Node); where it
 // does not, better-sqlite3 is the only driver and must work, so its suite is never skipped there.
 const betterSqlite3 = await openSqlite(':memory:', 'better-sqlite3').then(
@@ -50,6 +53,13 @@ for (const driver of ['better-sqlite3', 'node:sqlite'] as const) {
 }
 
 describe('sqlite store', () => {
+  it.runIf(REQUIRE_NODE_SQLITE)('runs on a Node with node:sqlite (TOOLEXEC_REQUIRE_NODE_SQLITE=1)', async () => {
+    expect(hasNodeSqlite, `Node ${process.version}`).toBe(true);
+    const store = await SqliteExecutionStore.open({ path: nextFile() });
+    expect(store.driver).toBe('node:sqlite');
+    await store.close();
+  });
+
   it('opens the file in WAL mode with synchronous=FULL, mode 0600, with the driver it says', async () => {
     const path = join(dir, 'sub', 'folder', 'x.db');
     const store = await SqliteExecutionStore.open({ path });
