@@ -86,14 +86,15 @@ export interface JournalEntry {
 export interface PendingCall {
   callId: string;
   toolId: string;
-  args: JsonValue;
+  /** JSON-serializable (typed `unknown` so that objects with optional members fit; stored as JSON, read back as {@link JsonValue}). */
+  args: unknown;
   /** Anything else the executor wants to show or keep (the call index, the tool's title). */
   [key: string]: unknown;
 }
 
 /** A decision on one pending call, as `decide` takes it. */
 export type Decision =
-  | { callId: string; action: 'approve'; /** Edited arguments to run the call with instead. */ args?: JsonValue; /** Who decided (audit only). */ by?: string }
+  | { callId: string; action: 'approve'; /** Edited arguments to run the call with instead (JSON). */ args?: unknown; /** Who decided (audit only). */ by?: string }
   | { callId: string; action: 'deny'; /** Shown to the script in its `APPROVAL_DENIED` error. */ reason?: string; by?: string };
 
 /** Written by `suspend`, after the writer's own entries: the pending calls of this suspension. */
@@ -159,8 +160,8 @@ export interface CreateExecutionInput {
   /** The process that starts running it; it holds the lease from the start. */
   owner: string;
   script: string;
-  /** The execution's options (limits, runtime, approval policy), as JSON. Default `{}`. */
-  options?: JsonValue;
+  /** The execution's options (limits, runtime, approval policy); JSON-serializable. Default `{}`. */
+  options?: unknown;
   /** Default: the store's `leaseMs`. */
   leaseMs?: number;
   /** Sliding expiry. Default: the store's `executionTtlMs`. */
@@ -187,8 +188,8 @@ export interface SuspendInput {
 
 export interface CompleteInput {
   status: 'completed' | 'failed';
-  /** The final result (the executor's `ExecuteResult`, or what it keeps of it). */
-  result: JsonValue;
+  /** The final result (the executor's `ExecuteResult`, or what it keeps of it); JSON-serializable. */
+  result: unknown;
   entries?: JournalEntry[];
   expectedLength: number;
 }

@@ -167,7 +167,7 @@ export function defineStoreContract(name: string, makeEnv: StoreEnvFactory): voi
       expect(rec.bytes).toBe(w.bytes);
       expect(rec.updatedAt).toBe(w.updatedAt);
       // Reads are copies: changing one changes nothing stored.
-      (rec.journal[0] as { toolId: string }).toolId = 'evil:tool';
+      (rec.journal[0] as unknown as { toolId: string }).toolId = 'evil:tool';
       expect((await a.get(ref.executionId, P))!.journal[0]).toMatchObject({ toolId: 'math:add' });
     });
 
@@ -197,7 +197,7 @@ export function defineStoreContract(name: string, makeEnv: StoreEnvFactory): voi
       expect(journal.length).toBe(2 * batches * 3);
       const seen = { A: -1, B: -1 };
       for (let j = 0; j < journal.length; j += 3) {
-        const [x, y, z] = journal.slice(j, j + 3) as Array<{ w: 'A' | 'B'; i: number; k: number }>;
+        const [x, y, z] = journal.slice(j, j + 3) as unknown as Array<{ w: 'A' | 'B'; i: number; k: number }>;
         expect([x!.k, y!.k, z!.k]).toEqual([0, 1, 2]);
         expect(new Set([x!.w, y!.w, z!.w]).size).toBe(1);
         expect(new Set([x!.i, y!.i, z!.i]).size).toBe(1);
