@@ -36,9 +36,11 @@
   var SetC = Set;
   var setForEach = uncurry(SetC.prototype.forEach);
   var setSize = uncurry(Object.getOwnPropertyDescriptor(SetC.prototype, 'size').get);
-  var WeakSetC = WeakSet;
-  var weakSetAdd = uncurry(WeakSetC.prototype.add);
-  var weakSetHas = uncurry(WeakSetC.prototype.has);
+  var WeakMapC = WeakMap;
+  var weakMapSet = uncurry(WeakMapC.prototype.set);
+  var weakMapGet = uncurry(WeakMapC.prototype.get);
+  var weakMapHas = uncurry(WeakMapC.prototype.has);
+  var ObjectCreate = Object.create;
   var ErrorC = Error;
   var TypeErrorC = TypeError;
   var ProxyC = Proxy;
@@ -72,6 +74,17 @@
   var send = function (text) {
     apply(hostSend, undefined, [text]);
   };
+
+  // Not offered anywhere: in isolated-vm a timed Atomics.waitAsync aborts the sandbox process, and
+  // QuickJS has none; the same sandbox in every runtime.
+  if (typeof Atomics === 'object' && Atomics !== null) delete Atomics.waitAsync;
+
+  // Envelopes are built from text, never by JSON.stringify of an object literal: an
+  // `Object.prototype.toJSON` the script defines must not be able to rewrite what the prelude
+  // tells the host. (JSON.stringify of a primitive never consults toJSON.)
+  function jsonString(value) {
+    return JSONstringify(StringC(value));
+  }
 
   // ---- JSON in and out ----
 
@@ -108,26 +121,29 @@
 
   var nextId = 1;
   var pending = new MapC();
-  var toolErrors = new WeakSetC();
+  // Tool errors the host sent, with the id of the request they answer: when one ends the script,
+  // the host is told which call it was, and decides from its own ledger what failed and how.
+  var toolErrors = new WeakMapC();
 
-  function request(message, toolId, site) {
+  // `fields` is the JSON text after the op (`,"toolId":...`), or a function making it, whose
+  // failure (arguments JSON cannot carry) rejects the call.
+  function request(op, fields, toolId, site) {
     return new PromiseC(function (resolve, reject) {
-      var id = nextId++;
-      message.id = id;
-      var text;
+      var extra;
       try {
-        text = toJsonText(message, toolId === undefined ? 'the request' : 'the arguments of ' + toolId);
+        extra = typeof fields === 'function' ? fields() : fields;
       } catch (e) {
         reject(e);
         return;
       }
-      mapSet(pending, id, { resolve: resolve, reject: reject, toolId: toolId, site: site });
-      send(text);
+      var id = nextId++;
+      mapSet(pending, id, { resolve: resolve, reject: reject, toolId: toolId, site: site, id: id });
+      send('{"id":' + id + ',"op":"' + op + '"' + extra + '}');
     });
   }
 
   // Rebuilds a host error as a fresh guest Error from data: nothing host-side is reachable.
-  function guestError(data, toolId, site) {
+  function guestError(data, toolId, site, requestId) {
     var d = data !== null && typeof data === 'object' ? data : {};
     var code = typeof d.code === 'string' ? d.code : 'EXECUTION';
     var message = typeof d.message === 'string' ? d.message : 'tool call failed';
@@ -147,7 +163,7 @@
         e.stack = 'ToolError: ' + message + '\n' + (firstFrame === -1 ? frames : stringSlice(frames, firstFrame));
       } catch (_) {}
     }
-    weakSetAdd(toolErrors, e);
+    weakMapSet(toolErrors, e, requestId);
     return e;
   }
 
@@ -164,22 +180,35 @@
     var entry = mapGet(pending, id);
     mapDelete(pending, id);
     if (msg.ok === true) entry.resolve(msg.value);
-    else entry.reject(guestError(msg.error, entry.toolId, entry.site));
+    else entry.reject(guestError(msg.error, entry.toolId, entry.site, entry.id));
+  }
+
+  // A tool ID that is not a string goes as JSON `null` or a number, so the host can say what it is.
+  function toolIdText(toolId) {
+    var t = typeof toolId;
+    return t === 'string' || t === 'number' || t === 'boolean' ? JSONstringify(toolId) : 'null';
   }
 
   function run(toolId, args) {
-    var message = { id: 0, op: 'run', toolId: toolId, args: args === undefined ? {} : args };
-    return request(message, typeof toolId === 'string' ? toolId : StringC(toolId), new ErrorC());
+    var name = typeof toolId === 'string' ? toolId : StringC(toolId);
+    return request(
+      'run',
+      function () {
+        return ',"toolId":' + toolIdText(toolId) + ',"args":' + toJsonText(args === undefined ? {} : args, 'the arguments of ' + name);
+      },
+      name,
+      new ErrorC(),
+    );
   }
 
   function searchTools(query, limit) {
-    var message = { id: 0, op: 'search', query: StringC(query === undefined ? '' : query) };
-    if (limit !== undefined) message.limit = NumberC(limit);
-    return request(message, undefined);
+    var extra = ',"query":' + jsonString(query === undefined ? '' : query);
+    if (limit !== undefined) extra += ',"limit":' + JSONstringify(NumberC(limit));
+    return request('search', extra, undefined);
   }
 
   function describeTool(toolId) {
-    return request({ id: 0, op: 'describe', toolId: toolId }, undefined);
+    return request('describe', ',"toolId":' + toolIdText(toolId), undefined);
   }
 
   // ---- no modules: `require(...)` and `import(...)` say so, the same way in every runtime ----
@@ -471,7 +500,7 @@
           text = '[unprintable]';
         }
       }
-      send(JSONstringify({ op: 'log', level: level, message: text }));
+      send('{"op":"log","level":"' + level + '","message":' + jsonString(text) + '}');
     };
     ObjectDefineProperty(fn, 'name', { value: level });
     return ObjectFreeze(fn);
@@ -493,18 +522,22 @@
     if (finished) return;
     var text;
     try {
-      text = toJsonText({ op: 'done', ok: true, value: value }, 'the result');
+      text = toJsonText(value, 'the result');
     } catch (e) {
       finished = true;
-      send(JSONstringify({ op: 'done', ok: false, error: { code: 'NOT_SERIALIZABLE', name: 'TypeError', message: errorMessageOf(e) } }));
+      send('{"op":"done","ok":false,"error":{"code":"NOT_SERIALIZABLE","name":"TypeError","message":' + jsonString(errorMessageOf(e)) + '}}');
       return;
     }
     finished = true;
-    send(text);
+    send(text === undefined ? '{"op":"done","ok":true}' : '{"op":"done","ok":true,"value":' + text + '}');
   }
 
+  // A null-prototype object: nothing the script put on Object.prototype (toJSON) reaches it.
   function describeThrown(e) {
-    var out = { code: 'RUNTIME_ERROR', name: 'Error', message: '' };
+    var out = ObjectCreate(null);
+    out.code = 'RUNTIME_ERROR';
+    out.name = 'Error';
+    out.message = '';
     if (e !== null && (typeof e === 'object' || typeof e === 'function') && isError(e)) {
       try {
         out.name = StringC(e.name);
@@ -513,10 +546,9 @@
       try {
         if (typeof e.stack === 'string') out.stack = stringSlice(e.stack, 0, 20000);
       } catch (_) {}
-      if (weakSetHas(toolErrors, e)) {
+      if (weakMapHas(toolErrors, e)) {
         out.code = 'TOOL_ERROR';
-        out.toolCode = StringC(e.code);
-        if (typeof e.toolId === 'string') out.toolId = e.toolId;
+        out.callId = weakMapGet(toolErrors, e);
       } else if (e.code === 'NOT_SERIALIZABLE') {
         out.code = 'NOT_SERIALIZABLE';
       }
@@ -534,9 +566,18 @@
     try {
       described = describeThrown(e);
     } catch (_) {
-      described = { code: 'RUNTIME_ERROR', name: 'Error', message: 'the script threw a value that could not be described' };
+      described = ObjectCreate(null);
+      described.code = 'RUNTIME_ERROR';
+      described.name = 'Error';
+      described.message = 'the script threw a value that could not be described';
     }
-    send(JSONstringify({ op: 'done', ok: false, error: described }));
+    var text;
+    try {
+      text = JSONstringify(described);
+    } catch (_) {
+      text = '{"code":"RUNTIME_ERROR","name":"Error","message":"the script threw a value that could not be described"}';
+    }
+    send('{"op":"done","ok":false,"error":' + text + '}');
   }
 
   // The executor's wrapper calls this exactly once with the user's program as an async
@@ -550,7 +591,7 @@
       return;
     }
     promiseThen(
-      request({ id: 0, op: 'input' }, undefined),
+      request('input', '', undefined),
       function (value) {
         define('input', value, false);
         begin(main);

@@ -98,15 +98,15 @@ function finish(failure) {
   process.exit(0);
 }
 
-function errorPosition(err, filename, lineOffset) {
+// Positions are the program's own; the host maps them to the user's script.
+function errorPosition(err, filename) {
   // A SyntaxError thrown by the compiler starts its stack with "filename:line"; runtime errors
   // carry "filename:line:column" frames.
   const stack = typeof err?.stack === 'string' ? err.stack : '';
   const escaped = filename.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const m = new RegExp(escaped + ':(\\d+)(?::(\\d+))?').exec(stack);
   if (!m) return {};
-  const l = Number(m[1]) - lineOffset;
-  return l >= 1 ? { line: l, ...(m[2] ? { column: Number(m[2]) } : {}) } : {};
+  return { line: Number(m[1]), ...(m[2] ? { column: Number(m[2]) } : {}) };
 }
 
 // Sends one guest message to the host; `__toolexec_send` in the context calls it.
@@ -172,7 +172,6 @@ function runJob(id, job) {
   const timeoutMs = Number(limits.timeoutMs);
   if (Number.isFinite(timeoutMs) && timeoutMs > 0) setDeadline(timeoutMs + GRACE_MS);
   const filename = typeof job.filename === 'string' && job.filename ? job.filename : 'script.js';
-  const lineOffset = Number.isInteger(job.lineOffset) ? job.lineOffset : 0;
   maxOutputBytes = Number(limits.maxOutputBytes);
   if (Number.isFinite(maxOutputBytes) && maxOutputBytes > 0) outputCap = maxOutputBytes * 2 + 65536;
   if (!prepared || prepared.error) {
@@ -184,7 +183,7 @@ function runJob(id, job) {
   try {
     script = new vm.Script(job.code, { filename });
   } catch (err) {
-    finish({ code: 'SYNTAX_ERROR', message: err && err.message ? String(err.message) : String(err), ...errorPosition(err, filename, lineOffset) });
+    finish({ code: 'SYNTAX_ERROR', message: err && err.message ? String(err.message) : String(err), ...errorPosition(err, filename) });
     return;
   }
   try {
@@ -192,7 +191,7 @@ function runJob(id, job) {
   } catch (err) {
     const message = err && typeof err === 'object' && 'message' in err ? String(err.message) : String(err);
     const stack = err && typeof err.stack === 'string' ? err.stack : undefined;
-    finish({ code: 'RUNTIME_ERROR', message, ...errorPosition(err, filename, lineOffset), ...(stack ? { stack } : {}) });
+    finish({ code: 'RUNTIME_ERROR', message, ...errorPosition(err, filename), ...(stack ? { stack } : {}) });
     return;
   }
   receive = prepared.receive;

@@ -240,10 +240,8 @@ function classify(e, j, phase) {
   };
   // Frames below the isolate boundary belong to this process, not to the script.
   if (d.stack && phase !== 'compile') failure.stack = guestStack(d.stack);
-  if (pos !== null && phase !== 'prelude') {
-    const line = pos.line - j.lineOffset;
-    if (line >= 1) { failure.line = line; failure.column = pos.column; }
-  }
+  // Positions are the program's own; the host maps them to the user's script.
+  if (pos !== null && phase !== 'prelude') { failure.line = pos.line; failure.column = pos.column; }
   return failure;
 }
 
@@ -347,7 +345,7 @@ function startJob(id, spec) {
     cpuStart: w.isolate.cpuTime, cpuBound: false, memoryMb: memoryMb,
     maxOutputBytes: Number(limits.maxOutputBytes) || Infinity, outBytes: 0, out: [], outSince: 0,
     outputCap: (Number(limits.maxOutputBytes) || Infinity) * 2 + 65536,
-    filename: String(spec.filename || 'script.js'), lineOffset: Number(spec.lineOffset) || 0,
+    filename: String(spec.filename || 'script.js'),
     doneSeen: false, failure: null, finished: false, unhandled: null,
   };
   job = j;

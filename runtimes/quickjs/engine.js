@@ -105,15 +105,13 @@ async function createQuickJSEngine(options) {
     }
     const code = phase === 'code' && name === 'SyntaxError' ? 'SYNTAX_ERROR' : 'RUNTIME_ERROR';
     const pos = positionIn(d.stack, job.filename);
-    let line = pos.line ?? (typeof d.lineNumber === 'number' ? d.lineNumber : undefined);
+    const line = pos.line ?? (typeof d.lineNumber === 'number' ? d.lineNumber : undefined);
     const out = { code, message: `${name}: ${message}` };
     if (typeof d.stack === 'string') out.stack = d.stack;
+    // Positions are the program's own; the host maps them to the user's script.
     if (line !== undefined) {
-      line -= job.lineOffset;
-      if (line >= 1) {
-        out.line = line;
-        if (pos.column !== undefined) out.column = pos.column;
-      }
+      out.line = line;
+      if (pos.column !== undefined) out.column = pos.column;
     }
     return out;
   }

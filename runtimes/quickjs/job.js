@@ -12,7 +12,7 @@ const FLUSH_MS = 5;
 /**
  * @param {any} engine the engine of runtimes/quickjs/engine.js
  * @param {number} id the job's id in the far-side protocol
- * @param {{ code: string, filename: string, lineOffset: number, limits: { timeoutMs: number, memoryMb: number, cpuMs?: number, maxOutputBytes: number } }} job
+ * @param {{ code: string, filename: string, limits: { timeoutMs: number, memoryMb: number, cpuMs?: number, maxOutputBytes: number } }} job
  * @param {(message: any) => void} emit sends one far-side message (`out`, `end`) to the host
  * @param {() => boolean} [abortRequested] a cheap check the interrupt handler makes (the worker's shared control word)
  */

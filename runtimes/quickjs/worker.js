@@ -43,7 +43,7 @@ createQuickJSEngine({ ...data.engine, prelude: data.prelude }).then(
       // (lazy WebAssembly compilation, first allocations), then a sandbox ready ahead.
       const quiet = { post() {}, shouldInterrupt: () => false, fail() {} };
       const limits = { timeoutMs: 10_000, memoryMb: 64, maxOutputBytes: 1 << 20 };
-      const ej = engine.start({ code: '__toolexec_start(async function () {\nreturn 1;\n});', filename: 'warmup.js', lineOffset: 1, limits }, quiet);
+      const ej = engine.start({ code: '__toolexec_start(async function () {\nreturn 1;\n});', filename: 'warmup.js', limits }, quiet);
       ej.finish();
       ej.dispose();
       engine.prepare();

@@ -9,7 +9,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { RUNTIME_NAMES, isRuntimeName } from '../runtime/load.js';
+import { RUNTIME_NAMES, assertRuntimeName } from '../runtime/load.js';
 import type { ExecuteLimits, ExecuteResult, LogEntry } from '../code/types.js';
 import { addEngineOptions, openEngine } from './tools-command.js';
 import { UsageError, collect, parseIntOption, writeJson } from './util.js';
@@ -64,8 +64,12 @@ export function registerExecCommand(program: Command): void {
     .option('--allow <pattern>', 'tool ID pattern the script may call, e.g. "github:*" (repeatable)', collect, [])
     .option('--json', 'print the whole ExecuteResult as JSON on stdout')
     .action(async (file: string, opts: ExecOptions) => {
-      if (opts.runtime !== undefined && !isRuntimeName(opts.runtime)) {
-        throw new UsageError(`unknown runtime ${JSON.stringify(opts.runtime)}; known runtimes: ${RUNTIME_NAMES.join(', ')}`);
+      if (opts.runtime !== undefined) {
+        try {
+          assertRuntimeName(opts.runtime);
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
       }
       const script = readScript(file);
       const limits: Partial<ExecuteLimits> = {};

@@ -12,7 +12,7 @@
 import type { ToolIndex } from '../index/types.js';
 import { matchToolPattern } from '../model/tool-id.js';
 import type { Tool } from '../model/tool.js';
-import { jsSafeName } from './executor.js';
+import { jsSafeName } from './names.js';
 
 /** Which tools to include: ID patterns (`github:*`), or a predicate. All tools when absent. */
 export type TypegenFilter = string | readonly string[] | ((tool: Tool) => boolean);

@@ -104,7 +104,10 @@ export interface LogEntry {
 /** One entry of the ledger: a tool call the script made, refused ones included. */
 export interface ToolCallRecord {
   toolId: string;
+  /** The arguments as the script sent them; `null` when they did not fit in `maxOutputBytes` (see `argsTruncated`). */
   args: unknown;
+  /** Set when the arguments were left out of the ledger for lack of output budget: their size in bytes (at most). */
+  argsTruncated?: number;
   ok: boolean;
   durationMs: number;
   /** Epoch milliseconds when the host started the call (after any queueing). */
@@ -121,7 +124,10 @@ export interface ExecuteResult {
   toolCalls: ToolCallRecord[];
   stats: {
     runtime: string;
+    /** From the call to `execute()` to its result. */
     durationMs: number;
+    /** Of that, the time spent waiting for a sandbox (a full pool, a cold start); the script's own `timeoutMs` starts after it. */
+    queuedMs?: number;
     cpuMs?: number;
     memoryBytes?: number;
     toolCalls: number;

@@ -20,6 +20,7 @@
  * A job that ended with a kill resolves `done` only once its sandbox is gone, so nothing the
  * script started outlives the failure the caller sees.
  */
+import { capText } from '../model/text.js';
 import type {
   EnforcedLimits,
   PoolOptions,
@@ -71,10 +72,6 @@ const MAX_FAILURE_STACK = 16 * 1024;
  */
 const UNTRUSTED_CODES = new Set(['SYNTAX_ERROR', 'RUNTIME_ERROR', 'SANDBOX_CRASHED']);
 
-/** Cuts `text` to `max` characters, saying so. */
-export function capText(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters cut)`;
-}
 
 type SlotState = 'starting' | 'idle' | 'busy' | 'stopping';
 
@@ -564,8 +561,8 @@ class Session implements RuntimeSession {
     // The far side enforces the deadline itself; this timer asks it to stop in case it cannot
     // (a native builtin, a wedged engine) and kills it `graceMs` later.
     this.deadlineTimer = setTimeout(() => this.terminate({ code: 'TIMEOUT', message: `The script exceeded its time limit of ${timeoutMs} ms` }), timeoutMs);
-    const { code, filename, lineOffset, limits } = this.job;
-    slot.worker.send({ t: 'job', id: this.id, job: { code, filename, lineOffset, limits } });
+    const { code, filename, limits } = this.job;
+    slot.worker.send({ t: 'job', id: this.id, job: { code, filename, limits } });
   }
 
   send(message: string): void {

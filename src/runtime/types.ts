@@ -68,8 +68,6 @@ export interface RuntimeJob {
   code: string;
   /** Name shown in stack traces (e.g. `script.js`). */
   filename: string;
-  /** Lines the executor put before the user's first line (positions are mapped by the executor). */
-  lineOffset: number;
   limits: RuntimeLimits;
   /**
    * Longest the job may wait for a sandbox (a full pool, a cold start) before it ends as
@@ -83,7 +81,9 @@ export interface RuntimeJob {
 export interface RuntimeFailure {
   code: RuntimeErrorCode;
   message: string;
+  /** 1-based line in the program the runtime ran (the executor maps it to the user's script). */
   line?: number;
+  /** 1-based column in that line. */
   column?: number;
   stack?: string;
 }
@@ -138,7 +138,6 @@ export interface Runtime extends AsyncDisposable {
 export interface SandboxJob {
   code: string;
   filename: string;
-  lineOffset: number;
   limits: RuntimeLimits;
 }
 

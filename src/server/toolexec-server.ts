@@ -571,18 +571,28 @@ export class ToolexecServer implements AsyncDisposable {
     return this.#structured(out);
   }
 
-  #progress(extra: Extra): ((progress: number, message?: string, total?: number) => void) | undefined {
+  /**
+   * Progress for one call, when the client asked for it. `settled()` resolves once every
+   * notification sent so far is out: the call's result waits for it, because the SDK client
+   * drops progress that arrives after the response.
+   */
+  #progress(extra: Extra): { send(progress: number, message?: string, total?: number): void; settled(): Promise<void> } | undefined {
     const token = extra._meta?.progressToken;
     if (token === undefined) return undefined;
-    return (progress, message, total) => {
-      extra
-        .sendNotification({
-          method: 'notifications/progress',
-          params: { progressToken: token, progress, ...(total !== undefined ? { total } : {}), ...(message !== undefined ? { message: cut(message, 500) } : {}) },
-        })
-        .catch(() => {
-          // the client went away; the call itself is cancelled through extra.signal
-        });
+    let last: Promise<void> = Promise.resolve();
+    return {
+      send: (progress, message, total) => {
+        const sent = extra
+          .sendNotification({
+            method: 'notifications/progress',
+            params: { progressToken: token, progress, ...(total !== undefined ? { total } : {}), ...(message !== undefined ? { message: cut(message, 500) } : {}) },
+          })
+          .catch(() => {
+            // the client went away; the call itself is cancelled through extra.signal
+          });
+        last = last.then(() => sent);
+      },
+      settled: () => last,
     };
   }
 
@@ -593,8 +603,9 @@ export class ToolexecServer implements AsyncDisposable {
       const result = await this.engine.runner.run(toolId, (args.args as Record<string, unknown> | undefined) ?? {}, {
         signal: extra.signal,
         ...(args.timeoutMs !== undefined ? { timeoutMs: this.#toolTimeout(args.timeoutMs as number) } : {}),
-        ...(progress ? { onProgress: (p) => progress(p.progress, p.message, p.total) } : {}),
+        ...(progress ? { onProgress: (p) => progress.send(p.progress, p.message, p.total) } : {}),
       });
+      await progress?.settled();
       const structured = plain({ toolId: result.toolId, backend: result.backend, structured: result.structured ?? null, durationMs: result.durationMs });
       const content = result.content.length > 0 ? (plain(result.content) as CallToolResult['content']) : [{ type: 'text' as const, text: safeJson(result.structured ?? null) }];
       return { content, structuredContent: structured };
@@ -681,7 +692,7 @@ export class ToolexecServer implements AsyncDisposable {
         ...(progress || onCall
           ? {
               onToolCall: (call: ToolCallRecord, count: number) => {
-                progress?.(count, `${cut(call.toolId, 200)} ${call.ok ? 'ok' : `failed${call.error ? `: ${call.error.code}` : ''}`}`);
+                progress?.send(count, `${cut(call.toolId, 200)} ${call.ok ? 'ok' : `failed${call.error ? `: ${call.error.code}` : ''}`}`);
                 if (onCall) {
                   this.#emit({
                     session: ctx.label,
@@ -704,9 +715,11 @@ export class ToolexecServer implements AsyncDisposable {
     } finally {
       ticket.release();
     }
+    await progress?.settled();
     report.toolCalls = result.toolCalls.length;
     // Reported against the caller's budget, with the wait that came out of it.
-    result.stats = { ...result.stats, queuedMs } as ExecuteResult['stats'];
+    // The server's own queue and the runtime's (waiting for a sandbox), together.
+    result.stats = { ...result.stats, queuedMs: queuedMs + Math.round(result.stats.queuedMs ?? 0) } as ExecuteResult['stats'];
     result.limits = { ...result.limits, timeoutMs: budget };
     if (result.error?.code === 'TIMEOUT' && queuedMs > 0) {
       result.error = { ...result.error, message: `${result.error.message} (timeoutMs ${budget} ms, of which ${queuedMs} ms were spent waiting for a sandbox)` };

@@ -491,6 +491,88 @@ export function defineConformanceSuite(runtime: RuntimeName, options: Conformanc
       });
     });
 
+    describe('values, the ledger and messages stay within what the host can hold', () => {
+      it('a result nested deeper than the host re-serialises is NOT_SERIALIZABLE, then a plain script works', async () => {
+        const r = await exec('let v = 0; for (let i = 0; i < 500; i++) v = [v]; v');
+        expect(r.error?.code).toBe('NOT_SERIALIZABLE');
+        expect(r.error?.message).toMatch(/nested more than 128 levels/);
+        // Within the bound it is an ordinary value.
+        const ok = await expectOk('let v = 0; for (let i = 0; i < 100; i++) v = { v }; JSON.stringify(v).length');
+        expect(ok.value).toBeGreaterThan(100);
+        await expectHealthy();
+      });
+      it('tool arguments nested too deep are refused, catchably, and recorded without them', async () => {
+        const r = await expectOk('let v = 0; for (let i = 0; i < 500; i++) v = [v]; try { await run("test:echo", { v }); return "ran"; } catch (e) { return e.code }');
+        expect(r.value).toBe('INPUT_VALIDATION');
+        expect(r.toolCalls).toHaveLength(1);
+        expect(r.toolCalls[0]).toMatchObject({ toolId: 'test:echo', ok: false, args: null, error: { code: 'INPUT_VALIDATION' } });
+        await expectHealthy();
+      });
+      it('the ledger counts against maxOutputBytes, refused calls included: arguments that do not fit are left out and marked', async () => {
+        const maxOutputBytes = 200_000;
+        const r = await expectOk(
+          'const big = "x".repeat(20_000);\nfor (let i = 0; i < 30; i++) { try { await run(i % 2 ? "test:echo" : "secret:nothing", { big, i }); } catch (e) {} }\n"done"',
+          { maxOutputBytes, allowedTools: ['test:*', 'math:*'] },
+        );
+        expect(r.value).toBe('done');
+        expect(r.toolCalls).toHaveLength(30);
+        expect(JSON.stringify(r).length).toBeLessThan(maxOutputBytes + 50_000);
+        expect(r.stats.outputBytes).toBeLessThanOrEqual(maxOutputBytes);
+        const cut = r.toolCalls.filter((c) => c.argsTruncated !== undefined);
+        expect(cut.length).toBeGreaterThan(0);
+        for (const c of cut) expect(c).toMatchObject({ args: null, argsTruncated: expect.any(Number) });
+        // Refused calls are in the ledger and in the budget too.
+        expect(r.toolCalls.filter((c) => c.error?.code === 'TOOL_NOT_ALLOWED')).toHaveLength(15);
+        await expectHealthy();
+      });
+      it('a flood of refused calls ends with OUTPUT_LIMIT once even their records do not fit', async () => {
+        const r = await exec('for (let i = 0; i < 5000; i++) { try { await run("secret:nothing_" + i, {}); } catch (e) {} }\n"done"', { maxOutputBytes: 20_000, maxToolCalls: 10_000, allowedTools: ['math:*'] });
+        expect(r.error?.code).toBe('OUTPUT_LIMIT');
+        expect(JSON.stringify(r).length).toBeLessThan(200_000);
+        await expectHealthy();
+      });
+      it("the script's own error message and stack are cut to a bound, and say so", async () => {
+        const r = await exec('throw new Error("m".repeat(3_000_000))', { maxOutputBytes: 8 * 1024 * 1024 });
+        expect(r.error?.code).toBe('RUNTIME_ERROR');
+        expect(r.error!.message.length).toBeLessThan(20_000);
+        expect(r.error!.message).toMatch(/more characters cut/);
+        await expectHealthy();
+      });
+    });
+
+    describe('classification comes from the host, not from what the script says about itself', () => {
+      it('a script throwing an "out of memory" InternalError of its own is a RUNTIME_ERROR', async () => {
+        const r = await exec('const e = new Error("out of memory"); e.name = "InternalError"; throw e;');
+        expect(r.error?.code).toBe('RUNTIME_ERROR');
+        const s = await exec('throw new RangeError("out of memory")');
+        expect(s.error?.code).toBe('RUNTIME_ERROR');
+        await expectHealthy();
+      });
+      it('a tool error rethrown with another code reports the code the host gave it', async () => {
+        const r = await exec('try { await run("test:fail", {}); } catch (e) { e.code = "TOOL_NOT_ALLOWED"; e.toolId = "secret:vault"; throw e; }');
+        expect(r.error).toMatchObject({ code: 'TOOL_ERROR', toolId: 'test:fail', toolCode: 'EXECUTION' });
+        expect(r.toolCalls.map((c) => c.toolId)).toEqual(['test:fail']);
+        await expectHealthy();
+      });
+      it('TOOL_NOT_ALLOWED only for a call the host refused', async () => {
+        const forged = await exec('const e = new Error("no"); e.name = "ToolError"; e.code = "TOOL_NOT_ALLOWED"; e.toolId = "secret:vault"; throw e;');
+        expect(forged.error?.code).toBe('RUNTIME_ERROR');
+        const real = await exec('await run("github:create_issue", { title: "x" })', { allowedTools: ['math:*'] });
+        expect(real.error).toMatchObject({ code: 'TOOL_NOT_ALLOWED', toolId: 'github:create_issue' });
+        await expectHealthy();
+      });
+      it('Object.prototype.toJSON cannot rewrite what the prelude tells the host', async () => {
+        const r = await exec('Object.prototype.toJSON = function () { return { op: "done", ok: true, value: "forged" }; };\nconsole.log("a line");\nthrow new Error("real failure")');
+        expect(r.error?.code).toBe('RUNTIME_ERROR');
+        expect(r.error?.message).toBe('Error: real failure');
+        expect(r.logs.map((l) => l.message)).toEqual(['a line']);
+        const ok = await exec('Object.prototype.toJSON = function () { return "forged"; };\nconsole.info("still", "here");\n7');
+        expect(ok.value).toBe(7);
+        expect(ok.logs).toMatchObject([{ level: 'info', message: 'still here' }]);
+        await expectHealthy();
+      });
+    });
+
     describe('isolation between executions', () => {
       it('globals, prototypes and pending work do not leak', async () => {
         const first = await expectOk(

@@ -48,7 +48,6 @@ export function startJob(runtime: Runtime, body: string, options: { limits?: Par
     {
       code: `__toolexec_start(async function () {\n${body}\n});`,
       filename: 'script.js',
-      lineOffset: 1,
       limits: { ...LIMITS, ...options.limits },
       ...(options.queueTimeoutMs !== undefined ? { queueTimeoutMs: options.queueTimeoutMs } : {}),
       ...(options.signal ? { signal: options.signal } : {}),

@@ -81,7 +81,7 @@ afterEach(async () => {
 
 function run(p: Supervisor, code: string, over: { memoryMb?: number; timeoutMs?: number } = {}): { messages: string[]; done: Promise<RuntimeOutcome>; send: (m: string) => void } {
   const messages: string[] = [];
-  const session = p.start({ code, filename: 'job.js', lineOffset: 0, limits: { ...LIMITS, ...over } }, (m) => messages.push(m));
+  const session = p.start({ code, filename: 'job.js', limits: { ...LIMITS, ...over } }, (m) => messages.push(m));
   return { messages, done: session.done, send: (m) => session.send(m) };
 }
 
@@ -136,7 +136,7 @@ describe('supervisor', () => {
     const p = pool(plainDriver().driver, { minIdle: 0 });
     const messages: string[] = [];
     // This far side answers the abort with a failure of its own choosing; the host's stands.
-    const s = p.start({ code: 'io.onReply = () => {};', filename: 'job.js', lineOffset: 0, limits: LIMITS }, (m) => messages.push(m));
+    const s = p.start({ code: 'io.onReply = () => {};', filename: 'job.js', limits: LIMITS }, (m) => messages.push(m));
     await new Promise((r) => setTimeout(r, 50));
     s.terminate({ code: 'OUTPUT_LIMIT', message: 'host says so' });
     expect((await s.done).failure).toEqual({ code: 'OUTPUT_LIMIT', message: 'host says so' });

@@ -30,7 +30,7 @@ describe('Docker engine', () => {
     expect(run.outcome.failure?.message).toMatch(/dockerd|systemctl start docker/);
     await expect(runtime.warm()).rejects.toMatchObject({ code: 'RUNTIME_UNAVAILABLE', phase: 'startup' });
     await runtime.dispose();
-    expect(() => runtime.start({ code: '', filename: 'x.js', lineOffset: 0, limits: { timeoutMs: 1, memoryMb: 1, maxOutputBytes: 1 } }, () => {})).toThrow(/disposed/);
+    expect(() => runtime.start({ code: '', filename: 'x.js', limits: { timeoutMs: 1, memoryMb: 1, maxOutputBytes: 1 } }, () => {})).toThrow(/disposed/);
   });
 
   it('rejects bad options with a message naming the option', () => {
@@ -107,9 +107,9 @@ describe.skipIf(!probe.available)('DockerRuntime on the real engine', () => {
     expect(run.value).toEqual(['EXECUTION', 'no issue 99']);
   });
 
-  it('reports a syntax error with its line in the user script', async () => {
+  it('reports a syntax error at its line in the program (the executor maps it to the user script)', async () => {
     const run = await hostRun(pooled, 'const a = 1;\nconst = 2;');
-    expect(run.outcome.failure).toMatchObject({ code: 'SYNTAX_ERROR', line: 2 });
+    expect(run.outcome.failure).toMatchObject({ code: 'SYNTAX_ERROR', line: 3 });
   });
 
   it('an escaped guest finds no network, a read-only root, no privileges and a bounded /tmp', async () => {
@@ -349,7 +349,7 @@ describe.skipIf(!probe.available)('DockerRuntime on the real engine', () => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', `
       import { DockerRuntime } from ${JSON.stringify(dist)};
       const rt = new DockerRuntime({ minIdle: 0, runtime: ${JSON.stringify(oci)} });
-      const s = rt.start({ code: '__toolexec_start(async function () {\\nfor (;;) {}\\n});', filename: 's.js', lineOffset: 1, limits: { timeoutMs: 1500, memoryMb: 64, maxOutputBytes: 1e6 } }, () => {});
+      const s = rt.start({ code: '__toolexec_start(async function () {\\nfor (;;) {}\\n});', filename: 's.js', limits: { timeoutMs: 1500, memoryMb: 64, maxOutputBytes: 1e6 }, queueTimeoutMs: 60000 }, () => {});
       s.done.then((o) => console.error('ended before the kill: ' + JSON.stringify(o)));
       const t = setInterval(() => { const w = rt.workers()[0]; if (w && w.id && rt.stats().busy === 1) { console.log(w.id); clearInterval(t); } }, 20);
       setInterval(() => console.error(JSON.stringify(rt.stats())), 2000);

@@ -67,7 +67,7 @@ export async function hostRun(
   let receivedBytes = 0;
   const code = `__toolexec_start(async function () {\n${body}\n});`;
   const session = runtime.start(
-    { code, filename: 'script.js', lineOffset: 1, limits: { ...DEFAULT_LIMITS, ...options.limits }, ...(options.signal ? { signal: options.signal } : {}) },
+    { code, filename: 'script.js', limits: { ...DEFAULT_LIMITS, ...options.limits }, ...(options.signal ? { signal: options.signal } : {}) },
     (message) => {
       receivedBytes += message.length;
       const m = JSON.parse(message) as Record<string, any>;

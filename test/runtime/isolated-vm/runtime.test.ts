@@ -49,7 +49,6 @@ function execute(
     {
       code: wrap(body),
       filename: 'script.js',
-      lineOffset: 1,
       limits: { ...LIMITS, ...options.limits },
       ...(options.signal ? { signal: options.signal } : {}),
     },
@@ -221,9 +220,9 @@ describe('isolated-vm runtime', () => {
     expect(r.done?.value).toEqual(['undefined', 'undefined']);
   });
 
-  it('reports a syntax error with the line and column in the user script', async () => {
+  it('reports a syntax error at its line and column in the program (the executor maps it to the user script)', async () => {
     const r = await execute(rt, 'const ok = 1;\nlet x = ;');
-    expect(r.outcome.failure).toMatchObject({ code: 'SYNTAX_ERROR', line: 2, column: 9 });
+    expect(r.outcome.failure).toMatchObject({ code: 'SYNTAX_ERROR', line: 3, column: 9 });
     expect(r.outcome.failure?.message).toMatch(/Unexpected token/);
     await expectHealthy(rt);
   });
@@ -510,6 +509,6 @@ describe('isolated-vm runtime: engine aborts and availability', () => {
   it('refuses start() after dispose()', async () => {
     const rt = new IsolatedVmRuntime();
     await rt.dispose();
-    expect(() => rt.start({ code: '', filename: 'x.js', lineOffset: 0, limits: LIMITS }, () => {})).toThrow(/disposed/);
+    expect(() => rt.start({ code: '', filename: 'x.js', limits: LIMITS }, () => {})).toThrow(/disposed/);
   });
 });

@@ -12,7 +12,7 @@ async function go(body: string, over: Partial<RuntimeLimits> = {}, signal?: Abor
   const messages: any[] = [];
   const code = `__toolexec_start(async function () {\n${body}\n});`;
   let session: ReturnType<typeof runtime.start>;
-  session = runtime.start({ code, filename: 'script.js', lineOffset: 1, limits: { ...limits, ...over }, signal }, (text) => {
+  session = runtime.start({ code, filename: 'script.js', limits: { ...limits, ...over }, signal }, (text) => {
     const m = JSON.parse(text);
     messages.push(m);
     if (m.op === 'run') {
@@ -31,10 +31,11 @@ describe('QuickJS runtime (worker-isolated)', () => {
     expect(r.messages[0]).toEqual({ op: 'log', level: 'log', message: 'hi { a: 1 }' });
   });
 
-  it('reports syntax errors with the line in the user script', async () => {
+  it('reports syntax errors at their line in the program (the executor maps it to the user script)', async () => {
     const r = await go('const a = 1;\nlet = = 2;');
     expect(r.outcome.failure?.code).toBe('SYNTAX_ERROR');
-    expect(r.outcome.failure?.line).toBe(2);
+    // Line 2 of the body is line 3 of the program behind the one-line wrapper.
+    expect(r.outcome.failure?.line).toBe(3);
   });
 
   it('stops a busy loop at the deadline and then runs the next job', async () => {
@@ -67,7 +68,7 @@ describe('QuickJS engine crashes', () => {
       const run = async (body: string) => {
         const messages: string[] = [];
         const s = unguarded.start(
-          { code: `__toolexec_start(async function () {\n${body}\n});`, filename: 'script.js', lineOffset: 1, limits },
+          { code: `__toolexec_start(async function () {\n${body}\n});`, filename: 'script.js', limits },
           (m) => messages.push(m),
         );
         return { outcome: await s.done, messages };

@@ -1,0 +1,467 @@
+/**
+ * One execution's host end of the bridge. The runtime only carries strings; everything that
+ * matters is decided here, because the guest is hostile: message parsing with size, shape and
+ * depth checks (`src/runtime/bridge.ts`), `allowedTools`, the tool-call budget and concurrency,
+ * argument sizes, the one output budget shared by the value, the logs and the ledger, and how
+ * the execution ended, decided from the host's own knowledge (its ledger, the runtime's report),
+ * never from what the guest says about itself.
+ */
+import { MAX_QUERY_CHARS } from '../index/query.js';
+import { ToolError } from '../model/errors.js';
+import { capText } from '../model/text.js';
+import { matchToolPattern } from '../model/tool-id.js';
+import type { JsonValue, Tool } from '../model/tool.js';
+import { MAX_VALUE_DEPTH, encodeReply, parseGuestMessage, type BridgeError, type GuestMessage } from '../runtime/bridge.js';
+import type { Runtime, RuntimeFailure, RuntimeOutcome, RuntimeSession } from '../runtime/types.js';
+import { Ledger, OutputBudget } from './ledger.js';
+import type { ResolvedLimits } from './limits.js';
+import { ScriptPositions } from './positions.js';
+import type { PreparedScript } from './prepare.js';
+import type { ExecuteError, ExecuteErrorCode, ExecuteOptions, ExecuteResult, ExecutorRunner, LimitName, LogEntry, ReportedLimits, ToolCallRecord } from './types.js';
+import { EXECUTE_ERROR_CODES } from './types.js';
+
+/** A guest → host message larger than this (beyond the limits) is a protocol violation. */
+const MESSAGE_CAP_SLACK = 64 * 1024;
+const MAX_SEARCH_LIMIT = 50;
+/** Longest error message and stack of the script's own failure that the result keeps. */
+const MAX_ERROR_MESSAGE_CHARS = 8 * 1024;
+const MAX_ERROR_STACK_CHARS = 16 * 1024;
+const LOG_LEVELS = new Set(['log', 'info', 'warn', 'error', 'debug']);
+
+/** What an execution needs of its executor. */
+export interface ExecutionHost {
+  readonly runner: ExecutorRunner;
+  readonly runtimeName: string;
+  /** Maps a written tool ID to a registered one (exact, then JavaScript-safe spelling). */
+  resolveToolId(id: string): string;
+}
+
+interface PendingCall {
+  id: number;
+  toolId: string;
+  args: Record<string, unknown>;
+  record: ToolCallRecord;
+}
+
+function byteLength(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export class Execution {
+  private session: RuntimeSession | undefined;
+  private readonly logs: LogEntry[] = [];
+  private readonly budget: OutputBudget;
+  private readonly ledger: Ledger;
+  private callCount = 0;
+  private active = 0;
+  private readonly queue: PendingCall[] = [];
+  private readonly controller = new AbortController();
+  private hostFailure: ExecuteError | undefined;
+  private doneMessage: { ok: true; value: JsonValue | undefined } | { ok: false; error: Record<string, unknown> } | undefined;
+  private positions: ScriptPositions | undefined;
+  private readonly messageCap: number;
+  private finished = false;
+  private deadline = Infinity;
+
+  constructor(
+    private readonly host: ExecutionHost,
+    private readonly limits: ResolvedLimits,
+    private readonly options: ExecuteOptions,
+    private readonly started: number,
+    /** The input's JSON, sent once when the prelude asks for it. */
+    private inputText?: string,
+  ) {
+    this.messageCap = Math.max(limits.maxArgsBytes, limits.maxOutputBytes) + MESSAGE_CAP_SLACK;
+    this.budget = new OutputBudget(limits.maxOutputBytes);
+    this.ledger = new Ledger(this.budget, options.onToolCall, () =>
+      this.fail({ code: 'OUTPUT_LIMIT', message: `The script's output (value, logs and the record of its tool calls) exceeded maxOutputBytes (${limits.maxOutputBytes} bytes)` }),
+    );
+  }
+
+  async start(runtime: Runtime, prepared: PreparedScript, filename: string): Promise<ExecuteResult> {
+    this.positions = new ScriptPositions(prepared, filename);
+    const signal = this.options.signal;
+    if (signal?.aborted) return this.result({ failure: { code: 'CANCELLED', message: 'The execution was cancelled before it started' } });
+    let session: RuntimeSession;
+    try {
+      session = runtime.start(
+        {
+          code: prepared.code,
+          filename,
+          limits: {
+            timeoutMs: this.limits.timeoutMs,
+            memoryMb: this.limits.memoryMb,
+            cpuMs: this.limits.cpuMs,
+            maxOutputBytes: this.limits.maxOutputBytes,
+          },
+        },
+        (text) => this.onMessage(text),
+      );
+    } catch (e) {
+      return this.result({ failure: { code: 'SANDBOX_CRASHED', message: `The ${runtime.name} runtime refused the job: ${(e as Error)?.message ?? e}` } });
+    }
+    this.session = session;
+    const onAbort = () => this.fail({ code: 'CANCELLED', message: 'The execution was cancelled' });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let outcome: RuntimeOutcome;
+    try {
+      outcome = await session.done;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      // Calls still in flight belong to a finished script: stop them.
+      this.controller.abort();
+    }
+    return this.result({ outcome, runtime: runtime.name });
+  }
+
+  /** Ends the execution from the host side with a reason the guest cannot override. */
+  private fail(error: ExecuteError): void {
+    if (this.hostFailure || this.doneMessage) return;
+    this.hostFailure = error;
+    const code = error.code === 'TOOL_CALL_LIMIT' || error.code === 'TOOL_NOT_ALLOWED' ? 'CANCELLED' : error.code;
+    this.session?.terminate({ code: code as RuntimeFailure['code'], message: error.message });
+  }
+
+  private reply(id: number, body: { ok: true; value: unknown } | { ok: false; error: BridgeError }): void {
+    if (this.doneMessage || this.hostFailure) return;
+    this.session?.send(encodeReply(body.ok ? { id, ok: true, value: body.value } : { id, ok: false, error: body.error }));
+  }
+
+  private onMessage(text: string): void {
+    if (this.doneMessage || this.hostFailure) return;
+    if (typeof text !== 'string' || text.length > this.messageCap) {
+      this.fail({
+        code: 'OUTPUT_LIMIT',
+        message: `The sandbox sent a message of ${typeof text === 'string' ? text.length : 0} characters, over the cap of ${this.messageCap}`,
+      });
+      return;
+    }
+    // The first time through: the script's clock as the host sees it (for calls' own timeouts).
+    if (this.deadline === Infinity) this.deadline = performance.now() + this.limits.timeoutMs;
+    const msg = parseGuestMessage(text);
+    if ('violation' in msg) return this.protocolViolation(msg.violation);
+    switch (msg.op) {
+      case 'log':
+        return this.onLog(msg);
+      case 'done':
+        return this.onDone(msg, text);
+      case 'input':
+        return this.onInput(msg.id);
+      case 'run':
+        return this.onRun(msg, text);
+      case 'search':
+        return this.onSearch(msg);
+      case 'describe':
+        return this.onDescribe(msg);
+    }
+  }
+
+  private onInput(id: number): void {
+    const text = this.inputText;
+    if (text === undefined) return this.protocolViolation('an input request for an execution without input, or a second one');
+    this.inputText = undefined;
+    this.session?.send(`{"id":${id},"ok":true,"value":${text}}`);
+  }
+
+  private protocolViolation(what: string): void {
+    this.fail({ code: 'SANDBOX_CRASHED', message: `The sandbox broke the bridge protocol: it sent ${what}` });
+  }
+
+  private outputLimit(): void {
+    this.fail({ code: 'OUTPUT_LIMIT', message: `The script's output (value, logs and the record of its tool calls) exceeded maxOutputBytes (${this.limits.maxOutputBytes} bytes)` });
+  }
+
+  private onLog(msg: Extract<GuestMessage, { op: 'log' }>): void {
+    const level = typeof msg.level === 'string' && LOG_LEVELS.has(msg.level) ? (msg.level as LogEntry['level']) : 'log';
+    const message = typeof msg.message === 'string' ? msg.message : String(msg.message);
+    if (!this.budget.take(byteLength(message))) return this.outputLimit();
+    this.logs.push({ level, message, at: Date.now() });
+  }
+
+  private onDone(msg: Extract<GuestMessage, { op: 'done' }>, text: string): void {
+    if (msg.ok) {
+      if (msg.depth > MAX_VALUE_DEPTH) {
+        this.fail({ code: 'NOT_SERIALIZABLE', message: `The script's result is nested more than ${MAX_VALUE_DEPTH} levels deep; a JSON result may nest at most ${MAX_VALUE_DEPTH}` });
+        return;
+      }
+      // The value's JSON is the message minus its envelope.
+      const valueBytes = msg.hasValue ? byteLength(text) - byteLength('{"op":"done","ok":true,"value":}') : 0;
+      if (!this.budget.take(valueBytes)) return this.outputLimit();
+      this.doneMessage = { ok: true, value: msg.value as JsonValue | undefined };
+    } else {
+      this.doneMessage = { ok: false, error: msg.error };
+    }
+  }
+
+  /** Counts one call against maxToolCalls (searches and descriptions included); false once over. */
+  private countCall(): boolean {
+    this.callCount++;
+    if (this.callCount <= this.limits.maxToolCalls) return true;
+    this.fail({ code: 'TOOL_CALL_LIMIT', message: `The script made more than maxToolCalls (${this.limits.maxToolCalls}) tool calls (run, searchTools and describeTool each count)` });
+    return false;
+  }
+
+  /** The JavaScript-safe spelling of a tool the script may call, mapped back; never to one it may not see. */
+  private resolve(written: string): string {
+    const id = this.host.resolveToolId(written);
+    return id === written || this.allowed(id) ? id : written;
+  }
+
+  private onRun(msg: Extract<GuestMessage, { op: 'run' }>, text: string): void {
+    if (!this.countCall()) return;
+    const { id, args } = msg;
+    const written = msg.toolId;
+    if (typeof written !== 'string') {
+      this.refuse(id, String(written), args, text.length, 'INVALID_TOOL_ID', `A tool ID must be a string, got ${written === null ? 'null' : typeof written}`);
+      return;
+    }
+    const toolId = this.resolve(written);
+    if (!this.allowed(toolId)) {
+      this.refuse(id, toolId, args, text.length, 'TOOL_NOT_ALLOWED', `Tool ${toolId} is not allowed here (allowed: ${(this.limits.allowedTools ?? []).join(', ') || 'none'})`);
+      return;
+    }
+    if (!isPlainObject(args)) {
+      this.refuse(id, toolId, args, text.length, 'INPUT_VALIDATION', `The arguments of ${toolId} must be an object, got ${Array.isArray(args) ? 'an array' : args === null ? 'null' : typeof args}`);
+      return;
+    }
+    if (msg.depth > MAX_VALUE_DEPTH) {
+      this.refuse(id, toolId, null, 0, 'INPUT_VALIDATION', `The arguments of ${toolId} are nested more than ${MAX_VALUE_DEPTH} levels deep`);
+      return;
+    }
+    // The arguments' JSON is part of the message, so the message's size bounds it: only a
+    // message near the limit needs the exact figure.
+    const argsBytes = text.length * 3 <= this.limits.maxArgsBytes ? 0 : byteLength(JSON.stringify(args));
+    if (argsBytes > this.limits.maxArgsBytes) {
+      this.refuse(id, toolId, args, text.length, 'INPUT_VALIDATION', `The arguments of ${toolId} are ${argsBytes} bytes; maxArgsBytes is ${this.limits.maxArgsBytes}`);
+      return;
+    }
+    const record = this.ledger.open(id, toolId, args, text.length);
+    const call = { id, toolId, args, record };
+    if (this.active < this.limits.maxConcurrentToolCalls) this.dispatch(call);
+    else this.queue.push(call);
+  }
+
+  private allowed(toolId: string): boolean {
+    const patterns = this.limits.allowedTools;
+    if (patterns && !patterns.some((p) => matchToolPattern(p, toolId))) return false;
+    const base = this.limits.allowedToolsBase;
+    if (base && !base.some((p) => matchToolPattern(p, toolId))) return false;
+    return true;
+  }
+
+  /** A call refused before it reached the runner: in the ledger (within the output budget), and an error in the guest. */
+  private refuse(id: number, toolId: string, args: unknown, argsBytes: number, code: string, message: string): void {
+    const record = this.ledger.open(id, capText(toolId, 300), args, argsBytes);
+    this.ledger.fail(record, 0, code, message);
+    this.reply(id, { ok: false, error: { code, message, toolId } });
+  }
+
+  private dispatch(call: PendingCall): void {
+    this.active++;
+    const { record } = call;
+    record.startedAt = Date.now();
+    const t0 = performance.now();
+    // The rest of the execution's own budget, a little more: a script stuck on a tool then
+    // reports the execution's TIMEOUT, not a tool TIMEOUT thrown into it; the execution's end
+    // aborts every call still running anyway.
+    const remainingMs = Math.max(1, this.deadline - t0) + 250;
+    let p: Promise<unknown>;
+    try {
+      p = this.host.runner.run(call.toolId, call.args, { signal: this.controller.signal, timeoutMs: remainingMs, visible: this.visible });
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.then(
+      (res) => {
+        // The result is final once returned: a call that ends later changes nothing in it.
+        if (this.finished) return;
+        this.ledger.succeed(record, performance.now() - t0);
+        this.reply(call.id, { ok: true, value: (res as { structured: unknown }).structured });
+      },
+      (err: unknown) => {
+        if (this.finished) return;
+        const e = toBridgeError(err, call.toolId);
+        this.ledger.fail(record, performance.now() - t0, e.code, e.message);
+        this.reply(call.id, { ok: false, error: e });
+      },
+    ).finally(() => {
+      this.active--;
+      const next = this.queue.shift();
+      if (next && !this.doneMessage && !this.hostFailure) this.dispatch(next);
+    });
+  }
+
+  /** What a did-you-mean may name: only tools this script may call. */
+  private readonly visible = (toolId: string): boolean => this.allowed(toolId);
+
+  private onSearch(msg: Extract<GuestMessage, { op: 'search' }>): void {
+    if (!this.countCall()) return;
+    const { id } = msg;
+    const query = typeof msg.query === 'string' ? msg.query : '';
+    // Refused here, before the index sees it, with the script's own error code.
+    if (query.length > MAX_QUERY_CHARS) {
+      this.reply(id, { ok: false, error: { code: 'INPUT_VALIDATION', message: `searchTools(query): the query is ${query.length} characters; the most is ${MAX_QUERY_CHARS}` } });
+      return;
+    }
+    const rawLimit = typeof msg.limit === 'number' && Number.isFinite(msg.limit) ? Math.floor(msg.limit) : 10;
+    const limit = Math.min(MAX_SEARCH_LIMIT, Math.max(1, rawLimit));
+    try {
+      const page = this.host.runner.index.search(query, { limit });
+      const items = page.items.filter((h) => this.allowed(h.id)).map((h) => brief(h.tool, h.score));
+      this.reply(id, { ok: true, value: items });
+    } catch (e) {
+      const code = (e as { code?: unknown })?.code;
+      const error = toBridgeError(e, undefined);
+      // A query the index refuses (too many words) is the script's input problem.
+      if (code === 'INVALID_QUERY') error.code = 'INPUT_VALIDATION';
+      this.reply(id, { ok: false, error });
+    }
+  }
+
+  private onDescribe(msg: Extract<GuestMessage, { op: 'describe' }>): void {
+    if (!this.countCall()) return;
+    const { id } = msg;
+    const written = msg.toolId;
+    if (typeof written !== 'string') {
+      this.reply(id, { ok: false, error: { code: 'INVALID_TOOL_ID', message: 'describeTool(toolId) needs a string' } });
+      return;
+    }
+    const toolId = this.resolve(written);
+    const entry = this.allowed(toolId) ? this.host.runner.index.get(toolId) : undefined;
+    if (!entry) {
+      this.reply(id, { ok: false, error: { code: 'TOOL_NOT_FOUND', message: `No tool ${capText(toolId, 300)}`, toolId: capText(toolId, 300) } });
+      return;
+    }
+    const t = entry.tool;
+    this.reply(id, {
+      ok: true,
+      value: { ...brief(t), inputSchema: t.inputSchema, outputSchema: t.outputSchema, annotations: t.annotations, version: t.version },
+    });
+  }
+
+  /** Builds the final result from whatever ended the execution. */
+  result(end: { failure?: ExecuteError | RuntimeFailure; outcome?: RuntimeOutcome; runtime?: string }): ExecuteResult {
+    this.finished = true;
+    const outcome = end.outcome;
+    let error: ExecuteError | undefined;
+    let value: JsonValue | undefined;
+    if (end.failure) error = normalizeError(end.failure);
+    else if (this.hostFailure) error = this.hostFailure;
+    else if (outcome?.failure) error = this.runtimeError(outcome.failure);
+    else if (this.doneMessage?.ok) value = this.doneMessage.value;
+    else if (this.doneMessage) error = this.guestError(this.doneMessage.error);
+    else error = { code: 'SANDBOX_CRASHED', message: 'The sandbox ended without a result' };
+    this.ledger.cancelUnfinished();
+    const enforced: Record<LimitName, boolean> = {
+      timeoutMs: true,
+      memoryMb: outcome?.enforced.memoryMb ?? true,
+      cpuMs: this.limits.cpuMs !== undefined && (outcome?.enforced.cpuMs ?? false),
+      maxToolCalls: true,
+      maxConcurrentToolCalls: true,
+      maxOutputBytes: true,
+      maxArgsBytes: true,
+      maxScriptBytes: true,
+      allowedTools: true,
+    };
+    const { allowedToolsBase: _base, ...limits } = this.limits;
+    const reported: ReportedLimits = { ...limits, enforced };
+    const out: ExecuteResult = {
+      ok: error === undefined,
+      logs: this.logs,
+      toolCalls: this.ledger.records,
+      stats: {
+        runtime: end.runtime ?? this.host.runtimeName,
+        durationMs: performance.now() - this.started,
+        toolCalls: this.ledger.records.length,
+        outputBytes: this.budget.used,
+      },
+      limits: reported,
+    };
+    if (outcome !== undefined) out.stats.queuedMs = outcome.stats.queuedMs;
+    if (outcome?.stats.cpuMs !== undefined) out.stats.cpuMs = outcome.stats.cpuMs;
+    if (outcome?.stats.memoryBytes !== undefined) out.stats.memoryBytes = outcome.stats.memoryBytes;
+    if (error) out.error = error;
+    else if (value !== undefined) out.value = value;
+    return out;
+  }
+
+  private runtimeError(f: RuntimeFailure): ExecuteError {
+    const e = normalizeError(f);
+    const positions = this.positions!;
+    delete e.line;
+    delete e.column;
+    Object.assign(e, f.line !== undefined ? positions.map(f.line, f.column) : positions.fromStack(f.stack));
+    if (e.stack) e.stack = positions.stack(e.stack);
+    return e;
+  }
+
+  /**
+   * The script's own failure, as the guest reported it. What it says about itself is kept as its
+   * message (cut to a bound); what it could lie about is the host's to decide: a tool error is
+   * looked up in the ledger by the id of the call it answered, so a rethrown error with an edited
+   * `code` still reports the code the host gave it, and an error the script made up is a
+   * RUNTIME_ERROR. An engine running out of memory is the runtime's to report, not the script's.
+   */
+  private guestError(raw: Record<string, unknown>): ExecuteError {
+    const positions = this.positions!;
+    const name = typeof raw.name === 'string' ? capText(raw.name, 200) : 'Error';
+    const message = typeof raw.message === 'string' ? capText(raw.message, MAX_ERROR_MESSAGE_CHARS) : 'the script failed';
+    const stack = typeof raw.stack === 'string' ? capText(raw.stack, MAX_ERROR_STACK_CHARS) : undefined;
+    let code: ExecuteErrorCode = raw.code === 'NOT_SERIALIZABLE' ? 'NOT_SERIALIZABLE' : 'RUNTIME_ERROR';
+    let record: ToolCallRecord | undefined;
+    if (raw.code === 'TOOL_ERROR' && typeof raw.callId === 'number') {
+      record = this.ledger.request(raw.callId);
+      if (record?.error) code = record.error.code === 'TOOL_NOT_ALLOWED' ? 'TOOL_NOT_ALLOWED' : 'TOOL_ERROR';
+      else record = undefined;
+    }
+    const e: ExecuteError = {
+      code,
+      message: name === 'Uncaught' ? `Uncaught ${message}` : record ? `${record.toolId} failed with ${record.error!.code}: ${message}` : `${name}: ${message}`,
+    };
+    if (stack) e.stack = positions.stack(stack);
+    if (record) {
+      e.toolId = record.toolId;
+      e.toolCode = record.error!.code;
+    }
+    Object.assign(e, positions.fromStack(stack));
+    return e;
+  }
+}
+
+function normalizeError(f: ExecuteError | RuntimeFailure): ExecuteError {
+  const code = (EXECUTE_ERROR_CODES as readonly string[]).includes(f.code) ? (f.code as ExecuteErrorCode) : 'SANDBOX_CRASHED';
+  const e: ExecuteError = { code, message: f.message };
+  if (f.line !== undefined) e.line = f.line;
+  if (f.column !== undefined) e.column = f.column;
+  if (f.stack !== undefined) e.stack = f.stack;
+  if ('toolId' in f && f.toolId !== undefined) e.toolId = f.toolId;
+  return e;
+}
+
+function toBridgeError(err: unknown, toolId: string | undefined): BridgeError {
+  if (err instanceof ToolError) {
+    const j = err.toJSON() as unknown as Record<string, unknown>;
+    const out: BridgeError = { code: String(j.code), message: String(j.message), retryable: j.retryable === true };
+    if (j.toolId !== undefined || toolId !== undefined) out.toolId = String(j.toolId ?? toolId);
+    if (Array.isArray(j.issues)) out.issues = j.issues;
+    return out;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  const out: BridgeError = { code: 'EXECUTION', message };
+  if (toolId !== undefined) out.toolId = toolId;
+  return out;
+}
+
+function brief(t: Tool, score?: number): Record<string, unknown> {
+  const out: Record<string, unknown> = { id: t.id, name: t.name };
+  if (t.namespace !== undefined) out.namespace = t.namespace;
+  if (t.title !== undefined) out.title = t.title;
+  if (t.description !== undefined) out.description = t.description;
+  if (t.tags !== undefined) out.tags = t.tags;
+  if (score !== undefined) out.score = score;
+  return out;
+}

@@ -1,0 +1,7 @@
+/** Tool names as a script writes them (`tools.my_ns.get_item`), mapped to and from real IDs. */
+
+/** Maps `my-ns:get.item` to the JavaScript-safe spelling `my_ns:get_item` used by `tools.my_ns.get_item`. */
+export function jsSafeName(name: string): string {
+  const s = name.replace(/[^A-Za-z0-9_$]/g, '_');
+  return /^[0-9]/.test(s) ? `_${s}` : s;
+}
