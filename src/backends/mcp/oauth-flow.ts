@@ -126,7 +126,7 @@ async function startLoopback(serverName: string, port: number, portFromConfig: b
     redirectUrl: `http://127.0.0.1:${bound}/callback`,
     code(timeoutMs, signal) {
       return new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => finish({ error: new Error(`no sign-in came back to http://127.0.0.1:${bound}/callback within ${Math.round(timeoutMs / 1000)} s, so "${serverName}" is not signed in: open the URL in a browser on this machine and allow access, or wait longer (--timeout)`) }), timeoutMs);
+        const timer = setTimeout(() => finish({ error: new Error(`no sign-in came back to http://127.0.0.1:${bound}/callback within ${+(timeoutMs / 1000).toFixed(1)} s, so "${serverName}" is not signed in: open the URL in a browser on this machine and allow access, or wait longer (--timeout)`) }), timeoutMs);
         const onAbort = () => finish({ error: signal?.reason instanceof Error ? signal.reason : new Error('the sign-in was cancelled') });
         signal?.addEventListener('abort', onAbort, { once: true });
         let done = false;

@@ -191,7 +191,7 @@ describe('OAuth to a remote MCP server', () => {
         opened = url;
       },
     });
-    await expect(timedOut).rejects.toThrow(/no sign-in came back to http:\/\/127\.0\.0\.1:\d+\/callback within 0 s, so "remote" is not signed in/);
+    await expect(timedOut).rejects.toThrow(/no sign-in came back to http:\/\/127\.0\.0\.1:\d+\/callback within 0.3 s, so "remote" is not signed in/);
     expect(opened?.searchParams.get('code_challenge_method')).toBe('S256');
     expect(new OAuthStore(dir).read(srv.url)!.tokens!.access_token).toBe(before);
   });
