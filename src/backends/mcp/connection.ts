@@ -593,6 +593,10 @@ export class McpConnection implements AsyncDisposable {
         }
         return new McpAuthRequiredError(this.name, cfg.url, 'the server rejected the access token even after refreshing it', { cause: err });
       }
+      const stepUp = this.oauthProvider?.stepUpReason;
+      if ((e as { code?: unknown }).code === 403 && stepUp && this.config.transport !== 'stdio') {
+        return new McpAuthRequiredError(this.name, this.config.url, stepUp, { cause: err });
+      }
     }
     return undefined;
   }

@@ -28,7 +28,16 @@ export {
   type McpConnectionOptions,
   type McpConnectionState,
 } from './connection.js';
-export { McpConnectionError } from './errors.js';
+export { McpAuthRequiredError, McpConnectionError } from './errors.js';
+export type { McpOAuthConfig } from './oauth-config.js';
+export { CONFIG_DIR_ENV, toolexecConfigDir } from './oauth-store.js';
+export {
+  authorizeMcpServer,
+  DEFAULT_AUTH_TIMEOUT_MS,
+  forgetMcpServerAuth,
+  type AuthorizeMcpServerOptions,
+  type AuthorizeMcpServerResult,
+} from './oauth-flow.js';
 export { McpToolImporter, mcpToolToDefinition, type McpSkippedTool, type McpToolsChange } from './import.js';
 export { McpBackend, normalizeMcpResult, type McpBackendOptions } from './backend.js';
 export {

@@ -196,8 +196,11 @@ export async function authorizeMcpServer(config: McpServerConfig, options: Autho
     for (let i = 0; i < kinds.length; i++) {
       const transport = await makeTransport(kinds[i]!, http, provider);
       const client = new Client({ ...DEFAULT_CLIENT_INFO }, { capabilities: {} });
+      const requestOptions = { timeout: connectTimeoutMs, ...(options.signal ? { signal: options.signal } : {}) };
       try {
-        await client.connect(transport, { timeout: connectTimeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
+        await client.connect(transport, requestOptions);
+        // Some servers let anyone initialize and want a token from the first real request on.
+        if (client.getServerCapabilities()?.tools) await client.listTools(undefined, requestOptions);
         status = 'not-required';
         break;
       } catch (err) {

@@ -79,6 +79,8 @@ export class McpOAuthProvider implements OAuthClientProvider {
   #lastRefreshToken: string | undefined;
   /** Why the last refresh failed at the transport level (5xx, network), if it did. */
   #lastRefreshFailure: string | undefined;
+  /** The scope of the last 403 insufficient_scope, if one came. */
+  #stepUp: string | undefined;
   /** Set when this provider dropped tokens the server rejected. */
   #rejected = false;
   /** During a sign-in: the state sent with the authorization request, and whether new tokens came in. */
@@ -176,16 +178,30 @@ export class McpOAuthProvider implements OAuthClientProvider {
   }
 
   redirectToAuthorization(authorizationUrl: URL): void | Promise<void> {
+    const record = this.#store.read(this.serverUrl);
     if (!this.#interaction) {
-      const stored = this.#store.read(this.serverUrl)?.tokens;
-      const why = this.#lastRefreshFailure
-        ? `refreshing the access token failed (${this.#lastRefreshFailure})`
-        : stored?.refresh_token
-          ? 'the server rejected the access token and would not refresh it'
-          : 'the server rejected the access token (expired or revoked) and there is no refresh token';
+      const stored = record?.tokens;
+      const why =
+        this.stepUpReason ??
+        (this.#lastRefreshFailure
+          ? `refreshing the access token failed (${this.#lastRefreshFailure})`
+          : stored?.refresh_token
+            ? 'the server rejected the access token and would not refresh it'
+            : 'the server rejected the access token (expired or revoked) and there is no refresh token');
       throw this.#authRequired(why, this.#lastRefreshFailure !== undefined);
     }
+    // Ask again for what the server wanted at a step-up, whatever its first 401 hinted.
+    if (record?.stepUpScopes?.length) {
+      const asked = new Set((authorizationUrl.searchParams.get('scope') ?? '').split(' ').filter(Boolean));
+      for (const s of record.stepUpScopes) asked.add(s);
+      authorizationUrl.searchParams.set('scope', [...asked].join(' '));
+    }
     return this.#interaction.onAuthorizationUrl(authorizationUrl);
+  }
+
+  /** Set once the server answered 403 insufficient_scope: the sign-in granted too little. */
+  get stepUpReason(): string | undefined {
+    return this.#stepUp ? `the server asks for more access (scope "${this.#stepUp}") than the sign-in granted` : undefined;
   }
 
   saveCodeVerifier(codeVerifier: string): void {
@@ -233,6 +249,7 @@ export class McpOAuthProvider implements OAuthClientProvider {
       return this.#sharedRefresh(url, effective, body);
     }
     const response = await this.#baseFetch(input, effective);
+    if (response.status === 403 && url.origin === this.#origin) this.#noteStepUp(response);
     if (response.status !== 401 || url.origin !== this.#origin || !effective?.headers) return response;
     const headers = new Headers(effective.headers);
     const sent = /^Bearer (.+)$/i.exec(headers.get('authorization') ?? '')?.[1];
@@ -286,6 +303,16 @@ export class McpOAuthProvider implements OAuthClientProvider {
     }
     const r = await entry.response;
     return new Response(r.body, { status: r.status, statusText: r.statusText, headers: r.headers });
+  }
+
+  #noteStepUp(response: Response): void {
+    const header = response.headers.get('www-authenticate') ?? '';
+    if (!/error="?insufficient_scope"?/.test(header)) return;
+    const scope = /scope="([^"]*)"/.exec(header)?.[1]?.trim();
+    if (!scope) return;
+    this.#stepUp = scope.slice(0, 500);
+    const wanted = scope.split(/\s+/).filter((s) => s.length > 0 && s.length <= 200).slice(0, 50);
+    this.#store.update(this.serverUrl, (r) => ({ ...r, stepUpScopes: [...new Set([...(r.stepUpScopes ?? []), ...wanted])] }));
   }
 
   #storedClient(): OAuthClientInformationMixed | undefined {

@@ -39,6 +39,8 @@ export interface OAuthRecord {
   tokensSavedAt?: number;
   /** PKCE verifier of a sign-in in progress; removed once the code is exchanged. */
   codeVerifier?: string;
+  /** Scopes the server asked for at a step-up (403 insufficient_scope): every later sign-in asks for them too. */
+  stepUpScopes?: string[];
 }
 
 /** Normalized form of a server URL, the key of its record. */
@@ -111,7 +113,7 @@ export class OAuthStore {
     const key = oauthKey(serverUrl);
     const current = this.read(key) ?? { serverUrl: key };
     const next = change(structuredClone(current));
-    if (next === undefined || (next.client === undefined && next.tokens === undefined && next.codeVerifier === undefined)) {
+    if (next === undefined || (next.client === undefined && next.tokens === undefined && next.codeVerifier === undefined && next.stepUpScopes === undefined)) {
       this.delete(key);
       return;
     }
