@@ -90,7 +90,7 @@ describe('toolexec auth', () => {
   it('signs in through $BROWSER and stores the tokens 0600 in a 0700 folder', async () => {
     const r = await toolexec(['auth', 'remote', '-c', configFile], env);
     expect(r.stderr).toMatch(/opened the sign-in page for "remote" with \$BROWSER; if it did not open, visit:\n\n  http:\/\/127\.0\.0\.1:\d+\/authorize\?/);
-    expect(r.stderr).toMatch(/signed in to "remote" \(2 tools, scope "mcp:tools"\); credentials saved to .*config\/oauth\/[0-9a-f]{32}\.json; the access token expires \S+ and is refreshed automatically/);
+    expect(r.stderr).toMatch(/signed in to "remote" \(3 tools, scope "mcp:tools"\); credentials saved to .*config\/oauth\/[0-9a-f]{32}\.json; the access token expires \S+ and is refreshed automatically/);
     expect(r.code).toBe(0);
     expect(readFileSync(join(dir, 'browser.log'), 'utf8')).toBe('allow: callback answered 200\n');
     expect(statSync(oauthDir).mode & 0o777).toBe(0o700);
@@ -102,7 +102,7 @@ describe('toolexec auth', () => {
   it('later commands use the token, and refresh it when it expires', async () => {
     const tools = await toolexec(['tools', '-c', configFile], env);
     expect(tools.stderr).toBe('');
-    expect(tools.stdout).toMatch(/^remote:echo\s+Echoes its text\nremote:whoami\s+Who the token belongs to\n$/);
+    expect(tools.stdout).toMatch(/^remote:admin\s+Needs the mcp:admin scope\nremote:echo\s+Echoes its text\nremote:whoami\s+Who the token belongs to\n$/);
 
     const who = await toolexec(['run', 'remote:whoami', '{}', '-c', configFile], env);
     expect(who.code).toBe(0);

@@ -176,11 +176,13 @@ function closeServer(server: Server): Promise<void> {
 
 /**
  * Starts the authorization server and the protected MCP server. Tools: `echo` (returns its
- * text) and `whoami` (the client ID and scopes of the token that called it).
+ * text), `whoami` (the client ID and scopes of the token that called it) and `admin` (answers
+ * 403 insufficient_scope unless the token has mcp:admin).
  */
-export async function startOAuthMcpServer(options: { accessTokenTtlSeconds?: number; issueRefreshTokens?: boolean; scopes?: string[] } = {}): Promise<OAuthMcpServer> {
+export async function startOAuthMcpServer(options: { accessTokenTtlSeconds?: number; issueRefreshTokens?: boolean } = {}): Promise<OAuthMcpServer> {
   const provider = new TestOAuthProvider(options);
-  const scopes = options.scopes ?? ['mcp:tools'];
+  // `admin` needs mcp:admin on top: a step-up the first sign-in (asked for mcp:tools by the 401) does not cover.
+  const scopes = ['mcp:tools', 'mcp:admin'];
 
   // The authorization server. Its issuer must be known before mcpAuthRouter is built, so the
   // port is bound first with a placeholder app and the real routes are mounted after.
@@ -221,7 +223,8 @@ export async function startOAuthMcpServer(options: { accessTokenTtlSeconds?: num
   const seenAuthorization: string[] = [];
   mcpApp.use(express.json());
   mcpApp.use(mcpAuthMetadataRouter({ oauthMetadata: createOAuthMetadata({ provider, issuerUrl: issuer, scopesSupported: scopes }), resourceServerUrl: mcpUrl, scopesSupported: scopes, resourceName: 'Test MCP' }));
-  const bearer = requireBearerAuth({ verifier: provider, requiredScopes: [], resourceMetadataUrl: getOAuthProtectedResourceMetadataUrl(mcpUrl) });
+  const resourceMetadataUrl = getOAuthProtectedResourceMetadataUrl(mcpUrl);
+  const bearer = requireBearerAuth({ verifier: provider, requiredScopes: ['mcp:tools'], resourceMetadataUrl });
   const sessions = new Map<string, StreamableHTTPServerTransport>();
 
   const newServer = () => {
@@ -230,10 +233,12 @@ export async function startOAuthMcpServer(options: { accessTokenTtlSeconds?: num
       tools: [
         { name: 'echo', description: 'Echoes its text', inputSchema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] } },
         { name: 'whoami', description: 'Who the token belongs to', inputSchema: { type: 'object' } },
+        { name: 'admin', description: 'Needs the mcp:admin scope', inputSchema: { type: 'object' } },
       ],
     }));
     server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
       if (req.params.name === 'echo') return { content: [{ type: 'text', text: String(req.params.arguments?.text) }] };
+      if (req.params.name === 'admin') return { content: [{ type: 'text', text: 'admin ok' }] };
       const who = { clientId: extra.authInfo?.clientId ?? null, scopes: extra.authInfo?.scopes ?? [] };
       return { content: [{ type: 'text', text: JSON.stringify(who) }], structuredContent: who };
     });
@@ -244,6 +249,13 @@ export async function startOAuthMcpServer(options: { accessTokenTtlSeconds?: num
     seenAuthorization.push(String(req.headers.authorization ?? ''));
     next();
   }, bearer, async (req, res) => {
+    if (req.body?.method === 'tools/call' && req.body.params?.name === 'admin' && !req.auth?.scopes.includes('mcp:admin')) {
+      res
+        .status(403)
+        .set('WWW-Authenticate', `Bearer error="insufficient_scope", scope="mcp:tools mcp:admin", resource_metadata="${resourceMetadataUrl}", error_description="admin needs mcp:admin"`)
+        .json({ error: 'insufficient_scope', error_description: 'admin needs mcp:admin' });
+      return;
+    }
     const id = req.headers['mcp-session-id'];
     let transport = typeof id === 'string' ? sessions.get(id) : undefined;
     if (!transport) {

@@ -91,7 +91,7 @@ describe('OAuth to a remote MCP server', () => {
     const counts = { ...srv.provider.counts };
     const result = await signIn(config, dir);
     expect(result.status).toBe('authorized');
-    expect(result.tools).toBe(2);
+    expect(result.tools).toBe(3);
     expect(result.refreshable).toBe(true);
     expect(result.scope).toBe('mcp:tools');
     expect(srv.provider.counts.registrations).toBe(counts.registrations + 1);
@@ -165,6 +165,29 @@ describe('OAuth to a remote MCP server', () => {
     expect(srv.provider.counts.registrations).toBeGreaterThanOrEqual(registrations);
     // The running connection picks up the new tokens from the file on its next call.
     expect((await whoami(c)).structured).toMatchObject({ scopes: ['mcp:tools'] });
+  });
+
+  it('a step-up (403 insufficient_scope) says which scopes the server wants, and the next sign-in asks for them', async () => {
+    const dir = freshDir();
+    const config = server({ url: srv.url });
+    const first = await signIn(config, dir);
+    expect(first.scope).toBe('mcp:tools');
+    const c = connect(config, dir);
+    const backend = new McpBackend(c);
+    const err = await rejection(backend.call('remote:admin', {}, ctxFor('remote', 'admin')));
+    expect(err.message).toMatch(/needs OAuth authorization: the server asks for more access \(scope "mcp:tools mcp:admin"\) than the sign-in granted\. Run `toolexec auth remote`/);
+    expect(err.data).toMatchObject({ code: 'MCP_AUTH_REQUIRED' });
+    let asked: string | null = null;
+    const second = await authorizeMcpServer(config, {
+      oauthDir: dir,
+      open: async (url) => {
+        asked = url.searchParams.get('scope');
+        await clickThrough(url);
+      },
+    });
+    expect(asked).toBe('mcp:tools mcp:admin');
+    expect(second.scope).toBe('mcp:tools mcp:admin');
+    expect((await backend.call('remote:admin', {}, ctxFor('remote', 'admin'))).structured).toBe('admin ok');
   });
 
   it('keeps the stored client when the redirect port is fixed (oauth.redirectPort), registering once', async () => {
