@@ -172,3 +172,40 @@ describe('toolexec auth', () => {
     for (const secret of srv.provider.issued) expect(all).not.toContain(secret);
   });
 });
+
+describe('README: Remote MCP servers that use OAuth', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf('## Remote MCP servers that use OAuth');
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 3));
+  /** The first fenced block with the info string `lang` (`""` for a bare fence). */
+  const block = (lang: string) => {
+    let current: { lang: string; lines: string[] } | undefined;
+    for (const line of section.split('\n')) {
+      const fence = /^```(\S*)$/.exec(line);
+      if (fence && !current) current = { lang: fence[1]!, lines: [] };
+      else if (fence && current) {
+        if (current.lang === lang) return current.lines.join('\n');
+        current = undefined;
+      } else current?.lines.push(line);
+    }
+    return '';
+  };
+
+  it('its config is valid and means what the text says', async () => {
+    const { checkConfig } = await import('../../src/config/load-config.js');
+    const config = checkConfig(JSON.parse(block('json')), { dir: '/home/me' });
+    expect(config.mcpServers).toMatchObject([
+      { name: 'docs', transport: 'http', url: 'https://mcp.example.com/mcp' },
+      { name: 'internal', oauth: { clientId: 'toolexec-cli', scopes: ['tools:read', 'tools:write'], redirectPort: 8765 } },
+    ]);
+  });
+
+  it('shows the messages toolexec prints', async () => {
+    const { McpAuthRequiredError } = await import('../../src/backends/mcp/errors.js');
+    expect(block('').trim()).toBe(new McpAuthRequiredError('docs', 'https://mcp.example.com/mcp', 'no stored credentials (it has not been signed in to yet)').message);
+    const shown = block('sh').split('\n').filter((l) => l.startsWith('#')).map((l) => l.replace(/^# ?/, '')).join('\n');
+    expect(shown).toMatch(/^To sign in to "docs", open this URL in a browser on this machine:\n\n  https:\/\/\S+code_challenge_method=S256/);
+    expect(shown).toMatch(/\ntoolexec: waiting for the browser to come back\.\.\.\n/);
+    expect(shown).toMatch(/toolexec: signed in to "docs" \(12 tools, scope "mcp:tools"\); credentials saved to \S+\.json; the access token expires \S+ and is refreshed automatically$/);
+  });
+});
