@@ -184,6 +184,10 @@ export async function authorizeMcpServer(config: McpServerConfig, options: Autho
     interaction: {
       redirectUrl: loopback.redirectUrl,
       onAuthorizationUrl: async (url) => {
+        // The URL comes from the server's metadata: only a web page is handed to a browser.
+        if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+          throw new Error(`the authorization server's authorization endpoint is not a web address (${url.protocol}); refusing to open it`);
+        }
         opened = true;
         await options.open(url);
       },

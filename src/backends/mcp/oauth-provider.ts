@@ -31,6 +31,25 @@ export const OAUTH_CLIENT_NAME = 'toolexec';
 /** How long a refresh response is handed to late callers that used the same refresh token. */
 const REFRESH_SHARE_MS = 10_000;
 
+/** Largest answer read from discovery, registration and token endpoints (they are small JSON documents). */
+export const MAX_OAUTH_RESPONSE_BYTES = 1024 * 1024;
+
+/** `response` with its body cut off (as an error) past `limit` bytes. */
+function capped(response: Response, limit: number, what: string): Response {
+  if (!response.body) return response;
+  let seen = 0;
+  const body = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        seen += chunk.byteLength;
+        if (seen > limit) controller.error(new Error(`${what} sent more than ${limit} bytes; stopped reading`));
+        else controller.enqueue(chunk);
+      },
+    }),
+  );
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
 /** The sign-in side of a provider (only `toolexec auth` has one). */
 export interface McpOAuthInteraction {
   /** `http://127.0.0.1:<port>/callback`, where the loopback listener waits. */
@@ -248,6 +267,10 @@ export class McpOAuthProvider implements OAuthClientProvider {
     if (effective?.method === 'POST' && body instanceof URLSearchParams && body.get('grant_type') === 'refresh_token') {
       return this.#sharedRefresh(url, effective, body);
     }
+    if (!this.#isMcpEndpoint(url)) {
+      // Discovery, registration, token: the SDK reads these whole, so a hostile server could send gigabytes.
+      return capped(await this.#baseFetch(input, effective), MAX_OAUTH_RESPONSE_BYTES, url.origin + url.pathname);
+    }
     const response = await this.#baseFetch(input, effective);
     if (response.status === 403 && url.origin === this.#origin) this.#noteStepUp(response);
     if (response.status !== 401 || url.origin !== this.#origin || !effective?.headers) return response;
@@ -286,7 +309,7 @@ export class McpOAuthProvider implements OAuthClientProvider {
     if (!entry) {
       const response = this.#baseFetch(url, init).then(
         async (r): Promise<SharedResponse> => {
-          const shared = { status: r.status, statusText: r.statusText, headers: [...r.headers], body: await r.text() };
+          const shared = { status: r.status, statusText: r.statusText, headers: [...r.headers], body: await capped(r, MAX_OAUTH_RESPONSE_BYTES, url.origin + url.pathname).text() };
           if (r.status >= 500) this.#lastRefreshFailure = `HTTP ${r.status} from ${url.origin}${url.pathname}`;
           return shared;
         },
@@ -303,6 +326,12 @@ export class McpOAuthProvider implements OAuthClientProvider {
     }
     const r = await entry.response;
     return new Response(r.body, { status: r.status, statusText: r.statusText, headers: r.headers });
+  }
+
+  /** The MCP endpoint itself (its event streams and JSON-RPC answers are bounded elsewhere). */
+  #isMcpEndpoint(url: URL): boolean {
+    const server = new URL(this.serverUrl);
+    return url.origin === server.origin && url.pathname === server.pathname;
   }
 
   #noteStepUp(response: Response): void {

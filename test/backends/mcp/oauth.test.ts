@@ -294,6 +294,37 @@ describe('OAuth to a remote MCP server', () => {
     await expect(connect(config, dir).listTools()).rejects.toThrow(McpAuthRequiredError);
   });
 
+  it('stops reading an authorization server that answers discovery with megabytes, and names it', async () => {
+    const { createServer } = await import('node:http');
+    const hostile = createServer((req, res) => {
+      const base = `http://127.0.0.1:${(hostile.address() as { port: number }).port}`;
+      if (req.url === '/mcp') {
+        res.writeHead(401, { 'www-authenticate': `Bearer resource_metadata="${base}/prm"` }).end();
+      } else if (req.url === '/prm') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ resource: `${base}/mcp`, authorization_servers: [base] }));
+      } else {
+        // Endless metadata: the client must stop, not buffer it all.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const chunk = Buffer.alloc(64 * 1024, 32);
+        const pump = () => {
+          while (res.write(chunk));
+        };
+        res.on('drain', pump);
+        res.on('close', () => res.off('drain', pump));
+        res.write('{"issuer":"');
+        pump();
+      }
+    });
+    await new Promise<void>((r) => hostile.listen(0, '127.0.0.1', () => r()));
+    try {
+      const url = `http://127.0.0.1:${(hostile.address() as { port: number }).port}/mcp`;
+      await expect(authorizeMcpServer(server({ url }), { oauthDir: freshDir(), open: () => {} })).rejects.toThrow(/failed before the browser step: .*sent more than 1048576 bytes; stopped reading/);
+    } finally {
+      hostile.closeAllConnections();
+      await new Promise((r) => hostile.close(r));
+    }
+  });
+
   it('refuses to sign in where OAuth does not apply', async () => {
     await expect(authorizeMcpServer(server({ command: 'node' }, 'local'), { open: () => {} })).rejects.toThrow(/"local" is a local \(stdio\) server: OAuth sign-in applies to remote servers/);
     await expect(authorizeMcpServer(server({ url: srv.url, oauth: false }), { open: () => {} })).rejects.toThrow(/"oauth": false/);
