@@ -173,6 +173,16 @@ describe('toolexec auth', () => {
   });
 });
 
+describe('$BROWSER', () => {
+  it('is split into commands and words without a shell; %s stands for the URL, else it is appended', async () => {
+    const { browserCommands } = await import('../../src/cli/auth-command.js');
+    const url = 'https://a.example/authorize?x=1&y=$(touch /tmp/pwned);z';
+    expect(browserCommands('firefox --new-window', url)).toEqual([['firefox', '--new-window', url]]);
+    expect(browserCommands('w3m %s:xdg-open', url)).toEqual([['w3m', url], ['xdg-open', url]]);
+    expect(browserCommands(' : ', url)).toEqual([]);
+  });
+});
+
 describe('README: Remote MCP servers that use OAuth', () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const start = readme.indexOf('## Remote MCP servers that use OAuth');

@@ -18,7 +18,7 @@
  * sends its `requestInit` headers to the authorization server too).
  */
 import { randomBytes } from 'node:crypto';
-import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import type { OAuthClientProvider, OAuthDiscoveryState } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { McpAuthRequiredError } from './errors.js';
@@ -98,6 +98,8 @@ export class McpOAuthProvider implements OAuthClientProvider {
   #lastRefreshToken: string | undefined;
   /** Why the last refresh failed at the transport level (5xx, network), if it did. */
   #lastRefreshFailure: string | undefined;
+  /** Whether the last discovery found any OAuth metadata (undefined before one). */
+  #foundMetadata: boolean | undefined;
   /** The scope of the last 403 insufficient_scope, if one came. */
   #stepUp: string | undefined;
   /** Set when this provider dropped tokens the server rejected. */
@@ -161,7 +163,10 @@ export class McpOAuthProvider implements OAuthClientProvider {
   clientInformation(): OAuthClientInformationMixed | undefined {
     if (!this.#interaction && !this.#store.read(this.serverUrl)?.tokens) {
       // Registering a client or starting a sign-in needs the user: say so before the SDK tries.
-      throw this.#authRequired(this.#rejected ? 'the server rejected the stored credentials' : 'no stored credentials (it has not been signed in to yet)');
+      const why = this.#rejected ? 'the server rejected the stored credentials' : 'no stored credentials (it has not been signed in to yet)';
+      // Legacy OAuth servers publish no metadata either, so this is a hint, not a verdict.
+      const hint = this.#foundMetadata === false ? ' (it publishes no OAuth metadata: if it takes an API key instead, put that in its "headers")' : '';
+      throw this.#authRequired(why + hint);
     }
     if (this.#config?.clientId !== undefined) {
       return { client_id: this.#config.clientId, ...(this.#config.clientSecret !== undefined ? { client_secret: this.#config.clientSecret } : {}) };
@@ -172,6 +177,11 @@ export class McpOAuthProvider implements OAuthClientProvider {
       return undefined;
     }
     return client;
+  }
+
+  /** Called by the SDK after discovery; only remembered (discovery runs again next time). */
+  saveDiscoveryState(state: OAuthDiscoveryState): void {
+    this.#foundMetadata = state.resourceMetadata !== undefined || state.authorizationServerMetadata !== undefined;
   }
 
   saveClientInformation(info: OAuthClientInformationMixed): void {

@@ -325,6 +325,20 @@ describe('OAuth to a remote MCP server', () => {
     }
   });
 
+  it('hints at "headers" when a server answers 401 but publishes no OAuth metadata', async () => {
+    const { createServer } = await import('node:http');
+    const keyed = createServer((_req, res) => res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"missing api key"}'));
+    await new Promise<void>((r) => keyed.listen(0, '127.0.0.1', () => r()));
+    try {
+      const url = `http://127.0.0.1:${(keyed.address() as { port: number }).port}/mcp`;
+      const c = connect(server({ url }), freshDir());
+      await expect(c.listTools()).rejects.toThrow(/needs OAuth authorization: no stored credentials \(it has not been signed in to yet\) \(it publishes no OAuth metadata: if it takes an API key instead, put that in its "headers"\)\. Run `toolexec auth remote`/);
+    } finally {
+      keyed.closeAllConnections();
+      await new Promise((r) => keyed.close(r));
+    }
+  });
+
   it('refuses to sign in where OAuth does not apply', async () => {
     await expect(authorizeMcpServer(server({ command: 'node' }, 'local'), { open: () => {} })).rejects.toThrow(/"local" is a local \(stdio\) server: OAuth sign-in applies to remote servers/);
     await expect(authorizeMcpServer(server({ url: srv.url, oauth: false }), { open: () => {} })).rejects.toThrow(/"oauth": false/);
