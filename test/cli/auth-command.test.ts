@@ -19,6 +19,8 @@ interface Run {
 }
 
 const outputs: string[] = [];
+/** `text` with the config file's path (named in auth errors) shown as <config>. */
+let norm = (text: string) => text;
 
 /** Runs the CLI without blocking this process (the OAuth server lives here). */
 function toolexec(args: string[], env: NodeJS.ProcessEnv, onStderr?: (text: string) => void): Promise<Run> {
@@ -52,6 +54,7 @@ describe('toolexec auth', () => {
     dir = mkdtempSync(join(tmpdir(), 'toolexec-auth-cli-'));
     oauthDir = join(dir, 'config', 'oauth');
     configFile = join(dir, 'toolexec.config.json');
+    norm = (text) => text.split(configFile).join('<config>');
     writeFileSync(configFile, JSON.stringify({ mcpServers: { remote: { url: srv.url }, local: { command: process.execPath, args: ['-e', ''] , disabled: true } } }));
     const { BROWSER: _ignored, ...rest } = process.env;
     env = { ...rest, TOOLEXEC_CONFIG_DIR: join(dir, 'config'), BROWSER: `${process.execPath} ${BROWSER_SCRIPT}`, BROWSER_LOG: join(dir, 'browser.log') };
@@ -64,11 +67,11 @@ describe('toolexec auth', () => {
 
   it('before signing in, `tools`, `run` and `serve` say which server needs it and what to run', async () => {
     const tools = await toolexec(['tools', '-c', configFile], env);
-    expect(tools.stderr).toMatch(/warning: MCP server "remote" is unavailable: MCP server "remote" \(http:\/\/127\.0\.0\.1:\d+\/mcp\) needs OAuth authorization: no stored credentials \(it has not been signed in to yet\)\. Run `toolexec auth remote` to sign in\./);
+    expect(norm(tools.stderr)).toMatch(/warning: MCP server "remote" is unavailable: MCP server "remote" \(http:\/\/127\.0\.0\.1:\d+\/mcp\) needs OAuth authorization: no stored credentials \(it has not been signed in to yet\)\. Run `toolexec auth remote --config <config>` to sign in\./);
 
     const run = await toolexec(['run', 'remote:echo', '{"text":"hi"}', '-c', configFile], env);
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/^error EXECUTION: MCP server "remote" \(.*\) needs OAuth authorization: .*Run `toolexec auth remote` to sign in\.$/m);
+    expect(norm(run.stderr)).toMatch(/^error EXECUTION: MCP server "remote" \(.*\) needs OAuth authorization: .*Run `toolexec auth remote --config <config>` to sign in\.$/m);
 
     // serve warns at start-up and keeps serving (stdio: it runs until its stdin closes).
     const serve = await new Promise<string>((resolve) => {
@@ -83,7 +86,7 @@ describe('toolexec auth', () => {
         resolve(stderr);
       });
     });
-    expect(serve).toMatch(/warning: MCP server "remote" is unavailable: .*Run `toolexec auth remote` to sign in\./);
+    expect(norm(serve)).toMatch(/warning: MCP server "remote" is unavailable: .*Run `toolexec auth remote --config <config>` to sign in\./);
     expect(srv.provider.counts.registrations).toBe(0);
   });
 
@@ -121,7 +124,7 @@ describe('toolexec auth', () => {
     srv.provider.revokeRefreshTokens();
     const run = await toolexec(['run', 'remote:echo', '{"text":"x"}', '-c', configFile], env);
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/needs OAuth authorization: the server rejected the stored credentials\. Run `toolexec auth remote` to sign in\./);
+    expect(norm(run.stderr)).toMatch(/needs OAuth authorization: the server rejected the stored credentials\. Run `toolexec auth remote --config <config>` to sign in\./);
 
     // Without $BROWSER the URL is printed; the "user" copies it into a browser.
     const { BROWSER: _none, ...noBrowser } = env;
@@ -212,7 +215,7 @@ describe('README: Remote MCP servers that use OAuth', () => {
 
   it('shows the messages toolexec prints', async () => {
     const { McpAuthRequiredError } = await import('../../src/backends/mcp/errors.js');
-    expect(block('').trim()).toBe(new McpAuthRequiredError('docs', 'https://mcp.example.com/mcp', 'no stored credentials (it has not been signed in to yet)').message);
+    expect(block('').trim()).toBe(new McpAuthRequiredError('docs', 'https://mcp.example.com/mcp', 'no stored credentials (it has not been signed in to yet)', { configFile: '/home/me/.toolexec/toolexec.config.json' }).message);
     const shown = block('sh').split('\n').filter((l) => l.startsWith('#')).map((l) => l.replace(/^# ?/, '')).join('\n');
     expect(shown).toMatch(/^To sign in to "docs", open this URL in a browser on this machine:\n\n  https:\/\/\S+code_challenge_method=S256/);
     expect(shown).toMatch(/\ntoolexec: waiting for the browser to come back\.\.\.\n/);

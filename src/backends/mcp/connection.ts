@@ -47,6 +47,8 @@ export interface McpConnectionOptions {
   listChangedDebounceMs?: number;
   /** Folder of the stored OAuth credentials (default: `oauth/` in the user's toolexec config dir). */
   oauthDir?: string;
+  /** The config file the servers come from: named in the `toolexec auth` command of auth errors. */
+  configFile?: string;
 }
 
 /** `idle` (not connected yet, or dropped), `connecting`, `connected`, `closed` (for good). */
@@ -233,7 +235,7 @@ async function terminate(child: ChildLike | undefined, graceMs = 1000): Promise<
  */
 export class McpConnection implements AsyncDisposable {
   readonly config: McpServerConfig;
-  readonly #options: Required<Omit<McpConnectionOptions, 'oauthDir'>> & { oauthDir?: string };
+  readonly #options: Required<Omit<McpConnectionOptions, 'oauthDir' | 'configFile'>> & { oauthDir?: string; configFile?: string };
   #oauth: McpOAuthProvider | null | undefined;
   #state: McpConnectionState = 'idle';
   #client: Client | undefined;
@@ -266,6 +268,7 @@ export class McpConnection implements AsyncDisposable {
       maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       listChangedDebounceMs: options.listChangedDebounceMs ?? DEFAULT_LIST_CHANGED_DEBOUNCE_MS,
       ...(options.oauthDir !== undefined ? { oauthDir: options.oauthDir } : {}),
+      ...(options.configFile !== undefined ? { configFile: options.configFile } : {}),
     };
   }
 
@@ -574,7 +577,7 @@ export class McpConnection implements AsyncDisposable {
    * `Authorization` header.
    */
   get oauthProvider(): McpOAuthProvider | undefined {
-    if (this.#oauth === undefined) this.#oauth = createOAuthProvider(this.config, this.#options.oauthDir) ?? null;
+    if (this.#oauth === undefined) this.#oauth = createOAuthProvider(this.config, this.#options.oauthDir, this.#options.configFile) ?? null;
     return this.#oauth ?? undefined;
   }
 
@@ -591,12 +594,10 @@ export class McpConnection implements AsyncDisposable {
           const why = cfg.oauth === false ? '"oauth" is false for this server' : 'the config sends its own Authorization header';
           return new McpConnectionError(`MCP server "${this.name}" (${cfg.url}) answered 401 Unauthorized and ${why}: check the credentials in its config`, { cause: err, retryable: false });
         }
-        return new McpAuthRequiredError(this.name, cfg.url, 'the server rejected the access token even after refreshing it', { cause: err });
+        return this.oauthProvider.authRequired('the server rejected the access token even after refreshing it', err);
       }
       const stepUp = this.oauthProvider?.stepUpReason;
-      if ((e as { code?: unknown }).code === 403 && stepUp && this.config.transport !== 'stdio') {
-        return new McpAuthRequiredError(this.name, this.config.url, stepUp, { cause: err });
-      }
+      if ((e as { code?: unknown }).code === 403 && stepUp) return this.oauthProvider!.authRequired(stepUp, err);
     }
     return undefined;
   }
@@ -715,7 +716,7 @@ export class McpConnection implements AsyncDisposable {
 }
 
 /** The provider for `config`, or undefined where OAuth does not apply. */
-function createOAuthProvider(config: McpServerConfig, oauthDir: string | undefined): McpOAuthProvider | undefined {
+function createOAuthProvider(config: McpServerConfig, oauthDir: string | undefined, configFile: string | undefined): McpOAuthProvider | undefined {
   if (config.transport === 'stdio' || config.oauth === false) return undefined;
   const http: McpHttpServerConfig = config;
   const headerNames = Object.keys(http.headers ?? {});
@@ -727,5 +728,6 @@ function createOAuthProvider(config: McpServerConfig, oauthDir: string | undefin
     config: http.oauth || undefined,
     store: new OAuthStore(oauthDir),
     configHeaderNames: headerNames,
+    configFile,
   });
 }

@@ -47,9 +47,13 @@ export class McpAuthRequiredError extends McpConnectionError {
   /** The command that fixes it. */
   readonly command: string;
 
-  constructor(server: string, url: string, reason: string, options: { cause?: unknown; retryable?: boolean } = {}) {
-    const command = `toolexec auth ${shellWord(server)}`;
-    super(`MCP server "${server}" (${url}) needs OAuth authorization: ${reason}. Run \`${command}\` to sign in.`, { retryable: false, ...options });
+  /** `configFile`: the config the server is in, named in the command (clients start toolexec from elsewhere). */
+  constructor(server: string, url: string, reason: string, options: { cause?: unknown; retryable?: boolean; configFile?: string | undefined } = {}) {
+    const command = `toolexec auth ${shellWord(server)}${options.configFile ? ` --config ${shellWord(options.configFile)}` : ''}`;
+    super(`MCP server "${server}" (${url}) needs OAuth authorization: ${reason}. Run \`${command}\` to sign in.`, {
+      retryable: options.retryable ?? false,
+      ...(options.cause !== undefined ? { cause: options.cause } : {}),
+    });
     this.server = server;
     this.url = url;
     this.command = command;

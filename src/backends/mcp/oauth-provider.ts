@@ -71,6 +71,8 @@ export interface McpOAuthProviderOptions {
   interaction?: McpOAuthInteraction;
   /** Underlying fetch (default: the global one). */
   fetch?: FetchLike;
+  /** The config file the server is in (named in auth errors). */
+  configFile?: string | undefined;
 }
 
 interface SharedResponse {
@@ -90,6 +92,7 @@ export class McpOAuthProvider implements OAuthClientProvider {
   readonly #origin: string;
   readonly #configHeaders: Set<string>;
   readonly #baseFetch: FetchLike;
+  readonly #configFile: string | undefined;
   /** Refresh requests in flight or just answered, by request URL and body. */
   readonly #refreshes = new Map<string, { at: number; response: Promise<SharedResponse> }>();
   /** Access tokens the MCP server answered 401 to (the last few). */
@@ -117,6 +120,7 @@ export class McpOAuthProvider implements OAuthClientProvider {
     this.#origin = new URL(options.serverUrl).origin;
     this.#configHeaders = new Set((options.configHeaderNames ?? []).map((h) => h.toLowerCase()));
     this.#baseFetch = options.fetch ?? ((url, init) => fetch(url, init));
+    this.#configFile = options.configFile;
   }
 
   /** The `state` of the authorization request in progress (checked against the redirect). */
@@ -359,6 +363,11 @@ export class McpOAuthProvider implements OAuthClientProvider {
   }
 
   #authRequired(reason: string, retryable = false): McpAuthRequiredError {
-    return new McpAuthRequiredError(this.serverName, this.serverUrl, reason, { retryable });
+    return new McpAuthRequiredError(this.serverName, this.serverUrl, reason, { retryable, configFile: this.#configFile });
+  }
+
+  /** An auth error for this server (used by the connection for the server's own 401/403 answers). */
+  authRequired(reason: string, cause?: unknown): McpAuthRequiredError {
+    return new McpAuthRequiredError(this.serverName, this.serverUrl, reason, { cause, configFile: this.#configFile });
   }
 }
