@@ -31,6 +31,9 @@ export const OAUTH_CLIENT_NAME = 'toolexec';
 /** How long a refresh response is handed to late callers that used the same refresh token. */
 const REFRESH_SHARE_MS = 10_000;
 
+/** Fresh access tokens the server may refuse in a row before the provider gives up. */
+const MAX_REFUSED_TOKENS = 3;
+
 /** Largest answer read from discovery, registration and token endpoints (they are small JSON documents). */
 export const MAX_OAUTH_RESPONSE_BYTES = 1024 * 1024;
 
@@ -97,6 +100,10 @@ export class McpOAuthProvider implements OAuthClientProvider {
   readonly #refreshes = new Map<string, { at: number; response: Promise<SharedResponse> }>();
   /** Access tokens the MCP server answered 401 to (the last few). */
   readonly #rejectedAccessTokens = new Set<string>();
+  /** Distinct access tokens refused in a row (reset by any other answer of the MCP server). */
+  #refusedInARow = 0;
+  /** Access tokens handed back as a refresh answer without asking the server (the last few). */
+  readonly #answeredFromStore = new Map<string, number>();
   /** The refresh token of the last refresh request sent. */
   #lastRefreshToken: string | undefined;
   /** Why the last refresh failed at the transport level (5xx, network), if it did. */
@@ -281,16 +288,26 @@ export class McpOAuthProvider implements OAuthClientProvider {
     if (effective?.method === 'POST' && body instanceof URLSearchParams && body.get('grant_type') === 'refresh_token') {
       return this.#sharedRefresh(url, effective, body);
     }
-    if (!this.#isMcpEndpoint(url)) {
+    if (!this.#isMcpRequest(url, effective)) {
+      // A server that refuses every token it is given would have the SDK refresh forever (the
+      // SSE transport retries without a limit): after three fresh tokens, stop.
+      if (this.#refusedInARow >= MAX_REFUSED_TOKENS) {
+        throw this.#authRequired(`the server refused ${MAX_REFUSED_TOKENS} access tokens in a row, fresh ones included`);
+      }
       // Discovery, registration, token: the SDK reads these whole, so a hostile server could send gigabytes.
       return capped(await this.#baseFetch(input, effective), MAX_OAUTH_RESPONSE_BYTES, url.origin + url.pathname);
     }
     const response = await this.#baseFetch(input, effective);
-    if (response.status === 403 && url.origin === this.#origin) this.#noteStepUp(response);
-    if (response.status !== 401 || url.origin !== this.#origin || !effective?.headers) return response;
+    if (response.status === 403) this.#noteStepUp(response);
+    if (response.status !== 401) {
+      this.#refusedInARow = 0;
+      return response;
+    }
+    if (!effective?.headers) return response;
     const headers = new Headers(effective.headers);
     const sent = /^Bearer (.+)$/i.exec(headers.get('authorization') ?? '')?.[1];
     if (sent === undefined) return response;
+    if (!this.#rejectedAccessTokens.has(sent)) this.#refusedInARow++;
     this.#rejectedAccessTokens.add(sent);
     if (this.#rejectedAccessTokens.size > 8) this.#rejectedAccessTokens.delete(this.#rejectedAccessTokens.values().next().value!);
     // A request sent with a token that another call has replaced meanwhile is sent again with
@@ -308,9 +325,19 @@ export class McpOAuthProvider implements OAuthClientProvider {
     const stored = record?.tokens;
     // A call that met a 401 with an older token, while another call's refresh was replacing
     // it, asks to refresh the new tokens: they have not been refused yet, so they are the answer.
-    if (stored && refreshToken !== undefined && stored.refresh_token === refreshToken && !this.#rejectedAccessTokens.has(stored.access_token) && record?.tokensSavedAt !== undefined) {
+    // A bounded number of times per token, so nothing can loop on an answer the server keeps refusing.
+    if (
+      stored &&
+      refreshToken !== undefined &&
+      stored.refresh_token === refreshToken &&
+      !this.#rejectedAccessTokens.has(stored.access_token) &&
+      (this.#answeredFromStore.get(stored.access_token) ?? 0) < 32 &&
+      record?.tokensSavedAt !== undefined
+    ) {
       const left = stored.expires_in === undefined ? undefined : Math.floor((record.tokensSavedAt + stored.expires_in * 1000 - Date.now()) / 1000);
       if (left === undefined || left > 0) {
+        this.#answeredFromStore.set(stored.access_token, (this.#answeredFromStore.get(stored.access_token) ?? 0) + 1);
+        if (this.#answeredFromStore.size > 8) this.#answeredFromStore.delete(this.#answeredFromStore.keys().next().value!);
         const { issuer: _stamp, ...wire } = stored;
         return Response.json({ ...wire, ...(left !== undefined ? { expires_in: left } : {}) });
       }
@@ -342,10 +369,14 @@ export class McpOAuthProvider implements OAuthClientProvider {
     return new Response(r.body, { status: r.status, statusText: r.statusText, headers: r.headers });
   }
 
-  /** The MCP endpoint itself (its event streams and JSON-RPC answers are bounded elsewhere). */
-  #isMcpEndpoint(url: URL): boolean {
+  /**
+   * A request to the MCP server rather than to OAuth endpoints: the endpoint itself, or any
+   * request the SDK sends our access token with (the old SSE transport posts elsewhere).
+   */
+  #isMcpRequest(url: URL, init: RequestInit | undefined): boolean {
     const server = new URL(this.serverUrl);
-    return url.origin === server.origin && url.pathname === server.pathname;
+    if (url.origin !== server.origin) return false;
+    return url.pathname === server.pathname || /^Bearer /i.test(new Headers(init?.headers).get('authorization') ?? '');
   }
 
   #noteStepUp(response: Response): void {

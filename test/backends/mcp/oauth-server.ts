@@ -10,6 +10,7 @@ import type { Server } from 'node:http';
 import express from 'express';
 import { Server as McpServer } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { CallToolRequestSchema, isInitializeRequest, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { createOAuthMetadata, getOAuthProtectedResourceMetadataUrl, mcpAuthMetadataRouter, mcpAuthRouter } from '@modelcontextprotocol/sdk/server/auth/router.js';
 import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
@@ -113,7 +114,14 @@ export class TestOAuthProvider implements OAuthServerProvider {
     return this.#issue(r.clientId, r.scopes, resource ?? r.resource);
   }
 
+  /** When set, every access token is refused (a server whose tokens never work, say for the wrong audience). */
+  refuseAllTokens = false;
+
   async verifyAccessToken(token: string): Promise<AuthInfo> {
+    if (this.refuseAllTokens) {
+      this.counts.rejected++;
+      throw new InvalidTokenError('token refused');
+    }
     const t = this.accessTokens.get(token);
     if (!t || t.expiresAt <= Date.now()) {
       this.counts.rejected++;
@@ -179,7 +187,8 @@ function closeServer(server: Server): Promise<void> {
  * text), `whoami` (the client ID and scopes of the token that called it) and `admin` (answers
  * 403 insufficient_scope unless the token has mcp:admin).
  */
-export async function startOAuthMcpServer(options: { accessTokenTtlSeconds?: number; issueRefreshTokens?: boolean } = {}): Promise<OAuthMcpServer> {
+export async function startOAuthMcpServer(options: { accessTokenTtlSeconds?: number; issueRefreshTokens?: boolean; transport?: 'streamable-http' | 'sse' } = {}): Promise<OAuthMcpServer> {
+  const sse = options.transport === 'sse';
   const provider = new TestOAuthProvider(options);
   // `admin` needs mcp:admin on top: a step-up the first sign-in (asked for mcp:tools by the 401) does not cover.
   const scopes = ['mcp:tools', 'mcp:admin'];
@@ -192,7 +201,8 @@ export async function startOAuthMcpServer(options: { accessTokenTtlSeconds?: num
 
   const mcpApp = express();
   const mcp = await listen(mcpApp);
-  const mcpUrl = new URL(`http://127.0.0.1:${mcp.port}/mcp`);
+  // The old HTTP+SSE transport: the event stream at /sse, messages POSTed to /messages.
+  const mcpUrl = new URL(`http://127.0.0.1:${mcp.port}/${sse ? 'sse' : 'mcp'}`);
 
   const authServerHeaders = new Set<string>();
   authApp.use((req, _res, next) => {
@@ -245,6 +255,22 @@ export async function startOAuthMcpServer(options: { accessTokenTtlSeconds?: num
     return server;
   };
 
+  const sseSessions = new Map<string, SSEServerTransport>();
+  mcpApp.get('/sse', bearer, async (_req, res) => {
+    const transport = new SSEServerTransport('/messages', res);
+    sseSessions.set(transport.sessionId, transport);
+    res.on('close', () => sseSessions.delete(transport.sessionId));
+    await newServer().connect(transport);
+  });
+  mcpApp.post('/messages', bearer, async (req, res) => {
+    const transport = sseSessions.get(String(req.query.sessionId));
+    if (!transport) {
+      res.status(404).send('unknown session');
+      return;
+    }
+    await transport.handlePostMessage(req, res, req.body);
+  });
+
   mcpApp.all('/mcp', (req, _res, next) => {
     seenAuthorization.push(String(req.headers.authorization ?? ''));
     next();
@@ -285,7 +311,7 @@ export async function startOAuthMcpServer(options: { accessTokenTtlSeconds?: num
     seenAuthorization,
     authServerHeaders,
     close: async () => {
-      for (const t of sessions.values()) await t.close().catch(() => {});
+      for (const t of [...sessions.values(), ...sseSessions.values()]) await t.close().catch(() => {});
       await Promise.all([closeServer(auth.server), closeServer(mcp.server)]);
     },
   };

@@ -190,6 +190,44 @@ describe('OAuth to a remote MCP server', () => {
     expect((await backend.call('remote:admin', {}, ctxFor('remote', 'admin'))).structured).toBe('admin ok');
   });
 
+  it('works the same over the old HTTP+SSE transport (sign-in, calls, refresh)', async () => {
+    const sseServer = await startOAuthMcpServer({ transport: 'sse' });
+    try {
+      const dir = freshDir();
+      const config = server({ url: sseServer.url, type: 'sse' });
+      await expect(connect(config, dir).listTools()).rejects.toThrow(/needs OAuth authorization: no stored credentials/);
+      const result = await signIn(config, dir);
+      expect(result.tools).toBe(3);
+      const c = connect(config, dir);
+      expect((await whoami(c)).structured).toMatchObject({ scopes: ['mcp:tools'] });
+      sseServer.provider.expireAccessTokens();
+      // The open event stream carries on; the next POST meets the 401 and refreshes.
+      expect((await whoami(c)).structured).toMatchObject({ scopes: ['mcp:tools'] });
+      expect(sseServer.provider.counts.refreshes).toBe(1);
+    } finally {
+      await sseServer.close();
+    }
+  });
+
+  it('gives up with the clear error when the server refuses even fresh tokens (no endless refreshing), on both HTTP transports', async () => {
+    for (const transport of ['streamable-http', 'sse'] as const) {
+      const strict = await startOAuthMcpServer({ transport });
+      try {
+        const dir = freshDir();
+        const config = server({ url: strict.url, type: transport });
+        await signIn(config, dir);
+        const c = connect(config, dir);
+        await whoami(c);
+        strict.provider.refuseAllTokens = true;
+        const err = await rejection(whoami(c));
+        expect(err.message, transport).toMatch(/needs OAuth authorization: the server (rejected the access token even after refreshing it|refused 3 access tokens in a row, fresh ones included)\. Run `toolexec auth remote`/);
+        expect(strict.provider.counts.refreshes, transport).toBeLessThanOrEqual(3);
+      } finally {
+        await strict.close();
+      }
+    }
+  });
+
   it('keeps the stored client when the redirect port is fixed (oauth.redirectPort), registering once', async () => {
     const dir = freshDir();
     const probe = await import('./helpers.js').then((h) => h.freePort());
