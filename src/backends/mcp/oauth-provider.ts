@@ -214,6 +214,8 @@ export class McpOAuthProvider implements OAuthClientProvider {
     });
     this.#lastRefreshFailure = undefined;
     this.#rejected = false;
+    // New tokens may carry the scopes a step-up asked for; a 403 after them sets it again.
+    this.#stepUp = undefined;
     if (this.#interaction) this.#signedIn = true;
   }
 
