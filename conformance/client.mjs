@@ -11,7 +11,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { authorizeMcpServer, McpAuthRequiredError, McpBackend, McpConnection, parseMcpServer, ToolError } from '../dist/index.js';
+import { ToolError } from '../dist/index.js';
+import { authorizeMcpServer, McpAuthRequiredError, McpBackend, McpConnection, parseMcpServer } from '../dist/mcp.js';
 
 const url = process.argv.at(-1);
 const scenario = process.env.MCP_CONFORMANCE_SCENARIO ?? '';

@@ -11,7 +11,7 @@
 import { ToolError } from '../model/errors.js';
 import { matchToolPattern } from '../model/tool-id.js';
 import type { JsonValue, Tool } from '../model/tool.js';
-import { loadPrelude } from '../runtime/prelude.js';
+import { PRELUDE_FILENAME } from '../runtime/guest.js';
 import { loadRuntime, RUNTIME_NAMES, isRuntimeName, RuntimeUnavailableError } from '../runtime/load.js';
 import type { Runtime, RuntimeFailure, RuntimeName, RuntimeOutcome, RuntimeSession } from '../runtime/types.js';
 import { prepareScript, type PreparedScript } from './prepare.js';
@@ -123,6 +123,7 @@ export class Executor implements AsyncDisposable {
     if (this.disposed) throw new Error('This executor has been disposed');
     if (typeof script !== 'string') throw new TypeError(`execute(script): script must be a string, got ${script === null ? 'null' : typeof script}`);
     checkLimits(options, 'options');
+    if (options.onToolCall !== undefined && typeof options.onToolCall !== 'function') throw new TypeError('execute(script, options): options.onToolCall must be a function');
     const limits = this.resolveLimits(options);
     const started = performance.now();
     const prepared = prepareScript(script);
@@ -258,6 +259,7 @@ class Execution {
   private readonly toolCalls: ToolCallRecord[] = [];
   private outputBytes = 0;
   private callCount = 0;
+  private endedCalls = 0;
   private active = 0;
   private readonly queue: PendingCall[] = [];
   private readonly controller = new AbortController();
@@ -286,7 +288,6 @@ class Execution {
     try {
       session = runtime.start(
         {
-          prelude: loadPrelude(),
           code: prepared.code,
           filename,
           lineOffset: prepared.lineOffset,
@@ -445,8 +446,21 @@ class Execution {
 
   /** A call refused before it reached the runner: in the ledger, and an error in the guest. */
   private refuse(id: number, toolId: string, args: unknown, code: string, message: string): void {
-    this.toolCalls.push({ toolId, args, ok: false, durationMs: 0, startedAt: Date.now(), error: { code, message } });
+    const record: ToolCallRecord = { toolId, args, ok: false, durationMs: 0, startedAt: Date.now(), error: { code, message } };
+    this.toolCalls.push(record);
+    this.ended(record);
     this.reply(id, { ok: false, error: { code, message, toolId } });
+  }
+
+  /** A ledger entry is final: tell the caller's `onToolCall`, whose failure changes nothing here. */
+  private ended(record: ToolCallRecord): void {
+    const listener = this.options.onToolCall;
+    if (!listener) return;
+    try {
+      listener(record, ++this.endedCalls);
+    } catch {
+      // a progress listener's bug must not fail the script's tool call
+    }
   }
 
   private dispatch(call: PendingCall): void {
@@ -470,6 +484,7 @@ class Execution {
         if (this.finished) return;
         record.ok = true;
         record.durationMs = performance.now() - t0;
+        this.ended(record);
         this.reply(call.id, { ok: true, value: (res as { structured: unknown }).structured });
       },
       (err: unknown) => {
@@ -477,6 +492,7 @@ class Execution {
         record.durationMs = performance.now() - t0;
         const e = toBridgeError(err, call.toolId);
         record.error = { code: String(e.code), message: String(e.message) };
+        this.ended(record);
         this.reply(call.id, { ok: false, error: e });
       },
     ).finally(() => {
@@ -587,7 +603,7 @@ class Execution {
     const re = new RegExp(`${this.filename.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:(\\d+):(\\d+)`, 'g');
     const out: string[] = [];
     for (const frame of stack.split('\n')) {
-      if (frame.includes('toolexec-prelude.js')) continue;
+      if (frame.includes(PRELUDE_FILENAME)) continue;
       let wrapper = false;
       const mapped = frame.replace(re, (_all, l: string, c: string) => {
         const line = Number(l) - offset;

@@ -1,7 +1,7 @@
 /**
  * Executor types (DESIGN.md "Executor contract").
  */
-import type { JsonValue } from '../model/tool.js';
+import type { JsonValue } from '../model/json.js';
 import type { ToolIndex } from '../index/types.js';
 import type { RunResult } from '../run/types.js';
 import type { Runtime, RuntimeName } from '../runtime/types.js';
@@ -50,11 +50,17 @@ export type LimitName = keyof ExecuteLimits;
 /** The limits in force for one execution and whether each was enforced. */
 export type ReportedLimits = ExecuteLimits & { enforced: Record<LimitName, boolean> };
 
-/** Per-call options of `execute()`: limits (capped by the executor's `maxLimits`) and a signal. */
+/** Per-call options of `execute()`: limits (capped by the executor's `maxLimits`), a signal, progress. */
 export interface ExecuteOptions extends Partial<ExecuteLimits> {
   signal?: AbortSignal;
   /** Name shown in stack traces (default `script.js`). */
   filename?: string;
+  /**
+   * Called each time one of the script's tool calls ends (refused ones included), with its
+   * ledger entry and how many calls have ended so far: progress for a caller while the script
+   * runs. A listener that throws changes nothing in the execution.
+   */
+  onToolCall?: (record: ToolCallRecord, count: number) => void;
 }
 
 /** Why an execution failed; positions are in the user's script. */

@@ -3,7 +3,7 @@
  * (`src/schema`) so that every mistake comes back as a path into the file; the MCP backend's
  * parser then checks what a schema cannot say (a server needs a command or a URL, not both).
  */
-import type { JsonSchema } from '../schema/types.js';
+import type { JsonSchema } from '../model/json.js';
 
 /** Names of the limits a config may set; the executor's limits of the same names. */
 export const CONFIG_LIMIT_KEYS = [

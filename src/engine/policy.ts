@@ -43,15 +43,21 @@ export class ToolPolicy {
     return this.allow.length === 0 || this.allow.some((p) => matchToolPattern(p, toolId));
   }
 
-  /** The error a refused call fails with (TOOL_NOT_FOUND: a hidden tool does not exist for the caller). */
+  /**
+   * The error a refused call fails with, on every path (run, chain, stream, scripts):
+   * TOOL_NOT_FOUND, because a hidden tool does not exist for the caller. Search, describe and
+   * the declarations already say it does not exist; a different code for calls (such as the
+   * executor's TOOL_NOT_ALLOWED, which is for the caller's own `allowedTools`) would confirm
+   * that it does. The refusal does not depend on whether the ID is registered at all.
+   */
   refusal(toolId: string, op: 'run' | 'chain' | 'stream' = 'run'): ToolError {
-    return new ToolError('TOOL_NOT_FOUND', `Tool ${toolId} is not exposed here (the config's allow/deny patterns exclude it)`, { toolId, op: op === 'chain' ? 'chain' : op });
+    return new ToolError('TOOL_NOT_FOUND', `Tool ${toolId} is not exposed here (the config's allow/deny patterns exclude it)`, { toolId, op });
   }
 }
 
-/** Runner middleware refusing calls the policy excludes. */
+/** Runner middleware refusing calls the policy excludes: runs, chains and streams alike. */
 export function policyMiddleware(policy: ToolPolicy): Middleware {
-  return (call, next) => (policy.allows(call.toolId) ? next() : Promise.reject(policy.refusal(call.toolId)));
+  return (call, next) => (policy.allows(call.toolId) ? next() : Promise.reject(policy.refusal(call.toolId, call.op)));
 }
 
 

@@ -14,7 +14,7 @@ import type { BackendDescriptor, BackendKind } from '../model/backend.js';
 import { ToolError } from '../model/errors.js';
 import { validateDefinition } from '../model/tool-id.js';
 import type { Tool, ToolDefinition } from '../model/tool.js';
-import { canonicalJson } from '../schema/validator.js';
+import { canonicalJson } from '../model/json.js';
 import { cursorBinding, decodeCursor, encodeCursor, pageLimit, searchKey } from './cursor.js';
 import type {
   BackendSelector,

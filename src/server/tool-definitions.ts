@@ -3,7 +3,7 @@
  * out). Arguments are checked against these schemas with our validator before any handler
  * runs, so a handler can trust their shape.
  */
-import type { JsonSchema } from '../schema/types.js';
+import type { JsonSchema } from '../model/json.js';
 
 export const SERVER_TOOL_NAMES = ['search_tools', 'list_namespaces', 'describe_tool', 'run_tool', 'run_chain', 'execute_code'] as const;
 export type ServerToolName = (typeof SERVER_TOOL_NAMES)[number];

@@ -17,18 +17,16 @@ import {
   type ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import { createRequire } from 'node:module';
 import { ToolError } from '../model/errors.js';
+import { PACKAGE_VERSION } from '../model/package-info.js';
 import type { ContentItem } from '../model/tool.js';
 import { defaultValidator } from '../schema/validator.js';
 import type { CompiledValidator } from '../schema/types.js';
 import type { ChainStep } from '../run/types.js';
-import type { Engine, ExecuteToolCall } from '../engine/engine.js';
-import type { ExecuteResult } from '../code/types.js';
+import type { Engine } from '../engine/engine.js';
+import type { ExecuteResult, ToolCallRecord } from '../code/types.js';
 import type { ConfigLimits } from '../config/load-config.js';
 import { EXECUTE_CODE_DESCRIPTION, SERVER_TOOL_NAMES, serverToolDefinitions, type ServerToolDefinition, type ServerToolName } from './tool-definitions.js';
-
-const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /** Largest declarations text put into `execute_code`'s description before falling back to a tool list. */
 export const DEFAULT_MAX_TYPES_CHARS = 32_000;
@@ -173,7 +171,7 @@ export class ToolexecServer implements AsyncDisposable {
   createSession(): Server {
     if (this.#closed) throw new Error('The toolexec server has been closed');
     const server = new Server(
-      { name: this.#options.name ?? 'toolexec', version: this.#options.version ?? pkg.version },
+      { name: this.#options.name ?? 'toolexec', version: this.#options.version ?? PACKAGE_VERSION },
       { capabilities: { tools: { listChanged: true } }, instructions: INSTRUCTIONS },
     );
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: this.#definitions.map((d) => ({ ...d })) }));
@@ -371,7 +369,7 @@ export class ToolexecServer implements AsyncDisposable {
         ...(Object.keys(limits).length > 0 ? { limits } : {}),
         signal: extra.signal,
         ...(progress
-          ? { onToolCall: (call: ExecuteToolCall, count: number) => progress(count, `${call.toolId} ${call.ok ? 'ok' : `failed${call.error ? `: ${call.error.code}` : ''}`}`) }
+          ? { onToolCall: (call: ToolCallRecord, count: number) => progress(count, `${call.toolId} ${call.ok ? 'ok' : `failed${call.error ? `: ${call.error.code}` : ''}`}`) }
           : {}),
       });
     } catch (e) {

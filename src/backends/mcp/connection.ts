@@ -12,9 +12,10 @@ import type { McpHttpServerConfig, McpServerConfig } from './config.js';
 import { McpAuthRequiredError, McpConnectionError } from './errors.js';
 import { McpOAuthProvider } from './oauth-provider.js';
 import { OAuthStore } from './oauth-store.js';
+import { PACKAGE_NAME, PACKAGE_VERSION } from '../../model/package-info.js';
 
-/** Client identity sent in `initialize`. */
-export const DEFAULT_CLIENT_INFO = { name: 'toolexec', version: '0.1.0' } as const;
+/** Client identity sent in `initialize`: this package's name and version. */
+export const DEFAULT_CLIENT_INFO: { readonly name: string; readonly version: string } = Object.freeze({ name: PACKAGE_NAME, version: PACKAGE_VERSION });
 /** Limit for starting a server and completing `initialize`. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 /** First reconnect delay after a failure; doubles per consecutive failure up to `DEFAULT_BACKOFF_MAX_MS`. */
