@@ -20,7 +20,22 @@ export const CONFIG_LIMIT_KEYS = [
 export const CONFIG_RUNTIMES = ['quickjs', 'isolated-vm', 'docker'] as const;
 
 /** Top-level keys of the config file. */
-export const CONFIG_KEYS = ['$schema', 'mcpServers', 'tools', 'runtime', 'limits', 'toolTimeoutMs', 'expose', 'allow', 'deny'] as const;
+export const CONFIG_KEYS = ['$schema', 'mcpServers', 'tools', 'runtime', 'limits', 'toolTimeoutMs', 'expose', 'allow', 'deny', 'serve'] as const;
+
+/**
+ * Keys of the `serve` section: admission control and session caps of `toolexec serve` (their
+ * defaults and meaning live with the server, `src/server/admission.ts` and `src/server/http.ts`).
+ */
+export const CONFIG_SERVE_KEYS = [
+  'maxConcurrentExecutions',
+  'maxQueuedExecutions',
+  'maxExecutionsPerSession',
+  'maxSessions',
+  'maxSessionsPerClient',
+  'sessionIdleMs',
+  'unusedSessionIdleMs',
+  'maxResultBytes',
+] as const;
 
 // Letters, digits, `_ - . +`, the `:` separator and the `*` wildcard: anything else can never
 // match a tool ID, so it is a typo worth reporting.
@@ -66,5 +81,10 @@ export const CONFIG_SCHEMA: JsonSchema = {
     expose: patternList,
     allow: patternList,
     deny: patternList,
+    serve: {
+      type: 'object',
+      additionalProperties: false,
+      properties: Object.fromEntries(CONFIG_SERVE_KEYS.map((k) => [k, { type: 'integer', minimum: 1 }])),
+    },
   },
 };

@@ -16,7 +16,7 @@ const limitsSchema: JsonSchema = {
   description: 'Per-call limits; each is capped by the server\'s configuration.',
   additionalProperties: false,
   properties: {
-    timeoutMs: { type: 'integer', minimum: 1, description: 'Wall-clock budget for the whole script, tool calls included.' },
+    timeoutMs: { type: 'integer', minimum: 1, description: 'Wall-clock budget for the whole script, tool calls and any wait for a free sandbox included.' },
     memoryMb: { type: 'integer', minimum: 1, description: 'Heap limit for the sandbox.' },
     cpuMs: { type: 'integer', minimum: 1, description: 'CPU budget, where the runtime can measure it.' },
     maxToolCalls: { type: 'integer', minimum: 1, description: 'Most tool calls the script may make.' },
@@ -217,7 +217,7 @@ export function serverToolDefinitions(executeDescription: string): ServerToolDef
         properties: {
           script: { type: 'string', minLength: 1, maxLength: MAX_SCRIPT_CHARS, description: 'JavaScript or TypeScript source.' },
           runtime: { enum: ['quickjs', 'isolated-vm', 'docker'], description: 'Sandbox runtime (default: the server\'s, normally "quickjs"); isolated-vm and docker only where installed.' },
-          timeoutMs: { type: 'integer', minimum: 1, description: 'Shorthand for limits.timeoutMs.' },
+          timeoutMs: { type: 'integer', minimum: 1, description: 'Shorthand for limits.timeoutMs (capped by the server; a wait for a free sandbox counts against it).' },
           limits: limitsSchema,
         },
         required: ['script'],
@@ -260,6 +260,7 @@ export function serverToolDefinitions(executeDescription: string): ServerToolDef
               memoryBytes: { type: 'number' },
               toolCalls: { type: 'integer' },
               outputBytes: { type: 'integer' },
+              queuedMs: { type: 'number', description: 'Time spent waiting for a free sandbox (part of timeoutMs).' },
             },
           },
           limits: { type: 'object' },

@@ -216,5 +216,15 @@ export function defineServeSuite(transport: string, connect: () => Promise<Conne
       const ok = await call('execute_code', { script: 'return 6 * 7' });
       expect(ok.structuredContent!.value).toBe(42);
     });
+
+    it('limits a client asks for are capped by the config, and a deep value comes back compact', async () => {
+      const greedy = await call('execute_code', { script: 'return 1', timeoutMs: 600_000, limits: { memoryMb: 100_000 } });
+      expect(greedy.structuredContent!.limits).toMatchObject({ timeoutMs: 5000, memoryMb: 64 });
+      const deep = await call('execute_code', { script: 'let v = 0; for (let i = 0; i < 2000; i++) v = { v }; return v' });
+      expect(deep.isError, textOf(deep).slice(0, 200)).toBeFalsy();
+      expect(textOf(deep)).not.toMatch(/\n/);
+      expect(textOf(deep)).toHaveLength(2000 * 6 + 1);
+      expect((await call('list_namespaces')).isError).toBeFalsy();
+    });
   });
 }

@@ -39,19 +39,19 @@ let farSide: { createQuickJSEngine: CreateEngine; createJob: CreateJob } | undef
  * file there is: the far side is not part of the host's module graph, it only happens to run in
  * the host thread in this mode.
  */
-function evaluateFarSide(relative: string, modules: Record<string, unknown>): Record<string, unknown> {
+function evaluateFarSide(relative: string): Record<string, unknown> {
   const filename = guestPath(relative);
   const fn = compileFunction(readFileSync(filename, 'utf8'), ['require', 'module', 'exports'], { filename });
   const module = { exports: {} as Record<string, unknown> };
-  const localRequire = (id: string) => modules[id] ?? require(id);
-  fn(localRequire, module, module.exports);
+  // Its own requires are node built-ins and the resolved quickjs-emscripten path.
+  fn(require, module, module.exports);
   return module.exports;
 }
 
 function loadFarSide(): { createQuickJSEngine: CreateEngine; createJob: CreateJob } {
   farSide ??= {
-    createQuickJSEngine: evaluateFarSide('quickjs/engine.js', {}).createQuickJSEngine as CreateEngine,
-    createJob: evaluateFarSide('quickjs/job.js', {}).createJob as CreateJob,
+    createQuickJSEngine: evaluateFarSide('quickjs/engine.js').createQuickJSEngine as CreateEngine,
+    createJob: evaluateFarSide('quickjs/job.js').createJob as CreateJob,
   };
   return farSide;
 }
