@@ -34,8 +34,9 @@ describe('examples', () => {
   it('executor-basics.mjs runs', () => {
     const r = node(['examples/executor-basics.mjs']);
     expect(r.code).toBe(0);
-    const [first, second] = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const [first, withInput, second] = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(first).toEqual({ ok: true, value: 10, logs: ['partial sums 3 7'], toolCalls: 2 });
+    expect(withInput).toEqual({ ok: true, value: 42 });
     expect(second).toEqual({ ok: false, code: 'TIMEOUT' });
   });
 

@@ -9,6 +9,7 @@ import type { Runtime, RuntimeName } from '../runtime/types.js';
 /** Every way an execution can fail. */
 export const EXECUTE_ERROR_CODES = [
   'SYNTAX_ERROR',
+  'SCRIPT_TOO_LARGE',
   'RUNTIME_ERROR',
   'TOOL_ERROR',
   'TIMEOUT',
@@ -32,7 +33,10 @@ export interface ExecuteLimits {
   memoryMb: number;
   /** Guest CPU budget, where the runtime can measure it (`undefined`: none). */
   cpuMs?: number;
-  /** Most tool calls (`run`) one execution may make; one more ends it with TOOL_CALL_LIMIT. */
+  /**
+   * Most tool calls one execution may make (`run`, and also `searchTools` and `describeTool`,
+   * which cost the host work too); one more ends it with TOOL_CALL_LIMIT.
+   */
   maxToolCalls: number;
   /** Most tool calls running at once; more wait in a queue. */
   maxConcurrentToolCalls: number;
@@ -40,6 +44,11 @@ export interface ExecuteLimits {
   maxOutputBytes: number;
   /** Most bytes of one call's JSON arguments. */
   maxArgsBytes: number;
+  /**
+   * Largest script, in UTF-8 bytes, that an execution prepares; a larger one ends with
+   * SCRIPT_TOO_LARGE before any parsing (preparation runs on the host, before the deadline).
+   */
+  maxScriptBytes: number;
   /** Tool ID patterns (`github:*`, `*:read_*`) a script may call; all tools when absent. */
   allowedTools?: string[];
 }
@@ -61,6 +70,12 @@ export interface ExecuteOptions extends Partial<ExecuteLimits> {
    * runs. A listener that throws changes nothing in the execution.
    */
   onToolCall?: (record: ToolCallRecord, count: number) => void;
+  /**
+   * A JSON value the script reads as the global `input` (read-only). It is sent through the
+   * bridge as data and parsed in the sandbox, never spliced into the source, so one script
+   * text serves every input (prepared once) and no value can turn into code or prototypes.
+   */
+  input?: JsonValue;
 }
 
 /** Why an execution failed; positions are in the user's script. */
@@ -117,7 +132,7 @@ export interface ExecuteResult {
 
 /** What the executor needs from a runner (a `Runner` has it). */
 export interface ExecutorRunner {
-  run(toolId: string, args: Record<string, unknown>, options: { signal?: AbortSignal; timeoutMs?: number }): Promise<RunResult>;
+  run(toolId: string, args: Record<string, unknown>, options: { signal?: AbortSignal; timeoutMs?: number; visible?: (toolId: string) => boolean }): Promise<RunResult>;
   readonly index: ToolIndex;
 }
 

@@ -14,6 +14,7 @@ export const CONFIG_LIMIT_KEYS = [
   'maxConcurrentToolCalls',
   'maxOutputBytes',
   'maxArgsBytes',
+  'maxScriptBytes',
 ] as const;
 
 /** Runtime names a config may choose. */

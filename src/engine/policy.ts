@@ -21,6 +21,7 @@ import type {
 } from '../index/types.js';
 import type { Middleware } from '../run/types.js';
 import { MAX_SEARCH_LIMIT, cursorBinding, decodeCursor, encodeCursor, pageLimit, searchKey } from '../index/cursor.js';
+import { checkQuery } from '../index/query.js';
 
 /** Allow/deny patterns (`github:*`, `*:delete_*`, `math:add`). Deny wins. */
 export class ToolPolicy {
@@ -114,10 +115,11 @@ export class PolicyIndex implements ToolIndex {
   }
 
   search(query: string, options: SearchOptions = {}): SearchPage {
-    if (typeof query !== 'string') throw new TypeError(`search query must be a string, got ${typeof query}`);
+    // Bounded here too, whatever the inner index does: this view runs one inner search per page.
+    const q = checkQuery(query);
     const limit = pageLimit(options.limit);
     const { cursor, limit: _l, ...filters } = options;
-    const binding = cursorBinding(`${searchKey(query.trim(), filters)}@${this.#revision}`);
+    const binding = cursorBinding(`${searchKey(q, filters)}@${this.#revision}`);
     const offset = cursor === undefined ? 0 : decodeCursor(cursor, binding);
     // Pages of the inner index are filtered here, so walk all of them: tool sets are small.
     const hits = [];

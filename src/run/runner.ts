@@ -13,6 +13,7 @@ import type { CompiledValidator, SchemaValidator } from '../schema/types.js';
 import { defaultValidator } from '../schema/validator.js';
 import type { BackendSelector, ToolIndex } from '../index/types.js';
 import { InMemoryIndex } from '../index/in-memory-index.js';
+import { suggestionQuery } from '../index/query.js';
 import type { Backend, BackendResult, CallContext } from '../backends/types.js';
 import { LocalBackend, type LocalHandler } from '../backends/local.js';
 import { ProviderBackend, type ToolProvider } from '../backends/provider.js';
@@ -22,6 +23,9 @@ import type { CallEvent, ChainResult, ChainStep, Middleware, RunOptions, RunResu
 /** Default per-call timeout when neither the call nor the runner sets one. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Did-you-mean: how many tools to name, and how many hits to filter them from. */
+const SUGGESTIONS = 3;
+const SUGGEST_POOL = 20;
 
 export interface RunnerOptions {
   /** Where tools are looked up; a fresh `InMemoryIndex` by default. */
@@ -201,7 +205,7 @@ export class Runner implements AsyncDisposable {
 
   // ---------------------------------------------------------------- resolution
 
-  #resolve(toolId: string, op: ToolOp): Resolved {
+  #resolve(toolId: string, op: ToolOp, visible?: (toolId: string) => boolean): Resolved {
     const entry = this.index.get(toolId);
     if (entry) {
       if (!this.#selectBackend) {
@@ -227,7 +231,7 @@ export class Runner implements AsyncDisposable {
         if (backend.kind === kind && backend.has?.(toolId)) return this.#fallback(toolId, backend);
       }
     }
-    throw new ToolError('TOOL_NOT_FOUND', `Tool ${toolId} was not found${this.#suggest(toolId)}`, { toolId, op });
+    throw new ToolError('TOOL_NOT_FOUND', `Tool ${toolId} was not found${this.#suggest(toolId, visible)}`, { toolId, op });
   }
 
   /** A resolution without an index entry; one descriptor per backend, shared by its calls. */
@@ -240,10 +244,15 @@ export class Runner implements AsyncDisposable {
     return { id: toolId, tool: undefined, backend, descriptor, ref: refOf(descriptor) };
   }
 
-  #suggest(toolId: string): string {
+  /**
+   * "; did you mean a, b?" for an unknown ID, naming only tools the caller may see; the
+   * search is cut to the index's query bounds.
+   */
+  #suggest(toolId: string, visible?: (toolId: string) => boolean): string {
     try {
-      const hits = this.index.search(toolId.replace(/[:_.-]+/g, ' '), { limit: 3 }).items;
-      return hits.length ? `; did you mean ${hits.map((h) => h.id).join(', ')}?` : '';
+      let ids = this.index.search(suggestionQuery(toolId), { limit: visible ? SUGGEST_POOL : SUGGESTIONS }).items.map((h) => h.id);
+      if (visible) ids = ids.filter((id) => visible(id)).slice(0, SUGGESTIONS);
+      return ids.length ? `; did you mean ${ids.join(', ')}?` : '';
     } catch {
       return '';
     }
@@ -324,7 +333,7 @@ export class Runner implements AsyncDisposable {
     if (listeners.size) this.#emit({ phase: 'start', toolId, op: 'run', args: (rawArgs ?? NO_ARGS) as Record<string, unknown>, startedAt });
     let r: Resolved | undefined;
     try {
-      r = this.#resolve(toolId, 'run');
+      r = this.#resolve(toolId, 'run', options.visible);
       const args = this.#checkArgs(r, rawArgs, 'run', options.validateInput ?? this.#validateInput);
       const resolved = r;
       const out = await this.#dispatch(r, options, (ctx) => resolved.backend.call(resolved.id, args, ctx));
@@ -554,7 +563,7 @@ export class Runner implements AsyncDisposable {
     const startedAt = Date.now();
     let r: Resolved | undefined;
     try {
-      r = this.#resolve(toolId, 'stream');
+      r = this.#resolve(toolId, 'stream', options.visible);
       const resolved = r;
       const backendRef = r.ref;
       if (span.isRecording()) span.setAttributes({ 'toolexec.backend': `${backendRef.kind}:${backendRef.name}` });

@@ -32,6 +32,7 @@ import type { ConfigLimitKey, ConfigLimits } from '../config/load-config.js';
 import { AdmissionQueue, type AdmissionOptions, type AdmissionRefusal } from './admission.js';
 import { createRedactor, type Redactor } from './redact.js';
 import { EXECUTE_CODE_DESCRIPTION, SERVER_TOOL_NAMES, serverToolDefinitions, type ServerToolDefinition, type ServerToolName } from './tool-definitions.js';
+import { suggestionQuery } from '../index/query.js';
 
 /** Largest declarations text put into `execute_code`'s description before falling back to a tool list. */
 export const DEFAULT_MAX_TYPES_CHARS = 32_000;
@@ -68,7 +69,8 @@ export const DEFAULT_MAX_RESULT_BYTES = STDIO_MAX_MESSAGE_BYTES;
  *   against the upstream servers;
  * - `maxOutputBytes` 4 MiB: the value and logs go out twice (text and structured content), so
  *   this keeps a full result under the stdio message bound;
- * - `maxArgsBytes` 1 MiB per tool call.
+ * - `maxArgsBytes` 1 MiB per tool call;
+ * - `maxScriptBytes` 256 KiB, the executor's default: preparation work stays bounded.
  * A config that sets a limit makes it the ceiling instead (`limits` are defaults and ceilings).
  */
 export const SERVE_DEFAULT_MAX_LIMITS: Readonly<Record<ConfigLimitKey, number>> = Object.freeze({
@@ -79,6 +81,7 @@ export const SERVE_DEFAULT_MAX_LIMITS: Readonly<Record<ConfigLimitKey, number>> 
   maxConcurrentToolCalls: 16,
   maxOutputBytes: 4 * 1024 * 1024,
   maxArgsBytes: 1024 * 1024,
+  maxScriptBytes: 256 * 1024,
 });
 
 /** The executor's default `timeoutMs`, used when neither the call nor the config sets one. */
@@ -539,7 +542,7 @@ export class ToolexecServer implements AsyncDisposable {
     const detail = (args.detail as 'summary' | 'schema' | 'full' | undefined) ?? 'schema';
     const entry = this.engine.index.get(toolId);
     if (!entry) {
-      const hits = this.engine.index.search(toolId.replace(/[:_.-]+/g, ' '), { limit: 3 }).items.map((h) => h.id);
+      const hits = this.engine.index.search(suggestionQuery(toolId), { limit: 3 }).items.map((h) => h.id);
       return errorResult('TOOL_NOT_FOUND', `No tool ${JSON.stringify(cut(toolId, 200))}${hits.length ? `; did you mean ${hits.join(', ')}?` : '; search_tools lists the tools'}`);
     }
     const t = entry.tool;

@@ -28,6 +28,15 @@ describe('createEngine', () => {
     expect(engine.index.has('secret:launch')).toBe(false);
   });
 
+  it("a did-you-mean never names a tool the config's patterns hide", async () => {
+    const err = (await engine.runner.run('math:launch', {}).catch((e: unknown) => e)) as ToolError;
+    expect(err.code).toBe('TOOL_NOT_FOUND');
+    expect(err.message).not.toContain('secret');
+    const r = await engine.execute('try { await run("math:launch", {}); } catch (e) { return e.message }');
+    expect(r.value).toMatch(/math:launch was not found/);
+    expect(r.value).not.toContain('secret');
+  });
+
   it('applies the policy to streams too', async () => {
     const events = [];
     for await (const ev of engine.runner.runStream('secret:launch', {})) events.push(ev);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PolicyIndex, ToolPolicy, policyMiddleware } from '../../src/engine/policy.js';
 import { InMemoryIndex } from '../../src/index/in-memory-index.js';
 import { Runner } from '../../src/run/runner.js';
+import { InvalidQueryError, MAX_QUERY_CHARS } from '../../src/index/query.js';
 
 describe('ToolPolicy and PolicyIndex', () => {
   const policy = new ToolPolicy({ allow: ['a:*', 'b:keep'], deny: ['a:secret*'] });
@@ -44,6 +45,20 @@ describe('ToolPolicy and PolicyIndex', () => {
     expect(() => view.search('shared words', { limit: 3, cursor: 'garbage' })).toThrow(/Malformed search cursor/);
     inner.register({ namespace: 'a', name: 'four' }, { kind: 'local', name: 'local' });
     expect(() => view.search('shared words', { limit: 3, cursor: first.nextCursor! })).toThrow(/Stale search cursor/);
+  });
+
+  it('bounds a query itself, before the inner index sees it', () => {
+    let innerSearches = 0;
+    const counting = new InMemoryIndex();
+    const original = counting.search.bind(counting);
+    counting.search = (q, o) => {
+      innerSearches++;
+      return original(q, o);
+    };
+    const bounded = new PolicyIndex(counting, policy);
+    expect(() => bounded.search('w'.repeat(MAX_QUERY_CHARS + 1))).toThrow(InvalidQueryError);
+    expect(innerSearches).toBe(0);
+    expect(view.search('shared').total).toBeGreaterThan(0);
   });
 
   it('forwards only visible changes', () => {

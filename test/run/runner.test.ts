@@ -59,6 +59,27 @@ describe('Runner.run', () => {
     expect(e.message).toMatch(/math:ad was not found/);
   });
 
+  it('TOOL_NOT_FOUND suggests only tools the caller may see', async () => {
+    const r = runnerWith(
+      add,
+      { namespace: 'math', name: 'add_secretly', description: 'Adds, for admins', handler: async () => ({}) },
+      { namespace: 'vault', name: 'add_key', description: 'Adds a key', handler: async () => ({}) },
+    );
+    const open = await failure(r.run('math:ad', {}));
+    expect(open.message).toMatch(/did you mean .*math:add_secretly/);
+    const visible = (id: string) => id === 'math:add';
+    const run = await failure(r.run('math:ad', {}, { visible }));
+    expect(run.message).toMatch(/math:ad was not found; did you mean math:add\?$/);
+    const chain = await failure(r.runChain([{ toolId: 'math:add', args: { a: 1, b: 1 } }, { toolId: 'vault:ad' }], { visible }));
+    expect(chain.message).not.toMatch(/vault:add_key|add_secretly/);
+    const events: StreamEvent[] = [];
+    for await (const ev of r.runStream('math:ad', {}, { visible })) events.push(ev);
+    expect(String((events[0]!.data as ToolError).message)).not.toMatch(/add_secretly/);
+    // Nothing visible: no suggestion at all, rather than a hidden one.
+    const none = await failure(r.run('vault:ad', {}, { visible: () => false }));
+    expect(none.message).toBe('Tool vault:ad was not found');
+  });
+
   it('NO_BACKEND when the index entry has no reachable backend', async () => {
     const r = new Runner();
     r.index.register({ namespace: 'gh', name: 'list' }, { kind: 'mcp', name: 'github', tool: 'list' });
