@@ -33,7 +33,17 @@ export {
   type McpConnectionOptions,
   type McpConnectionState,
 } from './backends/mcp/connection.js';
-export { McpConnectionError } from './backends/mcp/errors.js';
+export { McpAuthRequiredError, McpConnectionError } from './backends/mcp/errors.js';
+// OAuth 2.1 to remote servers: the sign-in `toolexec auth` runs, and where credentials live.
+export type { McpOAuthConfig } from './backends/mcp/oauth-config.js';
+export { CONFIG_DIR_ENV, toolexecConfigDir } from './backends/mcp/oauth-store.js';
+export {
+  authorizeMcpServer,
+  DEFAULT_AUTH_TIMEOUT_MS,
+  forgetMcpServerAuth,
+  type AuthorizeMcpServerOptions,
+  type AuthorizeMcpServerResult,
+} from './backends/mcp/oauth-flow.js';
 export { McpToolImporter, mcpToolToDefinition, type McpSkippedTool, type McpToolsChange } from './backends/mcp/import.js';
 export { McpBackend, type McpBackendOptions } from './backends/mcp/backend.js';
 export {

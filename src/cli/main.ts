@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
+import { registerAuthCommand } from './auth-command.js';
 import { registerRunCommand } from './run-command.js';
 import { registerExecCommand } from './exec.js';
 import { registerServeCommand } from './serve.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerToolsCommand(program);
   registerTypesCommand(program);
   registerServeCommand(program);
+  registerAuthCommand(program);
   return program;
 }
 

@@ -121,6 +121,7 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
         runner,
         onServerError: options.onServerError ?? 'skip',
         onWarning: (w: McpWarning) => warn(w.message),
+        ...(config.file !== undefined ? { configFile: config.file } : {}),
       });
       for (const imp of mcp.imports) {
         if (imp.error) warn(`MCP server "${imp.server}" is unavailable: ${imp.error.message.split('\n')[0]}`);

@@ -193,6 +193,9 @@ export class McpBackend implements Backend {
             cause: err,
           });
         }
+        const authErr = ctx.signal.aborted ? undefined : this.connection.authError(err);
+        // A sign-in is needed: reconnecting cannot help, and the message says what does.
+        if (authErr) throw callErrorToToolError(authErr, site, errCtx);
         if (!ctx.signal.aborted && !(err instanceof McpError) && isTransportFailure(err)) {
           // The SDK does not notice a failed HTTP request as a closed connection: rebuild it.
           this.connection.invalidate(client, err as Error);

@@ -5,6 +5,7 @@
  * is hostile input written by hand.
  */
 import { sanitizeNamespace } from '../../model/tool-id.js';
+import { parseOAuthConfig, type McpOAuthConfig } from './oauth-config.js';
 
 /** Default per-request timeout for MCP calls when neither the runner nor the config sets one. */
 export const DEFAULT_MCP_TIMEOUT_MS = 60_000;
@@ -41,6 +42,8 @@ export interface McpHttpServerConfig extends McpServerConfigBase {
   transport: 'http' | 'streamable-http' | 'sse';
   url: string;
   headers?: Record<string, string>;
+  /** OAuth settings (`false`: OAuth off); absent means on, with discovery and dynamic registration. */
+  oauth?: McpOAuthConfig | false;
 }
 
 /** One checked entry of `mcpServers`. */
@@ -74,7 +77,7 @@ const TRANSPORT_ALIASES: Record<string, McpTransportKind> = {
 };
 
 /** Keys other clients put in the same object (`autoApprove`, `alwaysAllow`, ...); ignored, never an error. */
-const KNOWN_KEYS = new Set(['command', 'args', 'env', 'cwd', 'url', 'headers', 'type', 'transport', 'disabled', 'timeout', 'timeoutMs']);
+const KNOWN_KEYS = new Set(['command', 'args', 'env', 'cwd', 'url', 'headers', 'type', 'transport', 'disabled', 'timeout', 'timeoutMs', 'oauth']);
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -168,6 +171,7 @@ export function parseMcpServer(name: string, raw: unknown, key = `mcpServers.${n
       else cwd = raw.cwd;
     }
     if (raw.headers !== undefined) problems.push(`${key}.headers only applies to HTTP servers (with "url")`);
+    if (raw.oauth !== undefined) problems.push(`${key}.oauth only applies to HTTP servers (with "url")`);
     if (problems.length > 0) return { problems };
     return {
       config: { ...base, transport: 'stdio', command: command as string, args, ...(env ? { env } : {}), ...(cwd !== undefined ? { cwd } : {}) },
@@ -191,12 +195,13 @@ export function parseMcpServer(name: string, raw: unknown, key = `mcpServers.${n
       } else if (parsed) href = parsed.href;
     }
     const headers = stringRecord(raw.headers, `${key}.headers`, problems);
+    const oauth = parseOAuthConfig(raw.oauth, `${key}.oauth`, problems);
     for (const k of ['args', 'env', 'cwd'] as const) {
       if (raw[k] !== undefined) problems.push(`${key}.${k} only applies to stdio servers (with "command")`);
     }
     if (problems.length > 0 || href === undefined) return { problems };
     return {
-      config: { ...base, transport: transport as McpHttpServerConfig['transport'], url: href, ...(headers ? { headers } : {}) },
+      config: { ...base, transport: transport as McpHttpServerConfig['transport'], url: href, ...(headers ? { headers } : {}), ...(oauth !== undefined ? { oauth } : {}) },
       problems,
     };
   }

@@ -8,8 +8,10 @@ import { existsSync, statSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, McpError, ResultSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import type { McpServerConfig } from './config.js';
-import { McpConnectionError } from './errors.js';
+import type { McpHttpServerConfig, McpServerConfig } from './config.js';
+import { McpAuthRequiredError, McpConnectionError } from './errors.js';
+import { McpOAuthProvider } from './oauth-provider.js';
+import { OAuthStore } from './oauth-store.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../../model/package-info.js';
 
 /** Client identity sent in `initialize`: this package's name and version. */
@@ -44,6 +46,10 @@ export interface McpConnectionOptions {
   maxMessageBytes?: number;
   /** Coalesces bursts of `notifications/tools/list_changed` (default 20 ms). */
   listChangedDebounceMs?: number;
+  /** Folder of the stored OAuth credentials (default: `oauth/` in the user's toolexec config dir). */
+  oauthDir?: string;
+  /** The config file the servers come from: named in the `toolexec auth` command of auth errors. */
+  configFile?: string;
 }
 
 /** `idle` (not connected yet, or dropped), `connecting`, `connected`, `closed` (for good). */
@@ -230,7 +236,8 @@ async function terminate(child: ChildLike | undefined, graceMs = 1000): Promise<
  */
 export class McpConnection implements AsyncDisposable {
   readonly config: McpServerConfig;
-  readonly #options: Required<McpConnectionOptions>;
+  readonly #options: Required<Omit<McpConnectionOptions, 'oauthDir' | 'configFile'>> & { oauthDir?: string; configFile?: string };
+  #oauth: McpOAuthProvider | null | undefined;
   #state: McpConnectionState = 'idle';
   #client: Client | undefined;
   #transport: Transport | undefined;
@@ -261,6 +268,8 @@ export class McpConnection implements AsyncDisposable {
       stderrLines: options.stderrLines ?? DEFAULT_STDERR_LINES,
       maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       listChangedDebounceMs: options.listChangedDebounceMs ?? DEFAULT_LIST_CHANGED_DEBOUNCE_MS,
+      ...(options.oauthDir !== undefined ? { oauthDir: options.oauthDir } : {}),
+      ...(options.configFile !== undefined ? { configFile: options.configFile } : {}),
     };
   }
 
@@ -512,7 +521,7 @@ export class McpConnection implements AsyncDisposable {
     } catch (err) {
       // The SDK's documented fallback: old HTTP+SSE servers answer the Streamable HTTP POST with a 4xx.
       const status = (err as { cause?: { code?: unknown } }).cause?.code;
-      if (typeof status === 'number' && status >= 400 && status < 500) {
+      if (typeof status === 'number' && status >= 400 && status < 500 && !this.authError(err)) {
         try {
           return await this.#attemptWith('sse');
         } catch (sseErr) {
@@ -552,13 +561,46 @@ export class McpConnection implements AsyncDisposable {
     }
     if (cfg.transport === 'stdio') throw new Error('unreachable');
     const requestInit: RequestInit = cfg.headers ? { headers: cfg.headers } : {};
+    const oauth = this.oauthProvider;
+    const auth = oauth ? { authProvider: oauth, fetch: oauth.fetch } : {};
     if (kind === 'sse') {
       const { SSEClientTransport } = await import('@modelcontextprotocol/sdk/client/sse.js');
       // requestInit headers reach both the event-stream GET and the message POSTs.
-      return new SSEClientTransport(new URL(cfg.url), { requestInit });
+      return new SSEClientTransport(new URL(cfg.url), { requestInit, ...auth });
     }
     const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
-    return new StreamableHTTPClientTransport(new URL(cfg.url), { requestInit });
+    return new StreamableHTTPClientTransport(new URL(cfg.url), { requestInit, ...auth });
+  }
+
+  /**
+   * The OAuth client of an HTTP server (created once): tokens from the store, refreshed on a
+   * 401. None for stdio servers, `"oauth": false`, or a config that sends its own
+   * `Authorization` header.
+   */
+  get oauthProvider(): McpOAuthProvider | undefined {
+    if (this.#oauth === undefined) this.#oauth = createOAuthProvider(this.config, this.#options.oauthDir, this.#options.configFile) ?? null;
+    return this.#oauth ?? undefined;
+  }
+
+  /**
+   * The auth error `err` stands for, if any: our own (a sign-in is needed) or the server
+   * answering 401 (after a refresh, or with OAuth turned off).
+   */
+  authError(err: unknown): McpAuthRequiredError | McpConnectionError | undefined {
+    for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+      if (e instanceof McpAuthRequiredError) return e;
+      if ((e as { code?: unknown }).code === 401 && this.config.transport !== 'stdio') {
+        const cfg = this.config;
+        if (!this.oauthProvider) {
+          const why = cfg.oauth === false ? '"oauth" is false for this server' : 'the config sends its own Authorization header';
+          return new McpConnectionError(`MCP server "${this.name}" (${cfg.url}) answered 401 Unauthorized and ${why}: check the credentials in its config`, { cause: err, retryable: false });
+        }
+        return this.oauthProvider.authRequired('the server rejected the access token even after refreshing it', err);
+      }
+      const stepUp = this.oauthProvider?.stepUpReason;
+      if ((e as { code?: unknown }).code === 403 && stepUp) return this.oauthProvider!.authRequired(stepUp, err);
+    }
+    return undefined;
   }
 
   async #attemptWith(kind: 'stdio' | 'streamable-http' | 'sse'): Promise<{ client: Client; transport: Transport }> {
@@ -627,6 +669,8 @@ export class McpConnection implements AsyncDisposable {
   }
 
   #connectError(kind: 'stdio' | 'streamable-http' | 'sse', err: unknown): McpConnectionError {
+    const auth = this.authError(err);
+    if (auth) return auth;
     if (err instanceof McpConnectionError) return err;
     const cfg = this.config;
     const sysCode = (err as { code?: unknown }).code;
@@ -670,4 +714,21 @@ export class McpConnection implements AsyncDisposable {
     }, this.#options.listChangedDebounceMs);
     this.#listChangedTimer.unref?.();
   }
+}
+
+/** The provider for `config`, or undefined where OAuth does not apply. */
+function createOAuthProvider(config: McpServerConfig, oauthDir: string | undefined, configFile: string | undefined): McpOAuthProvider | undefined {
+  if (config.transport === 'stdio' || config.oauth === false) return undefined;
+  const http: McpHttpServerConfig = config;
+  const headerNames = Object.keys(http.headers ?? {});
+  // A static token in the config is the user's choice of authentication: leave it alone.
+  if (headerNames.some((h) => h.toLowerCase() === 'authorization')) return undefined;
+  return new McpOAuthProvider({
+    serverName: http.name,
+    serverUrl: http.url,
+    config: http.oauth || undefined,
+    store: new OAuthStore(oauthDir),
+    configHeaderNames: headerNames,
+    configFile,
+  });
 }

@@ -20,12 +20,43 @@ export interface McpCallSite {
 
 /** Errors of the connection itself rather than of one request: the connection must be rebuilt. */
 export class McpConnectionError extends Error {
-  override readonly name = 'McpConnectionError';
+  override readonly name: string = 'McpConnectionError';
   /** Whether trying again (after reconnecting) can help. */
   readonly retryable: boolean;
   constructor(message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.retryable = options.retryable ?? true;
+  }
+}
+
+/** Quotes a server name for a shell command line when it needs it. */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * A remote server needs an OAuth sign-in that has not been done (or whose tokens the server
+ * no longer accepts). Nothing retried automatically can help; `toolexec auth <server>` can.
+ */
+export class McpAuthRequiredError extends McpConnectionError {
+  override readonly name: string = 'McpAuthRequiredError';
+  readonly code = 'MCP_AUTH_REQUIRED' as const;
+  /** The server's name in `mcpServers`. */
+  readonly server: string;
+  readonly url: string;
+  /** The command that fixes it. */
+  readonly command: string;
+
+  /** `configFile`: the config the server is in, named in the command (clients start toolexec from elsewhere). */
+  constructor(server: string, url: string, reason: string, options: { cause?: unknown; retryable?: boolean; configFile?: string | undefined } = {}) {
+    const command = `toolexec auth ${shellWord(server)}${options.configFile ? ` --config ${shellWord(options.configFile)}` : ''}`;
+    super(`MCP server "${server}" (${url}) needs OAuth authorization: ${reason}. Run \`${command}\` to sign in.`, {
+      retryable: options.retryable ?? false,
+      ...(options.cause !== undefined ? { cause: options.cause } : {}),
+    });
+    this.server = server;
+    this.url = url;
+    this.command = command;
   }
 }
 
@@ -113,6 +144,9 @@ export function callErrorToToolError(
       return new ToolError('TIMEOUT', `MCP tool "${site.tool}" on server "${site.server}" timed out${ctx.timeoutMs !== undefined ? ` after ${ctx.timeoutMs} ms` : ''}; the server was sent a cancellation`, base);
     }
     return new ToolError('CANCELLED', `MCP tool "${site.tool}" on server "${site.server}" was cancelled; the server was sent a cancellation`, base);
+  }
+  if (err instanceof McpAuthRequiredError) {
+    return new ToolError('EXECUTION', err.message, { ...base, retryable: false, data: { code: err.code, command: err.command } });
   }
   if (err instanceof McpConnectionError) {
     const tail = ctx.stderrTail?.() ?? [];
