@@ -14,6 +14,7 @@ import type { JsonValue, Tool } from '../model/tool.js';
 import { loadPrelude } from '../runtime/prelude.js';
 import { loadRuntime, RUNTIME_NAMES, isRuntimeName, RuntimeUnavailableError } from '../runtime/load.js';
 import type { Runtime, RuntimeFailure, RuntimeName, RuntimeOutcome, RuntimeSession } from '../runtime/types.js';
+import { jsSafeName } from './names.js';
 import { prepareScript, type PreparedScript } from './prepare.js';
 import type {
   ExecuteError,
@@ -57,11 +58,7 @@ const MAX_SEARCH_LIMIT = 50;
 const LOG_LEVELS = new Set(['log', 'info', 'warn', 'error', 'debug']);
 const NUMERIC_LIMITS = ['timeoutMs', 'memoryMb', 'cpuMs', 'maxToolCalls', 'maxConcurrentToolCalls', 'maxOutputBytes', 'maxArgsBytes'] as const;
 
-/** Maps `my-ns:get.item` to the JavaScript-safe spelling `my_ns:get_item` used by `tools.my_ns.get_item`. */
-export function jsSafeName(name: string): string {
-  const s = name.replace(/[^A-Za-z0-9_$]/g, '_');
-  return /^[0-9]/.test(s) ? `_${s}` : s;
-}
+export { jsSafeName } from './names.js';
 
 /**
  * Runs agent scripts in a sandbox runtime with `run()`, `tools`, `searchTools`, `describeTool`
@@ -82,6 +79,7 @@ export class Executor implements AsyncDisposable {
   private aliases: Map<string, string> | undefined;
   private unsubscribe: (() => void) | undefined;
   private disposed = false;
+  private readonly typeChecker: ExecutorOptions['typeChecker'];
 
   constructor(options: ExecutorOptions) {
     if (!options || typeof options !== 'object') throw new TypeError('new Executor(options): options must be an object with a `runner`');
@@ -101,6 +99,7 @@ export class Executor implements AsyncDisposable {
     }
     this.runtimeSpec = rt;
     this.runtimeOptions = options.runtimeOptions ?? {};
+    this.typeChecker = options.typeChecker;
     this.ceilings = { ...DEFAULT_MAX_LIMITS, ...definedOnly(options.maxLimits ?? {}) };
     checkLimits(options.maxLimits ?? {}, 'maxLimits');
     checkLimits(options.limits ?? {}, 'limits');
@@ -128,6 +127,28 @@ export class Executor implements AsyncDisposable {
     const prepared = prepareScript(script);
     const run = new Execution(this, limits, options, started);
     if (!prepared.ok) return run.result({ failure: prepared.error });
+    let typecheckMs: number | undefined;
+    if (options.typecheck) {
+      // Before the runtime loads and before any tool can run; TypeScript loads only here.
+      const { checkScript } = await import('./typecheck.js');
+      const checked = await checkScript({
+        script,
+        typescript: prepared.typescript,
+        index: this.runner.index,
+        allowedTools: [limits.allowedTools, limits.allowedToolsBase],
+        runtime: this.runtimeName,
+        timeoutMs: limits.timeoutMs,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(this.typeChecker ? { checker: this.typeChecker } : {}),
+      });
+      typecheckMs = checked.durationMs;
+      if (checked.error) {
+        const failed = run.result({ failure: checked.error });
+        if (checked.error.diagnostics) failed.error!.diagnostics = checked.error.diagnostics;
+        failed.stats.typecheckMs = typecheckMs;
+        return failed;
+      }
+    }
     let runtime: Runtime;
     try {
       runtime = await this.runtime();
@@ -137,7 +158,9 @@ export class Executor implements AsyncDisposable {
       this.runtimePromise = undefined;
       return run.result({ failure: { code: 'RUNTIME_UNAVAILABLE', message } });
     }
-    return run.start(runtime, prepared, options.filename ?? 'script.js');
+    const result = await run.start(runtime, prepared, options.filename ?? 'script.js');
+    if (typecheckMs !== undefined) result.stats.typecheckMs = typecheckMs;
+    return result;
   }
 
   /** @internal Maps a written tool ID to a registered one (exact, then JavaScript-safe spelling). */

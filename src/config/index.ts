@@ -14,7 +14,8 @@ export {
   type ConfigLimitKey,
   type ConfigLimits,
   type ConfigRuntime,
+  type ConfigServe,
   type LoadConfigOptions,
   type ToolexecConfig,
 } from './load-config.js';
-export { CONFIG_KEYS, CONFIG_LIMIT_KEYS, CONFIG_RUNTIMES, CONFIG_SCHEMA } from './schema.js';
+export { CONFIG_KEYS, CONFIG_LIMIT_KEYS, CONFIG_RUNTIMES, CONFIG_SCHEMA, CONFIG_SERVE_KEYS, MIN_DESCRIPTION_BUDGET } from './schema.js';

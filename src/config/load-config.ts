@@ -9,7 +9,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { McpConfigError, parseMcpServers, type McpServerConfig } from '../backends/mcp/config.js';
 import type { ValidationIssue } from '../model/errors.js';
 import { defaultValidator } from '../schema/validator.js';
-import { CONFIG_KEYS, CONFIG_LIMIT_KEYS, CONFIG_RUNTIMES, CONFIG_SCHEMA } from './schema.js';
+import { CONFIG_KEYS, CONFIG_LIMIT_KEYS, CONFIG_RUNTIMES, CONFIG_SCHEMA, CONFIG_SERVE_KEYS } from './schema.js';
 
 /** The file looked for in the working directory when no `--config` is given. */
 export const DEFAULT_CONFIG_FILE = 'toolexec.config.json';
@@ -41,6 +41,17 @@ export interface ToolexecConfig {
   allow: string[];
   /** Tool ID patterns that are never exposed (wins over `allow`). */
   deny: string[];
+  /** Settings of `toolexec serve`. */
+  serve?: ConfigServe;
+}
+
+/** The `serve` section. */
+export interface ConfigServe {
+  /**
+   * Most characters of `execute_code`'s description (default 32,000, about 8,000 tokens): the
+   * tool declarations in it lose docs, then signatures, then whole namespaces, to fit.
+   */
+  descriptionBudget?: number;
 }
 
 /** A config that could not be loaded; `problems` lists each one, naming its key. */
@@ -153,6 +164,7 @@ export function checkConfig(raw: unknown, where: { file?: string; shown?: string
   };
   if (obj.runtime !== undefined) config.runtime = obj.runtime as ConfigRuntime;
   if (obj.toolTimeoutMs !== undefined) config.toolTimeoutMs = obj.toolTimeoutMs as number;
+  if (obj.serve !== undefined) config.serve = { ...(obj.serve as ConfigServe) };
   return config;
 }
 
@@ -198,6 +210,10 @@ function describeIssue(issue: ValidationIssue, root: unknown): string {
     if (parent === '') {
       const hint = closest(name, CONFIG_KEYS);
       return `unknown top-level key ${JSON.stringify(name)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; known keys: ${CONFIG_KEYS.join(', ')}`;
+    }
+    if (parent === '/serve') {
+      const hint = closest(name, CONFIG_SERVE_KEYS);
+      return `unknown key serve.${name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; known keys: ${CONFIG_SERVE_KEYS.join(', ')}`;
     }
     if (parent === '/limits') {
       const hint = closest(name, CONFIG_LIMIT_KEYS);

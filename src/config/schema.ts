@@ -20,7 +20,13 @@ export const CONFIG_LIMIT_KEYS = [
 export const CONFIG_RUNTIMES = ['quickjs', 'isolated-vm', 'docker'] as const;
 
 /** Top-level keys of the config file. */
-export const CONFIG_KEYS = ['$schema', 'mcpServers', 'tools', 'runtime', 'limits', 'toolTimeoutMs', 'expose', 'allow', 'deny'] as const;
+export const CONFIG_KEYS = ['$schema', 'mcpServers', 'tools', 'runtime', 'limits', 'toolTimeoutMs', 'expose', 'allow', 'deny', 'serve'] as const;
+
+/** Keys of the `serve` section (settings of `toolexec serve`). */
+export const CONFIG_SERVE_KEYS = ['descriptionBudget'] as const;
+
+/** Smallest `serve.descriptionBudget`: below this the fixed part of the description alone does not fit. */
+export const MIN_DESCRIPTION_BUDGET = 2_000;
 
 // Letters, digits, `_ - . +`, the `:` separator and the `*` wildcard: anything else can never
 // match a tool ID, so it is a typo worth reporting.
@@ -66,5 +72,12 @@ export const CONFIG_SCHEMA: JsonSchema = {
     expose: patternList,
     allow: patternList,
     deny: patternList,
+    serve: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        descriptionBudget: { type: 'integer', minimum: MIN_DESCRIPTION_BUDGET },
+      },
+    },
   },
 };

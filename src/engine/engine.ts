@@ -28,6 +28,8 @@ export interface EngineExecuteOptions {
   signal?: AbortSignal;
   /** Called after every tool call the script makes, with how many it made so far (for progress). */
   onToolCall?: (call: ExecuteToolCall, count: number) => void;
+  /** Type-check the script against the declarations of the tools it may call first (`TYPE_ERROR` before any tool runs). */
+  typecheck?: boolean;
 }
 
 export interface CreateEngineOptions {
@@ -230,7 +232,7 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
     if (policy.allow.length > 0) defaults.allowedTools = [...policy.allow];
     const executor = new Executor({ runner: scoped, runtime, limits: defaults, maxLimits: ceilings });
     try {
-      return await executor.execute(script, { ...(opts.limits ?? {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+      return await executor.execute(script, { ...(opts.limits ?? {}), ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.typecheck ? { typecheck: true } : {}) });
     } finally {
       await executor.dispose();
     }
