@@ -6,13 +6,13 @@ import { dirname, join } from 'node:path';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 describe('root entry', () => {
-  it('importing toolexec loads neither isolated-vm nor dockerode', () => {
+  it('importing toolexec loads neither isolated-vm nor dockerode nor typescript', () => {
     // A fresh process, so nothing another test imported can hide a regression.
     const script = `
       import { createRequire } from 'node:module';
       const require = createRequire(import.meta.url);
       await import('toolexec');
-      const loaded = Object.keys(require.cache).filter((k) => /node_modules\\/(isolated-vm|dockerode|docker-modem|ssh2)\\//.test(k));
+      const loaded = Object.keys(require.cache).filter((k) => /node_modules\\/(isolated-vm|dockerode|docker-modem|ssh2|typescript)\\//.test(k));
       console.log(JSON.stringify(loaded));
     `;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });

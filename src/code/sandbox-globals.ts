@@ -82,6 +82,16 @@ export const ABSENT_GLOBALS: Readonly<Record<string, string>> = {
   WebSocket: 'there is no network access; call tools with run()',
 };
 
+/**
+ * Where a runtime still has one of `ABSENT_GLOBALS`, against DESIGN.md. The declarations keep
+ * calling it never available (a script must not rely on it, and the checker rejects it); the
+ * runtime test lists it here so that the gap stays visible until the runtime closes it.
+ */
+export const KNOWN_DEVIATIONS: Readonly<Record<string, readonly RuntimeName[]>> = {
+  // The Docker agent's vm context keeps V8's WebAssembly object.
+  WebAssembly: ['docker'],
+};
+
 /** The captured console, the one host-like global every runtime has. */
 const CONSOLE_DECLARATION =
   'declare const console: { log(...data: any[]): void; info(...data: any[]): void; warn(...data: any[]): void; error(...data: any[]): void; debug(...data: any[]): void };';

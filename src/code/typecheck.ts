@@ -78,6 +78,8 @@ const DEFAULT_IDLE_MS = 5 * 60_000;
 const DEFAULT_MEMORY_MB = 512;
 const DEFAULT_MAX_DIAGNOSTICS = 20;
 const DEFAULT_TIMEOUT_MS = 30_000;
+/** Time a new checker may take to load TypeScript and parse its lib files. */
+const START_TIMEOUT_MS = 60_000;
 const MAX_MESSAGE_CHARS = 600;
 
 interface WorkerConfig {
@@ -122,6 +124,9 @@ function checkerWorker(require: NodeJS.Require, config: WorkerConfig): void {
   };
   const options: import('typescript').CompilerOptions = {
     target: ts.ScriptTarget.ES2022,
+    // So that `import("x")` is judged as a missing module (which the host explains), not as a
+    // compiler setting.
+    module: ts.ModuleKind.ESNext,
     lib: ['lib.es2023.d.ts'],
     types: [],
     noEmit: true,
@@ -229,6 +234,11 @@ function checkerWorker(require: NodeJS.Require, config: WorkerConfig): void {
       parentPort!.postMessage({ id: msg.id, ok: false, message: String((e as Error)?.stack ?? e) });
     }
   });
+  // Parse and bind the lib files now, so that "ready" means warm: the first check's deadline
+  // is then the script's alone.
+  put(`${ROOT}warm.ts`, 'export {};');
+  roots = [`${ROOT}warm.ts`];
+  service.getSemanticDiagnostics(`${ROOT}warm.ts`);
   parentPort!.postMessage({ ready: true });
 }
 
@@ -340,12 +350,16 @@ export class TypeChecker {
       stdout: false,
       stderr: true,
     });
-    // Nothing but a check in progress may keep the process alive.
-    worker.unref();
     this.#worker = worker;
     this.#ready = new Promise<void>((resolve, reject) => {
+      const startTimer = setTimeout(() => {
+        void this.#kill(new TypeCheckError('SANDBOX_CRASHED', `The type checker did not start within ${START_TIMEOUT_MS} ms`));
+      }, START_TIMEOUT_MS);
       const onFirst = (m: { ready?: boolean }) => {
         if (m?.ready) {
+          clearTimeout(startTimer);
+          // Nothing but a check in progress may keep the process alive.
+          worker.unref();
           worker.off('message', onFirst);
           worker.on('message', (reply: WorkerReply) => this.#onReply(worker, reply));
           resolve();
@@ -353,6 +367,7 @@ export class TypeChecker {
       };
       worker.on('message', onFirst);
       worker.once('error', (e: Error & { code?: string }) => {
+        clearTimeout(startTimer);
         const err =
           e?.code === 'ERR_WORKER_OUT_OF_MEMORY'
             ? new TypeCheckError('MEMORY_LIMIT', `The type checker ran out of memory (its heap is capped at ${this.#options.memoryMb} MB)`)
@@ -361,6 +376,7 @@ export class TypeChecker {
         this.#lost(worker, err);
       });
       worker.once('exit', () => {
+        clearTimeout(startTimer);
         const err = new TypeCheckError('SANDBOX_CRASHED', 'The type checker stopped');
         reject(err);
         this.#lost(worker, err);
@@ -378,13 +394,14 @@ export class TypeChecker {
     clearTimeout(this.#idle);
     p.cold = !this.#worker;
     const timeoutMs = p.request.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    // The deadline covers starting the worker too: loading TypeScript is part of a cold check.
-    p.timer = setTimeout(() => {
-      if (this.#current === p) void this.#kill(new TypeCheckError('TIMEOUT', `The type check did not finish within ${timeoutMs} ms`));
-    }, timeoutMs);
     this.#start().then(
       () => {
         if (this.#current !== p || !this.#worker) return;
+        // The deadline is the script's: loading TypeScript and its lib files (bounded by the
+        // start deadline) is the checker's own cost, not something a script can stretch.
+        p.timer = setTimeout(() => {
+          if (this.#current === p) void this.#kill(new TypeCheckError('TIMEOUT', `The type check did not finish within ${timeoutMs} ms`));
+        }, timeoutMs);
         this.#worker.ref();
         const { script, typescript, declarations, lib } = p.request;
         this.#worker.postMessage({ id: p.id, script, typescript, declarations, lib });
@@ -517,6 +534,9 @@ function explain(d: TypeDiagnostic, runtime: RuntimeName, ids: string[]): TypeDi
   if (name && ['TS2304', 'TS2580', 'TS2591', 'TS2552', 'TS2582', 'TS2583', 'TS2584'].includes(d.code)) {
     const hint = missingGlobalHint(name, runtime);
     if (hint) return { ...d, message: `Cannot find name '${name}': ${hint}` };
+    // The compiler's advice (install @types/node, add 'dom' to lib) is about a project; here
+    // the name is just not there.
+    if (d.code !== 'TS2304' && d.code !== 'TS2552') return { ...d, message: `Cannot find name '${name}': it is not available in the sandbox` };
   }
   // In JavaScript, `require("fs")` is an import to the checker; in the sandbox it is nothing.
   if (d.code === 'TS2307' || d.code === 'TS2792') {

@@ -1,28 +1,9 @@
-import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { declarationsWithinBudget, generateTypes, trimDescription } from '../../src/code/typegen.js';
 import { Runner } from '../../src/run/runner.js';
+import { typecheck } from './tsc.js';
 // @ts-expect-error plain JavaScript tool module
 import exampleTools from '../../examples/tools.mjs';
-
-/**
- * Type-checks `script` against the declarations with the real TypeScript compiler, strict, as a
- * TypeScript user pasting them into a project would; returns the diagnostics.
- */
-export function typecheck(decls: string, script: string): string[] {
-  const files: Record<string, string> = { 'decls.d.ts': decls, 'script.ts': `export {};\n${script}` };
-  const options: ts.CompilerOptions = { strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022, lib: ['lib.es2023.d.ts'], types: [] };
-  const host = ts.createCompilerHost(options);
-  const orig = host.getSourceFile.bind(host);
-  host.getSourceFile = (name, lang, ...rest) => (name in files ? ts.createSourceFile(name, files[name]!, lang) : orig(name, lang, ...rest));
-  host.fileExists = (name) => name in files || ts.sys.fileExists(name);
-  host.readFile = (name) => files[name] ?? ts.sys.readFile(name);
-  const program = ts.createProgram(Object.keys(files), options, host);
-  return ts.getPreEmitDiagnostics(program).map((d) => {
-    const where = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : undefined;
-    return `${d.file?.fileName ?? ''}${where ? `:${where.line}` : ''}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
-  });
-}
 
 const wrapMain = (lines: string[]) => ['async function main() {', ...lines.map((l) => `  ${l}`), '}', 'void main;'].join('\n');
 
