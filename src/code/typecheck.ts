@@ -347,9 +347,12 @@ export class TypeChecker {
       eval: true,
       name: 'toolexec-typecheck',
       resourceLimits: { maxOldGenerationSizeMb: this.#options.memoryMb, maxYoungGenerationSizeMb: 32 },
-      stdout: false,
+      // Whatever the compiler might print stays out of our stdout (an MCP stdio stream).
+      stdout: true,
       stderr: true,
     });
+    worker.stdout.resume();
+    worker.stderr.resume();
     this.#worker = worker;
     this.#ready = new Promise<void>((resolve, reject) => {
       const startTimer = setTimeout(() => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { declarationsWithinBudget, generateTypes, trimDescription } from '../../src/code/typegen.js';
 import { Runner } from '../../src/run/runner.js';
@@ -172,6 +173,13 @@ describe('generateTypes', () => {
     expect(pred).toContain('bare(');
     expect(pred).not.toContain('github');
     expect(typecheck(only, 'void tools.github.get_issue;')).toEqual([]);
+  });
+
+  it("the README's declaration example is what generateTypes writes for examples/tools.mjs", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const at = readme.indexOf('**Type declarations for prompts.**');
+    const block = /```ts\n([\s\S]*?)\n```/.exec(readme.slice(at))![1]!;
+    expect(generateTypes(index, 'github:create_issue', { preamble: false }).trim()).toBe(block);
   });
 
   it('without the preamble: one tool as describe_tool shows it', () => {
