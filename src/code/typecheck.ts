@@ -248,6 +248,8 @@ interface Pending {
   resolve: (r: TypeCheckResult) => void;
   reject: (e: unknown) => void;
   cold?: boolean;
+  /** Sent to the worker (from then on only killing the worker stops it). */
+  posted?: boolean;
   timer?: NodeJS.Timeout;
   onAbort?: () => void;
 }
@@ -265,6 +267,8 @@ export class TypeChecker {
   #current: Pending | undefined;
   #seq = 0;
   #idle: NodeJS.Timeout | undefined;
+  /** The worker has loaded TypeScript and parsed its lib files. */
+  #started = false;
   #closed = false;
 
   constructor(options: TypeCheckerOptions = {}) {
@@ -278,7 +282,7 @@ export class TypeChecker {
 
   /** Whether a worker is up (the next check is warm). */
   get warm(): boolean {
-    return this.#worker !== undefined;
+    return this.#started;
   }
 
   /**
@@ -293,8 +297,13 @@ export class TypeChecker {
       const p: Pending = { id: ++this.#seq, request, resolve, reject };
       if (request.signal) {
         p.onAbort = () => {
-          if (this.#current === p) this.#kill(new TypeCheckError('CANCELLED', 'The type check was cancelled'));
-          else {
+          if (this.#current === p && p.posted) void this.#kill(new TypeCheckError('CANCELLED', 'The type check was cancelled'));
+          else if (this.#current === p) {
+            // Still waiting for the worker to start: it starts on for the next check.
+            this.#current = undefined;
+            this.#settle(p, new TypeCheckError('CANCELLED', 'The type check was cancelled before it started'));
+            this.#pump();
+          } else {
             this.#queue = this.#queue.filter((q) => q !== p);
             reject(new TypeCheckError('CANCELLED', 'The type check was cancelled before it started'));
           }
@@ -361,6 +370,7 @@ export class TypeChecker {
       const onFirst = (m: { ready?: boolean }) => {
         if (m?.ready) {
           clearTimeout(startTimer);
+          this.#started = true;
           // Nothing but a check in progress may keep the process alive.
           worker.unref();
           worker.off('message', onFirst);
@@ -395,7 +405,7 @@ export class TypeChecker {
     const p = this.#queue.shift()!;
     this.#current = p;
     clearTimeout(this.#idle);
-    p.cold = !this.#worker;
+    p.cold = !this.#started;
     const timeoutMs = p.request.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#start().then(
       () => {
@@ -406,6 +416,7 @@ export class TypeChecker {
           if (this.#current === p) void this.#kill(new TypeCheckError('TIMEOUT', `The type check did not finish within ${timeoutMs} ms`));
         }, timeoutMs);
         this.#worker.ref();
+        p.posted = true;
         const { script, typescript, declarations, lib } = p.request;
         this.#worker.postMessage({ id: p.id, script, typescript, declarations, lib });
       },
@@ -448,6 +459,7 @@ export class TypeChecker {
     if (worker !== this.#worker) return;
     this.#worker = undefined;
     this.#ready = undefined;
+    this.#started = false;
     const p = this.#current;
     this.#current = undefined;
     if (p) this.#settle(p, error);

@@ -60,7 +60,8 @@ export interface ExecuteOptions extends Partial<ExecuteLimits> {
   /**
    * Type-check the script with TypeScript (an optional peer dependency) against the
    * declarations of the tools it may call before it starts: type errors end the execution with
-   * `TYPE_ERROR` before any tool runs. The check has its own deadline, `timeoutMs`.
+   * `TYPE_ERROR` before any tool runs. The check's deadline is `timeoutMs`, besides the
+   * checker's one-time start (loading TypeScript: about a second, bounded on its own).
    */
   typecheck?: boolean;
 }

@@ -194,6 +194,13 @@ describe('TypeChecker', () => {
       await expect(c.check({ script: bomb, typescript: true, declarations, lib, timeoutMs: 500 })).rejects.toMatchObject({ code: 'TIMEOUT', message: 'The type check did not finish within 500 ms' });
       const next = await c.check({ script: 'const x: string = 1;', typescript: true, declarations, lib });
       expect(next.diagnostics.map((d) => d.code)).toEqual(['TS2322']);
+      // Cancelled while the compiler is busy with it: the worker goes, the next check gets another.
+      const ac = new AbortController();
+      const busy = c.check({ script: bomb, typescript: true, declarations, lib, timeoutMs: 60_000, signal: ac.signal });
+      await new Promise((r) => setTimeout(r, 50));
+      ac.abort();
+      await expect(busy).rejects.toMatchObject({ code: 'CANCELLED' });
+      expect((await c.check({ script: 'return 1', typescript: false, declarations, lib })).diagnostics).toEqual([]);
       // Through the executor: the execution ends with TIMEOUT before any tool runs.
       const ex = new Executor({ runner, typeChecker: c });
       try {
