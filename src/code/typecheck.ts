@@ -351,17 +351,20 @@ export class TypeChecker {
       return Promise.reject(e);
     }
     const config: WorkerConfig = { typescriptPath, maxDiagnostics: this.#options.maxDiagnostics, maxMessageChars: MAX_MESSAGE_CHARS };
-    const source = ['"use strict";', 'var __name = function (f) { return f; };', `(${checkerWorker.toString()})(require, ${JSON.stringify(config)});`].join('\n');
+    const source = [
+      '"use strict";',
+      'var __name = function (f) { return f; };',
+      // Whatever the compiler might print must stay out of our stdout (an MCP stdio stream).
+      // Silenced here rather than captured: a worker's piped stdio would keep the process alive.
+      'for (const k of ["log", "info", "warn", "error", "debug", "trace"]) console[k] = function () {};',
+      'process.stdout.write = function () { return true; };',
+      `(${checkerWorker.toString()})(require, ${JSON.stringify(config)});`,
+    ].join('\n');
     const worker = new Worker(source, {
       eval: true,
       name: 'toolexec-typecheck',
       resourceLimits: { maxOldGenerationSizeMb: this.#options.memoryMb, maxYoungGenerationSizeMb: 32 },
-      // Whatever the compiler might print stays out of our stdout (an MCP stdio stream).
-      stdout: true,
-      stderr: true,
     });
-    worker.stdout.resume();
-    worker.stderr.resume();
     this.#worker = worker;
     this.#ready = new Promise<void>((resolve, reject) => {
       const startTimer = setTimeout(() => {
