@@ -2,7 +2,8 @@
 // Builds the toolexec sandbox image OFFLINE (no registry): a root filesystem holding only this
 // machine's `node` binary, the shared libraries `ldd` lists for it, a passwd entry for the
 // unprivileged user and the guest agent, imported with `docker import`. Tagged
-// `toolexec-sandbox:<package version>` and `:latest`.
+// `toolexec-sandbox:<package version>-<agent hash>` (the runtime's default image, so a checkout
+// always finds an image made from its own agent) and `:latest`.
 //
 // Idempotent: the image carries a label with a hash of everything that went into it, and the
 // build is skipped when an image with that hash already exists under the version tag.
@@ -76,18 +77,17 @@ function sharedLibraries(bin) {
 
 const force = process.argv.includes('--force');
 const nodeBin = realpathSync(arg('--node') ?? process.execPath);
-const versionTag = arg('--tag') ?? `${IMAGE_NAME}:${pkg.version}`;
 const agentSrc = join(root, 'runtimes', 'docker', 'agent.js');
-const preludeSrc = join(root, 'runtimes', 'prelude.js');
-/** The prelude copy the agent prepares a context with while it waits (a job may bring another). */
-const PRELUDE_PATH = '/opt/toolexec/prelude.js';
+/** The same hash as AGENT_HASH in src/runtime/docker/index.ts: the runtime refuses an image made from another agent. */
+const agentHash = createHash('sha256').update(readFileSync(agentSrc)).digest('hex').slice(0, 12);
+const versionTag = arg('--tag') ?? `${IMAGE_NAME}:${pkg.version}-${agentHash}`;
 
 if (os.platform() !== 'linux') die('the offline image is made from the host node binary and needs a Linux host; use sandbox-image/Dockerfile.node instead');
 
 const libs = sharedLibraries(nodeBin);
 const hash = createHash('sha256');
-hash.update(`layout-v1\n${AGENT_PATH}\n${SANDBOX_USER}\n`);
-for (const f of [nodeBin, ...libs, agentSrc, preludeSrc]) {
+hash.update(`layout-v2\n${AGENT_PATH}\n${SANDBOX_USER}\n`);
+for (const f of [nodeBin, ...libs, agentSrc]) {
   hash.update(`${f}\n${statSync(f).size}\n`);
   hashFile(hash, realpathSync(f));
 }
@@ -125,7 +125,6 @@ for (const lib of libs) {
   if (real !== lib) put(lib, real, 0o755);
 }
 put(agentSrc, AGENT_PATH, 0o644);
-put(preludeSrc, PRELUDE_PATH, 0o644);
 mkdirSync(join(stage, 'etc'), { recursive: true });
 writeFileSync(join(stage, 'etc', 'passwd'), 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n');
 writeFileSync(join(stage, 'etc', 'group'), 'root:x:0:\nnogroup:x:65534:\n');
@@ -143,6 +142,7 @@ const changes = [
   `CMD ["${AGENT_PATH}"]`,
   `LABEL toolexec.content=${contentHash}`,
   `LABEL toolexec.version=${pkg.version}`,
+  `LABEL toolexec.agent=${agentHash}`,
   `LABEL toolexec.node=${process.version}`,
 ];
 

@@ -496,9 +496,14 @@ export interface ScriptCheck {
   allowedTools: (readonly string[] | undefined)[];
   runtime: string;
   timeoutMs: number;
+  /** Whether the execution has an `input` (then a global the script may read). */
+  input?: boolean;
   signal?: AbortSignal;
   checker?: TypeChecker;
 }
+
+/** The `input` global of an execution that has one: any JSON value, so not checked further. */
+const INPUT_DECLARATION = '/** The execution\'s input (a JSON value). */\ndeclare const input: any;\n';
 
 /**
  * Checks a script before it runs: `error` is `TYPE_ERROR` with the diagnostics in the user's
@@ -517,7 +522,7 @@ export async function checkScript(input: ScriptCheck): Promise<{ error?: Execute
       script: input.script,
       typescript: input.typescript,
       declarations,
-      lib: sandboxLibDeclarations(runtime),
+      lib: sandboxLibDeclarations(runtime) + (input.input ? INPUT_DECLARATION : ''),
       timeoutMs: input.timeoutMs,
       ...(input.signal ? { signal: input.signal } : {}),
     });

@@ -20,6 +20,9 @@ export const MAX_CONFIG_BYTES = 1024 * 1024;
 export type ConfigRuntime = (typeof CONFIG_RUNTIMES)[number];
 export type ConfigLimitKey = (typeof CONFIG_LIMIT_KEYS)[number];
 export type ConfigLimits = Partial<Record<ConfigLimitKey, number>>;
+export type ConfigServeKey = (typeof CONFIG_SERVE_KEYS)[number];
+/** The `serve` section of `toolexec serve` (each key optional): admission control, session caps, `descriptionBudget`. */
+export type ConfigServe = Partial<Record<ConfigServeKey, number>>;
 
 /** A checked config with paths resolved. */
 export interface ToolexecConfig {
@@ -41,17 +44,8 @@ export interface ToolexecConfig {
   allow: string[];
   /** Tool ID patterns that are never exposed (wins over `allow`). */
   deny: string[];
-  /** Settings of `toolexec serve`. */
+  /** `toolexec serve` settings (admission control, session caps); absent keys take the server's defaults. */
   serve?: ConfigServe;
-}
-
-/** The `serve` section. */
-export interface ConfigServe {
-  /**
-   * Most characters of `execute_code`'s description (default 32,000, about 8,000 tokens): the
-   * tool declarations in it lose docs, then signatures, then whole namespaces, to fit.
-   */
-  descriptionBudget?: number;
 }
 
 /** A config that could not be loaded; `problems` lists each one, naming its key. */
@@ -211,13 +205,13 @@ function describeIssue(issue: ValidationIssue, root: unknown): string {
       const hint = closest(name, CONFIG_KEYS);
       return `unknown top-level key ${JSON.stringify(name)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; known keys: ${CONFIG_KEYS.join(', ')}`;
     }
-    if (parent === '/serve') {
-      const hint = closest(name, CONFIG_SERVE_KEYS);
-      return `unknown key serve.${name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; known keys: ${CONFIG_SERVE_KEYS.join(', ')}`;
-    }
     if (parent === '/limits') {
       const hint = closest(name, CONFIG_LIMIT_KEYS);
       return `unknown key limits.${name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; known limits: ${CONFIG_LIMIT_KEYS.join(', ')}`;
+    }
+    if (parent === '/serve') {
+      const hint = closest(name, CONFIG_SERVE_KEYS);
+      return `unknown key serve.${name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; known keys: ${CONFIG_SERVE_KEYS.join(', ')}`;
     }
     return `unknown key ${key}`;
   }

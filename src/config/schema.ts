@@ -3,7 +3,7 @@
  * (`src/schema`) so that every mistake comes back as a path into the file; the MCP backend's
  * parser then checks what a schema cannot say (a server needs a command or a URL, not both).
  */
-import type { JsonSchema } from '../schema/types.js';
+import type { JsonSchema } from '../model/json.js';
 
 /** Names of the limits a config may set; the executor's limits of the same names. */
 export const CONFIG_LIMIT_KEYS = [
@@ -14,6 +14,7 @@ export const CONFIG_LIMIT_KEYS = [
   'maxConcurrentToolCalls',
   'maxOutputBytes',
   'maxArgsBytes',
+  'maxScriptBytes',
 ] as const;
 
 /** Runtime names a config may choose. */
@@ -22,8 +23,23 @@ export const CONFIG_RUNTIMES = ['quickjs', 'isolated-vm', 'docker'] as const;
 /** Top-level keys of the config file. */
 export const CONFIG_KEYS = ['$schema', 'mcpServers', 'tools', 'runtime', 'limits', 'toolTimeoutMs', 'expose', 'allow', 'deny', 'serve'] as const;
 
-/** Keys of the `serve` section (settings of `toolexec serve`). */
-export const CONFIG_SERVE_KEYS = ['descriptionBudget'] as const;
+/**
+ * Keys of the `serve` section of `toolexec serve`: admission control and session caps (their
+ * defaults and meaning live with the server, `src/server/admission.ts` and `src/server/http.ts`),
+ * and `descriptionBudget`, the most characters of `execute_code`'s description (the tool
+ * declarations in it degrade step by step to fit; see `declarationsWithinBudget`).
+ */
+export const CONFIG_SERVE_KEYS = [
+  'maxConcurrentExecutions',
+  'maxQueuedExecutions',
+  'maxExecutionsPerSession',
+  'maxSessions',
+  'maxSessionsPerClient',
+  'sessionIdleMs',
+  'unusedSessionIdleMs',
+  'maxResultBytes',
+  'descriptionBudget',
+] as const;
 
 /** Smallest `serve.descriptionBudget`: below this the fixed part of the description alone does not fit. */
 export const MIN_DESCRIPTION_BUDGET = 2_000;
@@ -75,9 +91,7 @@ export const CONFIG_SCHEMA: JsonSchema = {
     serve: {
       type: 'object',
       additionalProperties: false,
-      properties: {
-        descriptionBudget: { type: 'integer', minimum: MIN_DESCRIPTION_BUDGET },
-      },
+      properties: Object.fromEntries(CONFIG_SERVE_KEYS.map((k) => [k, { type: 'integer', minimum: k === 'descriptionBudget' ? MIN_DESCRIPTION_BUDGET : 1 }])),
     },
   },
 };

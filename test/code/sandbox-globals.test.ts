@@ -9,8 +9,11 @@ import { Runner } from '../../src/run/runner.js';
 import { probeDocker } from '../runtime/docker/helpers.js';
 import { typecheck } from './tsc.js';
 
-const names = [...SANDBOX_GLOBALS.flatMap((g) => g.names), ...Object.keys(ABSENT_GLOBALS)];
-const probeScript = `return Object.fromEntries(${JSON.stringify(names)}.map((n) => [n, typeof globalThis[n] !== 'undefined']));`;
+// `require` is there in every runtime as a stub that says there are no modules: probed by calling it.
+const names = [...SANDBOX_GLOBALS.flatMap((g) => g.names), ...Object.keys(ABSENT_GLOBALS).filter((n) => n !== 'require')];
+const probeScript = `const out = Object.fromEntries(${JSON.stringify(names)}.map((n) => [n, typeof globalThis[n] !== 'undefined']));
+try { require('fs'); out.require = true; } catch (e) { out.require = !/not available in the sandbox/.test(String(e && e.message)); }
+return out;`;
 
 const docker = await probeDocker();
 const executors: Executor[] = [];

@@ -137,6 +137,12 @@ describe('execute with typecheck', () => {
     expect(computed).toMatchObject({ ok: true, value: 4 });
   });
 
+  it('knows the input global when the execution has an input', async () => {
+    expect(await check('return input.n * 2;', { input: { n: 21 } })).toMatchObject({ ok: true, value: 42 });
+    const without = await check('return input;');
+    expect(without.error?.diagnostics?.[0]?.message).toMatch(/Cannot find name 'input'/);
+  });
+
   it('reports syntax errors as SYNTAX_ERROR, before the checker', async () => {
     const r = await check('const y = {;');
     expect(r.error?.code).toBe('SYNTAX_ERROR');

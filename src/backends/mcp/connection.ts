@@ -10,9 +10,10 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, McpError, ResultSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServerConfig } from './config.js';
 import { McpConnectionError } from './errors.js';
+import { PACKAGE_NAME, PACKAGE_VERSION } from '../../model/package-info.js';
 
-/** Client identity sent in `initialize`. */
-export const DEFAULT_CLIENT_INFO = { name: 'toolexec', version: '0.1.0' } as const;
+/** Client identity sent in `initialize`: this package's name and version. */
+export const DEFAULT_CLIENT_INFO: { readonly name: string; readonly version: string } = Object.freeze({ name: PACKAGE_NAME, version: PACKAGE_VERSION });
 /** Limit for starting a server and completing `initialize`. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 /** First reconnect delay after a failure; doubles per consecutive failure up to `DEFAULT_BACKOFF_MAX_MS`. */

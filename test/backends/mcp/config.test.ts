@@ -1,6 +1,6 @@
 // Parsing the mcpServers object: accepted shapes and errors that name the server and key.
 import { describe, expect, it } from 'vitest';
-import { McpConfigError, parseMcpServers, unknownServerKeys } from '../../../src/backends/mcp/index.js';
+import { McpConfigError, parseMcpServers, unknownServerKeys } from '../../../src/backends/mcp/config.js';
 
 function problems(obj: unknown): string[] {
   try {

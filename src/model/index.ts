@@ -1,4 +1,0 @@
-export * from './errors.js';
-export * from './tool.js';
-export * from './tool-id.js';
-export * from './backend.js';
