@@ -22,10 +22,11 @@ export {
   type ConfigLimitKey,
   type ConfigLimits,
   type ConfigRuntime,
+  type ConfigServe,
   type LoadConfigOptions,
   type ToolexecConfig,
 } from './config/load-config.js';
-export { CONFIG_KEYS, CONFIG_LIMIT_KEYS, CONFIG_RUNTIMES, CONFIG_SCHEMA } from './config/schema.js';
+export { CONFIG_KEYS, CONFIG_LIMIT_KEYS, CONFIG_RUNTIMES, CONFIG_SCHEMA, CONFIG_SERVE_KEYS, MIN_DESCRIPTION_BUDGET } from './config/schema.js';
 export { createEngine, type CreateEngineOptions, type Engine, type EngineExecuteOptions } from './engine/engine.js';
 export { PolicyIndex, ToolPolicy, policyMiddleware } from './engine/policy.js';
 export { ToolModuleError, importToolModule, loadToolModules } from './engine/tool-modules.js';

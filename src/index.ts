@@ -75,9 +75,15 @@ export type {
   LogEntry,
   ReportedLimits,
   ToolCallRecord,
+  TypeDiagnostic,
 } from './code/types.js';
-export { generateTypes } from './code/typegen.js';
-export type { TypegenFilter } from './code/typegen.js';
+export { generateTypes, declarationsWithinBudget, trimDescription, DEFAULT_TOOL_DOC_CHARS, DEFAULT_PROPERTY_DOC_CHARS } from './code/typegen.js';
+export type { BudgetedDeclarations, DeclarationLevel, TypegenFilter, TypegenOptions } from './code/typegen.js';
+// Type errors before side effects (`execute(script, { typecheck: true })`); TypeScript loads on the first check.
+export { TypeChecker, TypeCheckError, sharedTypeChecker } from './code/typecheck.js';
+export type { TypeCheckerOptions, TypeCheckRequest, TypeCheckResult } from './code/typecheck.js';
+export { SANDBOX_GLOBALS, ABSENT_GLOBALS, sandboxParagraph, sandboxLibDeclarations } from './code/sandbox-globals.js';
+export type { SandboxGlobal } from './code/sandbox-globals.js';
 export { SandboxBackend } from './code/sandbox-backend.js';
 export type { SandboxBackendOptions, SandboxToolDefinition } from './code/sandbox-backend.js';
 // A custom runtime can be handed to `new Executor({ runtime })`.

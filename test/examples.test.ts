@@ -40,6 +40,17 @@ describe('examples', () => {
     expect(second).toEqual({ ok: false, code: 'TIMEOUT' });
   });
 
+  it('typecheck.mjs stops the script at its type errors before the first send', () => {
+    const r = node(['examples/typecheck.mjs']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      'TYPE_ERROR 0',
+      "3:64 Object literal may only specify known properties, but 'subjet' does not exist in type '{ to: string; subject: string; }'. Did you mean to write 'subject'?",
+      "4:26 Property 'messageId' does not exist on type '{ id: string; }'.",
+    ]);
+  });
+
   it('orchestrate.mjs runs the seed journey from Node', () => {
     const r = node(['examples/orchestrate.mjs']);
     expect(r.code).toBe(0);

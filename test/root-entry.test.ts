@@ -70,8 +70,8 @@ describe('root entry', () => {
     expect(everything.filter((u) => SDK_SIDES.test(u))).toEqual([]);
   });
 
-  it('loads neither isolated-vm nor dockerode (nor what dockerode pulls in)', () => {
-    expect(everything.filter((u) => /node_modules\/(isolated-vm|dockerode|docker-modem|ssh2)\//.test(u))).toEqual([]);
+  it('loads neither isolated-vm nor dockerode (nor what dockerode pulls in) nor typescript', () => {
+    expect(everything.filter((u) => /node_modules\/(isolated-vm|dockerode|docker-modem|ssh2|typescript)\//.test(u))).toEqual([]);
     expect(everything.filter((u) => /\/dist\/runtime\/(docker|isolated-vm)\//.test(u))).toEqual([]);
   });
 
@@ -83,7 +83,7 @@ describe('root entry', () => {
     for (const name of [
       'Runner', 'defineTool', 'ToolError', 'TOOL_ERROR_CODES', 'InMemoryIndex', 'parseToolId', 'toolId', 'matchToolPattern',
       'LocalBackend', 'ProviderBackend', 'AjvSchemaValidator', 'Executor', 'EXECUTE_ERROR_CODES', 'DEFAULT_EXECUTE_LIMITS',
-      'generateTypes', 'SandboxBackend',
+      'generateTypes', 'declarationsWithinBudget', 'TypeChecker', 'TypeCheckError', 'SANDBOX_GLOBALS', 'SandboxBackend',
     ]) {
       expect(loaded.exports, name).toContain(name);
     }

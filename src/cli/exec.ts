@@ -22,6 +22,7 @@ interface ExecOptions {
   memory?: number;
   allow: string[];
   json?: boolean;
+  typecheck?: boolean;
 }
 
 const LEVEL_PREFIX: Record<LogEntry['level'], string> = { log: '', info: '', warn: 'warn: ', error: 'error: ', debug: 'debug: ' };
@@ -46,6 +47,12 @@ export function printExecuteResult(result: ExecuteResult, out: NodeJS.WritableSt
     return;
   }
   const e = result.error!;
+  if (e.diagnostics) {
+    // One line per type error, `file:line:column` style, so editors and people can jump to it.
+    err.write(`error ${e.code}: ${e.message.split('\n')[0]}\n`);
+    for (const d of e.diagnostics) err.write(`  ${d.line !== undefined ? `${d.line}:${d.column}: ` : ''}${d.message} (${d.code})\n`);
+    return;
+  }
   const where = e.line !== undefined ? ` (line ${e.line}${e.column !== undefined ? `, column ${e.column}` : ''})` : '';
   err.write(`error ${e.code}${where}: ${e.message}\n`);
 }
@@ -63,6 +70,7 @@ export function registerExecCommand(program: Command): void {
     .option('--memory <mb>', 'guest heap limit in megabytes', parseIntOption('--memory'))
     .option('--allow <pattern>', 'tool ID pattern the script may call, e.g. "github:*" (repeatable)', collect, [])
     .option('--json', 'print the whole ExecuteResult as JSON on stdout')
+    .option('--typecheck', 'type-check the script against the tool declarations first (needs the typescript package); type errors stop it before any tool runs')
     .action(async (file: string, opts: ExecOptions) => {
       if (opts.runtime !== undefined) {
         try {
@@ -85,6 +93,7 @@ export function registerExecCommand(program: Command): void {
           ...(opts.runtime !== undefined ? { runtime: opts.runtime } : {}),
           limits,
           signal: ac.signal,
+          ...(opts.typecheck ? { typecheck: true } : {}),
         });
         if (opts.json) writeJson(result);
         else printExecuteResult(result);

@@ -37,6 +37,7 @@ export class Executor implements AsyncDisposable {
   private aliases: Map<string, string> | undefined;
   private unsubscribe: (() => void) | undefined;
   private disposed = false;
+  private readonly typeChecker: ExecutorOptions['typeChecker'];
 
   constructor(options: ExecutorOptions) {
     if (!options || typeof options !== 'object') throw new TypeError('new Executor(options): options must be an object with a `runner`');
@@ -57,6 +58,7 @@ export class Executor implements AsyncDisposable {
     this.runtimeSpec = rt;
     this.runtimeOptions = options.runtimeOptions ?? {};
     this.limits = new LimitPolicy(options.limits, options.maxLimits);
+    this.typeChecker = options.typeChecker;
   }
 
   /** The runtime's name (`quickjs`, `isolated-vm`, `docker`, or a custom runtime's). */
@@ -81,6 +83,29 @@ export class Executor implements AsyncDisposable {
     const prepared = prepareScript(script, { maxScriptBytes: limits.maxScriptBytes, input: inputText !== undefined });
     const run = new Execution(this, limits, options, started, inputText);
     if (!prepared.ok) return run.result({ failure: prepared.error });
+    let typecheckMs: number | undefined;
+    if (options.typecheck) {
+      // Before the runtime loads and before any tool can run; TypeScript loads only here.
+      const { checkScript } = await import('./typecheck.js');
+      const checked = await checkScript({
+        script,
+        typescript: prepared.typescript,
+        index: this.runner.index,
+        allowedTools: [limits.allowedTools, limits.allowedToolsBase],
+        runtime: this.runtimeName,
+        timeoutMs: limits.timeoutMs,
+        input: inputText !== undefined,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(this.typeChecker ? { checker: this.typeChecker } : {}),
+      });
+      typecheckMs = checked.durationMs;
+      if (checked.error) {
+        const failed = run.result({ failure: checked.error });
+        if (checked.error.diagnostics) failed.error!.diagnostics = checked.error.diagnostics;
+        failed.stats.typecheckMs = typecheckMs;
+        return failed;
+      }
+    }
     let runtime: Runtime;
     try {
       runtime = await this.runtime();
@@ -90,7 +115,9 @@ export class Executor implements AsyncDisposable {
       this.runtimePromise = undefined;
       return run.result({ failure: { code: 'RUNTIME_UNAVAILABLE', message } });
     }
-    return run.start(runtime, prepared, options.filename ?? 'script.js');
+    const result = await run.start(runtime, prepared, options.filename ?? 'script.js');
+    if (typecheckMs !== undefined) result.stats.typecheckMs = typecheckMs;
+    return result;
   }
 
   /** @internal Maps a written tool ID to a registered one (exact, then JavaScript-safe spelling). */

@@ -5,6 +5,7 @@ import type { JsonValue } from '../model/json.js';
 import type { ToolIndex } from '../index/types.js';
 import type { RunResult } from '../run/types.js';
 import type { Runtime, RuntimeName } from '../runtime/types.js';
+import type { TypeChecker } from './typecheck.js';
 
 /** Every way an execution can fail. */
 export const EXECUTE_ERROR_CODES = [
@@ -21,6 +22,7 @@ export const EXECUTE_ERROR_CODES = [
   'CANCELLED',
   'SANDBOX_CRASHED',
   'RUNTIME_UNAVAILABLE',
+  'TYPE_ERROR',
 ] as const;
 /** One of `EXECUTE_ERROR_CODES`. */
 export type ExecuteErrorCode = (typeof EXECUTE_ERROR_CODES)[number];
@@ -76,6 +78,24 @@ export interface ExecuteOptions extends Partial<ExecuteLimits> {
    * text serves every input (prepared once) and no value can turn into code or prototypes.
    */
   input?: JsonValue;
+  /**
+   * Type-check the script with TypeScript (an optional peer dependency) against the
+   * declarations of the tools it may call before it starts: type errors end the execution with
+   * `TYPE_ERROR` before any tool runs. The check's deadline is `timeoutMs`, besides the
+   * checker's one-time start (loading TypeScript: about a second, bounded on its own).
+   */
+  typecheck?: boolean;
+}
+
+/** One type error found by `typecheck`, in the user's script. */
+export interface TypeDiagnostic {
+  /** 1-based line in the user's script (absent when the error is not in one of its lines). */
+  line?: number;
+  /** 1-based column. */
+  column?: number;
+  message: string;
+  /** The compiler's code, e.g. `TS2339`. */
+  code: string;
 }
 
 /** Why an execution failed; positions are in the user's script. */
@@ -91,6 +111,8 @@ export interface ExecuteError {
   toolId?: string;
   /** For TOOL_ERROR: the tool's own error code (`INPUT_VALIDATION`, `TOOL_NOT_FOUND`, …). */
   toolCode?: string;
+  /** For TYPE_ERROR: every type error (the first one's position is `line` and `column`). */
+  diagnostics?: TypeDiagnostic[];
 }
 
 /** One captured `console` call. */
@@ -132,6 +154,8 @@ export interface ExecuteResult {
     memoryBytes?: number;
     toolCalls: number;
     outputBytes: number;
+    /** With `typecheck`: how long the type check took (part of `durationMs`). */
+    typecheckMs?: number;
   };
   limits: ReportedLimits;
 }
@@ -153,4 +177,6 @@ export interface ExecutorOptions {
   limits?: Partial<ExecuteLimits>;
   /** Ceilings a per-call limit may not exceed (per-call values above are lowered to these). */
   maxLimits?: Partial<Omit<ExecuteLimits, 'allowedTools'>>;
+  /** The checker `typecheck` uses (default: one shared by the process, kept warm between checks). */
+  typeChecker?: TypeChecker;
 }

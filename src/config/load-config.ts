@@ -21,7 +21,7 @@ export type ConfigRuntime = (typeof CONFIG_RUNTIMES)[number];
 export type ConfigLimitKey = (typeof CONFIG_LIMIT_KEYS)[number];
 export type ConfigLimits = Partial<Record<ConfigLimitKey, number>>;
 export type ConfigServeKey = (typeof CONFIG_SERVE_KEYS)[number];
-/** The `serve` section: admission control and session caps of `toolexec serve` (each optional). */
+/** The `serve` section of `toolexec serve` (each key optional): admission control, session caps, `descriptionBudget`. */
 export type ConfigServe = Partial<Record<ConfigServeKey, number>>;
 
 /** A checked config with paths resolved. */

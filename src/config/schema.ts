@@ -24,8 +24,10 @@ export const CONFIG_RUNTIMES = ['quickjs', 'isolated-vm', 'docker'] as const;
 export const CONFIG_KEYS = ['$schema', 'mcpServers', 'tools', 'runtime', 'limits', 'toolTimeoutMs', 'expose', 'allow', 'deny', 'serve'] as const;
 
 /**
- * Keys of the `serve` section: admission control and session caps of `toolexec serve` (their
- * defaults and meaning live with the server, `src/server/admission.ts` and `src/server/http.ts`).
+ * Keys of the `serve` section of `toolexec serve`: admission control and session caps (their
+ * defaults and meaning live with the server, `src/server/admission.ts` and `src/server/http.ts`),
+ * and `descriptionBudget`, the most characters of `execute_code`'s description (the tool
+ * declarations in it degrade step by step to fit; see `declarationsWithinBudget`).
  */
 export const CONFIG_SERVE_KEYS = [
   'maxConcurrentExecutions',
@@ -36,7 +38,11 @@ export const CONFIG_SERVE_KEYS = [
   'sessionIdleMs',
   'unusedSessionIdleMs',
   'maxResultBytes',
+  'descriptionBudget',
 ] as const;
+
+/** Smallest `serve.descriptionBudget`: below this the fixed part of the description alone does not fit. */
+export const MIN_DESCRIPTION_BUDGET = 2_000;
 
 // Letters, digits, `_ - . +`, the `:` separator and the `*` wildcard: anything else can never
 // match a tool ID, so it is a typo worth reporting.
@@ -85,7 +91,7 @@ export const CONFIG_SCHEMA: JsonSchema = {
     serve: {
       type: 'object',
       additionalProperties: false,
-      properties: Object.fromEntries(CONFIG_SERVE_KEYS.map((k) => [k, { type: 'integer', minimum: 1 }])),
+      properties: Object.fromEntries(CONFIG_SERVE_KEYS.map((k) => [k, { type: 'integer', minimum: k === 'descriptionBudget' ? MIN_DESCRIPTION_BUDGET : 1 }])),
     },
   },
 };

@@ -30,6 +30,8 @@ export interface EngineExecuteOptions {
   signal?: AbortSignal;
   /** Called as each of the script's tool calls ends, with how many have ended so far (for progress). */
   onToolCall?: ExecuteOptions['onToolCall'];
+  /** Type-check the script against the declarations of the tools it may call first (`TYPE_ERROR` before any tool runs). */
+  typecheck?: boolean;
 }
 
 export interface CreateEngineOptions {
@@ -171,6 +173,7 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
       ...(opts.limits ?? {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onToolCall ? { onToolCall: opts.onToolCall } : {}),
+      ...(opts.typecheck ? { typecheck: true } : {}),
     });
   };
 

@@ -56,12 +56,12 @@ export interface ServerToolDefinition {
 
 /** The fixed part of `execute_code`'s description; the tool declarations are appended to it. */
 export const EXECUTE_CODE_DESCRIPTION = [
-  'Run a JavaScript (or TypeScript) script in a sandbox, with every tool of this server available to it.',
-  'Inside the script: `await run("namespace:tool", args)` returns the tool\'s structured result (a failure throws an error with a `code`),',
-  '`tools.<namespace>.<tool>(args)` is the same call, `await searchTools(query, limit?)` and `await describeTool(toolId)` find tools,',
-  'and `console.log/info/warn/error` output is captured. Top-level `await` works; the result is the value of a top-level `return`,',
-  'else of the last expression. Use `Promise.all` to call tools concurrently. Prefer one script over many single tool calls:',
-  'intermediate results stay in the sandbox. The result holds the value, the logs, a ledger of every tool call and stats.',
+  'Run a JavaScript (or TypeScript) script in a sandbox where every tool of this server is an async function:',
+  '`await tools.<namespace>.<tool>(args)`, or `await run("namespace:tool", args)`; a failure throws an error with a `code`.',
+  'Prefer one script over many single tool calls: intermediate results stay in the sandbox, and `Promise.all` runs calls concurrently.',
+  '`console.log` output is captured. The result holds the value, the logs, a ledger of every tool call and stats.',
+  'With `typecheck: true` the script is first checked against the declarations below: type errors come back as TYPE_ERROR',
+  '(line, column, message each) before any tool runs.',
 ].join(' ');
 
 /** Builds the definitions; `executeDescription` is the full (generated) description of `execute_code`. */
@@ -228,6 +228,11 @@ export function serverToolDefinitions(executeDescription: string): ServerToolDef
           script: { type: 'string', minLength: 1, maxLength: MAX_SCRIPT_CHARS, description: 'JavaScript or TypeScript source.' },
           runtime: { enum: ['quickjs', 'isolated-vm', 'docker'], description: 'Sandbox runtime (default: the server\'s, normally "quickjs"); isolated-vm and docker only where installed.' },
           timeoutMs: { type: 'integer', minimum: 1, description: 'Shorthand for limits.timeoutMs (capped by the server; a wait for a free sandbox counts against it).' },
+          typecheck: {
+            type: 'boolean',
+            default: false,
+            description: 'Type-check the script against the tool declarations first; type errors are reported as TYPE_ERROR and nothing runs.',
+          },
           limits: limitsSchema,
         },
         required: ['script'],
@@ -246,6 +251,15 @@ export function serverToolDefinitions(executeDescription: string): ServerToolDef
               column: { type: 'integer' },
               stack: { type: 'string' },
               toolId: { type: 'string' },
+              diagnostics: {
+                type: 'array',
+                description: 'For TYPE_ERROR: each type error, in the script\'s lines and columns.',
+                items: {
+                  type: 'object',
+                  properties: { line: { type: 'integer' }, column: { type: 'integer' }, message: { type: 'string' }, code: { type: 'string' } },
+                  required: ['message', 'code'],
+                },
+              },
             },
             required: ['code', 'message'],
           },

@@ -31,11 +31,12 @@ import type { ExecuteResult, ToolCallRecord } from '../code/types.js';
 import type { ConfigLimitKey, ConfigLimits } from '../config/load-config.js';
 import { AdmissionQueue, type AdmissionOptions, type AdmissionRefusal } from './admission.js';
 import { createRedactor, type Redactor } from './redact.js';
+import { declarationsWithinBudget, generateTypes } from '../code/typegen.js';
 import { EXECUTE_CODE_DESCRIPTION, SERVER_TOOL_NAMES, serverToolDefinitions, type ServerToolDefinition, type ServerToolName } from './tool-definitions.js';
 import { suggestionQuery } from '../index/query.js';
 
-/** Largest declarations text put into `execute_code`'s description before falling back to a tool list. */
-export const DEFAULT_MAX_TYPES_CHARS = 32_000;
+/** Default size of `execute_code`'s description, in characters (about 8,000 tokens). */
+export const DEFAULT_DESCRIPTION_BUDGET = 32_000;
 
 /**
  * The MCP SDK client's stdio read buffer (`STDIO_DEFAULT_MAX_BUFFER_SIZE` in the SDK's
@@ -131,8 +132,13 @@ export interface ToolexecServerOptions {
   /** Server name in the `initialize` answer (default `toolexec`). */
   name?: string;
   version?: string;
-  /** Bound on the declarations embedded in `execute_code`'s description (default `DEFAULT_MAX_TYPES_CHARS`). */
-  maxTypesChars?: number;
+  /**
+   * Most characters of `execute_code`'s description (default: the config's
+   * `serve.descriptionBudget`, else `DEFAULT_DESCRIPTION_BUDGET`). The tool declarations in it
+   * degrade step by step to fit: docs first, then signatures become one line per tool, then
+   * whole namespaces become one line (see `declarationsWithinBudget`).
+   */
+  descriptionBudget?: number;
   /** Where problems that are not any client's fault go (default: ignored). */
   onError?: (error: unknown) => void;
   /** Caps on running and queued `execute_code` executions (see `AdmissionQueue`). */
@@ -309,24 +315,12 @@ export class ToolexecServer implements AsyncDisposable {
   }
 
   async #buildExecuteDescription(): Promise<string> {
-    const max = this.#options.maxTypesChars ?? DEFAULT_MAX_TYPES_CHARS;
-    const tools = this.engine.index.list();
-    if (tools.length === 0) return `${EXECUTE_CODE_DESCRIPTION}\n\nNo tools are available right now.`;
-    let types: string | undefined;
-    try {
-      types = await this.engine.generateTypes();
-    } catch (e) {
-      this.#options.onError?.(e);
-    }
-    if (types !== undefined && types.length <= max) {
-      return `${EXECUTE_CODE_DESCRIPTION}\n\nThe tools, as the script sees them (TypeScript declarations):\n\`\`\`ts\n${types.trim()}\n\`\`\``;
-    }
-    const lines = tools.map((t) => `- ${t.id}${t.description ? `: ${t.description.split('\n')[0]!.slice(0, 160)}` : ''}`);
-    let list = lines.join('\n');
-    if (list.length > max) {
-      list = this.engine.index.namespaces().map((n) => `- ${n.namespace || '(no namespace)'}: ${n.count} tools`).join('\n');
-    }
-    return `${EXECUTE_CODE_DESCRIPTION}\n\nAvailable tools (use describe_tool with detail "full" for a tool's TypeScript signature):\n${list}`;
+    const budget = this.#options.descriptionBudget ?? this.engine.config.serve?.descriptionBudget ?? DEFAULT_DESCRIPTION_BUDGET;
+    if (this.engine.index.list().length === 0) return `${EXECUTE_CODE_DESCRIPTION}\n\nNo tools are available right now.`;
+    const head = `${EXECUTE_CODE_DESCRIPTION}\n\nThe tools, as the script sees them (TypeScript declarations):\n\`\`\`ts\n`;
+    const tail = '\n```';
+    const { text } = declarationsWithinBudget(this.engine.index, Math.max(1, budget - head.length - tail.length));
+    return `${head}${text.trim()}${tail}`;
   }
 
   /** A new MCP session (an SDK `Server`) wired to this engine; connect it to a transport. */
@@ -560,10 +554,8 @@ export class ToolexecServer implements AsyncDisposable {
     }
     if (detail === 'full') {
       try {
-        const text = await this.engine.generateTypes(t.id);
         // The shared preamble (run, searchTools, ...) is in execute_code's description already.
-        const at = text.indexOf('declare const tools');
-        out.typescript = at >= 0 ? text.slice(at).trim() : text.trim();
+        out.typescript = generateTypes(this.engine.index, (x) => x.id === t.id, { preamble: false }).trim();
       } catch (e) {
         return errorResult('EXECUTION', `Cannot generate the TypeScript signature of ${t.id}: ${(e as Error).message}`);
       }
@@ -688,6 +680,7 @@ export class ToolexecServer implements AsyncDisposable {
         ...(args.runtime !== undefined ? { runtime: args.runtime as string } : {}),
         // The time spent queued is spent: the script gets what is left of its budget.
         limits: { ...limits, timeoutMs: Math.max(1, Math.floor(budget - ticket.waitedMs)) },
+        ...(args.typecheck === true ? { typecheck: true } : {}),
         signal: extra.signal,
         ...(progress || onCall
           ? {
@@ -728,7 +721,7 @@ export class ToolexecServer implements AsyncDisposable {
     const structured = result as unknown as Record<string, unknown>;
     const text = result.ok
       ? safeJson(result.value ?? null)
-      : `${result.error?.code ?? 'RUNTIME_ERROR'}: ${result.error?.message ?? 'the script failed'}${result.error?.line !== undefined ? ` (line ${result.error.line}${result.error.column !== undefined ? `, column ${result.error.column}` : ''})` : ''}`;
+      : `${result.error?.code ?? 'RUNTIME_ERROR'}: ${result.error?.message ?? 'the script failed'}${result.error?.line !== undefined && !result.error.diagnostics ? ` (line ${result.error.line}${result.error.column !== undefined ? `, column ${result.error.column}` : ''})` : ''}`;
     const logs = result.logs.length > 0 ? [{ type: 'text' as const, text: `logs:\n${result.logs.map((l) => `[${l.level}] ${l.message}`).join('\n')}` }] : [];
     return { ...(result.ok ? {} : { isError: true }), content: [{ type: 'text', text }, ...logs], structuredContent: structured };
   }

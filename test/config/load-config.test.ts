@@ -110,6 +110,14 @@ describe('loadConfig / parseConfig', () => {
     expect(problems({ toolTimeoutMs: 1.5 })).toEqual(['toolTimeoutMs must be integer, got number 1.5']);
   });
 
+  it('checks the serve section: descriptionBudget', () => {
+    expect(parseConfig(JSON.stringify({ serve: { descriptionBudget: 12_000 } })).serve).toEqual({ descriptionBudget: 12_000 });
+    expect(parseConfig('{}').serve).toBeUndefined();
+    expect(problems({ serve: { descriptionBudjet: 12_000 } })[0]).toMatch(/^unknown key serve\.descriptionBudjet \(did you mean "descriptionBudget"\?\); known keys: .*descriptionBudget/);
+    expect(problems({ serve: { descriptionBudget: 32 } })).toEqual(['serve.descriptionBudget must be >= 2000, got number 32']);
+    expect(problems({ serve: { descriptionBudget: '8k' } })).toEqual(['serve.descriptionBudget must be integer, got the string "8k"']);
+  });
+
   it('checks allow/deny patterns', () => {
     expect(problems({ deny: ['github:delete issue'] })[0]).toMatch(/^deny\[0\] must be a tool ID pattern .*got the string "github:delete issue"/);
     expect(problems({ allow: 'github:*' })).toEqual(['allow must be array, got the string "github:*"']);

@@ -97,6 +97,7 @@ describe('README: Running the server', () => {
       sessionIdleMs: http.DEFAULT_SESSION_IDLE_MS,
       unusedSessionIdleMs: http.DEFAULT_UNUSED_SESSION_IDLE_MS,
       maxResultBytes: server.DEFAULT_MAX_RESULT_BYTES,
+      descriptionBudget: server.DEFAULT_DESCRIPTION_BUDGET,
     });
     // The key table documents every key, with the same defaults.
     const { CONFIG_SERVE_KEYS } = await import('../../src/config/schema.js');

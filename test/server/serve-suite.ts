@@ -34,6 +34,7 @@ export function defineServeSuite(transport: string, connect: () => Promise<Conne
       expect(exec.description).toMatch(/get_sum|get-sum/);
       expect(exec.description).toMatch(/create_entities/);
       expect(exec.description).not.toMatch(/launch/);
+      expect((exec.inputSchema.properties as Record<string, unknown>).typecheck).toMatchObject({ type: 'boolean' });
       expect(client.getServerCapabilities()?.tools?.listChanged).toBe(true);
     });
 
@@ -75,8 +76,9 @@ export function defineServeSuite(transport: string, connect: () => Promise<Conne
       expect(schema.structuredContent!.outputSchema).toBeDefined();
       const full = await call('describe_tool', { toolId: 'math:add', detail: 'full' });
       expect(full.isError).toBeFalsy();
-      expect(full.structuredContent!.typescript).toMatch(/add\s*\(/);
-      expect(full.structuredContent!.typescript).toMatch(/sum/);
+      expect(full.structuredContent!.typescript).toMatch(/^declare const tools: \{\n  math: \{\n    \/\*\* Add two numbers \*\/\n    add\(args: \{ a: number; b: number \}\): Promise<\{ sum: number \}>;/);
+      // Only the tool: the shared part is in execute_code's description.
+      expect(full.structuredContent!.typescript).not.toMatch(/declare function run|The sandbox/);
       const missing = await call('describe_tool', { toolId: 'everything:get-summ' });
       expect(missing.isError).toBe(true);
       expect(textOf(missing)).toMatch(/^TOOL_NOT_FOUND.*did you mean.*everything:get-sum/);
@@ -185,6 +187,34 @@ export function defineServeSuite(transport: string, connect: () => Promise<Conne
       const badRuntime = await call('execute_code', { script: '1', runtime: 'nodejs' });
       expect(badRuntime.isError).toBe(true);
       expect(textOf(badRuntime)).toMatch(/^INPUT_VALIDATION.*runtime/);
+    });
+
+    it('execute_code with typecheck: type errors against the upstream tools before any call, then a correct script runs', async () => {
+      const bad = await call('execute_code', {
+        typecheck: true,
+        script: [
+          "await tools.memory.create_entities({ entities: [{ name: 'typed', entityType: 'fact', observations: [] }] });",
+          "const sum = await run('everything:get-sum', { a: 1, b: '2' });",
+          "const graph = await tools.memory.read_graph({});",
+          'return graph.entities.map((e) => e.nme);',
+        ].join('\n'),
+      });
+      expect(bad.isError).toBe(true);
+      const error = bad.structuredContent!.error;
+      expect(error.code).toBe('TYPE_ERROR');
+      expect(error.diagnostics.map((d: { line: number; code: string }) => `${d.line} ${d.code}`)).toEqual(['2 TS2322', '4 TS2551']);
+      expect(error.diagnostics[1].message).toMatch(/Property 'nme' does not exist .*Did you mean 'name'\?/);
+      expect(textOf(bad)).toMatch(/^TYPE_ERROR: The script does not type-check \(2 errors\); nothing ran:\nline 2, column \d+: /);
+      expect(bad.structuredContent!.toolCalls).toEqual([]);
+      const read = await call('execute_code', { script: "return (await tools.memory.search_nodes({ query: 'typed' })).entities.length" });
+      expect(read.structuredContent!.value).toBe(0);
+      const good = await call('execute_code', {
+        typecheck: true,
+        script: "const s = await tools.everything.get_sum({ a: 1, b: 2 });\nconst g = await tools.memory.read_graph({});\nreturn { s, n: g.entities.length >= 0 };",
+      });
+      expect(good.isError, textOf(good)).toBeFalsy();
+      expect(good.structuredContent!.value).toEqual({ s: 'The sum of 1 and 2 is 3.', n: true });
+      expect(good.structuredContent!.stats.typecheckMs).toBeGreaterThan(0);
     });
 
     it('hostile search and preparation inputs are bounded before any work, and the next request answers', async () => {
