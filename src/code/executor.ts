@@ -454,10 +454,11 @@ class Execution {
     const record: ToolCallRecord = { toolId: call.toolId, args: call.args, ok: false, durationMs: 0, startedAt: Date.now() };
     this.toolCalls.push(record);
     const t0 = performance.now();
-    // A little past the execution's own budget, so that the execution's TIMEOUT (not a tool
-    // TIMEOUT thrown into the script) is what a script stuck on a tool reports; the execution's
-    // end aborts every call still running anyway.
-    const remaining = this.limits.timeoutMs + 250;
+    // What is left of the execution's budget, plus a little, so that the execution's TIMEOUT
+    // (not a tool TIMEOUT thrown into the script) is what a script stuck on a tool reports; the
+    // execution's end aborts every call still running anyway. A runner wrapper may lower it
+    // (the engine applies the config's toolTimeoutMs).
+    const remaining = Math.max(1, Math.ceil(this.limits.timeoutMs - (performance.now() - this.started))) + 250;
     let p: Promise<unknown>;
     try {
       p = this.executor.runner.run(call.toolId, call.args, { signal: this.controller.signal, timeoutMs: remaining });

@@ -11,9 +11,11 @@ export {
   loadConfig,
   parseConfig,
   pointerToKey,
+  userConfigDir,
   type ConfigLimitKey,
   type ConfigLimits,
   type ConfigRuntime,
+  type ConfigSource,
   type LoadConfigOptions,
   type ToolexecConfig,
 } from './load-config.js';

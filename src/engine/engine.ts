@@ -12,6 +12,9 @@ import type { IndexChange, ToolIndex } from '../index/types.js';
 import { Runner } from '../run/runner.js';
 import type { ExecuteResult, ToolCallRecord } from '../code/types.js';
 import type { McpServersHandle, McpWarning } from '../backends/mcp/hub.js';
+import { serverRedactor } from '../backends/mcp/config.js';
+import { Redactor } from '../model/redact.js';
+import type { Middleware } from '../run/types.js';
 import { loadToolModules } from './tool-modules.js';
 import type { ConfigLimits, ConfigRuntime, ToolexecConfig } from '../config/load-config.js';
 import { PolicyIndex, ToolPolicy, policyMiddleware } from './policy.js';
@@ -47,9 +50,38 @@ export interface CreateEngineOptions {
   defaultRuntime?: ConfigRuntime;
 }
 
+/** How one enabled MCP server fared when the engine started. */
+export interface EngineServerStatus {
+  server: string;
+  ok: boolean;
+  /** Tool IDs imported from it. */
+  tools: string[];
+  /** Why it is unavailable (redacted), when `ok` is false. */
+  error?: string;
+}
+
+/** What the engine started with: per-server outcomes and tool counts. */
+export interface EngineStartup {
+  /** Enabled MCP servers, in config order (empty when none were connected). */
+  servers: EngineServerStatus[];
+  /** Tools registered from tool modules. */
+  moduleTools: number;
+  /** Every registered tool, exposed or not. */
+  registered: number;
+  /** Tools the policy exposes. */
+  exposed: number;
+}
+
 /** A running engine; close it to stop the MCP servers and sandboxes. */
 export interface Engine extends AsyncDisposable {
   readonly config: ToolexecConfig;
+  /**
+   * Knows the values that came from the environment (`${VAR}` in the config): everything the
+   * engine reports is already redacted with it; use it for anything else that is printed.
+   */
+  readonly redactor: Redactor;
+  /** Per-server outcomes and tool counts at start-up. */
+  readonly startup: EngineStartup;
   readonly policy: ToolPolicy;
   /** Every registered tool, exposed or not. */
   readonly baseIndex: ToolIndex;
@@ -116,14 +148,19 @@ const CHANGE_DEBOUNCE_MS = 25;
  */
 export async function createEngine(config: ToolexecConfig, options: CreateEngineOptions = {}): Promise<Engine> {
   const policy = new ToolPolicy({ allow: config.allow, deny: config.deny });
+  const redactor = serverRedactor(config.mcpServers);
   const baseIndex = new InMemoryIndex();
   const index: ToolIndex = policy.open ? baseIndex : new PolicyIndex(baseIndex, policy);
+  const middleware: Middleware[] = [];
+  // Outermost: whatever any backend (a local tool reading the environment included) answers.
+  if (!redactor.empty) middleware.push(redactionMiddleware(redactor));
+  if (!policy.open) middleware.push(policyMiddleware(policy));
   const runner = new Runner({
     index,
     ...(config.toolTimeoutMs !== undefined ? { defaultTimeoutMs: config.toolTimeoutMs } : {}),
-    ...(policy.open ? {} : { middleware: [policyMiddleware(policy)] }),
+    ...(middleware.length > 0 ? { middleware } : {}),
   });
-  if (!policy.open) {
+  if (!policy.open || !redactor.empty) {
     // Middleware covers run and runChain; a stream does not pass through middleware, and a
     // hidden tool would still resolve through its backend, so streams are checked here.
     const stream = runner.runStream.bind(runner);
@@ -132,14 +169,19 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
         yield { kind: 'error', toolId, data: policy.refusal(toolId, 'stream') };
         return;
       }
-      yield* stream(toolId, args, streamOptions);
+      for await (const event of stream(toolId, args, streamOptions)) {
+        yield event.kind === 'error' ? { ...event, data: redactor.redactError(event.data) } : redactor.redactValue(event);
+      }
     };
   }
   const warnings: string[] = [];
   const warn = (message: string) => {
-    warnings.push(message);
-    options.onWarning?.(message);
+    const shown = redactor.redact(message);
+    warnings.push(shown);
+    options.onWarning?.(shown);
   };
+  let moduleTools = 0;
+  let servers: EngineServerStatus[] = [];
   let mcp: McpServersHandle | undefined;
   // One warm runtime pool per runtime name, shared by every execution.
   const runtimes = new Map<string, Promise<RuntimeHandle>>();
@@ -148,8 +190,10 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
   let closed = false;
 
   try {
-    await loadToolModules([...config.tools, ...(options.tools ?? [])], runner, options.cwd ?? process.cwd());
     const enabled = config.mcpServers.filter((s) => !s.disabled);
+    const reservedNamespaces = new Map(enabled.map((s) => [s.namespace, `mcpServers.${s.name}`]));
+    // The config's modules are already absolute (relative to the file); --tools are relative to the working directory.
+    moduleTools = (await loadToolModules([...config.tools, ...(options.tools ?? [])], runner, { cwd: options.cwd ?? process.cwd(), reservedNamespaces })).length;
     if (options.connect !== false && enabled.length > 0) {
       const { connectMcpServers } = await import('../backends/mcp/hub.js');
       mcp = await connectMcpServers(config.mcpServers, {
@@ -157,7 +201,14 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
         runner,
         onServerError: options.onServerError ?? 'skip',
         onWarning: (w: McpWarning) => warn(w.message),
+        ...(redactor.empty ? {} : { redactor }),
       });
+      servers = mcp.imports.map((imp) => ({
+        server: imp.server,
+        ok: !imp.error,
+        tools: [...imp.tools],
+        ...(imp.error ? { error: redactor.redact(imp.error.message) } : {}),
+      }));
       for (const imp of mcp.imports) {
         if (imp.error) warn(`MCP server "${imp.server}" is unavailable: ${imp.error.message.split('\n')[0]}`);
       }
@@ -165,7 +216,7 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
   } catch (e) {
     await mcp?.close().catch(() => {});
     await runner.dispose().catch(() => {});
-    throw e;
+    throw redactor.redactError(e);
   }
 
   const offIndex = index.onChange((_change: IndexChange) => {
@@ -198,13 +249,18 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
     // its own view of the runner, so its tool calls can be reported to its caller alone.
     let count = 0;
     const onToolCall = opts.onToolCall;
+    const toolTimeoutMs = config.toolTimeoutMs;
+    // A script's call gets the config's per-call timeout, capped by the execution's remaining
+    // time (which the executor passes as timeoutMs).
+    const callOptions = (o: { signal?: AbortSignal; timeoutMs?: number }) =>
+      toolTimeoutMs === undefined ? o : { ...o, timeoutMs: o.timeoutMs === undefined ? toolTimeoutMs : Math.min(o.timeoutMs, toolTimeoutMs) };
     const scoped: ExecutorRunnerLike = onToolCall
       ? {
           index,
           run: async (toolId, args, runOptions) => {
             const t0 = performance.now();
             try {
-              const result = await runner.run(toolId, args, runOptions);
+              const result = await runner.run(toolId, args, callOptions(runOptions));
               safeCall(() => onToolCall({ toolId, args, ok: true, durationMs: performance.now() - t0 }, ++count));
               return result;
             } catch (e) {
@@ -216,7 +272,9 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
             }
           },
         }
-      : runner;
+      : toolTimeoutMs === undefined
+        ? runner
+        : { index, run: (toolId, args, runOptions) => runner.run(toolId, args, callOptions(runOptions)) };
     let runtime: RuntimeHandle | string;
     try {
       runtime = await runtimeFor(name);
@@ -250,6 +308,10 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
 
   return {
     config,
+    redactor,
+    get startup(): EngineStartup {
+      return { servers: servers.map((x) => ({ ...x, tools: [...x.tools] })), moduleTools, registered: baseIndex.size, exposed: index.size };
+    },
     policy,
     baseIndex,
     index,
@@ -268,6 +330,15 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** Runner middleware keeping secrets out of every result and error. */
+function redactionMiddleware(redactor: Redactor): Middleware {
+  return (_call, next) =>
+    next().then(
+      (result) => redactor.redactValue(result),
+      (e: unknown) => Promise.reject(redactor.redactError(e)),
+    );
 }
 
 function safeCall(fn: () => void): void {

@@ -8,7 +8,8 @@ import { existsSync, statSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, McpError, ResultSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import type { McpServerConfig } from './config.js';
+import { Redactor } from '../../model/redact.js';
+import { serverRedactor, stdioServerEnv, type McpServerConfig } from './config.js';
 import { McpConnectionError } from './errors.js';
 
 /** Client identity sent in `initialize`. */
@@ -43,6 +44,8 @@ export interface McpConnectionOptions {
   maxMessageBytes?: number;
   /** Coalesces bursts of `notifications/tools/list_changed` (default 20 ms). */
   listChangedDebounceMs?: number;
+  /** Secrets kept out of errors and the stderr tail (default: the server's own `secrets`). */
+  redactor?: Redactor;
 }
 
 /** `idle` (not connected yet, or dropped), `connecting`, `connected`, `closed` (for good). */
@@ -230,6 +233,8 @@ async function terminate(child: ChildLike | undefined, graceMs = 1000): Promise<
 export class McpConnection implements AsyncDisposable {
   readonly config: McpServerConfig;
   readonly #options: Required<McpConnectionOptions>;
+  /** Keeps `${VAR}` values out of every message (a server that prints its environment, a URL with a key in it). */
+  readonly redactor: Redactor;
   #state: McpConnectionState = 'idle';
   #client: Client | undefined;
   #transport: Transport | undefined;
@@ -260,7 +265,9 @@ export class McpConnection implements AsyncDisposable {
       stderrLines: options.stderrLines ?? DEFAULT_STDERR_LINES,
       maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       listChangedDebounceMs: options.listChangedDebounceMs ?? DEFAULT_LIST_CHANGED_DEBOUNCE_MS,
+      redactor: options.redactor ?? serverRedactor([config]),
     };
+    this.redactor = this.#options.redactor;
   }
 
   get name(): string {
@@ -294,7 +301,8 @@ export class McpConnection implements AsyncDisposable {
 
   /** The last stderr lines of the stdio server (across restarts), oldest first. */
   stderrTail(): string[] {
-    return this.#stderrPartial ? [...this.#stderr, this.#stderrPartial] : [...this.#stderr];
+    const lines = this.#stderrPartial ? [...this.#stderr, this.#stderrPartial] : [...this.#stderr];
+    return this.redactor.empty ? lines : lines.map((l) => this.redactor.redact(l));
   }
 
   /** The last error the transport reported (a malformed line, an oversized message...), if any. */
@@ -380,8 +388,8 @@ export class McpConnection implements AsyncDisposable {
       return await this.#listPages(client, options);
     } catch (err) {
       if (err instanceof McpConnectionError || options.signal?.aborted) throw err;
-      if (err instanceof Error && err.message.startsWith(`MCP server "${this.name}"`)) throw err;
-      throw new Error(`MCP server "${this.name}": listing tools failed: ${causeText(err)}`, { cause: err });
+      if (err instanceof Error && err.message.startsWith(`MCP server "${this.name}"`)) throw this.redactor.redactError(err);
+      throw this.redactor.redactError(new Error(`MCP server "${this.name}": listing tools failed: ${causeText(err)}`, { cause: err }));
     }
   }
 
@@ -530,7 +538,7 @@ export class McpConnection implements AsyncDisposable {
     if (kind === 'stdio') {
       if (cfg.transport !== 'stdio') throw new Error('unreachable');
       if (cfg.cwd !== undefined && !(existsSync(cfg.cwd) && statSync(cfg.cwd).isDirectory())) {
-        throw new McpConnectionError(`MCP server "${this.name}" could not be started: its cwd ${JSON.stringify(cfg.cwd)} is not an existing directory`, { retryable: false });
+        throw this.redactor.redactError(new McpConnectionError(`MCP server "${this.name}" could not be started: its cwd ${JSON.stringify(cfg.cwd)} is not an existing directory`, { retryable: false }));
       }
       // Lazy: keeps cross-spawn and child_process off the import path of code that never uses stdio.
       const [{ StdioClientTransport }, { deserializeMessage }] = await Promise.all([
@@ -540,7 +548,7 @@ export class McpConnection implements AsyncDisposable {
       const transport = new StdioClientTransport({
         command: cfg.command,
         args: cfg.args,
-        ...(cfg.env ? { env: cfg.env } : {}),
+        ...(stdioServerEnv(cfg) ? { env: stdioServerEnv(cfg) } : {}),
         ...(cfg.cwd !== undefined ? { cwd: cfg.cwd } : {}),
         stderr: 'pipe',
         maxBufferSize: this.#options.maxMessageBytes,
@@ -595,7 +603,7 @@ export class McpConnection implements AsyncDisposable {
       // The SDK's own close after a failed connect runs unawaited with unref'd timers: a server
       // that ignores stdin closing would outlive us. Make sure it is gone before reporting.
       if (child) await terminate(child());
-      throw this.#connectError(kind, err);
+      throw this.redactor.redactError(this.#connectError(kind, err));
     } finally {
       clearTimeout(timer);
     }
