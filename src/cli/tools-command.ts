@@ -31,15 +31,21 @@ export function addEngineOptions(command: Command): Command {
 export async function openEngine(opts: EngineCliOptions, extra: CreateEngineOptions & { explainEmpty?: boolean } = {}): Promise<Engine> {
   const { explainEmpty = true, ...engineOptions } = extra;
   const config = loadConfig(opts.config);
+  const print = (message: string) => process.stderr.write(`toolexec: warning: ${message}\n`);
+  // Held until the engine is up: when every server failed, the error says it all, once.
+  let held: string[] | undefined = [];
   const engine = await createEngine(config, {
     tools: opts.tools ?? [],
-    onWarning: (message) => process.stderr.write(`toolexec: warning: ${message}\n`),
+    onWarning: (message) => (held ? held.push(message) : print(message)),
     ...engineOptions,
   });
   const { servers } = engine.startup;
-  if (servers.length > 0 && servers.every((s) => !s.ok)) {
+  const allFailed = servers.length > 0 && servers.every((s) => !s.ok);
+  for (const message of held) if (!(allFailed && /^MCP server ".*" is unavailable: /.test(message))) print(message);
+  held = undefined;
+  if (allFailed) {
     await engine.close();
-    const lines = servers.map((s) => `- ${s.server}: ${(s.error ?? 'failed').replace(/\n/g, '\n    ')}`);
+    const lines = servers.map((s) => `- ${s.server}: ${summarizeFailure(s.error ?? 'failed')}`);
     throw new StartupError(`${servers.length === 1 ? 'the only MCP server' : `all ${servers.length} MCP servers`} in the config failed to start:\n${lines.join('\n')}`);
   }
   if (explainEmpty) {
@@ -47,6 +53,15 @@ export async function openEngine(opts: EngineCliOptions, extra: CreateEngineOpti
     if (why !== undefined && engine.startup.registered > 0) process.stderr.write(`toolexec: warning: ${why.replace(/\n/g, '\n  ')}\n`);
   }
   return engine;
+}
+
+/** A failure's first line (bounded) and the server's stderr tail, the parts a user acts on. */
+function summarizeFailure(message: string): string {
+  const [first = ''] = message.split('\n');
+  const head = first.length > 300 ? `${first.slice(0, 299)}…` : first;
+  const at = message.indexOf('\nserver stderr (last lines):\n');
+  const tail = at === -1 ? '' : message.slice(at);
+  return `${head}${tail}`.replace(/\n/g, '\n    ');
 }
 
 /**

@@ -5,9 +5,14 @@
  */
 export {
   DEFAULT_MCP_TIMEOUT_MS,
+  FOREIGN_SERVER_KEYS,
   McpConfigError,
+  SERVER_KEYS,
+  expandEnvReferences,
   parseMcpServer,
   parseMcpServers,
+  serverRedactor,
+  stdioServerEnv,
   unknownServerKeys,
   type McpHttpServerConfig,
   type McpServerConfig,
