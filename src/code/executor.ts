@@ -267,6 +267,12 @@ class Execution {
   private prepared: PreparedScript | undefined;
   private readonly messageCap: number;
   private finished = false;
+  /**
+   * When the script's time runs out, as near as the host can tell: the runtime starts its
+   * clock when the script starts (a cold sandbox's start-up is not the script's time), which
+   * is just before its first message, so that message sets it.
+   */
+  private deadline = Infinity;
 
   constructor(
     private readonly executor: Executor,
@@ -337,6 +343,7 @@ class Execution {
 
   private onMessage(text: string): void {
     if (this.doneMessage || this.hostFailure) return;
+    if (this.deadline === Infinity) this.deadline = performance.now() + this.limits.timeoutMs;
     if (typeof text !== 'string' || text.length > this.messageCap) {
       this.fail({
         code: 'OUTPUT_LIMIT',
@@ -458,7 +465,7 @@ class Execution {
     // (not a tool TIMEOUT thrown into the script) is what a script stuck on a tool reports; the
     // execution's end aborts every call still running anyway. A runner wrapper may lower it
     // (the engine applies the config's toolTimeoutMs).
-    const remaining = Math.max(1, Math.ceil(this.limits.timeoutMs - (performance.now() - this.started))) + 250;
+    const remaining = Math.max(1, Math.ceil(this.deadline - performance.now())) + 250;
     let p: Promise<unknown>;
     try {
       p = this.executor.runner.run(call.toolId, call.args, { signal: this.controller.signal, timeoutMs: remaining });
