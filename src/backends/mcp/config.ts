@@ -139,6 +139,12 @@ const MAX_ENV_FILE_BYTES = 1024 * 1024;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/**
+ * Variables whose values are not secrets: paths and names everyone on the machine can see.
+ * Hiding them would garble every message that contains a path (`${HOME}/data` is common).
+ */
+export const NOT_SECRET_VARIABLES = /^(HOME|USER|USERNAME|LOGNAME|PATH|SHELL|PWD|TMPDIR|TEMP|TMP|LANG|LC_[A-Z]+|TERM|XDG_[A-Z_]+)$/;
+
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
@@ -211,7 +217,7 @@ export function expandEnvReferences(text: string, key: string, x: Expansion): st
       return text;
     } else {
       out += value;
-      x.secrets.push({ name: name!, value });
+      if (!NOT_SECRET_VARIABLES.test(name!)) x.secrets.push({ name: name!, value });
     }
     i = end + 1;
   }
@@ -238,7 +244,7 @@ function readEnvFile(path: string, key: string, x: Expansion): Record<string, st
     return undefined;
   }
   const vars = parseEnv(text) as Record<string, string>;
-  for (const [name, value] of Object.entries(vars)) x.secrets.push({ name, value });
+  for (const [name, value] of Object.entries(vars)) if (!NOT_SECRET_VARIABLES.test(name)) x.secrets.push({ name, value });
   return vars;
 }
 

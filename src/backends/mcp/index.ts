@@ -7,6 +7,7 @@ export {
   DEFAULT_MCP_TIMEOUT_MS,
   FOREIGN_SERVER_KEYS,
   McpConfigError,
+  NOT_SECRET_VARIABLES,
   SERVER_KEYS,
   expandEnvReferences,
   parseMcpServer,

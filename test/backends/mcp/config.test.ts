@@ -89,6 +89,12 @@ describe('mcpServers values from the environment', () => {
     expect(stdio!.secrets?.some((s) => s.value === 'fallback')).toBe(false);
   });
 
+  it('does not count paths and names everyone can see as secrets', () => {
+    const [s] = parseMcpServers({ s: { command: 'x', args: ['${HOME}/data', '${XDG_CONFIG_HOME:-/etc}', '${USER}'] } }, { env: { HOME: '/home/someone', USER: 'someone', XDG_CONFIG_HOME: '/home/someone/.config' } });
+    expect(s).toMatchObject({ args: ['/home/someone/data', '/home/someone/.config', 'someone'] });
+    expect(s!.secrets).toBeUndefined();
+  });
+
   it('takes $${ as a literal ${ and leaves other dollars alone', () => {
     const [s] = parseMcpServers({ s: { command: 'x', args: ['$${TOKEN}', 'pa$$word', '$HOME', 'a$${b}c'] } }, { env });
     expect(s).toMatchObject({ args: ['${TOKEN}', 'pa$$word', '$HOME', 'a${b}c'] });
