@@ -22,8 +22,8 @@ export interface Secret {
  */
 export const MIN_SECRET_LENGTH = 6;
 
-/** How deep `redactValue` walks a structure that `JSON.stringify` cannot handle (cyclic, too deep). */
-const MAX_WALK_DEPTH = 64;
+/** How deep `redactValue` copies a structure that holds a secret; deeper parts are not shown. */
+const MAX_WALK_DEPTH = 1000;
 
 interface Needle {
   text: string;
@@ -40,6 +40,8 @@ export class Redactor {
   static readonly none = new Redactor([]);
 
   readonly #needles: Needle[];
+  /** Length of the shortest needle: shorter strings cannot hold one. */
+  readonly #min: number;
   readonly #secrets: Secret[] = [];
   readonly #names: string[];
 
@@ -58,6 +60,7 @@ export class Redactor {
     }
     // Longest first, so a secret containing another is replaced whole.
     this.#needles = [...byText].map(([text, label]) => ({ text, label })).sort((a, b) => b.text.length - a.text.length);
+    this.#min = this.#needles.length === 0 ? Infinity : this.#needles[this.#needles.length - 1]!.text.length;
     this.#names = [...names];
   }
 
@@ -85,6 +88,7 @@ export class Redactor {
 
   /** Whether `text` contains a secret. */
   leaks(text: string): boolean {
+    if (text.length < this.#min) return false;
     for (const n of this.#needles) if (text.includes(n.text)) return true;
     return false;
   }
@@ -105,14 +109,39 @@ export class Redactor {
     if (this.#needles.length === 0) return value;
     if (typeof value === 'string') return this.redact(value) as T;
     if (typeof value !== 'object' || value === null) return value;
-    let text: string | undefined;
-    try {
-      text = JSON.stringify(value);
-    } catch {
-      // cyclic or too deep for JSON: walk it (bounded) instead
-    }
-    if (text !== undefined && !this.leaks(text)) return value;
+    // Reading is cheap and leaks are rare: look first (no copy, no serialization), copy only then.
+    if (!this.#holdsSecret(value)) return value;
     return this.#walk(value, 0, new WeakSet()) as T;
+  }
+
+  /** Whether any string in `root` (keys included) holds a secret; iterative, so depth costs no stack. */
+  #holdsSecret(root: object): boolean {
+    const stack: unknown[] = [root];
+    const seen = new WeakSet<object>();
+    while (stack.length > 0) {
+      const v = stack.pop();
+      if (typeof v === 'string') {
+        if (this.leaks(v)) return true;
+        continue;
+      }
+      if (typeof v !== 'object' || v === null || seen.has(v)) continue;
+      seen.add(v);
+      if (Array.isArray(v)) {
+        for (const item of v) stack.push(item);
+        continue;
+      }
+      const proto = Object.getPrototypeOf(v);
+      if (proto !== Object.prototype && proto !== null) {
+        if (this.leaks(safeString(v))) return true;
+        continue;
+      }
+      const o = v as Record<string, unknown>;
+      for (const k in o) {
+        if (this.leaks(k)) return true;
+        stack.push(o[k]);
+      }
+    }
+    return false;
   }
 
   #walk(value: unknown, depth: number, seen: WeakSet<object>): unknown {
