@@ -169,9 +169,10 @@ function stringRecord(value: unknown, key: string, problems: string[]): Record<s
   return out;
 }
 
-/** Where `${VAR}` references are looked up, and what they produced. */
-interface Expansion {
+/** Where `${VAR}` references are looked up, and what they produced (filled in by `expandEnvReferences`). */
+export interface EnvExpansion {
   env: Record<string, string | undefined>;
+  /** Values taken from `env` (not defaults, not `NOT_SECRET_VARIABLES`). */
   secrets: Secret[];
   problems: string[];
 }
@@ -181,7 +182,7 @@ interface Expansion {
  * is a literal `${`; any other `$` is literal too. `${VAR:-default}` uses the default when
  * the variable is unset or empty, as the shell does; a variable without a default must be set.
  */
-export function expandEnvReferences(text: string, key: string, x: Expansion): string {
+export function expandEnvReferences(text: string, key: string, x: EnvExpansion): string {
   if (!text.includes('${')) return text;
   let out = '';
   let i = 0;
@@ -225,7 +226,7 @@ export function expandEnvReferences(text: string, key: string, x: Expansion): st
 }
 
 /** Reads a dotenv file (`envFile`): its values are secrets by nature. */
-function readEnvFile(path: string, key: string, x: Expansion): Record<string, string> | undefined {
+function readEnvFile(path: string, key: string, x: EnvExpansion): Record<string, string> | undefined {
   let text: string;
   try {
     const st = statSync(path);
@@ -261,7 +262,7 @@ export function parseMcpServer(
   const problems: string[] = [];
   if (name.length === 0) return { problems: [`${key}: a server name must not be empty`] };
   if (!isPlainObject(raw)) return { problems: [`${key} must be an object, got ${describe(raw)}`] };
-  const x: Expansion = { env: options.env ?? process.env, secrets: [], problems };
+  const x: EnvExpansion = { env: options.env ?? process.env, secrets: [], problems };
   const dir = options.dir ?? process.cwd();
   const expand = (value: string, where: string) => expandEnvReferences(value, where, x);
 
@@ -411,7 +412,8 @@ export function parseMcpServer(
 
 /**
  * Parses the `mcpServers` object (the value, not the file around it). Throws
- * `McpConfigError` listing every problem; unknown keys other clients use are ignored.
+ * `McpConfigError` listing every problem; the keys other clients use
+ * (`FOREIGN_SERVER_KEYS`) are ignored, any other unknown key is a problem.
  */
 export function parseMcpServers(obj: unknown, options: ParseMcpServersOptions = {}): McpServerConfig[] {
   const path = options.path ?? 'mcpServers';

@@ -8,7 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, McpError, ResultSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { Redactor } from '../../model/redact.js';
+import type { Redactor } from '../../model/redact.js';
 import { serverRedactor, stdioServerEnv, type McpServerConfig } from './config.js';
 import { McpConnectionError } from './errors.js';
 
@@ -545,10 +545,12 @@ export class McpConnection implements AsyncDisposable {
         import('@modelcontextprotocol/sdk/client/stdio.js'),
         import('@modelcontextprotocol/sdk/shared/stdio.js'),
       ]);
+      // Only what the config grants (inheritEnv, envFile, env) on top of the SDK's safe default set.
+      const env = stdioServerEnv(cfg);
       const transport = new StdioClientTransport({
         command: cfg.command,
         args: cfg.args,
-        ...(stdioServerEnv(cfg) ? { env: stdioServerEnv(cfg) } : {}),
+        ...(env ? { env } : {}),
         ...(cfg.cwd !== undefined ? { cwd: cfg.cwd } : {}),
         stderr: 'pipe',
         maxBufferSize: this.#options.maxMessageBytes,

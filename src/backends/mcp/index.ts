@@ -15,6 +15,7 @@ export {
   serverRedactor,
   stdioServerEnv,
   unknownServerKeys,
+  type EnvExpansion,
   type McpHttpServerConfig,
   type McpServerConfig,
   type McpStdioServerConfig,
