@@ -31,8 +31,8 @@ const runner = new Runner();
 runner.register(mathAddTool());
 
 const runtimeKind = runsc ? 'runsc' : 'runc';
-const warmRuntime = new DockerRuntime({ pool: { size: 2 }, runtime: runtimeKind });
-const coldRuntime = new DockerRuntime({ pool: { size: 0 }, runtime: runtimeKind });
+const warmRuntime = new DockerRuntime({ minIdle: 2, runtime: runtimeKind });
+const coldRuntime = new DockerRuntime({ minIdle: 0, runtime: runtimeKind });
 const warmExec = new Executor({ runner, runtime: warmRuntime });
 const coldExec = new Executor({ runner, runtime: coldRuntime });
 

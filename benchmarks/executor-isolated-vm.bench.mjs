@@ -21,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import { measure as measureRaw, report, mathAddTool, THREE_CALLS, THOUSAND_CALLS, FIB_25 } from './lib.mjs';
 import { Executor } from '../dist/code/executor.js';
 import { Runner } from '../dist/run/runner.js';
-import { createIsolatedVmRuntime } from '../dist/runtime/isolated-vm/index.js';
+import { IsolatedVmRuntime } from '../dist/runtime/isolated-vm/index.js';
 
 const measure = (name, fn, o) => {
   if (process.env.BENCH_DEBUG) console.error(`measuring ${name}`);
@@ -46,9 +46,8 @@ async function te(script, expected) {
 }
 
 // ---- the runtime alone, through the Runtime contract ----
-const prelude = readFileSync(new URL('../runtimes/prelude.js', import.meta.url), 'utf8');
 // Same pool shape as the executor gets by default (two warm processes served alternately).
-const runtime = createIsolatedVmRuntime();
+const runtime = new IsolatedVmRuntime();
 await runtime.warm();
 const RT_LOOP = 'let s = 0;\nfor (let i = 0; i < 1000; i++) s = (await run("math:add", { a: s, b: 1 })).sum;\nreturn s;';
 const RT_THREE = 'const a = await run("math:add", { a: 1, b: 2 });\nconst b = await run("math:add", { a: a.sum, b: 3 });\nconst c = await run("math:add", { a: b.sum, b: 4 });\nreturn c.sum;';
@@ -56,7 +55,6 @@ async function rtOnly(body, expected) {
   let done;
   const session = runtime.start(
     {
-      prelude,
       code: `__toolexec_start(async function () {\n${body}\n});`,
       filename: 'script.js',
       lineOffset: 1,

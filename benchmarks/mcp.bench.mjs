@@ -11,7 +11,7 @@ import { ResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { Runner } from '../dist/run/runner.js';
 import { InMemoryIndex } from '../dist/index/in-memory-index.js';
-import { connectMcpServers } from '../dist/backends/mcp/index.js';
+import { connectMcpServers } from '../dist/mcp.js';
 import { report, summarize } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));

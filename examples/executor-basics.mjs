@@ -13,6 +13,11 @@ const result = await executor.execute(`
 `);
 console.log(JSON.stringify({ ok: result.ok, value: result.value, logs: result.logs.map((l) => l.message), toolCalls: result.toolCalls.length }));
 
+// Data goes in as the script's `input` (JSON, never spliced into the source): one script text,
+// prepared once, for any data.
+const doubled = await executor.execute('(await tools.math.add({ a: input.n, b: input.n })).sum', { input: { n: 21 } });
+console.log(JSON.stringify({ ok: doubled.ok, value: doubled.value }));
+
 // A hostile script ends as a classified error; the next execution works.
 const loop = await executor.execute('while (true) {}', { timeoutMs: 200 });
 console.log(JSON.stringify({ ok: loop.ok, code: loop.error?.code }));

@@ -182,6 +182,32 @@
     return request({ id: 0, op: 'describe', toolId: toolId }, undefined);
   }
 
+  // ---- no modules: `require(...)` and `import(...)` say so, the same way in every runtime ----
+  // (Preparation renames the `import` of `import(...)` to `$__imp`, which has the same length.)
+
+  var MODULES_HINT = 'a script has no modules. Reach tools with `await run("namespace:tool", args)` or `tools.<namespace>.<tool>(args)`, and `return` the result';
+
+  function modulesError(how, specifier) {
+    var name;
+    try {
+      name = typeof specifier === 'string' ? JSONstringify(stringSlice(specifier, 0, 200)) : '...';
+    } catch (_) {
+      name = '...';
+    }
+    return new ErrorC(how + '(' + name + ') is not available in the sandbox: ' + MODULES_HINT);
+  }
+
+  function require(specifier) {
+    throw modulesError('require', specifier);
+  }
+
+  function dynamicImport(specifier) {
+    var error = modulesError('import', specifier);
+    return new PromiseC(function (resolve, reject) {
+      reject(error);
+    });
+  }
+
   // ---- tools.<namespace>.<name>(args) ----
   // Names are passed through as written; the host maps JavaScript-safe spellings
   // (`tools.my_ns.get_item` for `my-ns:get.item`) back to real IDs and answers TOOL_NOT_FOUND
@@ -515,8 +541,25 @@
 
   // The executor's wrapper calls this exactly once with the user's program as an async
   // function; it removes itself first, so user code can neither call it nor forge `done`.
-  function start(main) {
+  // `wantsInput` (1) says the execution has an input: it is fetched from the host as data
+  // (JSON, parsed here) and becomes the `input` global before the program starts.
+  function start(main, wantsInput) {
     delete G.__toolexec_start;
+    if (wantsInput !== 1) {
+      begin(main);
+      return;
+    }
+    promiseThen(
+      request({ id: 0, op: 'input' }, undefined),
+      function (value) {
+        define('input', value, false);
+        begin(main);
+      },
+      finishError,
+    );
+  }
+
+  function begin(main) {
     var p;
     try {
       p = main();
@@ -538,6 +581,8 @@
   define('searchTools', ObjectFreeze(searchTools), false);
   define('describeTool', ObjectFreeze(describeTool), false);
   define('console', consoleObject, false);
+  define('require', ObjectFreeze(require), false);
+  define('$__imp', ObjectFreeze(dynamicImport), false);
   define('__toolexec_receive', ObjectFreeze(receive), true);
   define('__toolexec_start', ObjectFreeze(start), true);
 })();

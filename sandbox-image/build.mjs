@@ -2,7 +2,8 @@
 // Builds the toolexec sandbox image OFFLINE (no registry): a root filesystem holding only this
 // machine's `node` binary, the shared libraries `ldd` lists for it, a passwd entry for the
 // unprivileged user and the guest agent, imported with `docker import`. Tagged
-// `toolexec-sandbox:<package version>` and `:latest`.
+// `toolexec-sandbox:<package version>-<agent hash>` (the runtime's default image, so a checkout
+// always finds an image made from its own agent) and `:latest`.
 //
 // Idempotent: the image carries a label with a hash of everything that went into it, and the
 // build is skipped when an image with that hash already exists under the version tag.
@@ -74,13 +75,10 @@ export function sharedLibraries(bin) {
   return libs;
 }
 
-/** The prelude copy the agent prepares a context with while it waits (a job may bring another). */
-export const PRELUDE_PATH = '/opt/toolexec/prelude.js';
-
 /**
  * What goes into the image: each file's path *inside the image* and where it comes from on
- * this machine. The node binary and the guest files land at fixed paths; each library at
- * the path ldd found it (and its resolved path), which is part of the image's layout.
+ * this machine. The node binary and the agent land at fixed paths; each library at the path
+ * ldd found it (and at its resolved path), which is part of the image's layout.
  */
 export function imageFiles(nodeBin, libs, tree = root) {
   const files = [{ dest: '/usr/bin/node', src: nodeBin }];
@@ -90,18 +88,17 @@ export function imageFiles(nodeBin, libs, tree = root) {
     if (real !== lib) files.push({ dest: real, src: lib });
   }
   files.push({ dest: AGENT_PATH, src: join(tree, 'runtimes', 'docker', 'agent.js') });
-  files.push({ dest: PRELUDE_PATH, src: join(tree, 'runtimes', 'prelude.js') });
   return files;
 }
 
 /**
  * The image's content hash: the layout and, for every file, its path in the image and its
  * bytes. Where the checkout lives does not enter it (two clones at different paths share
- * one image), nor do file names on the host that never reach the image.
+ * one image), nor do host file names that never reach the image.
  */
 export function contentHash(files) {
   const hash = createHash('sha256');
-  hash.update(`layout-v2\n${AGENT_PATH}\n${PRELUDE_PATH}\n${SANDBOX_USER}\n`);
+  hash.update(`layout-v3\n${AGENT_PATH}\n${SANDBOX_USER}\n`);
   for (const f of [...files].sort((a, b) => (a.dest < b.dest ? -1 : a.dest > b.dest ? 1 : 0))) {
     const real = realpathSync(f.src);
     hash.update(`${f.dest}\n${statSync(real).size}\n`);
@@ -110,15 +107,16 @@ export function contentHash(files) {
   return hash.digest('hex').slice(0, 16);
 }
 
-// Run as a script (not imported, as the tests import it to check the hash).
+// Run as a script (not when imported: the tests import it to check the hash).
 if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) build();
 
 function build() {
   const force = process.argv.includes('--force');
   const nodeBin = realpathSync(arg('--node') ?? process.execPath);
-  const versionTag = arg('--tag') ?? `${IMAGE_NAME}:${pkg.version}`;
   const agentSrc = join(root, 'runtimes', 'docker', 'agent.js');
-  const preludeSrc = join(root, 'runtimes', 'prelude.js');
+  /** The same hash as AGENT_HASH in src/runtime/docker/index.ts: the runtime refuses an image made from another agent. */
+  const agentHash = createHash('sha256').update(readFileSync(agentSrc)).digest('hex').slice(0, 12);
+  const versionTag = arg('--tag') ?? `${IMAGE_NAME}:${pkg.version}-${agentHash}`;
 
   if (os.platform() !== 'linux') die('the offline image is made from the host node binary and needs a Linux host; use sandbox-image/Dockerfile.node instead');
 
@@ -157,7 +155,6 @@ function build() {
     if (real !== lib) put(lib, real, 0o755);
   }
   put(agentSrc, AGENT_PATH, 0o644);
-  put(preludeSrc, PRELUDE_PATH, 0o644);
   mkdirSync(join(stage, 'etc'), { recursive: true });
   writeFileSync(join(stage, 'etc', 'passwd'), 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n');
   writeFileSync(join(stage, 'etc', 'group'), 'root:x:0:\nnogroup:x:65534:\n');
@@ -175,6 +172,7 @@ function build() {
     `CMD ["${AGENT_PATH}"]`,
     `LABEL toolexec.content=${contentHashValue}`,
     `LABEL toolexec.version=${pkg.version}`,
+    `LABEL toolexec.agent=${agentHash}`,
     `LABEL toolexec.node=${process.version}`,
   ];
 

@@ -1,27 +1,34 @@
 'use strict';
-// The toolexec guest agent: the entrypoint of a sandbox container. It waits on stdin for ONE job,
-// evaluates it in a fresh `vm` context following the runtime protocol of src/runtime/types.ts, and
-// carries bridge messages as JSON lines over stdio. Then the container ends; it is never reused.
+// The toolexec guest agent: the far side of the docker runtime, the program of a sandbox
+// container. It receives the prelude, prepares a fresh `vm` context with it while it waits, runs
+// ONE job in it following the runtime protocol of src/runtime/types.ts, and carries messages as
+// JSON lines over stdio. Then the container ends; it is never reused.
 //
-// Wire format (one JSON value per line, in both directions):
-//   host  → agent  first line: the job object {prelude, code, filename, lineOffset, limits};
-//                  then every host → guest bridge message as a JSON string literal.
-//   agent → host   every guest → host bridge message as a JSON string literal ("…"), and
-//                  agent control lines as objects ({"t":"ready"|"stats"|"fail", …}).
-// Bridge messages are always encoded as string literals so that no guest text, whatever it holds
-// (newlines included), can be mistaken for a control line.
+// Wire format, one JSON object per line, the far-side protocol of src/runtime/types.ts:
+//   host  → agent  {"t":"init","prelude":"..."}, then {"t":"job","id":1,"job":{...}},
+//                  {"t":"reply","id":1,"m":["..."]}, {"t":"abort","id":1,"failure":{...}}
+//   agent → host   {"t":"ready"}, {"t":"out","id":1,"m":["..."]}, {"t":"end","id":1,"outcome":{...}}
+// Guest text only ever travels inside the strings of `m`, so nothing the guest writes can be
+// mistaken for a protocol line.
 //
 // The `vm` module is not a security boundary: guest code can reach this process. The container
-// (no network, read-only root, non-root, no capabilities, memory/PID limits) is the boundary, and
-// the host treats everything this process writes as hostile. This file keeps the honest path
-// correct and cheap; it enforces nothing the host relies on.
+// (no network, read-only root, non-root, no capabilities, memory/PID/CPU-time limits) is the
+// boundary, and the host treats everything this process writes as hostile and believes none of
+// its claims about limits. This file keeps the honest path correct and cheap, and ends the
+// container by itself at its deadline even when the host is gone (a watchdog thread; a guest
+// that kills the watchdog still meets the container's CPU-time limit, and any toolexec host
+// removes containers whose `toolexec.expires` label has passed).
 
 const fs = require('node:fs');
 const vm = require('node:vm');
+const { Worker } = require('node:worker_threads');
 
 let ended = false;
 let outputBytes = 0;
 let outputCap = Infinity;
+let maxOutputBytes = Infinity;
+let jobId = 0;
+let jobCpuStart;
 
 // Output is written synchronously, straight to fd 1. process.stdout would queue writes in memory
 // when the pipe is full (the fd is non-blocking) and flush them only from the event loop, which a
@@ -46,33 +53,49 @@ function writeAll(text) {
   }
 }
 
-function writeLine(text) {
+function line(obj) {
   if (ended) return;
-  writeAll(text + '\n');
+  writeAll(JSON.stringify(obj) + '\n');
 }
 
-function control(obj) {
-  writeLine(JSON.stringify(obj));
+// ---- the watchdog: the container ends at its deadline even if the host is gone ----
+// It runs in its own thread so that a guest spinning in the main thread cannot hold it up. The
+// container runs under an init process (HostConfig.Init), so the agent is not PID 1 and a kill of
+// itself is not ignored.
+const IDLE_TTL_MS = Number(process.env.TOOLEXEC_IDLE_TTL_MS) || 15 * 60_000;
+const GRACE_MS = 1_000;
+let watchdog;
+try {
+  watchdog = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     let deadline = Date.now() + ${IDLE_TTL_MS};
+     parentPort.on('message', (m) => { if (typeof m === 'number') deadline = m; });
+     setInterval(() => { if (Date.now() > deadline) process.kill(process.pid, 'SIGKILL'); }, 100);`,
+    { eval: true },
+  );
+  watchdog.unref();
+} catch (_) {
+  watchdog = undefined;
 }
 
-// CPU is counted from the job's arrival: node's own start-up is not the guest's.
-let jobCpuStart;
+function setDeadline(ms) {
+  if (watchdog) watchdog.postMessage(Date.now() + ms);
+}
+
 function stats() {
   const cpu = process.cpuUsage(jobCpuStart);
-  return { t: 'stats', cpuMs: (cpu.user + cpu.system) / 1000, memoryBytes: process.memoryUsage().rss };
+  return { cpuMs: (cpu.user + cpu.system) / 1000, memoryBytes: process.memoryUsage().rss };
 }
 
 // Everything is written already (see writeAll), so the agent can end right away, even from
 // inside a guest's synchronous loop.
-function finish(code) {
+function finish(failure) {
   if (ended) return;
+  const outcome = { stats: stats() };
+  if (failure) outcome.failure = failure;
+  line({ t: 'end', id: jobId, outcome });
   ended = true;
-  process.exit(code);
-}
-
-function fail(code, message, extra) {
-  control(Object.assign({ t: 'fail', code, message }, extra || {}));
-  finish(0);
+  process.exit(0);
 }
 
 function errorPosition(err, filename, lineOffset) {
@@ -82,56 +105,48 @@ function errorPosition(err, filename, lineOffset) {
   const escaped = filename.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const m = new RegExp(escaped + ':(\\d+)(?::(\\d+))?').exec(stack);
   if (!m) return {};
-  const line = Number(m[1]) - lineOffset;
-  return line >= 1 ? { line, ...(m[2] ? { column: Number(m[2]) } : {}) } : {};
+  const l = Number(m[1]) - lineOffset;
+  return l >= 1 ? { line: l, ...(m[2] ? { column: Number(m[2]) } : {}) } : {};
 }
 
-// Sends one guest message to the host; `send` in the context calls it. It is module-level so that
-// a context prepared before the job arrives already points at it.
+// Sends one guest message to the host; `__toolexec_send` in the context calls it.
 let sawDone = false;
-let maxOutputBytes = Infinity;
 function forward(message) {
   if (typeof message !== 'string') throw new TypeError('__toolexec_send expects a string');
   if (ended || sawDone) return;
-  outputBytes += message.length;
-  if (outputBytes > outputCap) {
-    fail('OUTPUT_LIMIT', `guest output exceeded ${maxOutputBytes} bytes`);
-    return;
-  }
-  // Only the done message ends the execution; the cheap substring test keeps floods of logs
-  // from being parsed twice.
-  let isDone = false;
-  if (message.includes('"done"')) {
-    try {
-      isDone = JSON.parse(message)?.op === 'done';
-    } catch {
-      isDone = false;
+  const isDone = message.startsWith('{"op":"done"');
+  if (isDone || message.startsWith('{"op":"log"')) {
+    // The host counts output exactly; this loose cap (the same rule as every far side) only
+    // keeps a flood from reaching it.
+    outputBytes += message.length;
+    if (outputBytes > outputCap) {
+      // The message that crosses the cap still goes out: the host counts what it receives and
+      // decides (it believes no claim of this process about limits), then this ends.
+      line({ t: 'out', id: jobId, m: [message] });
+      finish({ code: 'OUTPUT_LIMIT', message: `The script's output (logs and result) exceeded maxOutputBytes (${maxOutputBytes} bytes)` });
+      return;
     }
   }
+  line({ t: 'out', id: jobId, m: [message] });
   if (isDone) {
     sawDone = true;
-    control(stats());
-    writeLine(JSON.stringify(message));
-    finish(0);
-    return;
+    finish(undefined);
   }
-  writeLine(JSON.stringify(message));
 }
 
+const PRELUDE_FILENAME = 'toolexec-prelude.js';
+
 // Steps 1 and 2 of the protocol: a fresh context, the send primitive, the prelude, and the
-// receive function taken out of the context. Returns the receive function or an error message.
+// receive function taken out of the context.
 function prepare(preludeText) {
   // A plain host object as the global, on purpose: hardening `vm` would only hide the real
   // boundary from the tests that prove it (they reach `process` the way an attacker would).
-  const context = vm.createContext({}, {
-    name: 'toolexec guest',
-    codeGeneration: { strings: true, wasm: true },
-  });
+  const context = vm.createContext({}, { name: 'toolexec guest', codeGeneration: { strings: true, wasm: true } });
   context.__toolexec_send = (message) => forward(message);
   try {
-    vm.runInContext(preludeText, context, { filename: 'prelude.js' });
+    vm.runInContext(preludeText, context, { filename: PRELUDE_FILENAME });
   } catch (err) {
-    return { error: `the guest prelude failed: ${err && err.message ? err.message : String(err)}` };
+    return { error: `The prelude failed: ${err && err.message ? err.message : String(err)}` };
   }
   const receive = context.__toolexec_receive;
   // Deleted from inside as well: a property the prelude defined on the global may live on the
@@ -139,118 +154,95 @@ function prepare(preludeText) {
   delete context.__toolexec_send;
   delete context.__toolexec_receive;
   vm.runInContext('delete globalThis.__toolexec_send; delete globalThis.__toolexec_receive;', context);
-  if (typeof receive !== 'function') return { error: 'the guest prelude did not define __toolexec_receive' };
+  if (typeof receive !== 'function') return { error: 'The prelude did not define __toolexec_receive' };
   return { context, receive };
 }
 
-// The image ships the prelude it was built with: the context is prepared with it while the
-// container waits, and used when the job brings the same text (a different prelude, from a
-// newer package than the image, is evaluated fresh). Nothing runs in it before the job.
-let primed = null;
-function prime() {
-  let text;
-  try {
-    text = fs.readFileSync(require('node:path').join(__dirname, 'prelude.js'), 'utf8');
-  } catch {
+let prepared = null;
+let receive = null;
+
+function runJob(id, job) {
+  jobId = id;
+  jobCpuStart = process.cpuUsage();
+  if (!job || typeof job.code !== 'string' || !job.limits) {
+    finish({ code: 'SANDBOX_CRASHED', message: 'The agent received a malformed job' });
     return;
   }
-  const prepared = prepare(text);
-  if (prepared.context) primed = { text, prepared };
-}
-
-function runJob(job) {
-  jobCpuStart = process.cpuUsage();
-  if (!job || typeof job.prelude !== 'string' || typeof job.code !== 'string') {
-    fail('SANDBOX_CRASHED', 'agent received a malformed job (prelude and code must be strings)');
-    return null;
-  }
+  const limits = job.limits;
+  const timeoutMs = Number(limits.timeoutMs);
+  if (Number.isFinite(timeoutMs) && timeoutMs > 0) setDeadline(timeoutMs + GRACE_MS);
   const filename = typeof job.filename === 'string' && job.filename ? job.filename : 'script.js';
   const lineOffset = Number.isInteger(job.lineOffset) ? job.lineOffset : 0;
-  maxOutputBytes = Number(job.limits?.maxOutputBytes);
-  // Stop a flood early but loosely: the executor counts payload bytes precisely and cuts at the
-  // exact limit, while this counts whole messages (keys, quoting), so it must not cut first.
-  if (Number.isFinite(maxOutputBytes) && maxOutputBytes > 0) {
-    outputCap = Math.max(maxOutputBytes * 4, maxOutputBytes + 1024 * 1024);
+  maxOutputBytes = Number(limits.maxOutputBytes);
+  if (Number.isFinite(maxOutputBytes) && maxOutputBytes > 0) outputCap = maxOutputBytes * 2 + 65536;
+  if (!prepared || prepared.error) {
+    finish({ code: 'SANDBOX_CRASHED', message: prepared ? prepared.error : 'The agent received a job before the prelude' });
+    return;
   }
-
-  const prepared = primed && primed.text === job.prelude ? primed.prepared : prepare(job.prelude);
-  primed = null;
-  if (prepared.error) {
-    fail('SANDBOX_CRASHED', prepared.error);
-    return null;
-  }
-  const { context, receive } = prepared;
-
+  const { context } = prepared;
   let script;
   try {
     script = new vm.Script(job.code, { filename });
   } catch (err) {
-    fail('SYNTAX_ERROR', err && err.message ? err.message : String(err), errorPosition(err, filename, lineOffset));
-    return null;
+    finish({ code: 'SYNTAX_ERROR', message: err && err.message ? String(err.message) : String(err), ...errorPosition(err, filename, lineOffset) });
+    return;
   }
   try {
     script.runInContext(context);
   } catch (err) {
     const message = err && typeof err === 'object' && 'message' in err ? String(err.message) : String(err);
     const stack = err && typeof err.stack === 'string' ? err.stack : undefined;
-    fail('RUNTIME_ERROR', message, Object.assign(errorPosition(err, filename, lineOffset), stack ? { stack } : {}));
-    return null;
+    finish({ code: 'RUNTIME_ERROR', message, ...errorPosition(err, filename, lineOffset), ...(stack ? { stack } : {}) });
+    return;
   }
-  return receive;
+  receive = prepared.receive;
 }
 
-let receive = null;
-let gotJob = false;
-let buffer = '';
-
-function onLine(line) {
-  if (!line) return;
-  if (!gotJob) {
-    // Bytes the engine let through from the attach request itself (see sandbox.ts) come before
-    // the host's first newline; the job is the first line that starts like a JSON object.
-    if (line[0] !== '{') return;
-    gotJob = true;
-    let job;
-    try {
-      job = JSON.parse(line);
-    } catch (err) {
-      fail('SANDBOX_CRASHED', `agent could not parse the job: ${err.message}`);
-      return;
+function onLine(text) {
+  if (!text || ended) return;
+  let m;
+  try {
+    m = JSON.parse(text);
+  } catch {
+    return;
+  }
+  if (!m || typeof m !== 'object') return;
+  if (m.t === 'init' && prepared === null && typeof m.prelude === 'string') {
+    prepared = prepare(m.prelude);
+    line({ t: 'ready' });
+  } else if (m.t === 'job' && jobId === 0 && Number.isSafeInteger(m.id) && m.id > 0) {
+    runJob(m.id, m.job);
+  } else if (m.t === 'reply' && m.id === jobId && receive && Array.isArray(m.m)) {
+    for (const reply of m.m) {
+      if (ended || typeof reply !== 'string') continue;
+      try {
+        receive(reply);
+      } catch {
+        // A throwing receive is the guest's own failure; it reports it through the bridge or not at all.
+      }
     }
-    receive = runJob(job);
-    return;
-  }
-  if (!receive || ended) return;
-  let message;
-  try {
-    message = JSON.parse(line);
-  } catch {
-    return;
-  }
-  if (typeof message !== 'string') return;
-  try {
-    receive(message);
-  } catch {
-    // A throwing receive is the guest's own failure; it reports it through the bridge or not at all.
+  } else if (m.t === 'abort' && m.id === jobId) {
+    finish(m.failure && typeof m.failure === 'object' ? m.failure : { code: 'CANCELLED', message: 'The host ended the job' });
   }
 }
 
+let buffer = '';
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (chunk) => {
   buffer += chunk;
   let nl;
   while ((nl = buffer.indexOf('\n')) !== -1) {
-    const line = buffer.slice(0, nl);
+    const text = buffer.slice(0, nl);
     buffer = buffer.slice(nl + 1);
-    onLine(line);
+    onLine(text);
   }
 });
 process.stdin.on('end', () => {
   // The host closed stdin: it will not answer any more; nothing left to do.
   if (buffer) onLine(buffer);
   buffer = '';
-  if (!ended) finish(0);
+  if (!ended) {
+    ended = true;
+    process.exit(0);
+  }
 });
-
-prime();
-control({ t: 'ready' });

@@ -10,7 +10,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { RUNTIME_NAMES, isRuntimeName } from '../runtime/load.js';
-import type { ExecuteResult, LogEntry } from '../code/types.js';
+import type { ExecuteLimits, ExecuteResult, LogEntry } from '../code/types.js';
 import { addEngineOptions, openEngine } from './tools-command.js';
 import { UsageError, collect, parseIntOption, writeJson } from './util.js';
 
@@ -68,7 +68,7 @@ export function registerExecCommand(program: Command): void {
         throw new UsageError(`unknown runtime ${JSON.stringify(opts.runtime)}; known runtimes: ${RUNTIME_NAMES.join(', ')}`);
       }
       const script = readScript(file);
-      const limits: Record<string, unknown> = {};
+      const limits: Partial<ExecuteLimits> = {};
       if (opts.timeout !== undefined) limits.timeoutMs = opts.timeout;
       if (opts.memory !== undefined) limits.memoryMb = opts.memory;
       if (opts.allow.length > 0) limits.allowedTools = opts.allow;
@@ -79,11 +79,11 @@ export function registerExecCommand(program: Command): void {
       try {
         const result = await engine.execute(script, {
           ...(opts.runtime !== undefined ? { runtime: opts.runtime } : {}),
-          limits: limits as never,
+          limits,
           signal: ac.signal,
         });
         if (opts.json) writeJson(result);
-        else printExecuteResult(result as unknown as ExecuteResult);
+        else printExecuteResult(result);
         process.exitCode = result.ok ? 0 : 1;
       } finally {
         process.off('SIGINT', onSigint);

@@ -8,13 +8,14 @@
  * cancellation, and the ledger of every call. `execute()` returns a result for anything the
  * script does; it throws only for misuse of the API.
  */
+import { MAX_QUERY_CHARS } from '../index/query.js';
 import { ToolError } from '../model/errors.js';
 import { matchToolPattern } from '../model/tool-id.js';
 import type { JsonValue, Tool } from '../model/tool.js';
-import { loadPrelude } from '../runtime/prelude.js';
+import { PRELUDE_FILENAME } from '../runtime/guest.js';
 import { loadRuntime, RUNTIME_NAMES, isRuntimeName, RuntimeUnavailableError } from '../runtime/load.js';
 import type { Runtime, RuntimeFailure, RuntimeName, RuntimeOutcome, RuntimeSession } from '../runtime/types.js';
-import { prepareScript, type PreparedScript } from './prepare.js';
+import { DEFAULT_MAX_SCRIPT_BYTES, prepareScript, type PreparedScript } from './prepare.js';
 import type {
   ExecuteError,
   ExecuteErrorCode,
@@ -38,6 +39,7 @@ export const DEFAULT_EXECUTE_LIMITS: Readonly<ExecuteLimits> = Object.freeze({
   maxConcurrentToolCalls: 8,
   maxOutputBytes: 1024 * 1024,
   maxArgsBytes: 256 * 1024,
+  maxScriptBytes: DEFAULT_MAX_SCRIPT_BYTES,
 });
 
 /** Default ceilings for per-call limits. */
@@ -49,13 +51,14 @@ export const DEFAULT_MAX_LIMITS: Readonly<Required<Omit<ExecuteLimits, 'allowedT
   maxConcurrentToolCalls: 64,
   maxOutputBytes: 64 * 1024 * 1024,
   maxArgsBytes: 16 * 1024 * 1024,
+  maxScriptBytes: 4 * 1024 * 1024,
 });
 
 /** A guest → host message larger than this is a protocol violation, whatever the limits. */
 const MESSAGE_CAP_SLACK = 64 * 1024;
 const MAX_SEARCH_LIMIT = 50;
 const LOG_LEVELS = new Set(['log', 'info', 'warn', 'error', 'debug']);
-const NUMERIC_LIMITS = ['timeoutMs', 'memoryMb', 'cpuMs', 'maxToolCalls', 'maxConcurrentToolCalls', 'maxOutputBytes', 'maxArgsBytes'] as const;
+const NUMERIC_LIMITS = ['timeoutMs', 'memoryMb', 'cpuMs', 'maxToolCalls', 'maxConcurrentToolCalls', 'maxOutputBytes', 'maxArgsBytes', 'maxScriptBytes'] as const;
 
 /** Maps `my-ns:get.item` to the JavaScript-safe spelling `my_ns:get_item` used by `tools.my_ns.get_item`. */
 export function jsSafeName(name: string): string {
@@ -123,10 +126,12 @@ export class Executor implements AsyncDisposable {
     if (this.disposed) throw new Error('This executor has been disposed');
     if (typeof script !== 'string') throw new TypeError(`execute(script): script must be a string, got ${script === null ? 'null' : typeof script}`);
     checkLimits(options, 'options');
+    if (options.onToolCall !== undefined && typeof options.onToolCall !== 'function') throw new TypeError('execute(script, options): options.onToolCall must be a function');
+    const inputText = options.input === undefined ? undefined : inputJson(options.input);
     const limits = this.resolveLimits(options);
     const started = performance.now();
-    const prepared = prepareScript(script);
-    const run = new Execution(this, limits, options, started);
+    const prepared = prepareScript(script, { maxScriptBytes: limits.maxScriptBytes, input: inputText !== undefined });
+    const run = new Execution(this, limits, options, started, inputText);
     if (!prepared.ok) return run.result({ failure: prepared.error });
     let runtime: Runtime;
     try {
@@ -224,6 +229,18 @@ function checkLimits(o: Partial<ExecuteLimits>, where: string): void {
   }
 }
 
+/** The JSON text of `execute()`'s input; throws (misuse of the API) for a value JSON cannot carry. */
+function inputJson(input: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(input);
+  } catch (e) {
+    throw new TypeError(`execute(script, { input }): input must be a JSON value (${(e as Error).message})`);
+  }
+  if (text === undefined) throw new TypeError('execute(script, { input }): input must be a JSON value, got ' + typeof input);
+  return text;
+}
+
 function byteLength(s: string): number {
   return Buffer.byteLength(s, 'utf8');
 }
@@ -258,6 +275,7 @@ class Execution {
   private readonly toolCalls: ToolCallRecord[] = [];
   private outputBytes = 0;
   private callCount = 0;
+  private endedCalls = 0;
   private active = 0;
   private readonly queue: PendingCall[] = [];
   private readonly controller = new AbortController();
@@ -279,6 +297,8 @@ class Execution {
     private readonly limits: ResolvedLimits,
     private readonly options: ExecuteOptions,
     private readonly started: number,
+    /** The input's JSON, sent once when the prelude asks for it. */
+    private inputText?: string,
   ) {
     this.messageCap = Math.max(limits.maxArgsBytes, limits.maxOutputBytes) + MESSAGE_CAP_SLACK;
   }
@@ -292,7 +312,6 @@ class Execution {
     try {
       session = runtime.start(
         {
-          prelude: loadPrelude(),
           code: prepared.code,
           filename,
           lineOffset: prepared.lineOffset,
@@ -364,6 +383,8 @@ class Execution {
         return this.onLog(msg);
       case 'done':
         return this.onDone(msg, text);
+      case 'input':
+        return this.onInput(msg);
       case 'run':
       case 'search':
       case 'describe': {
@@ -376,6 +397,15 @@ class Execution {
       default:
         return this.protocolViolation(`an unknown op ${JSON.stringify(String(msg.op)).slice(0, 40)}`);
     }
+  }
+
+  private onInput(msg: Record<string, unknown>): void {
+    const id = msg.id;
+    const text = this.inputText;
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0) return this.protocolViolation('an input request without a valid id');
+    if (text === undefined) return this.protocolViolation('an input request for an execution without input, or a second one');
+    this.inputText = undefined;
+    this.session?.send(`{"id":${id},"ok":true,"value":${text}}`);
   }
 
   private protocolViolation(what: string): void {
@@ -409,19 +439,29 @@ class Execution {
     }
   }
 
-  private onRun(id: number, msg: Record<string, unknown>, text: string): void {
+  /** Counts one call against maxToolCalls (searches and descriptions included); false once over. */
+  private countCall(): boolean {
     this.callCount++;
-    if (this.callCount > this.limits.maxToolCalls) {
-      this.fail({ code: 'TOOL_CALL_LIMIT', message: `The script made more than maxToolCalls (${this.limits.maxToolCalls}) tool calls` });
-      return;
-    }
+    if (this.callCount <= this.limits.maxToolCalls) return true;
+    this.fail({ code: 'TOOL_CALL_LIMIT', message: `The script made more than maxToolCalls (${this.limits.maxToolCalls}) tool calls (run, searchTools and describeTool each count)` });
+    return false;
+  }
+
+  /** The JavaScript-safe spelling of a tool the script may call, mapped back; never to one it may not see. */
+  private resolve(written: string): string {
+    const id = this.executor.resolveToolId(written);
+    return id === written || this.allowed(id) ? id : written;
+  }
+
+  private onRun(id: number, msg: Record<string, unknown>, text: string): void {
+    if (!this.countCall()) return;
     const written = msg.toolId;
     const args = msg.args === undefined ? {} : msg.args;
     if (typeof written !== 'string') {
       this.refuse(id, String(written), args, 'INVALID_TOOL_ID', `A tool ID must be a string, got ${written === null ? 'null' : typeof written}`);
       return;
     }
-    const toolId = this.executor.resolveToolId(written);
+    const toolId = this.resolve(written);
     if (!this.allowed(toolId)) {
       this.refuse(id, toolId, args, 'TOOL_NOT_ALLOWED', `Tool ${toolId} is not allowed here (allowed: ${(this.limits.allowedTools ?? []).join(', ') || 'none'})`);
       return;
@@ -452,8 +492,21 @@ class Execution {
 
   /** A call refused before it reached the runner: in the ledger, and an error in the guest. */
   private refuse(id: number, toolId: string, args: unknown, code: string, message: string): void {
-    this.toolCalls.push({ toolId, args, ok: false, durationMs: 0, startedAt: Date.now(), error: { code, message } });
+    const record: ToolCallRecord = { toolId, args, ok: false, durationMs: 0, startedAt: Date.now(), error: { code, message } };
+    this.toolCalls.push(record);
+    this.ended(record);
     this.reply(id, { ok: false, error: { code, message, toolId } });
+  }
+
+  /** A ledger entry is final: tell the caller's `onToolCall`, whose failure changes nothing here. */
+  private ended(record: ToolCallRecord): void {
+    const listener = this.options.onToolCall;
+    if (!listener) return;
+    try {
+      listener(record, ++this.endedCalls);
+    } catch {
+      // a progress listener's bug must not fail the script's tool call
+    }
   }
 
   private dispatch(call: PendingCall): void {
@@ -468,7 +521,7 @@ class Execution {
     const remaining = Math.max(1, Math.ceil(this.deadline - performance.now())) + 250;
     let p: Promise<unknown>;
     try {
-      p = this.executor.runner.run(call.toolId, call.args, { signal: this.controller.signal, timeoutMs: remaining });
+      p = this.executor.runner.run(call.toolId, call.args, { signal: this.controller.signal, timeoutMs: remaining, visible: this.visible });
     } catch (e) {
       p = Promise.reject(e);
     }
@@ -478,6 +531,7 @@ class Execution {
         if (this.finished) return;
         record.ok = true;
         record.durationMs = performance.now() - t0;
+        this.ended(record);
         this.reply(call.id, { ok: true, value: (res as { structured: unknown }).structured });
       },
       (err: unknown) => {
@@ -485,6 +539,7 @@ class Execution {
         record.durationMs = performance.now() - t0;
         const e = toBridgeError(err, call.toolId);
         record.error = { code: String(e.code), message: String(e.message) };
+        this.ended(record);
         this.reply(call.id, { ok: false, error: e });
       },
     ).finally(() => {
@@ -494,8 +549,17 @@ class Execution {
     });
   }
 
+  /** What a did-you-mean may name: only tools this script may call. */
+  private readonly visible = (toolId: string): boolean => this.allowed(toolId);
+
   private onSearch(id: number, msg: Record<string, unknown>): void {
+    if (!this.countCall()) return;
     const query = typeof msg.query === 'string' ? msg.query : '';
+    // Refused here, before the index sees it, with the script's own error code.
+    if (query.length > MAX_QUERY_CHARS) {
+      this.reply(id, { ok: false, error: { code: 'INPUT_VALIDATION', message: `searchTools(query): the query is ${query.length} characters; the most is ${MAX_QUERY_CHARS}` } });
+      return;
+    }
     const rawLimit = typeof msg.limit === 'number' && Number.isFinite(msg.limit) ? Math.floor(msg.limit) : 10;
     const limit = Math.min(MAX_SEARCH_LIMIT, Math.max(1, rawLimit));
     try {
@@ -503,17 +567,22 @@ class Execution {
       const items = page.items.filter((h) => this.allowed(h.id)).map((h) => brief(h.tool, h.score));
       this.reply(id, { ok: true, value: items });
     } catch (e) {
-      this.reply(id, { ok: false, error: toBridgeError(e, undefined) });
+      const code = (e as { code?: unknown })?.code;
+      const error = toBridgeError(e, undefined);
+      // A query the index refuses (too many words) is the script's input problem.
+      if (code === 'INVALID_QUERY') error.code = 'INPUT_VALIDATION';
+      this.reply(id, { ok: false, error });
     }
   }
 
   private onDescribe(id: number, msg: Record<string, unknown>): void {
+    if (!this.countCall()) return;
     const written = msg.toolId;
     if (typeof written !== 'string') {
       this.reply(id, { ok: false, error: { code: 'INVALID_TOOL_ID', message: 'describeTool(toolId) needs a string' } });
       return;
     }
-    const toolId = this.executor.resolveToolId(written);
+    const toolId = this.resolve(written);
     const entry = this.allowed(toolId) ? this.executor.runner.index.get(toolId) : undefined;
     if (!entry) {
       this.reply(id, { ok: false, error: { code: 'TOOL_NOT_FOUND', message: `No tool ${toolId}`, toolId } });
@@ -554,6 +623,7 @@ class Execution {
       maxConcurrentToolCalls: true,
       maxOutputBytes: true,
       maxArgsBytes: true,
+      maxScriptBytes: true,
       allowedTools: true,
     };
     const { allowedToolsBase: _base, ...limits } = this.limits;
@@ -595,7 +665,7 @@ class Execution {
     const re = new RegExp(`${this.filename.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:(\\d+):(\\d+)`, 'g');
     const out: string[] = [];
     for (const frame of stack.split('\n')) {
-      if (frame.includes('toolexec-prelude.js')) continue;
+      if (frame.includes(PRELUDE_FILENAME)) continue;
       let wrapper = false;
       const mapped = frame.replace(re, (_all, l: string, c: string) => {
         const line = Number(l) - offset;

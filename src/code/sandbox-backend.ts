@@ -4,15 +4,17 @@
  *
  *   export default async (args) => ({ doubled: args.n * 2 })
  *
- * Every call runs in a fresh sandbox of the executor's runtime, under the executor's limits,
- * with the arguments copied in as JSON and the result copied out. The plugin reaches other
+ * Every call runs in a fresh sandbox of the executor's runtime, under the executor's limits.
+ * The arguments travel as data (the execution's `input`, JSON parsed inside the sandbox), never
+ * as source text: one plugin is one constant script, prepared once, and an argument such as
+ * `{"__proto__": ...}` stays an ordinary own property instead of becoming a prototype. The plugin reaches other
  * tools through the same `run()` / `tools` bridge as scripts, and only those its definition
  * allows (none by default).
  */
 import type { Backend, BackendResult, CallContext } from '../backends/types.js';
 import { ToolError, type ToolErrorCode } from '../model/errors.js';
 import { validateDefinition } from '../model/tool-id.js';
-import type { Tool, ToolDefinition } from '../model/tool.js';
+import type { JsonValue, Tool, ToolDefinition } from '../model/tool.js';
 import type { Runtime, RuntimeName } from '../runtime/types.js';
 import { Executor } from './executor.js';
 import { prepareScript } from './prepare.js';
@@ -40,7 +42,8 @@ export interface SandboxBackendOptions {
 }
 
 interface Plugin {
-  source: string;
+  /** The constant script every call of this plugin runs. */
+  script: string;
   allowedTools: string[];
   limits: Partial<Omit<ExecuteLimits, 'allowedTools'>>;
 }
@@ -49,10 +52,11 @@ const DEFAULT_EXPORT = /(^|[\n;{}])([ \t]*)export\s+default\s+/g;
 const MAIN = '__toolexec_plugin_main';
 
 /**
- * Turns `export default <expr>` into a script that calls it with the arguments and returns
- * the result. The arguments go last so the plugin's lines keep their numbers.
+ * Turns `export default <expr>` into a script that calls it with the execution's `input` (the
+ * call's arguments) and returns the result. The call goes last so the plugin's lines keep
+ * their numbers; `globalThis.input`, because the plugin's own code may declare an `input`.
  */
-export function pluginScript(source: string, args: unknown): string {
+export function pluginScript(source: string): string {
   const matches = [...source.matchAll(DEFAULT_EXPORT)];
   if (matches.length !== 1) {
     throw new TypeError(`plugin code must have exactly one \`export default\` (found ${matches.length})`);
@@ -61,7 +65,7 @@ export function pluginScript(source: string, args: unknown): string {
     throw new TypeError('plugin code cannot use import or named exports: it runs alone in a sandbox; call other tools with run()');
   }
   const body = source.replace(DEFAULT_EXPORT, (_m, lead: string, ws: string) => `${lead}${ws}const ${MAIN} = `);
-  return `${body}\n;return await ${MAIN}(${JSON.stringify(args ?? {})});`;
+  return `${body}\n;return await ${MAIN}(globalThis.input);`;
 }
 
 /** Maps an execution failure to the ToolError the runner reports for the plugin call. */
@@ -82,9 +86,11 @@ export class SandboxBackend implements Backend {
   readonly name: string;
   private readonly plugins = new Map<string, Plugin>();
   private readonly executor: Executor;
+  private readonly maxScriptBytes: number | undefined;
 
   constructor(options: SandboxBackendOptions) {
     this.name = options.name ?? 'sandbox';
+    this.maxScriptBytes = options.limits?.maxScriptBytes;
     this.executor = new Executor({ runner: options.runner, runtime: options.runtime ?? 'quickjs', limits: options.limits });
   }
 
@@ -98,16 +104,18 @@ export class SandboxBackend implements Backend {
     if (typeof code !== 'string') throw new TypeError(`Plugin ${id}: code must be a string`);
     let script: string;
     try {
-      script = pluginScript(code, {});
+      script = pluginScript(code);
     } catch (e) {
       throw new TypeError(`Plugin ${id}: ${(e as Error).message}`);
     }
-    const prepared = prepareScript(script);
+    // Prepared as every call will run it (with an input): the calls then find it cached.
+    const maxScriptBytes = limits?.maxScriptBytes ?? this.maxScriptBytes;
+    const prepared = prepareScript(script, { input: true, ...(maxScriptBytes !== undefined ? { maxScriptBytes } : {}) });
     if (!prepared.ok) {
       const p = prepared.error;
       throw new TypeError(`Plugin ${id}: ${p.message}`);
     }
-    this.plugins.set(id, { source: code, allowedTools: [...(allowedTools ?? [])], limits: { ...(limits ?? {}) } });
+    this.plugins.set(id, { script, allowedTools: [...(allowedTools ?? [])], limits: { ...(limits ?? {}) } });
     return this.executor.runner.index.register(definition, { kind: 'sandbox', name: this.name }, { onConflict: 'merge', replaceDefinition: true });
   }
 
@@ -120,8 +128,9 @@ export class SandboxBackend implements Backend {
     if (!plugin) throw new ToolError('TOOL_NOT_FOUND', `No sandbox plugin ${toolId}`, { toolId, backend: { kind: 'sandbox', name: this.name } });
     const limits = { ...plugin.limits };
     if (ctx.timeoutMs !== undefined) limits.timeoutMs = Math.min(limits.timeoutMs ?? Infinity, ctx.timeoutMs);
-    const r = await this.executor.execute(pluginScript(plugin.source, args), {
+    const r = await this.executor.execute(plugin.script, {
       ...limits,
+      input: args as JsonValue,
       allowedTools: plugin.allowedTools,
       signal: ctx.signal,
       filename: `${toolId.replace(/[^A-Za-z0-9_.-]/g, '_')}.js`,

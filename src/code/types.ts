@@ -1,7 +1,7 @@
 /**
  * Executor types (DESIGN.md "Executor contract").
  */
-import type { JsonValue } from '../model/tool.js';
+import type { JsonValue } from '../model/json.js';
 import type { ToolIndex } from '../index/types.js';
 import type { RunResult } from '../run/types.js';
 import type { Runtime, RuntimeName } from '../runtime/types.js';
@@ -9,6 +9,7 @@ import type { Runtime, RuntimeName } from '../runtime/types.js';
 /** Every way an execution can fail. */
 export const EXECUTE_ERROR_CODES = [
   'SYNTAX_ERROR',
+  'SCRIPT_TOO_LARGE',
   'RUNTIME_ERROR',
   'TOOL_ERROR',
   'TIMEOUT',
@@ -32,7 +33,10 @@ export interface ExecuteLimits {
   memoryMb: number;
   /** Guest CPU budget, where the runtime can measure it (`undefined`: none). */
   cpuMs?: number;
-  /** Most tool calls (`run`) one execution may make; one more ends it with TOOL_CALL_LIMIT. */
+  /**
+   * Most tool calls one execution may make (`run`, and also `searchTools` and `describeTool`,
+   * which cost the host work too); one more ends it with TOOL_CALL_LIMIT.
+   */
   maxToolCalls: number;
   /** Most tool calls running at once; more wait in a queue. */
   maxConcurrentToolCalls: number;
@@ -40,6 +44,11 @@ export interface ExecuteLimits {
   maxOutputBytes: number;
   /** Most bytes of one call's JSON arguments. */
   maxArgsBytes: number;
+  /**
+   * Largest script, in UTF-8 bytes, that an execution prepares; a larger one ends with
+   * SCRIPT_TOO_LARGE before any parsing (preparation runs on the host, before the deadline).
+   */
+  maxScriptBytes: number;
   /** Tool ID patterns (`github:*`, `*:read_*`) a script may call; all tools when absent. */
   allowedTools?: string[];
 }
@@ -50,11 +59,23 @@ export type LimitName = keyof ExecuteLimits;
 /** The limits in force for one execution and whether each was enforced. */
 export type ReportedLimits = ExecuteLimits & { enforced: Record<LimitName, boolean> };
 
-/** Per-call options of `execute()`: limits (capped by the executor's `maxLimits`) and a signal. */
+/** Per-call options of `execute()`: limits (capped by the executor's `maxLimits`), a signal, progress. */
 export interface ExecuteOptions extends Partial<ExecuteLimits> {
   signal?: AbortSignal;
   /** Name shown in stack traces (default `script.js`). */
   filename?: string;
+  /**
+   * Called each time one of the script's tool calls ends (refused ones included), with its
+   * ledger entry and how many calls have ended so far: progress for a caller while the script
+   * runs. A listener that throws changes nothing in the execution.
+   */
+  onToolCall?: (record: ToolCallRecord, count: number) => void;
+  /**
+   * A JSON value the script reads as the global `input` (read-only). It is sent through the
+   * bridge as data and parsed in the sandbox, never spliced into the source, so one script
+   * text serves every input (prepared once) and no value can turn into code or prototypes.
+   */
+  input?: JsonValue;
 }
 
 /** Why an execution failed; positions are in the user's script. */
@@ -111,7 +132,7 @@ export interface ExecuteResult {
 
 /** What the executor needs from a runner (a `Runner` has it). */
 export interface ExecutorRunner {
-  run(toolId: string, args: Record<string, unknown>, options: { signal?: AbortSignal; timeoutMs?: number }): Promise<RunResult>;
+  run(toolId: string, args: Record<string, unknown>, options: { signal?: AbortSignal; timeoutMs?: number; visible?: (toolId: string) => boolean }): Promise<RunResult>;
   readonly index: ToolIndex;
 }
 

@@ -11,7 +11,7 @@ import { McpConfigError, parseMcpServers, type McpServerConfig } from '../backen
 import { closestName as closest } from '../model/did-you-mean.js';
 import type { ValidationIssue } from '../model/errors.js';
 import { defaultValidator } from '../schema/validator.js';
-import { CONFIG_KEYS, CONFIG_LIMIT_KEYS, CONFIG_RUNTIMES, CONFIG_SCHEMA } from './schema.js';
+import { CONFIG_KEYS, CONFIG_LIMIT_KEYS, CONFIG_RUNTIMES, CONFIG_SCHEMA, CONFIG_SERVE_KEYS } from './schema.js';
 
 /** The file looked for in the working directory when no `--config` is given. */
 export const DEFAULT_CONFIG_FILE = 'toolexec.config.json';
@@ -22,6 +22,9 @@ export const MAX_CONFIG_BYTES = 1024 * 1024;
 export type ConfigRuntime = (typeof CONFIG_RUNTIMES)[number];
 export type ConfigLimitKey = (typeof CONFIG_LIMIT_KEYS)[number];
 export type ConfigLimits = Partial<Record<ConfigLimitKey, number>>;
+export type ConfigServeKey = (typeof CONFIG_SERVE_KEYS)[number];
+/** The `serve` section: admission control and session caps of `toolexec serve` (each optional). */
+export type ConfigServe = Partial<Record<ConfigServeKey, number>>;
 
 /** A checked config with paths resolved. */
 export interface ToolexecConfig {
@@ -43,6 +46,8 @@ export interface ToolexecConfig {
   allow: string[];
   /** Tool ID patterns that are never exposed (wins over `allow`). */
   deny: string[];
+  /** `toolexec serve` settings (admission control, session caps); absent keys take the server's defaults. */
+  serve?: ConfigServe;
 }
 
 /** A config that could not be loaded; `problems` lists each one, naming its key. */
@@ -194,6 +199,7 @@ export function checkConfig(raw: unknown, where: ConfigSource = {}): ToolexecCon
   };
   if (obj.runtime !== undefined) config.runtime = obj.runtime as ConfigRuntime;
   if (obj.toolTimeoutMs !== undefined) config.toolTimeoutMs = obj.toolTimeoutMs as number;
+  if (obj.serve !== undefined) config.serve = { ...(obj.serve as ConfigServe) };
   return config;
 }
 
@@ -243,6 +249,10 @@ function describeIssue(issue: ValidationIssue, root: unknown): string {
     if (parent === '/limits') {
       const hint = closest(name, CONFIG_LIMIT_KEYS);
       return `unknown key limits.${name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; known limits: ${CONFIG_LIMIT_KEYS.join(', ')}`;
+    }
+    if (parent === '/serve') {
+      const hint = closest(name, CONFIG_SERVE_KEYS);
+      return `unknown key serve.${name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; known keys: ${CONFIG_SERVE_KEYS.join(', ')}`;
     }
     return `unknown key ${key}`;
   }

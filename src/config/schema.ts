@@ -3,7 +3,7 @@
  * (`src/schema`) so that every mistake comes back as a path into the file; the MCP backend's
  * parser then checks what a schema cannot say (a server needs a command or a URL, not both).
  */
-import type { JsonSchema } from '../schema/types.js';
+import type { JsonSchema } from '../model/json.js';
 
 /** Names of the limits a config may set; the executor's limits of the same names. */
 export const CONFIG_LIMIT_KEYS = [
@@ -14,13 +14,29 @@ export const CONFIG_LIMIT_KEYS = [
   'maxConcurrentToolCalls',
   'maxOutputBytes',
   'maxArgsBytes',
+  'maxScriptBytes',
 ] as const;
 
 /** Runtime names a config may choose. */
 export const CONFIG_RUNTIMES = ['quickjs', 'isolated-vm', 'docker'] as const;
 
 /** Top-level keys of the config file. */
-export const CONFIG_KEYS = ['$schema', 'mcpServers', 'tools', 'runtime', 'limits', 'toolTimeoutMs', 'expose', 'allow', 'deny'] as const;
+export const CONFIG_KEYS = ['$schema', 'mcpServers', 'tools', 'runtime', 'limits', 'toolTimeoutMs', 'expose', 'allow', 'deny', 'serve'] as const;
+
+/**
+ * Keys of the `serve` section: admission control and session caps of `toolexec serve` (their
+ * defaults and meaning live with the server, `src/server/admission.ts` and `src/server/http.ts`).
+ */
+export const CONFIG_SERVE_KEYS = [
+  'maxConcurrentExecutions',
+  'maxQueuedExecutions',
+  'maxExecutionsPerSession',
+  'maxSessions',
+  'maxSessionsPerClient',
+  'sessionIdleMs',
+  'unusedSessionIdleMs',
+  'maxResultBytes',
+] as const;
 
 // Letters, digits, `_ - . +`, the `:` separator and the `*` wildcard: anything else can never
 // match a tool ID, so it is a typo worth reporting.
@@ -70,5 +86,10 @@ export const CONFIG_SCHEMA: JsonSchema = {
     expose: patternList,
     allow: patternList,
     deny: patternList,
+    serve: {
+      type: 'object',
+      additionalProperties: false,
+      properties: Object.fromEntries(CONFIG_SERVE_KEYS.map((k) => [k, { type: 'integer', minimum: 1 }])),
+    },
   },
 };

@@ -10,27 +10,29 @@
 import { InMemoryIndex } from '../index/in-memory-index.js';
 import type { IndexChange, ToolIndex } from '../index/types.js';
 import { Runner } from '../run/runner.js';
-import type { ExecuteResult, ToolCallRecord } from '../code/types.js';
+import type { Executor } from '../code/executor.js';
+import type { ExecuteLimits, ExecuteOptions, ExecuteResult, ExecutorRunner } from '../code/types.js';
 import type { McpServersHandle, McpWarning } from '../backends/mcp/hub.js';
 import { serverRedactor } from '../backends/mcp/config.js';
-import { Redactor } from '../model/redact.js';
+import type { Redactor } from '../model/redact.js';
 import type { Middleware } from '../run/types.js';
 import { loadToolModules } from './tool-modules.js';
-import type { ConfigLimits, ConfigRuntime, ToolexecConfig } from '../config/load-config.js';
+import type { ConfigRuntime, ToolexecConfig } from '../config/load-config.js';
+import type { RuntimeName } from '../runtime/types.js';
 import { PolicyIndex, ToolPolicy, policyMiddleware } from './policy.js';
-
-/** One tool call as reported to `onToolCall` (the ledger entry, without its start time). */
-export type ExecuteToolCall = Omit<ToolCallRecord, 'startedAt'>;
 
 /** Per-execution options the engine passes on to the executor. */
 export interface EngineExecuteOptions {
   /** `quickjs`, `isolated-vm` or `docker`; default: the config's `runtime`, else `quickjs`. */
   runtime?: string;
-  /** Lower limits for this call; values above the config's limits are capped to them. */
-  limits?: ConfigLimits;
+  /**
+   * Lower limits for this call; values above the config's limits are capped to them, and an
+   * `allowedTools` list narrows what the script may call among the exposed tools.
+   */
+  limits?: Partial<ExecuteLimits>;
   signal?: AbortSignal;
-  /** Called after every tool call the script makes, with how many it made so far (for progress). */
-  onToolCall?: (call: ExecuteToolCall, count: number) => void;
+  /** Called as each of the script's tool calls ends, with how many have ended so far (for progress). */
+  onToolCall?: ExecuteOptions['onToolCall'];
 }
 
 export interface CreateEngineOptions {
@@ -93,6 +95,12 @@ export interface Engine extends AsyncDisposable {
   readonly warnings: string[];
   /** Runs a script with the config's runtime and limits (per-call options may lower them). */
   execute(script: string, options?: EngineExecuteOptions): Promise<ExecuteResult>;
+  /**
+   * The executor of a runtime (default: the config's, else `quickjs`), made on first use and
+   * kept until `close()`: every `execute()` on that runtime goes through it. Call `warm()` on
+   * it to start the runtime's sandboxes ahead of the first script.
+   */
+  executor(runtime?: string): Promise<Executor>;
   /** TypeScript declarations of the exposed tools (all, or those matching `filter`). */
   generateTypes(filter?: string | string[]): Promise<string>;
   /** Called (debounced) after the exposed tool set changed. Returns the unsubscribe function. */
@@ -105,39 +113,6 @@ export interface Engine extends AsyncDisposable {
 // the error surfaces only when code execution is asked for.
 const EXECUTOR_MODULE = '../code/executor.js';
 const TYPEGEN_MODULE = '../code/typegen.js';
-const RUNTIME_LOADER_MODULE = '../runtime/load.js';
-
-/** What the engine needs of a runtime: a disposable pool shared by its executions. */
-interface RuntimeHandle {
-  readonly name: string;
-  dispose(): Promise<void>;
-}
-
-/** The runner subset an executor calls (the executor's `ExecutorRunner`). */
-interface ExecutorRunnerLike {
-  run(toolId: string, args: Record<string, unknown>, options: { signal?: AbortSignal; timeoutMs?: number }): Promise<unknown>;
-  readonly index: ToolIndex;
-}
-
-interface ExecutorInstance {
-  execute(script: string, options?: Record<string, unknown>): Promise<ExecuteResult>;
-  dispose(): Promise<void>;
-}
-
-interface ExecutorModule {
-  Executor: new (options: { runner: ExecutorRunnerLike; runtime: string | RuntimeHandle; limits?: Record<string, unknown>; maxLimits?: Record<string, unknown> }) => ExecutorInstance;
-}
-interface TypegenModule {
-  generateTypes(index: ToolIndex, filter?: unknown): string | Promise<string>;
-}
-interface RuntimeLoaderModule {
-  loadRuntime(name: string, options?: Record<string, unknown>): Promise<RuntimeHandle>;
-  RUNTIME_NAMES: readonly string[];
-}
-
-async function importLazy<T>(specifier: string): Promise<T> {
-  return (await import(specifier)) as T;
-}
 
 /** Debounce for index change bursts (an MCP refresh registers many tools at once). */
 const CHANGE_DEBOUNCE_MS = 25;
@@ -160,18 +135,11 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
     ...(config.toolTimeoutMs !== undefined ? { defaultTimeoutMs: config.toolTimeoutMs } : {}),
     ...(middleware.length > 0 ? { middleware } : {}),
   });
-  if (!policy.open || !redactor.empty) {
-    // Middleware covers run and runChain; a stream does not pass through middleware, and a
-    // hidden tool would still resolve through its backend, so streams are checked here.
+  if (!redactor.empty) {
+    // A stream's end passes through the middleware; its progress and chunks do not.
     const stream = runner.runStream.bind(runner);
     runner.runStream = async function* (toolId, args, streamOptions) {
-      if (typeof toolId === 'string' && !policy.allows(toolId)) {
-        yield { kind: 'error', toolId, data: policy.refusal(toolId, 'stream') };
-        return;
-      }
-      for await (const event of stream(toolId, args, streamOptions)) {
-        yield event.kind === 'error' ? { ...event, data: redactor.redactError(event.data) } : redactor.redactValue(event);
-      }
+      for await (const event of stream(toolId, args, streamOptions)) yield event.kind === 'progress' || event.kind === 'chunk' ? redactor.redactValue(event) : event;
     };
   }
   const warnings: string[] = [];
@@ -183,8 +151,9 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
   let moduleTools = 0;
   let servers: EngineServerStatus[] = [];
   let mcp: McpServersHandle | undefined;
-  // One warm runtime pool per runtime name, shared by every execution.
-  const runtimes = new Map<string, Promise<RuntimeHandle>>();
+  // One executor per runtime name, kept for the engine's life: it owns that runtime's warm
+  // pool and its tool-ID aliases, and every execution on the runtime shares them.
+  const executors = new Map<string, Executor>();
   const listeners = new Set<() => void>();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
@@ -228,70 +197,43 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
     timer.unref?.();
   });
 
-  const runtimeFor = (name: string): Promise<RuntimeHandle> => {
-    let p = runtimes.get(name);
-    if (!p) {
-      p = importLazy<RuntimeLoaderModule>(RUNTIME_LOADER_MODULE).then((m) => m.loadRuntime(name));
-      runtimes.set(name, p);
-      // A runtime that failed to load is retried next time (it may have been installed since).
-      p.catch(() => runtimes.delete(name));
-    }
-    return p;
+  // The config's limits are both the defaults and the ceilings of every execution. The
+  // allow/deny policy is not an `allowedTools` list: hidden tools are refused by the runner's
+  // policy middleware, as TOOL_NOT_FOUND on every path (see ToolPolicy.refusal).
+  const limits: Partial<ExecuteLimits> = { ...config.limits };
+  const defaultRuntime = config.runtime ?? options.defaultRuntime ?? 'quickjs';
+  // A script's call gets the config's per-call timeout, capped by what is left of the
+  // execution's time (the executor passes that as timeoutMs).
+  const toolTimeoutMs = config.toolTimeoutMs;
+  const scriptRunner: ExecutorRunner =
+    toolTimeoutMs === undefined
+      ? runner
+      : { index, run: (toolId, args, o) => runner.run(toolId, args, { ...o, timeoutMs: o.timeoutMs === undefined ? toolTimeoutMs : Math.min(o.timeoutMs, toolTimeoutMs) }) };
+  const executorFor = async (name: string): Promise<Executor> => {
+    const existing = executors.get(name);
+    if (existing) return existing;
+    const { Executor } = (await import(EXECUTOR_MODULE)) as typeof import('../code/executor.js');
+    // Another execution may have made it while the module loaded.
+    const raced = executors.get(name);
+    if (raced) return raced;
+    if (closed) throw new Error('The engine has been closed');
+    // The executor checks the name: an unknown one is a TypeError naming the known runtimes,
+    // and nothing is kept.
+    const executor = new Executor({ runner: scriptRunner, runtime: name as RuntimeName, limits, maxLimits: limits });
+    executors.set(name, executor);
+    return executor;
   };
 
   const execute = async (script: string, opts: EngineExecuteOptions = {}): Promise<ExecuteResult> => {
     if (closed) throw new Error('The engine has been closed');
-    const { Executor } = await importLazy<ExecutorModule>(EXECUTOR_MODULE);
-    const name = opts.runtime ?? config.runtime ?? options.defaultRuntime ?? 'quickjs';
-    const { RUNTIME_NAMES } = await importLazy<RuntimeLoaderModule>(RUNTIME_LOADER_MODULE);
-    if (!RUNTIME_NAMES.includes(name)) throw new TypeError(`Unknown runtime ${JSON.stringify(name)}; known runtimes: ${RUNTIME_NAMES.join(', ')}`);
-    // An executor per execution is cheap (the runtime pool is shared) and gives each script
-    // its own view of the runner, so its tool calls can be reported to its caller alone.
-    let count = 0;
-    const onToolCall = opts.onToolCall;
-    const toolTimeoutMs = config.toolTimeoutMs;
-    // A script's call gets the config's per-call timeout, capped by the execution's remaining
-    // time (which the executor passes as timeoutMs).
-    const callOptions = (o: { signal?: AbortSignal; timeoutMs?: number }) =>
-      toolTimeoutMs === undefined ? o : { ...o, timeoutMs: o.timeoutMs === undefined ? toolTimeoutMs : Math.min(o.timeoutMs, toolTimeoutMs) };
-    const scoped: ExecutorRunnerLike = onToolCall
-      ? {
-          index,
-          run: async (toolId, args, runOptions) => {
-            const t0 = performance.now();
-            try {
-              const result = await runner.run(toolId, args, callOptions(runOptions));
-              safeCall(() => onToolCall({ toolId, args, ok: true, durationMs: performance.now() - t0 }, ++count));
-              return result;
-            } catch (e) {
-              const err = e as { code?: string; message?: string };
-              safeCall(() =>
-                onToolCall({ toolId, args, ok: false, durationMs: performance.now() - t0, error: { code: String(err?.code ?? 'EXECUTION'), message: String(err?.message ?? e) } }, ++count),
-              );
-              throw e;
-            }
-          },
-        }
-      : toolTimeoutMs === undefined
-        ? runner
-        : { index, run: (toolId, args, runOptions) => runner.run(toolId, args, callOptions(runOptions)) };
-    let runtime: RuntimeHandle | string;
-    try {
-      runtime = await runtimeFor(name);
-    } catch {
-      // The executor reports an unavailable runtime as a RUNTIME_UNAVAILABLE result with the
-      // install hint; let it, by handing it the name.
-      runtime = name;
-    }
-    const ceilings: Record<string, unknown> = { ...config.limits };
-    const defaults: Record<string, unknown> = { ...config.limits };
-    if (policy.allow.length > 0) defaults.allowedTools = [...policy.allow];
-    const executor = new Executor({ runner: scoped, runtime, limits: defaults, maxLimits: ceilings });
-    try {
-      return await executor.execute(script, { ...(opts.limits ?? {}), ...(opts.signal ? { signal: opts.signal } : {}) });
-    } finally {
-      await executor.dispose();
-    }
+    const executor = await executorFor(opts.runtime ?? defaultRuntime);
+    // A runtime that cannot load is a RUNTIME_UNAVAILABLE result with the install hint, and
+    // the executor retries the load on its next execution (it may have been installed since).
+    return executor.execute(script, {
+      ...(opts.limits ?? {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onToolCall ? { onToolCall: opts.onToolCall } : {}),
+    });
   };
 
   const close = async (): Promise<void> => {
@@ -300,9 +242,9 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
     clearTimeout(timer);
     offIndex();
     listeners.clear();
-    const pools = await Promise.all([...runtimes.values()].map((p) => p.catch(() => undefined)));
-    runtimes.clear();
-    await Promise.allSettled([...pools.map((r) => r?.dispose()), mcp?.close()]);
+    const owned = [...executors.values()];
+    executors.clear();
+    await Promise.allSettled([...owned.map((e) => e.dispose()), mcp?.close()]);
     await runner.dispose().catch(() => {});
   };
 
@@ -319,8 +261,12 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
     mcp,
     warnings,
     execute,
+    executor(runtime) {
+      if (closed) return Promise.reject(new Error('The engine has been closed'));
+      return executorFor(runtime ?? defaultRuntime);
+    },
     async generateTypes(filter) {
-      const { generateTypes } = await importLazy<TypegenModule>(TYPEGEN_MODULE);
+      const { generateTypes } = (await import(TYPEGEN_MODULE)) as typeof import('../code/typegen.js');
       return generateTypes(index, filter);
     },
     onToolsChanged(listener) {
@@ -332,19 +278,11 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
   };
 }
 
-/** Runner middleware keeping secrets out of every result and error. */
+/** Runner middleware keeping secrets out of every result and error (streams included). */
 function redactionMiddleware(redactor: Redactor): Middleware {
   return (_call, next) =>
     next().then(
       (result) => redactor.redactValue(result),
       (e: unknown) => Promise.reject(redactor.redactError(e)),
     );
-}
-
-function safeCall(fn: () => void): void {
-  try {
-    fn();
-  } catch {
-    // a progress listener's failure must not fail the script's tool call
-  }
 }

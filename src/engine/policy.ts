@@ -21,6 +21,7 @@ import type {
 } from '../index/types.js';
 import type { Middleware } from '../run/types.js';
 import { MAX_SEARCH_LIMIT, cursorBinding, decodeCursor, encodeCursor, pageLimit, searchKey } from '../index/cursor.js';
+import { checkQuery } from '../index/query.js';
 
 /** Allow/deny patterns (`github:*`, `*:delete_*`, `math:add`). Deny wins. */
 export class ToolPolicy {
@@ -43,15 +44,21 @@ export class ToolPolicy {
     return this.allow.length === 0 || this.allow.some((p) => matchToolPattern(p, toolId));
   }
 
-  /** The error a refused call fails with (TOOL_NOT_FOUND: a hidden tool does not exist for the caller). */
+  /**
+   * The error a refused call fails with, on every path (run, chain, stream, scripts):
+   * TOOL_NOT_FOUND, because a hidden tool does not exist for the caller. Search, describe and
+   * the declarations already say it does not exist; a different code for calls (such as the
+   * executor's TOOL_NOT_ALLOWED, which is for the caller's own `allowedTools`) would confirm
+   * that it does. The refusal does not depend on whether the ID is registered at all.
+   */
   refusal(toolId: string, op: 'run' | 'chain' | 'stream' = 'run'): ToolError {
-    return new ToolError('TOOL_NOT_FOUND', `Tool ${toolId} is not exposed here (the config's allow/deny patterns exclude it)`, { toolId, op: op === 'chain' ? 'chain' : op });
+    return new ToolError('TOOL_NOT_FOUND', `Tool ${toolId} is not exposed here (the config's allow/deny patterns exclude it)`, { toolId, op });
   }
 }
 
-/** Runner middleware refusing calls the policy excludes. */
+/** Runner middleware refusing calls the policy excludes: runs, chains and streams alike. */
 export function policyMiddleware(policy: ToolPolicy): Middleware {
-  return (call, next) => (policy.allows(call.toolId) ? next() : Promise.reject(policy.refusal(call.toolId)));
+  return (call, next) => (policy.allows(call.toolId) ? next() : Promise.reject(policy.refusal(call.toolId, call.op)));
 }
 
 
@@ -108,10 +115,11 @@ export class PolicyIndex implements ToolIndex {
   }
 
   search(query: string, options: SearchOptions = {}): SearchPage {
-    if (typeof query !== 'string') throw new TypeError(`search query must be a string, got ${typeof query}`);
+    // Bounded here too, whatever the inner index does: this view runs one inner search per page.
+    const q = checkQuery(query);
     const limit = pageLimit(options.limit);
     const { cursor, limit: _l, ...filters } = options;
-    const binding = cursorBinding(`${searchKey(query.trim(), filters)}@${this.#revision}`);
+    const binding = cursorBinding(`${searchKey(q, filters)}@${this.#revision}`);
     const offset = cursor === undefined ? 0 : decodeCursor(cursor, binding);
     // Pages of the inner index are filtered here, so walk all of them: tool sets are small.
     const hits = [];

@@ -14,8 +14,9 @@ import type { BackendDescriptor, BackendKind } from '../model/backend.js';
 import { ToolError } from '../model/errors.js';
 import { validateDefinition } from '../model/tool-id.js';
 import type { Tool, ToolDefinition } from '../model/tool.js';
-import { canonicalJson } from '../schema/validator.js';
+import { canonicalJson } from '../model/json.js';
 import { cursorBinding, decodeCursor, encodeCursor, pageLimit, searchKey } from './cursor.js';
+import { checkQuery, checkQueryTerms, fuzziness } from './query.js';
 import type {
   BackendSelector,
   IndexChange,
@@ -44,6 +45,7 @@ type SearchField = 'name' | 'title' | 'tags' | 'namespace' | 'description';
 const SEARCH_FIELDS: SearchField[] = ['name', 'title', 'tags', 'namespace', 'description'];
 
 export { InvalidCursorError } from './cursor.js';
+export { InvalidQueryError, MAX_QUERY_CHARS, MAX_QUERY_TERMS, MIN_FUZZY_TERM_CHARS, MAX_FUZZY_TERM_CHARS } from './query.js';
 
 export interface InMemoryIndexOptions {
   /** Chooses the default backend of a tool; default: by `DEFAULT_BACKEND_ORDER`, then registration order. */
@@ -211,7 +213,7 @@ export class InMemoryIndex implements ToolIndex {
       searchOptions: {
         boost: { ...SEARCH_FIELD_BOOSTS },
         prefix: (term) => term.length >= 2,
-        fuzzy: (term) => (term.length >= 4 ? 0.2 : false),
+        fuzzy: fuzziness,
         maxFuzzy: 2,
         combineWith: 'OR',
       },
@@ -364,14 +366,14 @@ export class InMemoryIndex implements ToolIndex {
   }
 
   /**
-   * Ranked full-text search. Words match by prefix (2+ characters) and with typos (4+
+   * Ranked full-text search. Words match by prefix (2+ characters) and with typos (4 to 32
    * characters); identifiers are split (`create_issue`, `createIssue` → create, issue).
-   * An empty query lists every tool (filters applied) sorted by ID with score 0.
+   * An empty query lists every tool (filters applied) sorted by ID with score 0. A query over
+   * `MAX_QUERY_CHARS` characters or `MAX_QUERY_TERMS` distinct words throws `InvalidQueryError`.
    */
   search(query: string, options: SearchOptions = {}): SearchPage {
-    if (typeof query !== 'string') throw new TypeError(`search query must be a string, got ${typeof query}`);
+    const q = checkQuery(query);
     const limit = pageLimit(options.limit);
-    const q = query.trim();
     const key = searchKey(q, options);
     const binding = cursorBinding(`${key}@${this.version}`);
     const offset = options.cursor === undefined ? 0 : decodeCursor(options.cursor, binding);
@@ -379,6 +381,7 @@ export class InMemoryIndex implements ToolIndex {
     // A cursor continues a search made at this very revision: reuse its ranking when cached.
     let ranked = options.cursor === undefined ? undefined : this.pages.get(key);
     if (!ranked) {
+      if (q !== '') checkQueryTerms(this.terms(q));
       ranked = this.rank(q, options);
       if (this.pages.size >= 32) this.pages.delete(this.pages.keys().next().value as string);
       this.pages.set(key, ranked);
@@ -514,6 +517,16 @@ export class InMemoryIndex implements ToolIndex {
     if (!set) return;
     set.delete(id);
     if (set.size === 0) this.byBackend.delete(k);
+  }
+
+  /** The words MiniSearch will look up for a query. */
+  private terms(q: string): string[] {
+    const out: string[] = [];
+    for (const t of tokenize(q)) {
+      const term = processTerm(t);
+      if (term) out.push(term);
+    }
+    return out;
   }
 
   /** Every matching ID in page order: by score (then ID) for a query, by ID for an empty one. */

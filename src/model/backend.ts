@@ -46,12 +46,3 @@ export const DEFAULT_BACKEND_ORDER: readonly BackendKind[] = ['local', 'provider
 export function describeBackend(d: { kind: string; name: string }): string {
   return `${d.kind}:${d.name}`;
 }
-
-export function isBackendDescriptor(value: unknown): value is BackendDescriptor {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Record<string, unknown>;
-  if (!(BACKEND_KINDS as readonly unknown[]).includes(v.kind)) return false;
-  if (typeof v.name !== 'string' || v.name.length === 0) return false;
-  if (v.kind === 'mcp' && (typeof v.tool !== 'string' || v.tool.length === 0)) return false;
-  return true;
-}

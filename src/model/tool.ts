@@ -2,9 +2,10 @@
  * The tool shape: an MCP tool plus namespace, version and tags. Plain data, so a
  * definition can come from a tool module, an MCP server's tools/list, or JSON.
  */
-import type { JsonSchema } from '../schema/types.js';
+import type { JsonSchema } from './json.js';
 
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+// Structured values are JSON; the type's home is json.ts, re-exported here for the executor.
+export type { JsonValue } from './json.js';
 
 /** MCP tool annotations (hints only; never trusted for security decisions). */
 export interface ToolAnnotations {

@@ -7,12 +7,13 @@
 import { SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { DEFAULT_BACKEND_ORDER, type BackendDescriptor, type BackendKind } from '../model/backend.js';
 import { ToolError, type ToolOp } from '../model/errors.js';
-import { parseToolId, toolIdOf, validateDefinition } from '../model/tool-id.js';
+import { parseToolId, validateDefinition } from '../model/tool-id.js';
 import type { Tool, ToolDefinition } from '../model/tool.js';
 import type { CompiledValidator, SchemaValidator } from '../schema/types.js';
 import { defaultValidator } from '../schema/validator.js';
 import type { BackendSelector, ToolIndex } from '../index/types.js';
 import { InMemoryIndex } from '../index/in-memory-index.js';
+import { suggestionQuery } from '../index/query.js';
 import type { Backend, BackendResult, CallContext } from '../backends/types.js';
 import { LocalBackend, type LocalHandler } from '../backends/local.js';
 import { ProviderBackend, type ToolProvider } from '../backends/provider.js';
@@ -22,6 +23,9 @@ import type { CallEvent, ChainResult, ChainStep, Middleware, RunOptions, RunResu
 /** Default per-call timeout when neither the call nor the runner sets one. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Did-you-mean: how many tools to name, and how many hits to filter them from. */
+const SUGGESTIONS = 3;
+const SUGGEST_POOL = 20;
 
 export interface RunnerOptions {
   /** Where tools are looked up; a fresh `InMemoryIndex` by default. */
@@ -201,7 +205,7 @@ export class Runner implements AsyncDisposable {
 
   // ---------------------------------------------------------------- resolution
 
-  #resolve(toolId: string, op: ToolOp): Resolved {
+  #resolve(toolId: string, op: ToolOp, visible?: (toolId: string) => boolean): Resolved {
     const entry = this.index.get(toolId);
     if (entry) {
       if (!this.#selectBackend) {
@@ -227,7 +231,7 @@ export class Runner implements AsyncDisposable {
         if (backend.kind === kind && backend.has?.(toolId)) return this.#fallback(toolId, backend);
       }
     }
-    throw new ToolError('TOOL_NOT_FOUND', `Tool ${toolId} was not found${this.#suggest(toolId)}`, { toolId, op });
+    throw new ToolError('TOOL_NOT_FOUND', `Tool ${toolId} was not found${this.#suggest(toolId, visible)}`, { toolId, op });
   }
 
   /** A resolution without an index entry; one descriptor per backend, shared by its calls. */
@@ -240,10 +244,15 @@ export class Runner implements AsyncDisposable {
     return { id: toolId, tool: undefined, backend, descriptor, ref: refOf(descriptor) };
   }
 
-  #suggest(toolId: string): string {
+  /**
+   * "; did you mean a, b?" for an unknown ID, naming only tools the caller may see; the
+   * search is cut to the index's query bounds.
+   */
+  #suggest(toolId: string, visible?: (toolId: string) => boolean): string {
     try {
-      const hits = this.index.search(toolId.replace(/[:_.-]+/g, ' '), { limit: 3 }).items;
-      return hits.length ? `; did you mean ${hits.map((h) => h.id).join(', ')}?` : '';
+      let ids = this.index.search(suggestionQuery(toolId), { limit: visible ? SUGGEST_POOL : SUGGESTIONS }).items.map((h) => h.id);
+      if (visible) ids = ids.filter((id) => visible(id)).slice(0, SUGGESTIONS);
+      return ids.length ? `; did you mean ${ids.join(', ')}?` : '';
     } catch {
       return '';
     }
@@ -324,7 +333,7 @@ export class Runner implements AsyncDisposable {
     if (listeners.size) this.#emit({ phase: 'start', toolId, op: 'run', args: (rawArgs ?? NO_ARGS) as Record<string, unknown>, startedAt });
     let r: Resolved | undefined;
     try {
-      r = this.#resolve(toolId, 'run');
+      r = this.#resolve(toolId, 'run', options.visible);
       const args = this.#checkArgs(r, rawArgs, 'run', options.validateInput ?? this.#validateInput);
       const resolved = r;
       const out = await this.#dispatch(r, options, (ctx) => resolved.backend.call(resolved.id, args, ctx));
@@ -491,74 +500,113 @@ export class Runner implements AsyncDisposable {
   /**
    * Streams one call: progress and chunk events, then `done` with the `RunResult`, or one
    * `error` event. Never throws; a tool that cannot stream ends with `STREAM_NOT_SUPPORTED`.
+   *
+   * A stream is a call like `run()`: it passes through every middleware (with `op: 'stream'`;
+   * `next()` resolves with the final result once the stream has ended, and what the chain
+   * resolves with is the `done` event's data), has its own `toolexec.stream` span and emits
+   * the same call events. Progress and chunks reach the consumer while the stream runs.
    */
   async *runStream(toolId: string, args?: Record<string, unknown>, options: Omit<RunOptions, 'onProgress'> = {}): AsyncGenerator<StreamEvent, void, void> {
-    const t0 = performance.now();
-    const startedAt = Date.now();
-    let backendRef: { kind: BackendKind; name: string } | undefined;
     const queue: StreamEvent[] = [];
     let wake: (() => void) | undefined;
+    const push = (event: StreamEvent) => {
+      queue.push(event);
+      wake?.();
+    };
+    let settled = false;
+    let final: RunResult | undefined;
+    let failure: unknown;
+    let outcome: Promise<RunResult>;
     try {
       this.#assertAlive();
-      const r = this.#resolve(toolId, 'stream');
-      backendRef = { kind: r.descriptor.kind, name: r.descriptor.name };
-      const checked = this.#checkArgs(r, args, 'stream', options.validateInput ?? this.#validateInput);
-      if (this.#listeners.size) this.#emit({ phase: 'start', toolId, op: 'stream', backend: backendRef, args: checked, startedAt });
-      let gen: AsyncGenerator<{ kind: 'progress' | 'chunk'; data: unknown }, BackendResult, void> | undefined;
-      let finished = false;
-      let failure: unknown;
-      let final: BackendResult | undefined;
-      // The backend's generator is pumped inside #dispatch so the deadline and signal apply
-      // to the whole stream; events are handed to this generator through a small queue.
-      const pump = this.#dispatch(r, options, async (ctx) => {
-        ctx.onProgress = (p) => {
-          queue.push({ kind: 'progress', toolId: r.id, data: p });
-          wake?.();
-        };
-        gen = r.backend.stream?.(r.id, checked, ctx);
-        if (!gen) {
-          throw new ToolError('STREAM_NOT_SUPPORTED', `Tool ${r.id} cannot stream on backend ${r.descriptor.kind}:${r.descriptor.name}`, { toolId: r.id, op: 'stream', backend: backendRef! });
-        }
-        let step = await gen.next();
-        while (!step.done) {
-          const c = step.value;
-          queue.push(c.kind === 'progress' ? { kind: 'progress', toolId: r.id, data: c.data as { progress: number } } : { kind: 'chunk', toolId: r.id, data: c.data });
-          wake?.();
-          if (ctx.signal.aborted) break;
-          step = await gen.next();
-        }
-        return step.done ? step.value : undefined;
-      }).then(
-        (v) => {
-          final = v;
-          finished = true;
-          wake?.();
-        },
-        (e) => {
-          failure = e;
-          finished = true;
-          wake?.();
-          void gen?.return(undefined as never).catch(() => {});
-        },
-      );
-      while (true) {
-        while (queue.length) yield queue.shift()!;
-        if (finished) break;
-        await new Promise<void>((res) => (wake = res));
-        wake = undefined;
-      }
-      await pump;
+      if (typeof toolId !== 'string') throw new ToolError('INVALID_TOOL_ID', `Invalid tool ID: expected a string, got ${toolId === null ? 'null' : typeof toolId}`, { op: 'stream' });
+      const mw = this.#middleware;
+      const call = { toolId, args: (args ?? NO_ARGS) as Record<string, unknown>, op: 'stream' as const, options };
+      let i = 0;
+      const next = (): Promise<RunResult> => (i < mw.length ? mw[i++]!(call, next) : this.#observeStream(call.toolId, call.args, call.options, push));
+      outcome = next();
+    } catch (e) {
+      outcome = Promise.reject(e);
+    }
+    outcome.then(
+      (result) => {
+        final = result;
+        settled = true;
+        wake?.();
+      },
+      (e) => {
+        failure = e;
+        settled = true;
+        wake?.();
+      },
+    );
+    while (true) {
       while (queue.length) yield queue.shift()!;
-      if (failure !== undefined) throw failure;
+      if (settled) break;
+      await new Promise<void>((res) => (wake = res));
+      wake = undefined;
+    }
+    while (queue.length) yield queue.shift()!;
+    if (final && failure === undefined) yield { kind: 'done', toolId: final.toolId, data: final };
+    else yield { kind: 'error', toolId, data: this.#toToolError(failure ?? new Error('the stream ended without a result'), toolId, 'stream', undefined) };
+  }
+
+  /**
+   * The innermost step of a stream: resolution, validation, the backend's generator pumped
+   * under the call's deadline and signal (its events go to `push`), output check, span and
+   * call events. Resolves with the final result or rejects with a `ToolError`.
+   */
+  async #observeStream(toolId: string, rawArgs: Record<string, unknown>, options: RunOptions, push: (event: StreamEvent) => void): Promise<RunResult> {
+    const listeners = this.#listeners;
+    const span: Span = this.#tracer.startSpan('toolexec.stream', { attributes: { 'toolexec.tool_id': toolId } });
+    const t0 = performance.now();
+    const startedAt = Date.now();
+    let r: Resolved | undefined;
+    try {
+      r = this.#resolve(toolId, 'stream', options.visible);
+      const resolved = r;
+      const backendRef = r.ref;
+      if (span.isRecording()) span.setAttributes({ 'toolexec.backend': `${backendRef.kind}:${backendRef.name}` });
+      const checked = this.#checkArgs(r, rawArgs, 'stream', options.validateInput ?? this.#validateInput);
+      if (listeners.size) this.#emit({ phase: 'start', toolId, op: 'stream', backend: backendRef, args: checked, startedAt });
+      let gen: AsyncGenerator<{ kind: 'progress' | 'chunk'; data: unknown }, BackendResult, void> | undefined;
+      let final: BackendResult | undefined;
+      try {
+        final = await this.#dispatch(r, options, async (ctx) => {
+          ctx.onProgress = (p) => push({ kind: 'progress', toolId: resolved.id, data: p });
+          gen = resolved.backend.stream?.(resolved.id, checked, ctx);
+          if (!gen) {
+            throw new ToolError('STREAM_NOT_SUPPORTED', `Tool ${resolved.id} cannot stream on backend ${backendRef.kind}:${backendRef.name}`, { toolId: resolved.id, op: 'stream', backend: backendRef });
+          }
+          let step = await gen.next();
+          while (!step.done) {
+            const c = step.value;
+            push(c.kind === 'progress' ? { kind: 'progress', toolId: resolved.id, data: c.data as { progress: number } } : { kind: 'chunk', toolId: resolved.id, data: c.data });
+            if (ctx.signal.aborted) break;
+            step = await gen.next();
+          }
+          return step.done ? step.value : undefined;
+        });
+      } catch (e) {
+        // A deadline or cancellation leaves the generator suspended: end it.
+        void gen?.return(undefined as never).catch(() => {});
+        throw e;
+      }
       if (!final) throw new ToolError('EXECUTION', `Stream of ${r.id} ended without a result`, { toolId: r.id, op: 'stream', backend: backendRef });
       this.#checkOutput(r, final, 'stream');
       const result: RunResult = { toolId: r.id, backend: backendRef, structured: final.structured, content: final.content, durationMs: performance.now() - t0 };
-      if (this.#listeners.size) this.#emit({ phase: 'end', toolId, op: 'stream', backend: backendRef, args: checked, startedAt, durationMs: result.durationMs, ok: true, result });
-      yield { kind: 'done', toolId: r.id, data: result };
+      if (listeners.size) this.#emit({ phase: 'end', toolId, op: 'stream', backend: backendRef, args: checked, startedAt, durationMs: result.durationMs, ok: true, result });
+      return result;
     } catch (e) {
-      const err = this.#toToolError(e, toolId, 'stream', backendRef);
-      if (this.#listeners.size) this.#emit({ phase: 'end', toolId, op: 'stream', ...(backendRef ? { backend: backendRef } : {}), args: (args ?? NO_ARGS) as Record<string, unknown>, startedAt, durationMs: performance.now() - t0, ok: false, error: err });
-      yield { kind: 'error', toolId, data: err };
+      const err = this.#toToolError(e, toolId, 'stream', r?.ref);
+      if (span.isRecording()) {
+        span.recordException(err);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: err.code });
+      }
+      if (listeners.size) this.#emit({ phase: 'end', toolId, op: 'stream', ...(r ? { backend: r.ref } : {}), args: rawArgs, startedAt, durationMs: performance.now() - t0, ok: false, error: err });
+      throw err;
+    } finally {
+      span.end();
     }
   }
 
@@ -601,4 +649,3 @@ function safeString(v: unknown): string {
   }
 }
 
-export { toolIdOf };

@@ -19,6 +19,12 @@ export interface RunOptions {
   validateInput?: boolean;
   /** Called for MCP progress notifications during `run`. */
   onProgress?: (update: { progress: number; total?: number; message?: string }) => void;
+  /**
+   * Which tools the caller may see (a sandbox's allow-list, say): a TOOL_NOT_FOUND error's
+   * "did you mean" names only tools for which this returns true. Default: every tool in the
+   * runner's index (a policy view of the index hides its own).
+   */
+  visible?: (toolId: string) => boolean;
 }
 
 export interface ChainStep {

@@ -1,12 +1,10 @@
 /**
- * Runtimes by name. Every engine loads through a lazy `import()` here, so importing
- * `toolexec` never loads isolated-vm (native) or dockerode; an engine is only loaded when an
- * executor first asks for it.
+ * Runtimes by name. Each runtime is one folder, `src/runtime/<name>/`, whose `index.ts` exports
+ * `createRuntime(options)`; adding a runtime is a new folder plus a line in `RUNTIMES`. Every
+ * folder loads through a lazy `import()` here, so importing `toolexec` never loads isolated-vm
+ * (native) or dockerode; an engine is only loaded when an executor first asks for it.
  */
 import type { Runtime, RuntimeName } from './types.js';
-
-/** The names `runtime: '...'` accepts. */
-export const RUNTIME_NAMES: readonly RuntimeName[] = ['quickjs', 'isolated-vm', 'docker'];
 
 /** Raised when a runtime's engine cannot be loaded here (not installed, wrong Node flags). */
 export class RuntimeUnavailableError extends Error {
@@ -21,66 +19,59 @@ export class RuntimeUnavailableError extends Error {
   }
 }
 
-type Loader = (options: Record<string, unknown>) => Promise<Runtime>;
-
-// Specifiers live in variables so that TypeScript does not require the optional runtimes'
-// files to exist at compile time, and bundlers do not pull them in eagerly.
-const ISOLATED_VM_MODULE = './isolated-vm/index.js';
-const DOCKER_MODULE = './docker/index.js';
-
-const loaders: Record<RuntimeName, Loader> = {
-  quickjs: async (options) => {
-    const m = await import('./quickjs/index.js');
-    return m.createQuickJSRuntime(options);
-  },
-  'isolated-vm': async (options) => {
-    const m = await importRuntimeModule('isolated-vm', ISOLATED_VM_MODULE);
-    const create = m.createIsolatedVmRuntime as ((o: Record<string, unknown>) => Runtime | Promise<Runtime>) | undefined;
-    if (typeof create !== 'function') throw new RuntimeUnavailableError('isolated-vm', 'The isolated-vm runtime module does not export createIsolatedVmRuntime');
-    return create(options);
-  },
-  docker: async (options) => {
-    const m = await importRuntimeModule('docker', DOCKER_MODULE);
-    const Ctor = m.DockerRuntime as (new (o: Record<string, unknown>) => Runtime) | undefined;
-    if (typeof Ctor === 'function') return new Ctor(options);
-    const create = m.createDockerRuntime as ((o: Record<string, unknown>) => Runtime | Promise<Runtime>) | undefined;
-    if (typeof create === 'function') return create(options);
-    throw new RuntimeUnavailableError('docker', 'The docker runtime module exports neither DockerRuntime nor createDockerRuntime');
-  },
-};
-
-const INSTALL_HINTS: Record<RuntimeName, string> = {
-  quickjs: 'Reinstall toolexec: quickjs-emscripten is a regular dependency.',
-  'isolated-vm':
-    'Install it with `npm install isolated-vm@5` on Node 20 (it compiles a native addon; needs python3, make and a C++ compiler). toolexec starts its sandbox processes with `--no-node-snapshot` itself, so your own process needs no flag.',
-  docker: 'Install dockerode (`npm install dockerode`) and make sure a Docker daemon is reachable (DOCKER_HOST or /var/run/docker.sock).',
-};
-
-async function importRuntimeModule(name: RuntimeName, specifier: string): Promise<Record<string, unknown>> {
-  try {
-    return (await import(specifier)) as Record<string, unknown>;
-  } catch (e) {
-    throw new RuntimeUnavailableError(name, `The ${name} runtime is not available: ${(e as Error)?.message ?? String(e)}. ${INSTALL_HINTS[name]}`, { cause: e });
-  }
+interface RuntimeModule {
+  createRuntime(options: Record<string, unknown>): Runtime | Promise<Runtime>;
 }
+
+// Specifiers live in variables so that bundlers do not pull the optional runtimes in eagerly.
+const RUNTIMES: Record<RuntimeName, { module: string; install: string }> = {
+  quickjs: { module: './quickjs/index.js', install: 'Reinstall toolexec: quickjs-emscripten is a regular dependency.' },
+  'isolated-vm': {
+    module: './isolated-vm/index.js',
+    install:
+      'Install isolated-vm at the major that matches your Node line (5 on Node 20, 6 on 22, 7 on 24: `npm install isolated-vm@5`); it compiles a native addon and needs python3, make and a C++ compiler. toolexec starts its sandbox processes with the flags they need, so your own process needs none.',
+  },
+  docker: {
+    module: './docker/index.js',
+    install: 'Install dockerode (`npm install dockerode`) and make sure a Docker engine is reachable (DOCKER_HOST or /var/run/docker.sock).',
+  },
+};
+
+/** The names `runtime: '...'` accepts. */
+export const RUNTIME_NAMES = Object.keys(RUNTIMES) as RuntimeName[];
 
 /** True when `name` is a known runtime name. */
 export function isRuntimeName(name: unknown): name is RuntimeName {
-  return typeof name === 'string' && (RUNTIME_NAMES as readonly string[]).includes(name);
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(RUNTIMES, name);
+}
+
+/** Throws the `TypeError` for a name that is not a runtime, listing the known ones. */
+export function assertRuntimeName(name: unknown): asserts name is RuntimeName {
+  if (!isRuntimeName(name)) throw new TypeError(`Unknown runtime ${JSON.stringify(name)}; known runtimes: ${RUNTIME_NAMES.join(', ')}`);
 }
 
 /**
- * Loads a runtime by name. Throws `TypeError` for an unknown name (naming the known ones) and
- * `RuntimeUnavailableError` when the engine cannot be loaded, with how to install it.
+ * Loads a runtime by name. Throws `TypeError` for an unknown name (naming the known ones) or bad
+ * options, and `RuntimeUnavailableError` when the engine cannot be loaded, with how to install it.
  */
 export async function loadRuntime(name: string, options: Record<string, unknown> = {}): Promise<Runtime> {
-  if (!isRuntimeName(name)) {
-    throw new TypeError(`Unknown runtime ${JSON.stringify(name)}; known runtimes: ${RUNTIME_NAMES.join(', ')}`);
+  assertRuntimeName(name);
+  const entry = RUNTIMES[name];
+  let mod: RuntimeModule;
+  try {
+    mod = (await import(entry.module)) as RuntimeModule;
+  } catch (e) {
+    throw new RuntimeUnavailableError(name, `The ${name} runtime is not available: ${(e as Error)?.message ?? String(e)}. ${entry.install}`, { cause: e });
   }
   try {
-    return await loaders[name](options);
+    return await mod.createRuntime(options);
   } catch (e) {
-    if (e instanceof RuntimeUnavailableError) throw e;
-    throw new RuntimeUnavailableError(name, `The ${name} runtime failed to start: ${(e as Error)?.message ?? String(e)}. ${INSTALL_HINTS[name]}`, { cause: e });
+    if (e instanceof TypeError || e instanceof RuntimeUnavailableError) throw e;
+    throw new RuntimeUnavailableError(name, `The ${name} runtime failed to start: ${(e as Error)?.message ?? String(e)}. ${entry.install}`, { cause: e });
   }
+}
+
+/** The install hint of a runtime, for messages about it. */
+export function installHint(name: RuntimeName): string {
+  return RUNTIMES[name].install;
 }

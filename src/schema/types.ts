@@ -3,9 +3,7 @@
  * (`src/schema/validator.ts`); nothing outside this folder imports ajv.
  */
 import type { ValidationIssue } from '../model/errors.js';
-
-/** A JSON Schema document (any draft). Booleans are valid schemas. */
-export type JsonSchema = boolean | { [key: string]: unknown };
+import type { JsonSchema } from '../model/json.js';
 
 export type ValidationResult = { valid: true } | { valid: false; issues: ValidationIssue[]; message: string };
 

@@ -18,7 +18,8 @@
  */
 import { createRequire } from 'node:module';
 import type { ValidationIssue } from '../model/errors.js';
-import type { CompiledValidator, JsonSchema, SchemaValidator, ValidationResult } from './types.js';
+import { canonicalJson, type JsonSchema } from '../model/json.js';
+import type { CompiledValidator, SchemaValidator, ValidationResult } from './types.js';
 
 // ajv ships CommonJS with `exports.default`; createRequire sidesteps the ESM/CJS interop
 // differences between tsc's NodeNext output and vitest.
@@ -112,23 +113,6 @@ export function detectDraft(schema: JsonSchema): SchemaDraft | 'draft-06' | 'dra
 /** Escapes one JSON pointer segment (RFC 6901). */
 function pointerSegment(s: string): string {
   return s.replace(/~/g, '~0').replace(/\//g, '~1');
-}
-
-/**
- * JSON text with object keys sorted, so key order does not split the cache. Only used on a
- * WeakMap miss.
- */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    const s = JSON.stringify(value);
-    return s === undefined ? 'null' : s;
-  }
-  if (Array.isArray(value)) return '[' + value.map(canonicalJson).join(',') + ']';
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj)
-    .filter((k) => obj[k] !== undefined)
-    .sort();
-  return '{' + keys.map((k) => JSON.stringify(k) + ':' + canonicalJson(obj[k])).join(',') + '}';
 }
 
 /** Keywords whose values are data, not subschemas: never rewritten. */
@@ -351,6 +335,7 @@ export class AjvSchemaValidator implements SchemaValidator {
         // "…/draft-07/schema" without "#", https variants: use the URI the engine knows.
         if (schema.$schema !== SCHEMA_DRAFT_URIS[draft]) prepared = { ...schema, $schema: SCHEMA_DRAFT_URIS[draft] };
     }
+    // Canonical text, so key order does not split the cache. Only computed on a WeakMap miss.
     const key = draft + '\n' + canonicalJson(prepared);
     let v = this.byText.get(key);
     if (v) {

@@ -1,8 +1,9 @@
 /**
  * `toolexec serve` over stdio: one session on this process's stdin/stdout. Nothing else may
- * write to stdout (it carries JSON-RPC); diagnostics go to stderr.
+ * write to stdout (it carries JSON-RPC); diagnostics go to stderr. No message longer than the
+ * SDK client's read buffer is ever written: results are capped to `STDIO_MAX_MESSAGE_BYTES`.
  */
-import type { ToolexecServer } from './toolexec-server.js';
+import { STDIO_MAX_MESSAGE_BYTES, type ToolexecServer } from './toolexec-server.js';
 
 export interface StdioServeHandle extends AsyncDisposable {
   /** Settles when the client closes the connection (stdin ends) or `close()` is called. */
@@ -20,7 +21,7 @@ export async function serveStdio(
   const transport = new StdioServerTransport(stdin, (streams.stdout ?? process.stdout) as NodeJS.WriteStream);
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
-  const session = await server.connect(transport);
+  const session = await server.connect(transport, { maxMessageBytes: STDIO_MAX_MESSAGE_BYTES });
   const previous = session.onclose;
   session.onclose = () => {
     previous?.();

@@ -3,7 +3,9 @@
  * out). Arguments are checked against these schemas with our validator before any handler
  * runs, so a handler can trust their shape.
  */
-import type { JsonSchema } from '../schema/types.js';
+import type { JsonSchema } from '../model/json.js';
+import { MAX_NAME_LENGTH, MAX_NAMESPACE_LENGTH, MAX_VERSION_LENGTH } from '../model/tool-id.js';
+import { MAX_QUERY_CHARS } from '../index/query.js';
 
 export const SERVER_TOOL_NAMES = ['search_tools', 'list_namespaces', 'describe_tool', 'run_tool', 'run_chain', 'execute_code'] as const;
 export type ServerToolName = (typeof SERVER_TOOL_NAMES)[number];
@@ -11,18 +13,26 @@ export type ServerToolName = (typeof SERVER_TOOL_NAMES)[number];
 /** Longest script `execute_code` accepts (characters). */
 export const MAX_SCRIPT_CHARS = 1_000_000;
 
+/** Longest tool ID there can be (`namespace:name:version`): longer input is refused by the schema, before any lookup or did-you-mean search. */
+export const MAX_TOOL_ID_CHARS = MAX_NAMESPACE_LENGTH + 1 + MAX_NAME_LENGTH + 1 + MAX_VERSION_LENGTH;
+/** A search cursor is a short token; anything longer is not one of ours. */
+const MAX_CURSOR_CHARS = 200;
+
+const toolIdSchema: JsonSchema = { type: 'string', minLength: 1, maxLength: MAX_TOOL_ID_CHARS, description: 'A tool ID: `namespace:name` (or `namespace:name:version`, or a bare `name`).' };
+
 const limitsSchema: JsonSchema = {
   type: 'object',
   description: 'Per-call limits; each is capped by the server\'s configuration.',
   additionalProperties: false,
   properties: {
-    timeoutMs: { type: 'integer', minimum: 1, description: 'Wall-clock budget for the whole script, tool calls included.' },
+    timeoutMs: { type: 'integer', minimum: 1, description: 'Wall-clock budget for the whole script, tool calls and any wait for a free sandbox included.' },
     memoryMb: { type: 'integer', minimum: 1, description: 'Heap limit for the sandbox.' },
     cpuMs: { type: 'integer', minimum: 1, description: 'CPU budget, where the runtime can measure it.' },
     maxToolCalls: { type: 'integer', minimum: 1, description: 'Most tool calls the script may make.' },
     maxConcurrentToolCalls: { type: 'integer', minimum: 1 },
     maxOutputBytes: { type: 'integer', minimum: 1, description: 'Most bytes of value plus logs.' },
     maxArgsBytes: { type: 'integer', minimum: 1 },
+    maxScriptBytes: { type: 'integer', minimum: 1, description: 'Largest script, in UTF-8 bytes.' },
   },
 };
 
@@ -67,10 +77,10 @@ export function serverToolDefinitions(executeDescription: string): ServerToolDef
         type: 'object',
         additionalProperties: false,
         properties: {
-          query: { type: 'string', description: 'Words to look for; empty lists everything.', default: '' },
+          query: { type: 'string', maxLength: MAX_QUERY_CHARS, description: `Words to look for (at most ${MAX_QUERY_CHARS} characters); empty lists everything.`, default: '' },
           limit: { type: 'integer', minimum: 1, maximum: 100, default: 10 },
-          cursor: { type: 'string', description: 'nextCursor from a previous page of the same query.' },
-          namespace: { type: 'string', description: 'Only tools of this namespace.' },
+          cursor: { type: 'string', maxLength: MAX_CURSOR_CHARS, description: 'nextCursor from a previous page of the same query.' },
+          namespace: { type: 'string', maxLength: MAX_NAMESPACE_LENGTH, description: 'Only tools of this namespace.' },
         },
       },
       outputSchema: {
@@ -118,7 +128,7 @@ export function serverToolDefinitions(executeDescription: string): ServerToolDef
         type: 'object',
         additionalProperties: false,
         properties: {
-          toolId: { type: 'string', minLength: 1 },
+          toolId: toolIdSchema,
           detail: { enum: ['summary', 'schema', 'full'], default: 'schema' },
         },
         required: ['toolId'],
@@ -150,7 +160,7 @@ export function serverToolDefinitions(executeDescription: string): ServerToolDef
         type: 'object',
         additionalProperties: false,
         properties: {
-          toolId: { type: 'string', minLength: 1 },
+          toolId: toolIdSchema,
           args: { type: 'object', description: 'Arguments for the tool.', default: {} },
           timeoutMs: { type: 'integer', minimum: 1 },
         },
@@ -177,7 +187,7 @@ export function serverToolDefinitions(executeDescription: string): ServerToolDef
               type: 'object',
               additionalProperties: false,
               properties: {
-                toolId: { type: 'string', minLength: 1 },
+                toolId: toolIdSchema,
                 args: { type: 'object' },
                 usePrevious: { type: 'boolean' },
                 timeoutMs: { type: 'integer', minimum: 1 },
@@ -217,7 +227,7 @@ export function serverToolDefinitions(executeDescription: string): ServerToolDef
         properties: {
           script: { type: 'string', minLength: 1, maxLength: MAX_SCRIPT_CHARS, description: 'JavaScript or TypeScript source.' },
           runtime: { enum: ['quickjs', 'isolated-vm', 'docker'], description: 'Sandbox runtime (default: the server\'s, normally "quickjs"); isolated-vm and docker only where installed.' },
-          timeoutMs: { type: 'integer', minimum: 1, description: 'Shorthand for limits.timeoutMs.' },
+          timeoutMs: { type: 'integer', minimum: 1, description: 'Shorthand for limits.timeoutMs (capped by the server; a wait for a free sandbox counts against it).' },
           limits: limitsSchema,
         },
         required: ['script'],
@@ -260,6 +270,7 @@ export function serverToolDefinitions(executeDescription: string): ServerToolDef
               memoryBytes: { type: 'number' },
               toolCalls: { type: 'integer' },
               outputBytes: { type: 'integer' },
+              queuedMs: { type: 'number', description: 'Time spent waiting for a free sandbox (part of timeoutMs).' },
             },
           },
           limits: { type: 'object' },

@@ -5,7 +5,10 @@
  * stdio has one, Streamable HTTP one per session), all sharing the engine.
  *
  * Whatever a client sends, a session answers: every failure becomes an `isError` result
- * whose text starts with a stable code, never a crashed session.
+ * whose text starts with a stable code, never a crashed session. What the server does for a
+ * client is bounded before it starts: `execute_code` waits for a running slot in the server's
+ * own queue (`AdmissionQueue`) with its `timeoutMs` already counting, its limits are capped by
+ * server-side ceilings, and no result leaves larger than the session's transport can carry.
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -17,21 +20,112 @@ import {
   type ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import { createRequire } from 'node:module';
 import { ToolError } from '../model/errors.js';
+import { PACKAGE_VERSION } from '../model/package-info.js';
 import type { ContentItem } from '../model/tool.js';
 import { defaultValidator } from '../schema/validator.js';
 import type { CompiledValidator } from '../schema/types.js';
 import type { ChainStep } from '../run/types.js';
-import type { Engine, ExecuteToolCall } from '../engine/engine.js';
-import type { ExecuteResult } from '../code/types.js';
-import type { ConfigLimits } from '../config/load-config.js';
+import type { Engine } from '../engine/engine.js';
+import type { ExecuteResult, ToolCallRecord } from '../code/types.js';
+import type { ConfigLimitKey, ConfigLimits } from '../config/load-config.js';
+import { AdmissionQueue, type AdmissionOptions, type AdmissionRefusal } from './admission.js';
+import { createRedactor, type Redactor } from './redact.js';
 import { EXECUTE_CODE_DESCRIPTION, SERVER_TOOL_NAMES, serverToolDefinitions, type ServerToolDefinition, type ServerToolName } from './tool-definitions.js';
-
-const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+import { suggestionQuery } from '../index/query.js';
 
 /** Largest declarations text put into `execute_code`'s description before falling back to a tool list. */
 export const DEFAULT_MAX_TYPES_CHARS = 32_000;
+
+/**
+ * The MCP SDK client's stdio read buffer (`STDIO_DEFAULT_MAX_BUFFER_SIZE` in the SDK's
+ * `shared/stdio`, 10 MiB since 1.30): a line longer than this closes the client's connection
+ * for good ("ReadBuffer exceeded maximum size").
+ */
+export const SDK_STDIO_READ_BUFFER_BYTES = 10 * 1024 * 1024;
+
+/**
+ * Largest JSON-RPC message a session sends over stdio. The SDK checks what it has buffered
+ * plus the arriving chunk before it splits lines, so the end of our message arrives together
+ * with up to one pipe read (64 KiB) of whatever follows; 1 MiB of headroom covers that.
+ */
+export const STDIO_MAX_MESSAGE_BYTES = SDK_STDIO_READ_BUFFER_BYTES - 1024 * 1024;
+
+/**
+ * Largest result message on any transport by default: the stdio bound, so a result that
+ * works over HTTP also works over stdio (and no model is handed 9 MB in one tool result).
+ */
+export const DEFAULT_MAX_RESULT_BYTES = STDIO_MAX_MESSAGE_BYTES;
+
+/**
+ * Ceilings on what a client may ask for in `execute_code`'s limits when the config sets none
+ * (the executor's own ceilings, 10 minutes and 1 GB, suit a library caller, not anonymous MCP
+ * clients sharing a 2-core host):
+ * - `timeoutMs` 60 s: agents call a tool and wait; a minute is far beyond any interactive
+ *   script and bounds how long one client can hold one of the server's few running slots;
+ * - `memoryMb` 256: four running executions stay near 1 GB in the worst case;
+ * - `cpuMs` 60 s, like the wall clock;
+ * - `maxToolCalls` 10,000 and `maxConcurrentToolCalls` 16: a script cannot turn into a flood
+ *   against the upstream servers;
+ * - `maxOutputBytes` 4 MiB: the value and logs go out twice (text and structured content), so
+ *   this keeps a full result under the stdio message bound;
+ * - `maxArgsBytes` 1 MiB per tool call;
+ * - `maxScriptBytes` 256 KiB, the executor's default: preparation work stays bounded.
+ * A config that sets a limit makes it the ceiling instead (`limits` are defaults and ceilings).
+ */
+export const SERVE_DEFAULT_MAX_LIMITS: Readonly<Record<ConfigLimitKey, number>> = Object.freeze({
+  timeoutMs: 60_000,
+  memoryMb: 256,
+  cpuMs: 60_000,
+  maxToolCalls: 10_000,
+  maxConcurrentToolCalls: 16,
+  maxOutputBytes: 4 * 1024 * 1024,
+  maxArgsBytes: 1024 * 1024,
+  maxScriptBytes: 256 * 1024,
+});
+
+/** The executor's default `timeoutMs`, used when neither the call nor the config sets one. */
+const FALLBACK_TIMEOUT_MS = 30_000;
+
+/** One tool call the server handled (`onCall`), or one tool call a script made (`parent: 'execute_code'`). */
+export interface ServerCallEvent {
+  /** The session's label (`s1`, `s2`, ...), for telling concurrent sessions apart in logs. */
+  session: string;
+  /** The server tool called (`run_tool`, `execute_code`, ...), or for a script's call the tool it called. */
+  tool: string;
+  /** For a script's tool call: `execute_code`. */
+  parent?: 'execute_code';
+  /** The tool `run_tool` / `describe_tool` targeted. */
+  target?: string;
+  durationMs: number;
+  /** `ok`, or the error code; `waiting` for the notice that an `execute_code` call is queued (then see `waiting`). */
+  outcome: string;
+  /** With outcome `waiting`: the load the call waits behind. */
+  waiting?: { running: number; queued: number };
+  /** `execute_code`: milliseconds it waited for a running slot. */
+  queuedMs?: number;
+  /** `execute_code`: tool calls the script made. */
+  toolCalls?: number;
+  /** The call's arguments after `redact`, only when `callArgs` is set. */
+  args?: unknown;
+}
+
+/** Per-session settings (`createSession`, `connect`). */
+export interface SessionOptions {
+  /**
+   * Whose executions this session's count against in the per-session cap (default: the
+   * session itself). Stateless HTTP passes the client's key, so one client's many one-request
+   * sessions share one allowance.
+   */
+  admissionKey?: string;
+  /** Largest message this session's transport carries (stdio: {@link STDIO_MAX_MESSAGE_BYTES}); results are capped to the smaller of this and the server's `maxResultBytes`. */
+  maxMessageBytes?: number;
+  /**
+   * Whether the session is told when the tool list changes (default true). Stateless sessions
+   * live for one request and have no stream to carry it.
+   */
+  listChanged?: boolean;
+}
 
 export interface ToolexecServerOptions {
   /** Server name in the `initialize` answer (default `toolexec`). */
@@ -41,6 +135,27 @@ export interface ToolexecServerOptions {
   maxTypesChars?: number;
   /** Where problems that are not any client's fault go (default: ignored). */
   onError?: (error: unknown) => void;
+  /** Caps on running and queued `execute_code` executions (see `AdmissionQueue`). */
+  admission?: AdmissionOptions;
+  /**
+   * Ceilings on the limits a client may ask for; keys absent here fall back to the config's
+   * `limits`, then to {@link SERVE_DEFAULT_MAX_LIMITS}.
+   */
+  maxLimits?: ConfigLimits;
+  /** Largest result message on any session (default {@link DEFAULT_MAX_RESULT_BYTES}); stdio sessions never exceed {@link STDIO_MAX_MESSAGE_BYTES}. */
+  maxResultBytes?: number;
+  /** Called once per tool call the server handled, and once per tool call a script made. Must not throw (it is guarded). */
+  onCall?: (event: ServerCallEvent) => void;
+  /** Include the (redacted) arguments in `onCall` events (default false). */
+  callArgs?: boolean;
+  /** Applied to arguments before they reach `onCall` (default `createRedactor()`: credential-like keys hidden). */
+  redact?: Redactor;
+}
+
+interface SessionContext {
+  label: string;
+  admissionKey: string;
+  maxResultBytes: number;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -50,18 +165,34 @@ const INSTRUCTIONS =
   'call one with run_tool, a fixed sequence with run_chain, and anything with logic, loops or several tools with execute_code ' +
   '(a sandboxed script that calls tools with `await run(id, args)`; its description lists the tool declarations).';
 
-function safeJson(value: unknown, space?: number): string {
+/**
+ * Compact JSON, never pretty-printed: indentation multiplies a deep value's size by its depth
+ * (2,000 levels under the byte limit become gigabytes), and compact JSON reads as well to a model.
+ */
+function safeJson(value: unknown): string {
   try {
-    return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), space) ?? 'null';
+    return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) ?? 'null';
   } catch (e) {
     return JSON.stringify(`[unserializable: ${(e as Error).message}]`);
   }
 }
 
+/** A value that cannot become JSON for the client (too deep for the host's stack, a cycle). */
+class UnserializableError extends Error {}
+
 /** JSON round trip: what a client would receive anyway, and no host objects in results. */
 function plain<T>(value: T): T {
-  const text = safeJson(value);
-  return JSON.parse(text) as T;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+  } catch (e) {
+    throw new UnserializableError(`The result cannot be sent as JSON: ${(e as Error).message}`);
+  }
+  return (text === undefined ? null : JSON.parse(text)) as T;
+}
+
+function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}… [${text.length - max} more characters]` : text;
 }
 
 function errorResult(code: string, message: string, structured?: Record<string, unknown>): CallToolResult {
@@ -73,28 +204,52 @@ function errorResult(code: string, message: string, structured?: Record<string, 
 }
 
 function toolErrorData(e: unknown): { code: string; message: string; [k: string]: unknown } {
-  if (e instanceof ToolError) return plain(e.toJSON()) as { code: string; message: string };
+  if (e instanceof ToolError) {
+    try {
+      return plain(e.toJSON()) as { code: string; message: string };
+    } catch {
+      return { code: e.code, message: e.message };
+    }
+  }
   if (e && typeof e === 'object' && typeof (e as { code?: unknown }).code === 'string' && typeof (e as { message?: unknown }).message === 'string') {
     return { code: (e as { code: string }).code, message: (e as { message: string }).message };
   }
   return { code: 'EXECUTION', message: e instanceof Error ? e.message : String(e) };
 }
 
+
 /** Serves an engine over MCP. */
 export class ToolexecServer implements AsyncDisposable {
   readonly engine: Engine;
+  /** The `execute_code` admission queue shared by every session. */
+  readonly admission: AdmissionQueue;
   readonly #options: ToolexecServerOptions;
   readonly #sessions = new Set<Server>();
   readonly #validators = new Map<ServerToolName, CompiledValidator>();
+  readonly #ceilings: Record<ConfigLimitKey, number>;
+  readonly #redact: Redactor;
+  readonly #maxResultBytes: number;
   #definitions: ServerToolDefinition[];
   #executeDescription = EXECUTE_CODE_DESCRIPTION;
   #offChange: () => void;
   #refreshing: Promise<boolean> = Promise.resolve(false);
   #closed = false;
+  #sessionCounter = 0;
+  #defaultTimeoutMs: Promise<number> | undefined;
 
   constructor(engine: Engine, options: ToolexecServerOptions = {}) {
     this.engine = engine;
     this.#options = options;
+    this.admission = new AdmissionQueue(options.admission);
+    const configured = engine.config.limits ?? {};
+    this.#ceilings = { ...SERVE_DEFAULT_MAX_LIMITS };
+    for (const [k, v] of Object.entries({ ...configured, ...(options.maxLimits ?? {}) })) {
+      if (typeof v === 'number') this.#ceilings[k as ConfigLimitKey] = v;
+    }
+    this.#redact = options.redact ?? createRedactor();
+    const maxResult = options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
+    if (!Number.isInteger(maxResult) || maxResult < 1024) throw new TypeError(`maxResultBytes must be an integer of at least 1024, got ${JSON.stringify(maxResult)}`);
+    this.#maxResultBytes = maxResult;
     this.#definitions = serverToolDefinitions(this.#executeDescription);
     for (const d of this.#definitions) this.#validators.set(d.name, defaultValidator.compile(d.inputSchema));
     this.#offChange = engine.onToolsChanged(() => {
@@ -116,6 +271,11 @@ export class ToolexecServer implements AsyncDisposable {
   /** Number of open sessions. */
   get sessionCount(): number {
     return this.#sessions.size;
+  }
+
+  /** The ceilings client-requested limits are capped to (config `limits`, else {@link SERVE_DEFAULT_MAX_LIMITS}). */
+  get maxLimits(): Readonly<Record<ConfigLimitKey, number>> {
+    return this.#ceilings;
   }
 
   /**
@@ -170,24 +330,32 @@ export class ToolexecServer implements AsyncDisposable {
   }
 
   /** A new MCP session (an SDK `Server`) wired to this engine; connect it to a transport. */
-  createSession(): Server {
+  createSession(options: SessionOptions = {}): Server {
     if (this.#closed) throw new Error('The toolexec server has been closed');
+    const label = `s${++this.#sessionCounter}`;
+    const listChanged = options.listChanged ?? true;
+    const ctx: SessionContext = {
+      label,
+      admissionKey: options.admissionKey ?? label,
+      maxResultBytes: Math.min(this.#maxResultBytes, options.maxMessageBytes ?? Infinity),
+    };
     const server = new Server(
-      { name: this.#options.name ?? 'toolexec', version: this.#options.version ?? pkg.version },
-      { capabilities: { tools: { listChanged: true } }, instructions: INSTRUCTIONS },
+      { name: this.#options.name ?? 'toolexec', version: this.#options.version ?? PACKAGE_VERSION },
+      { capabilities: { tools: { listChanged } }, instructions: INSTRUCTIONS },
     );
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: this.#definitions.map((d) => ({ ...d })) }));
-    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => this.#call(request.params.name, request.params.arguments, extra));
+    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => this.#call(request.params.name, request.params.arguments, extra, ctx));
     server.onclose = () => {
       this.#sessions.delete(server);
     };
-    this.#sessions.add(server);
+    // Only sessions that can be told about changes are tracked (a stateless one lives for one request).
+    if (listChanged) this.#sessions.add(server);
     return server;
   }
 
   /** Creates a session and connects it to `transport`. */
-  async connect(transport: Transport): Promise<Server> {
-    const server = this.createSession();
+  async connect(transport: Transport, options: SessionOptions = {}): Promise<Server> {
+    const server = this.createSession(options);
     await server.connect(transport);
     return server;
   }
@@ -207,14 +375,56 @@ export class ToolexecServer implements AsyncDisposable {
 
   // ---------------------------------------------------------------- calls
 
-  async #call(name: string, rawArgs: Record<string, unknown> | undefined, extra: Extra): Promise<CallToolResult> {
-    if (!(SERVER_TOOL_NAMES as readonly string[]).includes(name)) {
-      return errorResult('TOOL_NOT_FOUND', `This server has no tool ${JSON.stringify(name)}; its tools are ${SERVER_TOOL_NAMES.join(', ')}`);
+  #emit(event: ServerCallEvent): void {
+    const onCall = this.#options.onCall;
+    if (!onCall) return;
+    try {
+      onCall(event);
+    } catch (e) {
+      this.#options.onError?.(e);
     }
-    const tool = name as ServerToolName;
-    const args = rawArgs ?? {};
+  }
+
+  #argsFor(value: unknown, tool?: string): { args?: unknown } {
+    if (!this.#options.callArgs) return {};
+    // A script is code: the redactor cannot tell its literals from secrets, so only its size
+    // is shown; the tool calls it makes (where its data goes) are reported with their arguments.
+    if (tool === 'execute_code' && value && typeof value === 'object' && typeof (value as { script?: unknown }).script === 'string') {
+      value = { ...(value as Record<string, unknown>), script: `<${(value as { script: string }).script.length} characters>` };
+    }
+    return { args: this.#redact(value) };
+  }
+
+  async #call(name: string, rawArgs: Record<string, unknown> | undefined, extra: Extra, ctx: SessionContext): Promise<CallToolResult> {
+    const t0 = performance.now();
+    const report: { target?: string; queuedMs?: number; toolCalls?: number } = {};
+    let result: CallToolResult;
+    if (!(SERVER_TOOL_NAMES as readonly string[]).includes(name)) {
+      result = errorResult('TOOL_NOT_FOUND', `This server has no tool ${JSON.stringify(cut(name, 200))}; its tools are ${SERVER_TOOL_NAMES.join(', ')}`);
+    } else {
+      result = this.#finish(await this.#dispatch(name as ServerToolName, rawArgs ?? {}, extra, ctx, report), extra, ctx, name as ServerToolName);
+    }
+    if (this.#options.onCall) {
+      const sc = result.structuredContent as { error?: { code?: unknown } } | undefined;
+      const code = typeof sc?.error?.code === 'string' ? sc.error.code : /^([A-Z_]+):/.exec(((result.content?.[0] as { text?: string } | undefined)?.text ?? '').slice(0, 64))?.[1];
+      this.#emit({
+        session: ctx.label,
+        tool: cut(name, 100),
+        ...(report.target !== undefined ? { target: cut(report.target, 200) } : {}),
+        durationMs: performance.now() - t0,
+        outcome: result.isError ? (code ?? 'ERROR') : 'ok',
+        ...(report.queuedMs !== undefined ? { queuedMs: report.queuedMs } : {}),
+        ...(report.toolCalls !== undefined ? { toolCalls: report.toolCalls } : {}),
+        ...this.#argsFor(rawArgs ?? {}, name),
+      });
+    }
+    return result;
+  }
+
+  async #dispatch(tool: ServerToolName, args: Record<string, unknown>, extra: Extra, ctx: SessionContext, report: { target?: string; queuedMs?: number; toolCalls?: number }): Promise<CallToolResult> {
     const check = this.#validators.get(tool)!(args);
     if (!check.valid) return errorResult('INPUT_VALIDATION', `Invalid arguments for ${tool}: ${check.message}`);
+    if ((tool === 'run_tool' || tool === 'describe_tool') && typeof args.toolId === 'string') report.target = args.toolId;
     try {
       switch (tool) {
         case 'search_tools':
@@ -228,9 +438,10 @@ export class ToolexecServer implements AsyncDisposable {
         case 'run_chain':
           return await this.#runChain(args, extra);
         case 'execute_code':
-          return await this.#executeCode(args, extra);
+          return await this.#executeCode(args, extra, ctx, report);
       }
     } catch (e) {
+      if (e instanceof UnserializableError) return errorResult('NOT_SERIALIZABLE', e.message);
       // Nothing above should throw; if something does, the client still gets an answer.
       this.#options.onError?.(e);
       const data = toolErrorData(e);
@@ -238,9 +449,69 @@ export class ToolexecServer implements AsyncDisposable {
     }
   }
 
+  /**
+   * The last check before a result leaves: it must serialize, and its JSON-RPC message must
+   * fit the session's transport (over stdio a longer line kills the client's connection), else
+   * it becomes a small `OUTPUT_LIMIT` (or `NOT_SERIALIZABLE`) error result.
+   */
+  #finish(result: CallToolResult, extra: Extra, ctx: SessionContext, tool: ServerToolName): CallToolResult {
+    const budget = ctx.maxResultBytes;
+    // `{"result":…,"jsonrpc":"2.0","id":…}` around the result.
+    const envelope = 32 + safeJson(extra.requestId).length;
+    let text: string;
+    try {
+      text = JSON.stringify(result);
+    } catch (e) {
+      return this.#replacement(result, tool, 'NOT_SERIALIZABLE', `The result cannot be sent as JSON (${cut((e as Error)?.message ?? String(e), 200)}); return a flatter, smaller value`, budget - envelope);
+    }
+    // UTF-8 is at most 3 bytes per UTF-16 unit: only a long text needs counting.
+    const bytes = text.length * 3 + envelope <= budget ? 0 : Buffer.byteLength(text, 'utf8') + envelope;
+    if (bytes <= budget) return result;
+    return this.#replacement(
+      result,
+      tool,
+      'OUTPUT_LIMIT',
+      `The result is ${bytes} bytes as a JSON-RPC message; this session carries at most ${budget} (MCP clients over stdio close the connection above ${SDK_STDIO_READ_BUFFER_BYTES}). ` +
+        (tool === 'execute_code'
+          ? 'Return less: summarize or page inside the script, log less, or lower limits.maxOutputBytes so the script fails early'
+          : 'Ask for less (a narrower query, a page of the result), or use execute_code to extract what you need'),
+      budget - envelope,
+    );
+  }
+
+  /** A small error result standing in for one that cannot be sent; keeps what fits of an execution's stats. */
+  #replacement(original: CallToolResult, tool: ServerToolName, code: string, message: string, budget: number): CallToolResult {
+    if (tool !== 'execute_code') return errorResult(code, message);
+    const sc = (original.structuredContent ?? {}) as Partial<ExecuteResult> & { stats?: Record<string, unknown> };
+    const outcome = sc.ok === true ? 'the script itself succeeded' : sc.error ? `the script itself ended with ${sc.error.code}: ${cut(String(sc.error.message), 300)}` : undefined;
+    const full = `${message}${outcome ? ` (${outcome})` : ''}`;
+    const base = {
+      ok: false,
+      error: { code, message: full },
+      logs: [] as unknown[],
+      toolCalls: [] as unknown[],
+      stats: { ...(sc.stats ?? {}) },
+      ...(sc.limits ? { limits: sc.limits } : {}),
+    };
+    // The ledger without arguments, when that fits: which tools ran is worth keeping.
+    const ledger = Array.isArray(sc.toolCalls)
+      ? sc.toolCalls.map((c) => ({ toolId: cut(String(c.toolId), 200), ok: c.ok, durationMs: c.durationMs, ...(c.error ? { error: { code: c.error.code, message: cut(String(c.error.message), 200) } } : {}) }))
+      : [];
+    const withLedger = { ...base, toolCalls: ledger };
+    const fits = (v: unknown) => {
+      try {
+        return Buffer.byteLength(JSON.stringify(v), 'utf8') * 2 < budget;
+      } catch {
+        return false;
+      }
+    };
+    const structured = fits(withLedger) ? withLedger : fits(base) ? base : { ...base, stats: {}, limits: undefined };
+    return { isError: true, content: [{ type: 'text', text: `${code}: ${full}` }], structuredContent: structured as unknown as Record<string, unknown> };
+  }
+
   #structured(value: Record<string, unknown>, text?: string): CallToolResult {
     const structured = plain(value);
-    return { content: [{ type: 'text', text: text ?? safeJson(structured, 2) }], structuredContent: structured };
+    return { content: [{ type: 'text', text: text ?? safeJson(structured) }], structuredContent: structured };
   }
 
   #searchTools(args: Record<string, unknown>): CallToolResult {
@@ -271,8 +542,8 @@ export class ToolexecServer implements AsyncDisposable {
     const detail = (args.detail as 'summary' | 'schema' | 'full' | undefined) ?? 'schema';
     const entry = this.engine.index.get(toolId);
     if (!entry) {
-      const hits = this.engine.index.search(toolId.replace(/[:_.-]+/g, ' '), { limit: 3 }).items.map((h) => h.id);
-      return errorResult('TOOL_NOT_FOUND', `No tool ${JSON.stringify(toolId)}${hits.length ? `; did you mean ${hits.join(', ')}?` : '; search_tools lists the tools'}`);
+      const hits = this.engine.index.search(suggestionQuery(toolId), { limit: 3 }).items.map((h) => h.id);
+      return errorResult('TOOL_NOT_FOUND', `No tool ${JSON.stringify(cut(toolId, 200))}${hits.length ? `; did you mean ${hits.join(', ')}?` : '; search_tools lists the tools'}`);
     }
     const t = entry.tool;
     const out: Record<string, unknown> = {
@@ -307,7 +578,7 @@ export class ToolexecServer implements AsyncDisposable {
       extra
         .sendNotification({
           method: 'notifications/progress',
-          params: { progressToken: token, progress, ...(total !== undefined ? { total } : {}), ...(message !== undefined ? { message } : {}) },
+          params: { progressToken: token, progress, ...(total !== undefined ? { total } : {}), ...(message !== undefined ? { message: cut(message, 500) } : {}) },
         })
         .catch(() => {
           // the client went away; the call itself is cancelled through extra.signal
@@ -321,13 +592,14 @@ export class ToolexecServer implements AsyncDisposable {
     try {
       const result = await this.engine.runner.run(toolId, (args.args as Record<string, unknown> | undefined) ?? {}, {
         signal: extra.signal,
-        ...(args.timeoutMs !== undefined ? { timeoutMs: args.timeoutMs as number } : {}),
+        ...(args.timeoutMs !== undefined ? { timeoutMs: this.#toolTimeout(args.timeoutMs as number) } : {}),
         ...(progress ? { onProgress: (p) => progress(p.progress, p.message, p.total) } : {}),
       });
       const structured = plain({ toolId: result.toolId, backend: result.backend, structured: result.structured ?? null, durationMs: result.durationMs });
-      const content = result.content.length > 0 ? (plain(result.content) as CallToolResult['content']) : [{ type: 'text' as const, text: safeJson(result.structured ?? null, 2) }];
+      const content = result.content.length > 0 ? (plain(result.content) as CallToolResult['content']) : [{ type: 'text' as const, text: safeJson(result.structured ?? null) }];
       return { content, structuredContent: structured };
     } catch (e) {
+      if (e instanceof UnserializableError) throw e;
       const data = toolErrorData(e);
       const upstream = e instanceof ToolError ? (e.data?.content as ContentItem[] | undefined) : undefined;
       const detail = Array.isArray(upstream) ? upstream.filter((c) => c.type === 'text').map((c) => (c as { text: string }).text) : [];
@@ -350,28 +622,78 @@ export class ToolexecServer implements AsyncDisposable {
       ...(s.error ? { error: toolErrorData(s.error) } : {}),
     });
     try {
-      const chain = await this.engine.runner.runChain(steps, { signal: extra.signal });
+      const capped = steps.map((step) => (step.timeoutMs !== undefined ? { ...step, timeoutMs: this.#toolTimeout(step.timeoutMs) } : step));
+      const chain = await this.engine.runner.runChain(capped, { signal: extra.signal });
       const out = { ok: true, final: chain.final.structured ?? null, steps: chain.steps.map(summarize) };
-      return this.#structured(out, safeJson(out.final, 2));
+      return this.#structured(out, safeJson(out.final));
     } catch (e) {
+      if (e instanceof UnserializableError) throw e;
       const data = toolErrorData(e);
       const partial = e instanceof ToolError && Array.isArray(e.data?.steps) ? (e.data.steps as Parameters<typeof summarize>[0][]).map(summarize) : [];
       return errorResult(data.code, data.message, plain({ ok: false, steps: partial, error: data }));
     }
   }
 
-  async #executeCode(args: Record<string, unknown>, extra: Extra): Promise<CallToolResult> {
-    const limits: ConfigLimits = { ...((args.limits as ConfigLimits | undefined) ?? {}) };
-    if (args.timeoutMs !== undefined) limits.timeoutMs = args.timeoutMs as number;
+  /**
+   * A client's `timeoutMs` for one tool call, capped like a script's: at the `timeoutMs`
+   * ceiling, or the config's `toolTimeoutMs` when that is longer (the operator chose it).
+   */
+  #toolTimeout(requested: number): number {
+    return Math.min(requested, Math.max(this.#ceilings.timeoutMs, this.engine.config.toolTimeoutMs ?? 0));
+  }
+
+  /** The executor's default `timeoutMs` (loaded with the executor, which execution needs anyway). */
+  #executorDefaultTimeout(): Promise<number> {
+    this.#defaultTimeoutMs ??= import('../code/executor.js').then(
+      (m) => m.DEFAULT_EXECUTE_LIMITS.timeoutMs,
+      () => FALLBACK_TIMEOUT_MS,
+    );
+    return this.#defaultTimeoutMs;
+  }
+
+  async #executeCode(args: Record<string, unknown>, extra: Extra, ctx: SessionContext, report: { queuedMs?: number; toolCalls?: number }): Promise<CallToolResult> {
+    const requested: ConfigLimits = { ...((args.limits as ConfigLimits | undefined) ?? {}) };
+    if (args.timeoutMs !== undefined) requested.timeoutMs = args.timeoutMs as number;
+    // Capped here, before anything waits or starts: a client asking for ten minutes gets the ceiling.
+    const limits: ConfigLimits = {};
+    for (const [k, v] of Object.entries(requested) as [ConfigLimitKey, number][]) limits[k] = Math.min(v, this.#ceilings[k]);
+    const budget = Math.min(limits.timeoutMs ?? this.engine.config.limits.timeoutMs ?? (await this.#executorDefaultTimeout()), this.#ceilings.timeoutMs);
+    const runtime = (args.runtime as string | undefined) ?? this.engine.config.runtime ?? 'quickjs';
+
+    const ticket = await this.admission.acquire(ctx.admissionKey, budget, extra.signal, (running, queued) =>
+      this.#emit({ session: ctx.label, tool: 'execute_code', durationMs: 0, outcome: 'waiting', waiting: { running, queued } }),
+    );
+    if (!ticket.ok) {
+      report.queuedMs = ticket.waitedMs;
+      return this.#refusal(ticket, runtime, { ...limits, timeoutMs: budget });
+    }
+    const queuedMs = Math.round(ticket.waitedMs);
+    report.queuedMs = queuedMs;
     const progress = this.#progress(extra);
+    const onCall = this.#options.onCall;
     let result: ExecuteResult;
     try {
       result = await this.engine.execute(args.script as string, {
         ...(args.runtime !== undefined ? { runtime: args.runtime as string } : {}),
-        ...(Object.keys(limits).length > 0 ? { limits } : {}),
+        // The time spent queued is spent: the script gets what is left of its budget.
+        limits: { ...limits, timeoutMs: Math.max(1, Math.floor(budget - ticket.waitedMs)) },
         signal: extra.signal,
-        ...(progress
-          ? { onToolCall: (call: ExecuteToolCall, count: number) => progress(count, `${call.toolId} ${call.ok ? 'ok' : `failed${call.error ? `: ${call.error.code}` : ''}`}`) }
+        ...(progress || onCall
+          ? {
+              onToolCall: (call: ToolCallRecord, count: number) => {
+                progress?.(count, `${cut(call.toolId, 200)} ${call.ok ? 'ok' : `failed${call.error ? `: ${call.error.code}` : ''}`}`);
+                if (onCall) {
+                  this.#emit({
+                    session: ctx.label,
+                    tool: cut(call.toolId, 200),
+                    parent: 'execute_code',
+                    durationMs: call.durationMs,
+                    outcome: call.ok ? 'ok' : (call.error?.code ?? 'ERROR'),
+                    ...this.#argsFor(call.args),
+                  });
+                }
+              },
+            }
           : {}),
       });
     } catch (e) {
@@ -379,12 +701,35 @@ export class ToolexecServer implements AsyncDisposable {
       // the executor cannot be loaded at all: still an answer, with the reason.
       const message = e instanceof Error ? e.message : String(e);
       return errorResult(e instanceof TypeError ? 'INPUT_VALIDATION' : 'RUNTIME_UNAVAILABLE', message);
+    } finally {
+      ticket.release();
     }
-    const structured = plain(result) as unknown as Record<string, unknown>;
+    report.toolCalls = result.toolCalls.length;
+    // Reported against the caller's budget, with the wait that came out of it.
+    result.stats = { ...result.stats, queuedMs } as ExecuteResult['stats'];
+    result.limits = { ...result.limits, timeoutMs: budget };
+    if (result.error?.code === 'TIMEOUT' && queuedMs > 0) {
+      result.error = { ...result.error, message: `${result.error.message} (timeoutMs ${budget} ms, of which ${queuedMs} ms were spent waiting for a sandbox)` };
+    }
+    // The executor's result is plain data already (built from parsed JSON): no deep copy.
+    const structured = result as unknown as Record<string, unknown>;
     const text = result.ok
-      ? safeJson(result.value ?? null, 2)
+      ? safeJson(result.value ?? null)
       : `${result.error?.code ?? 'RUNTIME_ERROR'}: ${result.error?.message ?? 'the script failed'}${result.error?.line !== undefined ? ` (line ${result.error.line}${result.error.column !== undefined ? `, column ${result.error.column}` : ''})` : ''}`;
     const logs = result.logs.length > 0 ? [{ type: 'text' as const, text: `logs:\n${result.logs.map((l) => `[${l.level}] ${l.message}`).join('\n')}` }] : [];
     return { ...(result.ok ? {} : { isError: true }), content: [{ type: 'text', text }, ...logs], structuredContent: structured };
+  }
+
+  /** An execution that never started, shaped like every other `execute_code` result. */
+  #refusal(refusal: AdmissionRefusal, runtime: string, limits: ConfigLimits): CallToolResult {
+    const structured = {
+      ok: false,
+      error: { code: refusal.code, message: refusal.message, ...(refusal.limit ? { limit: refusal.limit } : {}), ...(refusal.code === 'SERVER_BUSY' ? { retryable: true } : {}) },
+      logs: [],
+      toolCalls: [],
+      stats: { runtime, durationMs: 0, toolCalls: 0, outputBytes: 0, queuedMs: refusal.waitedMs },
+      limits,
+    };
+    return { isError: true, content: [{ type: 'text', text: `${refusal.code}: ${refusal.message}` }], structuredContent: structured };
   }
 }

@@ -391,6 +391,106 @@ export function defineConformanceSuite(runtime: RuntimeName, options: Conformanc
       });
     });
 
+    describe('preparation, modules and bounded host work', () => {
+      /** `(a = (a = 0) => 0) => 0`, `depth` levels deep. */
+      const nestedArrows = (depth: number) => {
+        let s = '0';
+        for (let i = 0; i < depth; i++) s = `(a = ${s}) => 0`;
+        return s;
+      };
+      it('a final string literal is the value', async () => {
+        expect((await expectOk('const n = 2;\n"two calls left"')).value).toBe('two calls left');
+        expect((await expectOk("'alone'")).value).toBe('alone');
+      });
+      it('require() and import() fail with the same message, saying how tools are reached', async () => {
+        const r = await expectOk(
+          [
+            'const out = [];',
+            'try { require("node:child_process"); out.push("loaded"); } catch (e) { out.push(e.message); }',
+            'try { await import("node:child_process"); out.push("imported"); } catch (e) { out.push(e.message); }',
+            'out',
+          ].join('\n'),
+        );
+        const [req, imp] = r.value as string[];
+        expect(req).toBe('require("node:child_process") is not available in the sandbox: a script has no modules. Reach tools with `await run("namespace:tool", args)` or `tools.<namespace>.<tool>(args)`, and `return` the result');
+        expect(imp).toBe(req!.replace('require', 'import'));
+      });
+      it('a static import is a SYNTAX_ERROR that says modules are not available', async () => {
+        const r = await exec('const a = 1;\nimport { readFile } from "node:fs";');
+        expect(r.error?.code).toBe('SYNTAX_ERROR');
+        expect(r.error?.message).toMatch(/`import` is not available in the sandbox/);
+        expect([r.error?.line, r.error?.column]).toEqual([2, 1]);
+      });
+      it('text that closes the wrapper is refused and runs nothing', async () => {
+        for (const script of ['}, 0, async function () {\nawait run("test:echo", { escaped: 1 });', '});\nrun("test:echo", { escaped: 2 });\n(async function () {']) {
+          const r = await exec(script);
+          expect(r.error?.code, script).toBe('SYNTAX_ERROR');
+          expect(r.error?.line).toBe(1);
+          expect(r.toolCalls).toEqual([]);
+        }
+        await expectHealthy();
+      });
+      it('TypeScript that took a backtracking parser 2^depth steps prepares at once', async () => {
+        const r = await exec(`const depth: number = 40;\nconst f = ${nestedArrows(40)};\n[depth, f()]`);
+        expect(r.value).toEqual([40, 0]);
+        const broken = await exec(`const g = ${nestedArrows(40)};\nconst y: string = {;`);
+        expect([broken.error?.code, broken.error?.line]).toEqual(['SYNTAX_ERROR', 2]);
+        await expectHealthy();
+      });
+      it('SCRIPT_TOO_LARGE before anything runs, naming maxScriptBytes', async () => {
+        const r = await exec(`await run("test:echo", { big: 1 });\n// ${'pad '.repeat(100)}`, { maxScriptBytes: 200 });
+        expect(r.error?.code).toBe('SCRIPT_TOO_LARGE');
+        expect(r.error?.message).toContain('maxScriptBytes is 200');
+        expect(r.toolCalls).toEqual([]);
+        expect(r.limits.maxScriptBytes).toBe(200);
+        expect(r.limits.enforced.maxScriptBytes).toBe(true);
+        await expectHealthy();
+      });
+      it('searchTools and describeTool count against maxToolCalls', async () => {
+        const searches = await exec('for (;;) await searchTools("add");', { maxToolCalls: 4 });
+        expect(searches.error?.code).toBe('TOOL_CALL_LIMIT');
+        const describes = await exec('await run("math:add", { a: 1, b: 2 });\nfor (;;) await describeTool("math:add");', { maxToolCalls: 3 });
+        expect(describes.error?.code).toBe('TOOL_CALL_LIMIT');
+        expect(describes.error?.message).toMatch(/searchTools and describeTool each count/);
+        await expectHealthy();
+      });
+      it('an oversized search is refused, catchably, and the next search works', async () => {
+        const r = await expectOk(
+          [
+            'const codes = [];',
+            'for (const q of ["z".repeat(200000), Array.from({ length: 60 }, (_, i) => "word" + i).join(" ")]) {',
+            '  try { await searchTools(q); codes.push("searched"); } catch (e) { codes.push(e.code); }',
+            '}',
+            'const hits = await searchTools("labels");',
+            '[codes, hits.map((h) => h.id)]',
+          ].join('\n'),
+          { maxOutputBytes: 1_000_000 },
+        );
+        expect(r.value).toEqual([['INPUT_VALIDATION', 'INPUT_VALIDATION'], ['github:add_labels']]);
+        await expectHealthy();
+      });
+      it('a did-you-mean names only tools the script may call', async () => {
+        const script = 'try { await run("math:ad", { a: 1 }); } catch (e) { return e.message }';
+        const open = await expectOk(script);
+        expect(open.value).toMatch(/did you mean .*github:add_labels/);
+        const limited = await expectOk(script, { allowedTools: ['math:*'] });
+        expect(limited.value).toMatch(/did you mean math:add\?$/);
+        // A JavaScript-safe spelling is mapped back only to a tool the script may call.
+        const alias = await exec('await tools.my_ns.get_item({});', { allowedTools: ['math:*'] });
+        expect(alias.error?.code).toBe('TOOL_NOT_ALLOWED');
+        expect(JSON.stringify(alias)).not.toContain('get.item');
+      });
+      it('input arrives as data: a __proto__ key stays an own property', async () => {
+        const input = JSON.parse('{"__proto__": {"isAdmin": true}, "n": 2}') as Record<string, unknown>;
+        const script = 'const own = Object.keys(input);\n[own, input.isAdmin === undefined, Object.getPrototypeOf(input) === Object.prototype, input.n * 21]';
+        const r = await expectOk(script, { input });
+        expect(r.value).toEqual([['__proto__', 'n'], true, true, 42]);
+        const again = await expectOk(script, { input: { n: 1 } });
+        expect(again.value).toEqual([['n'], true, true, 21]);
+        await expectHealthy();
+      });
+    });
+
     describe('isolation between executions', () => {
       it('globals, prototypes and pending work do not leak', async () => {
         const first = await expectOk(
@@ -425,15 +525,17 @@ export function defineConformanceSuite(runtime: RuntimeName, options: Conformanc
             'const p = run("math:add", { a: 1, b: 1 }); const g3 = p.constructor.constructor("return this")(); await p;',
             'const g4 = run.constructor("return this")();',
             'const g5 = tools.math.add.constructor("return this")();',
-            'const names = ["process", "require", "module", "Buffer", "__toolexec_send", "__toolexec_receive", "__toolexec_start"];',
-            '[g1, g2, g3, g4, g5].map((g) => names.map((n) => typeof g[n]))',
+            'const names = ["process", "module", "Buffer", "__toolexec_send", "__toolexec_receive", "__toolexec_start"];',
+            // `require` exists, but is the sandbox's own stub: a host require would load fs.
+            'const req = (g) => { try { g.require("fs"); return "loaded"; } catch (e) { return /not available in the sandbox/.test(e.message) ? "stub" : String(e); } };',
+            '[g1, g2, g3, g4, g5].map((g) => [...names.map((n) => typeof g[n]), req(g)])',
           ].join('\n'),
         );
-        for (const row of r.value as string[][]) expect(row).toEqual(Array(7).fill('undefined'));
+        for (const row of r.value as string[][]) expect(row).toEqual([...Array(6).fill('undefined'), 'stub']);
       });
       it('`this` at top level is not a host object', async () => {
-        const r = await expectOk('const t = this === undefined ? globalThis : this;\n[typeof t.process, typeof t.require]');
-        expect(r.value).toEqual(['undefined', 'undefined']);
+        const r = await expectOk('const t = this === undefined ? globalThis : this;\nlet req; try { t.require("fs"); req = "loaded"; } catch (e) { req = e.message.slice(0, 40); }\n[typeof t.process, req]');
+        expect(r.value).toEqual(['undefined', 'require("fs") is not available in the sa']);
       });
       it('the prelude survives tampering with the intrinsics it relies on', async () => {
         const r = await expectOk(

@@ -18,6 +18,13 @@ describe('sandbox backend on isolated-vm', () => {
     expect((await runner.run('plugin:sum3', { a: 1, b: 2, c: 3 })).structured).toBe(6);
   });
 
+  it('passes arguments as data: a __proto__ key stays an own property', async () => {
+    backend.register({ namespace: 'plugin', name: 'keys', code: 'export default (args) => [Object.keys(args), args.polluted === undefined]' });
+    const hostile = JSON.parse('{"__proto__": {"polluted": 1}, "k": 2}') as Record<string, unknown>;
+    expect((await runner.run('plugin:keys', hostile)).structured).toEqual([['__proto__', 'k'], true]);
+    expect((await runner.run('plugin:sum3', { a: 1, b: 1, c: 1 })).structured).toBe(3);
+  });
+
   it('stops a runaway plugin and keeps working', async () => {
     const err = await runner.run('plugin:spin', {}).catch((e: unknown) => e);
     expect(ToolError.is(err, 'TIMEOUT')).toBe(true);

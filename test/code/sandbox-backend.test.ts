@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { SandboxBackend, pluginScript } from '../../src/code/sandbox-backend.js';
 import { Executor } from '../../src/code/executor.js';
+import { preparationCount } from '../../src/code/prepare.js';
 import { ToolError } from '../../src/model/errors.js';
 import { Runner } from '../../src/run/runner.js';
 
@@ -67,6 +68,29 @@ describe('sandbox backend (untrusted plugin tools)', () => {
     expect(() => backend.register({ name: 'imports', code: 'import fs from "fs";\nexport default () => fs' })).toThrow(/cannot use import/);
   });
 
+  it('passes arguments as data: a __proto__ key stays an own property, never a prototype', async () => {
+    // The schema forbids isAdmin: true and allows any object under any other key.
+    backend.register({
+      namespace: 'plugin',
+      name: 'whoami',
+      inputSchema: { type: 'object', properties: { isAdmin: { const: false } }, additionalProperties: { type: 'object' } },
+      code: 'export default async (args) => ({ admin: args.isAdmin === true, own: Object.keys(args), plain: Object.getPrototypeOf(args) === Object.prototype })',
+    });
+    const hostile = JSON.parse('{"__proto__": {"isAdmin": true}}') as Record<string, unknown>;
+    expect((await runner.run('plugin:whoami', hostile)).structured).toEqual({ admin: false, own: ['__proto__'], plain: true });
+    await expect(runner.run('plugin:whoami', { isAdmin: true })).rejects.toMatchObject({ code: 'INPUT_VALIDATION' });
+    expect((await runner.run('plugin:double', { n: 5 })).structured).toEqual({ doubled: 10 });
+  });
+
+  it('prepares a plugin once, whatever its arguments', async () => {
+    const before = preparationCount();
+    backend.register({ namespace: 'plugin', name: 'square', code: 'export default ({ n }) => n * n' });
+    const results = [];
+    for (let n = 1; n <= 6; n++) results.push((await runner.run('plugin:square', { n })).structured);
+    expect(results).toEqual([1, 4, 9, 16, 25, 36]);
+    expect(preparationCount() - before).toBe(1);
+  });
+
   it('is callable from scripts like any other tool', async () => {
     const executor = new Executor({ runner });
     try {
@@ -78,6 +102,6 @@ describe('sandbox backend (untrusted plugin tools)', () => {
   });
 
   it('builds scripts that keep the plugin line numbers', () => {
-    expect(pluginScript('export default (a) => a', { x: 1 })).toBe('const __toolexec_plugin_main = (a) => a\n;return await __toolexec_plugin_main({"x":1});');
+    expect(pluginScript('export default (a) => a')).toBe('const __toolexec_plugin_main = (a) => a\n;return await __toolexec_plugin_main(globalThis.input);');
   });
 });

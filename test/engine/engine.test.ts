@@ -1,67 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkConfig } from '../../src/config/load-config.js';
-import { createEngine, type Engine, type ExecuteToolCall } from '../../src/engine/engine.js';
-import { PolicyIndex, ToolPolicy } from '../../src/engine/policy.js';
-import { InMemoryIndex } from '../../src/index/in-memory-index.js';
+import { createEngine, type Engine } from '../../src/engine/engine.js';
+import type { ToolCallRecord } from '../../src/code/types.js';
 import { ToolError } from '../../src/model/errors.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 const tools = join(root, 'test', 'fixtures', 'server', 'tools.mjs');
-
-describe('ToolPolicy and PolicyIndex', () => {
-  const policy = new ToolPolicy({ allow: ['a:*', 'b:keep'], deny: ['a:secret*'] });
-  const inner = new InMemoryIndex();
-  const view = new PolicyIndex(inner, policy);
-  for (const id of ['a:one', 'a:two', 'a:three', 'a:secret_x', 'b:keep', 'b:drop', 'c:other']) {
-    const [namespace, name] = id.split(':') as [string, string];
-    inner.register({ namespace, name, description: `tool ${name} shared words` }, { kind: 'local', name: 'local' });
-  }
-
-  it('deny wins over allow; no pattern means everything', () => {
-    expect(policy.allows('a:one')).toBe(true);
-    expect(policy.allows('a:secret_x')).toBe(false);
-    expect(policy.allows('b:drop')).toBe(false);
-    expect(new ToolPolicy().allows('anything:at_all')).toBe(true);
-    expect(new ToolPolicy().open).toBe(true);
-  });
-
-  it('hides excluded tools from get, has, list, namespaces and size', () => {
-    expect(view.get('a:secret_x')).toBeUndefined();
-    expect(view.has('b:drop')).toBe(false);
-    expect(view.get('a:one')?.tool.id).toBe('a:one');
-    expect(view.list().map((t) => t.id)).toEqual(['a:one', 'a:three', 'a:two', 'b:keep']);
-    expect(view.namespaces()).toEqual([
-      { namespace: 'a', count: 3 },
-      { namespace: 'b', count: 1 },
-    ]);
-    expect(view.size).toBe(4);
-  });
-
-  it('searches and pages over the visible tools only, with cursors bound to the tool set', () => {
-    const first = view.search('shared words', { limit: 3 });
-    expect(first.total).toBe(4);
-    expect(first.items).toHaveLength(3);
-    const second = view.search('shared words', { limit: 3, cursor: first.nextCursor! });
-    expect(second.items).toHaveLength(1);
-    expect(second.nextCursor).toBeUndefined();
-    const ids = [...first.items, ...second.items].map((h) => h.id).sort();
-    expect(ids).toEqual(['a:one', 'a:three', 'a:two', 'b:keep']);
-    expect(() => view.search('shared words', { limit: 3, cursor: 'garbage' })).toThrow(/Malformed search cursor/);
-    inner.register({ namespace: 'a', name: 'four' }, { kind: 'local', name: 'local' });
-    expect(() => view.search('shared words', { limit: 3, cursor: first.nextCursor! })).toThrow(/Stale search cursor/);
-  });
-
-  it('forwards only visible changes', () => {
-    const seen: string[] = [];
-    const off = view.onChange((c) => seen.push(c.id));
-    inner.register({ namespace: 'a', name: 'secret_y' }, { kind: 'local', name: 'local' });
-    inner.register({ namespace: 'a', name: 'five' }, { kind: 'local', name: 'local' });
-    off();
-    expect(seen).toEqual(['a:five']);
-  });
-});
 
 describe('createEngine', () => {
   let engine: Engine;
@@ -82,6 +28,15 @@ describe('createEngine', () => {
     expect(engine.index.has('secret:launch')).toBe(false);
   });
 
+  it("a did-you-mean never names a tool the config's patterns hide", async () => {
+    const err = (await engine.runner.run('math:launch', {}).catch((e: unknown) => e)) as ToolError;
+    expect(err.code).toBe('TOOL_NOT_FOUND');
+    expect(err.message).not.toContain('secret');
+    const r = await engine.execute('try { await run("math:launch", {}); } catch (e) { return e.message }');
+    expect(r.value).toMatch(/math:launch was not found/);
+    expect(r.value).not.toContain('secret');
+  });
+
   it('applies the policy to streams too', async () => {
     const events = [];
     for await (const ev of engine.runner.runStream('secret:launch', {})) events.push(ev);
@@ -89,23 +44,60 @@ describe('createEngine', () => {
     expect(events[0]).toMatchObject({ kind: 'error', data: { code: 'TOOL_NOT_FOUND' } });
   });
 
-  it('executes scripts under the policy and the config limits, reporting each tool call', async () => {
-    const calls: [ExecuteToolCall, number][] = [];
+  it('executes scripts under the policy and the config limits, reporting each tool call as it ends', async () => {
+    const calls: [ToolCallRecord, number][] = [];
     const r = await engine.execute('const a = await run("math:add", { a: 1, b: 1 }); try { await run("secret:launch", {}) } catch (e) { return [a.sum, e.code] }', {
       onToolCall: (call, n) => calls.push([call, n]),
     });
     expect(r.ok).toBe(true);
-    expect(r.value).toEqual([2, 'TOOL_NOT_ALLOWED']);
+    // A hidden tool does not exist for the script, as for search and describe.
+    expect(r.value).toEqual([2, 'TOOL_NOT_FOUND']);
+    // The progress reports are the executor's ledger entries themselves, in order.
+    expect(calls.map(([c, n]) => [c.toolId, c.ok, c.error?.code, n])).toEqual([
+      ['math:add', true, undefined, 1],
+      ['secret:launch', false, 'TOOL_NOT_FOUND', 2],
+    ]);
+    expect(calls.map(([c]) => c)).toEqual(r.toolCalls);
     // A per-call limit cannot exceed the config's.
     const capped = await engine.execute('1', { limits: { timeoutMs: 600_000, maxToolCalls: 2 } });
     expect(capped.limits).toMatchObject({ timeoutMs: 3000, maxToolCalls: 2 });
-    expect(calls.map(([c, n]) => [c.toolId, c.ok, n])).toEqual([['math:add', true, 1]]);
+    // The config's allow patterns are the policy, not the script's allowedTools.
+    expect(capped.limits.allowedTools).toBeUndefined();
     const tooMany = await engine.execute('for (let i = 0; i < 10; i++) await run("math:add", { a: i, b: 0 })');
     expect(tooMany.error?.code).toBe('TOOL_CALL_LIMIT');
   });
 
+  it('a throwing onToolCall listener changes nothing in the execution', async () => {
+    const r = await engine.execute('(await run("math:add", { a: 2, b: 3 })).sum', {
+      onToolCall: () => {
+        throw new Error('listener bug');
+      },
+    });
+    expect(r).toMatchObject({ ok: true, value: 5 });
+    expect(r.toolCalls).toHaveLength(1);
+  });
+
+  it("a caller's allowedTools still narrows the exposed tools, with TOOL_NOT_ALLOWED", async () => {
+    const r = await engine.execute('try { await run("math:add", { a: 1, b: 1 }) } catch (e) { return e.code }', { limits: { allowedTools: ['math:fail*'] } });
+    expect(r.value).toBe('TOOL_NOT_ALLOWED');
+  });
+
+  it('keeps one executor per runtime, and every execution on that runtime goes through it', async () => {
+    const executor = await engine.executor();
+    expect(await engine.executor('quickjs')).toBe(executor);
+    const spy = vi.spyOn(executor, 'execute');
+    try {
+      await engine.execute('1');
+      await engine.execute('2', { runtime: 'quickjs' });
+      expect(spy).toHaveBeenCalledTimes(2);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('refuses an unknown runtime with the known names', async () => {
     await expect(engine.execute('1', { runtime: 'nodejs' })).rejects.toThrow(/Unknown runtime "nodejs"; known runtimes: quickjs, isolated-vm, docker/);
+    await expect(engine.executor('nodejs')).rejects.toThrow(TypeError);
   });
 
   it('reports an unreachable MCP server as a warning and keeps the rest', async () => {
@@ -123,6 +115,32 @@ describe('createEngine', () => {
     await expect(
       createEngine(checkConfig({ mcpServers: { ghost: { command: '/nonexistent/toolexec-ghost-server' } } }), { onServerError: 'throw' }),
     ).rejects.toThrow(/ghost/);
+  });
+});
+
+describe('createEngine with deny patterns only', () => {
+  it('a script calling a denied tool gets TOOL_NOT_FOUND, as with allow patterns', async () => {
+    const engine = await createEngine(checkConfig({ tools: [tools], deny: ['secret:*'] }), { onWarning: () => {} });
+    try {
+      const caught = await engine.execute('try { await run("secret:launch", {}) } catch (e) { return e.code }');
+      expect(caught.value).toBe('TOOL_NOT_FOUND');
+      const uncaught = await engine.execute('await run("secret:launch", {})');
+      expect(uncaught.error).toMatchObject({ code: 'TOOL_ERROR', toolCode: 'TOOL_NOT_FOUND', toolId: 'secret:launch' });
+      const described = await engine.execute('try { await describeTool("secret:launch") } catch (e) { return e.code }');
+      expect(described.value).toBe('TOOL_NOT_FOUND');
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('the same script under allow patterns fails the same way', async () => {
+    const engine = await createEngine(checkConfig({ tools: [tools], allow: ['math:*'] }), { onWarning: () => {} });
+    try {
+      const uncaught = await engine.execute('await run("secret:launch", {})');
+      expect(uncaught.error).toMatchObject({ code: 'TOOL_ERROR', toolCode: 'TOOL_NOT_FOUND', toolId: 'secret:launch' });
+    } finally {
+      await engine.close();
+    }
   });
 });
 

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  ToolError,
   checkTags,
   isToolId,
   matchToolPattern,
@@ -8,7 +7,8 @@ import {
   sanitizeNamespace,
   toolId,
   validateDefinition,
-} from '../../src/model/index.js';
+} from '../../src/model/tool-id.js';
+import { ToolError } from '../../src/model/errors.js';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {

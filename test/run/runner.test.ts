@@ -59,6 +59,27 @@ describe('Runner.run', () => {
     expect(e.message).toMatch(/math:ad was not found/);
   });
 
+  it('TOOL_NOT_FOUND suggests only tools the caller may see', async () => {
+    const r = runnerWith(
+      add,
+      { namespace: 'math', name: 'add_secretly', description: 'Adds, for admins', handler: async () => ({}) },
+      { namespace: 'vault', name: 'add_key', description: 'Adds a key', handler: async () => ({}) },
+    );
+    const open = await failure(r.run('math:ad', {}));
+    expect(open.message).toMatch(/did you mean .*math:add_secretly/);
+    const visible = (id: string) => id === 'math:add';
+    const run = await failure(r.run('math:ad', {}, { visible }));
+    expect(run.message).toMatch(/math:ad was not found; did you mean math:add\?$/);
+    const chain = await failure(r.runChain([{ toolId: 'math:add', args: { a: 1, b: 1 } }, { toolId: 'vault:ad' }], { visible }));
+    expect(chain.message).not.toMatch(/vault:add_key|add_secretly/);
+    const events: StreamEvent[] = [];
+    for await (const ev of r.runStream('math:ad', {}, { visible })) events.push(ev);
+    expect(String((events[0]!.data as ToolError).message)).not.toMatch(/add_secretly/);
+    // Nothing visible: no suggestion at all, rather than a hidden one.
+    const none = await failure(r.run('vault:ad', {}, { visible: () => false }));
+    expect(none.message).toBe('Tool vault:ad was not found');
+  });
+
   it('NO_BACKEND when the index entry has no reachable backend', async () => {
     const r = new Runner();
     r.index.register({ namespace: 'gh', name: 'list' }, { kind: 'mcp', name: 'github', tool: 'list' });
@@ -304,6 +325,65 @@ describe('Runner.runStream', () => {
     expect(events.map((e) => e.kind)).toEqual(['chunk', 'chunk', 'done']);
     const bad = await collect(r.runStream('nope:x', {}));
     expect((bad[0]!.data as ToolError).code).toBe('TOOL_NOT_FOUND');
+  });
+
+  it('passes through middleware like run(): a refusing middleware keeps a tool from streaming', async () => {
+    const r = new Runner();
+    let ran = false;
+    r.register({ namespace: 'secret', name: 'feed', handler: async function* () { ran = true; yield 'leaked'; return 'done'; } });
+    r.register({ namespace: 'open', name: 'feed', handler: async function* () { yield 'a'; return 'b'; } });
+    const seen: string[] = [];
+    r.useMiddleware((call, next) => {
+      seen.push(`${call.op}:${call.toolId}`);
+      return call.toolId.startsWith('secret:') ? Promise.reject(new ToolError('TOOL_NOT_FOUND', `Tool ${call.toolId} is hidden`, { toolId: call.toolId, op: call.op })) : next();
+    });
+    const denied = await collect(r.runStream('secret:feed', {}));
+    expect(denied.map((e) => e.kind)).toEqual(['error']);
+    expect(denied[0]!.data).toMatchObject({ code: 'TOOL_NOT_FOUND', op: 'stream', toolId: 'secret:feed' });
+    expect(ran).toBe(false);
+    const allowed = await collect(r.runStream('open:feed', {}));
+    expect(allowed.map((e) => e.kind)).toEqual(['chunk', 'done']);
+    expect(seen).toEqual(['stream:secret:feed', 'stream:open:feed']);
+  });
+
+  it("a middleware's next() resolves with the stream's final result, and what it returns is the done event", async () => {
+    const r = new Runner();
+    r.register({ namespace: 's', name: 'count', handler: async function* () { yield 1; yield 2; return { total: 2 }; } });
+    const order: string[] = [];
+    r.useMiddleware(async (_call, next) => {
+      const result = await next();
+      order.push(`after next: ${JSON.stringify(result.structured)}`);
+      return { ...result, structured: { total: 2, audited: true } };
+    });
+    const events: StreamEvent[] = [];
+    for await (const ev of r.runStream('s:count', {})) {
+      order.push(ev.kind);
+      events.push(ev);
+    }
+    // Chunks reach the consumer while the stream runs, before the middleware sees the end.
+    expect(order).toEqual(['chunk', 'chunk', 'after next: {"total":2}', 'done']);
+    expect((events.at(-1)!.data as { structured: unknown }).structured).toEqual({ total: 2, audited: true });
+  });
+
+  it('a middleware that fails after next() turns the stream into an error event', async () => {
+    const r = new Runner();
+    r.register({ namespace: 's', name: 'one', handler: async function* () { yield 1; return 1; } });
+    r.useMiddleware(async (_call, next) => {
+      await next();
+      throw new Error('audit log unreachable');
+    });
+    const events = await collect(r.runStream('s:one', {}));
+    expect(events.map((e) => e.kind)).toEqual(['chunk', 'error']);
+    expect(events[1]!.data).toMatchObject({ code: 'EXECUTION', message: expect.stringMatching(/audit log unreachable/) });
+  });
+
+  it('an invalid ID and a disposed runner end the stream with one error event', async () => {
+    const r = new Runner();
+    expect((await collect(r.runStream(42 as never, {})))[0]!.data).toMatchObject({ code: 'INVALID_TOOL_ID' });
+    await r.dispose();
+    const after = await collect(r.runStream('a:b', {}));
+    expect(after.map((e) => e.kind)).toEqual(['error']);
+    expect((after[0]!.data as Error).message).toMatch(/disposed/);
   });
 
   it('times out a stalled stream', async () => {

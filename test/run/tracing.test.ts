@@ -21,4 +21,20 @@ describe('OpenTelemetry spans', () => {
     expect(spans[1]!.events.some((e) => e.name === 'exception')).toBe(true);
     await provider.shutdown();
   });
+
+  it('records a span per stream too, through the same middleware as run()', async () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const runner = new Runner({ tracer: provider.getTracer('toolexec-test') });
+    runner.register({ namespace: 's', name: 'count', handler: async function* () { yield 1; return { total: 1 }; } });
+    runner.register({ namespace: 's', name: 'plain', handler: () => 1 });
+    for await (const _ of runner.runStream('s:count', {})) void _;
+    for await (const _ of runner.runStream('s:plain', {})) void _;
+    const spans = exporter.getFinishedSpans();
+    expect(spans.map((s) => s.name)).toEqual(['toolexec.stream', 'toolexec.stream']);
+    expect(spans[0]!.attributes).toMatchObject({ 'toolexec.tool_id': 's:count', 'toolexec.backend': 'local:local' });
+    expect(spans[0]!.status.code).not.toBe(SpanStatusCode.ERROR);
+    expect(spans[1]!.status).toMatchObject({ code: SpanStatusCode.ERROR, message: 'STREAM_NOT_SUPPORTED' });
+    await provider.shutdown();
+  });
 });

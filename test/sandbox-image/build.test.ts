@@ -36,7 +36,7 @@ describe('sandbox image content hash', { skip: process.platform !== 'linux' ? 't
     expect(hb).toBe(ha);
     expect(hroot).toBe(ha);
     const changed = copyTree('changed');
-    appendFileSync(join(changed, 'runtimes', 'prelude.js'), '\n// changed\n');
+    appendFileSync(join(changed, 'runtimes', 'docker', 'agent.js'), '\n// changed\n');
     expect(await hashOf(changed)).not.toBe(ha);
     // Importing the script computes nothing and builds nothing.
     expect(existsSync(join(a, '.tmp'))).toBe(false);

@@ -13,7 +13,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { AjvSchemaValidator } from '../../src/schema/validator.js';
-import type { JsonSchema } from '../../src/schema/types.js';
+import type { JsonSchema } from '../../src/model/json.js';
 import {
   KNOWN_FAILURES_FILE,
   SUITE_DIR,

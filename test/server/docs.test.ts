@@ -69,3 +69,54 @@ describe('README: Use toolexec from an MCP client', () => {
     }
   });
 });
+
+describe('README: Running the server', () => {
+  const start = readme.indexOf('## Running the server');
+  const end = readme.indexOf('\n## ', start + 3);
+  const section = readme.slice(start, end);
+  const rows = (header: string) =>
+    section
+      .slice(section.indexOf(header))
+      .split('\n')
+      .slice(2)
+      .filter((l, i, all) => l.startsWith('|') && all.slice(0, i).every((p) => p.startsWith('|')))
+      .map((l) => l.split('|').map((c) => c.trim()).slice(1, -1));
+
+  it('its serve example is a valid config holding exactly the defaults the code uses', async () => {
+    const json = /```json\n([\s\S]*?)```/.exec(section)![1]!;
+    const config = checkConfig(JSON.parse(json));
+    const http = await import('../../src/server/http.js');
+    const admission = await import('../../src/server/admission.js');
+    const server = await import('../../src/server/toolexec-server.js');
+    expect(config.serve).toEqual({
+      maxConcurrentExecutions: admission.DEFAULT_MAX_CONCURRENT_EXECUTIONS,
+      maxQueuedExecutions: admission.DEFAULT_MAX_QUEUED_EXECUTIONS,
+      maxExecutionsPerSession: admission.DEFAULT_MAX_EXECUTIONS_PER_SESSION,
+      maxSessions: http.DEFAULT_MAX_SESSIONS,
+      maxSessionsPerClient: http.DEFAULT_MAX_SESSIONS_PER_CLIENT,
+      sessionIdleMs: http.DEFAULT_SESSION_IDLE_MS,
+      unusedSessionIdleMs: http.DEFAULT_UNUSED_SESSION_IDLE_MS,
+      maxResultBytes: server.DEFAULT_MAX_RESULT_BYTES,
+    });
+    // The key table documents every key, with the same defaults.
+    const { CONFIG_SERVE_KEYS } = await import('../../src/config/schema.js');
+    const table = rows('| key | default | meaning |');
+    expect(table.map((r) => r[0]!.replace(/`/g, ''))).toEqual([...CONFIG_SERVE_KEYS]);
+    for (const [key, def] of table) expect(Number(def!.replace(/,/g, '')), key).toBe((config.serve as Record<string, number>)[key!.replace(/`/g, '')]);
+  });
+
+  it('its ceilings table is the server\'s', async () => {
+    const { SERVE_DEFAULT_MAX_LIMITS } = await import('../../src/server/toolexec-server.js');
+    const table = rows('| limit | ceiling without a config value | why |');
+    const parse = (v: string) => (v.endsWith('MiB') ? Number(v.replace(' MiB', '')) * 1024 * 1024 : Number(v.replace(/,/g, '')));
+    expect(Object.fromEntries(table.map((r) => [r[0]!.replace(/`/g, ''), parse(r[1]!)]))).toEqual(SERVE_DEFAULT_MAX_LIMITS);
+  });
+
+  it('its start-up summary is what a default server prints', () => {
+    const shown = /```\n(toolexec: upstream[\s\S]*?)```/.exec(section)![1]!.split('\n');
+    const r = spawnSync(process.execPath, [CLI, 'serve', '--tools', join(ROOT, 'test', 'fixtures', 'server', 'tools.mjs')], { cwd: ROOT, encoding: 'utf8', input: '', timeout: 20_000 });
+    // The execute_code line does not depend on the upstream servers: it must match exactly.
+    const line = shown.find((l) => l.startsWith('toolexec: execute_code:'))!;
+    expect(r.stderr.split('\n')).toContain(line);
+  });
+});

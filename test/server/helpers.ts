@@ -38,3 +38,64 @@ export function textOf(result: { content?: unknown }): string {
   const c = (result.content as { type: string; text?: string }[] | undefined)?.[0];
   return c?.type === 'text' ? c.text ?? '' : '';
 }
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { freePort as pickPort } from '../backends/mcp/helpers.js';
+
+export const SLOW_TOOLS_FIXTURE = join(ROOT, 'test', 'fixtures', 'server', 'slow-tools.mjs');
+
+/** A running `toolexec serve` child with its stderr so far. */
+export interface ServeProcess {
+  child: ChildProcess;
+  url: string;
+  /** Everything the process wrote on stderr until now. */
+  stderr(): string;
+}
+
+/** Starts `toolexec serve --http <free port> ...args`; resolves with the endpoint once it listens. */
+export async function startServeHttp(args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
+  const port = await pickPort();
+  const child = spawn(process.execPath, [CLI, 'serve', '--http', String(port), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const onData = () => {
+      const m = /listening on (\S+)/.exec(output);
+      if (m) {
+        child.stderr!.off('data', onData);
+        resolveUrl(m[1]!);
+      }
+    };
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`toolexec serve exited with ${code}:\n${output}`)));
+  });
+  return { child, url, stderr: () => output };
+}
+
+/** SIGTERM, then SIGKILL after 3 s; resolves when the child has exited. */
+export function stopProcess(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    child.once('exit', () => done());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+  });
+}
+
+/** An SDK client connected over Streamable HTTP (with a bearer token when given). */
+export async function connectHttp(url: string, token?: string): Promise<Client> {
+  const transport = new StreamableHTTPClientTransport(new URL(url), token ? { requestInit: { headers: { Authorization: `Bearer ${token}` } } } : {});
+  const client = new Client({ name: 'toolexec-test', version: '1.0.0' });
+  await client.connect(transport);
+  return client;
+}
+
+/** A tool result as the tests read it. */
+export type CallResult = { isError?: boolean; content?: unknown; structuredContent?: Record<string, any> };
+
+/** Calls a tool and returns its result (no per-request timeout beyond the SDK's default 60 s unless given). */
+export async function callTool(client: Client, name: string, args: Record<string, unknown> = {}, options: { timeout?: number; onprogress?: (p: { progress: number }) => void } = {}): Promise<CallResult> {
+  return (await client.callTool({ name, arguments: args }, undefined, options)) as CallResult;
+}

@@ -8,7 +8,23 @@ import { checkConfig } from '../../src/config/load-config.js';
 import { createEngine, type Engine } from '../../src/engine/engine.js';
 import { ToolexecServer } from '../../src/server/toolexec-server.js';
 import { serveHttp, type HttpServeHandle } from '../../src/server/http.js';
+import { request } from 'node:http';
+import { waitFor } from '../backends/mcp/helpers.js';
 import { TOOLS_FIXTURE } from './helpers.js';
+
+/** A raw initialize from a chosen local address (the loopback net is 127/8: each address is another client). */
+function initializeFrom(url: string, localAddress: string): Promise<{ status: number; sessionId?: string; body: string }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', localAddress, headers: HEADERS }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, body, ...(typeof res.headers['mcp-session-id'] === 'string' ? { sessionId: res.headers['mcp-session-id'] } : {}) }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(INIT));
+  });
+}
 
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
@@ -67,5 +83,57 @@ describe('serveHttp limits', () => {
     expect(http.sessions).toBe(2);
     await a.client.close();
     await c.client.close();
+  });
+});
+
+describe('serveHttp session caps per client and expiry of unused sessions', () => {
+  let engine: Engine;
+  let server: ToolexecServer;
+  const handles: HttpServeHandle[] = [];
+
+  beforeAll(async () => {
+    engine = await createEngine(checkConfig({ tools: [TOOLS_FIXTURE] }));
+    server = await new ToolexecServer(engine).start();
+  });
+  afterAll(async () => {
+    await Promise.allSettled(handles.map((h) => h.close()));
+    await server?.close();
+    await engine?.close();
+  });
+
+  it('caps the sessions one client holds with 429; other clients still get in; closing one frees its slot', async () => {
+    const http = await serveHttp(server, { port: 0, maxSessions: 10, maxSessionsPerClient: 2 });
+    handles.push(http);
+    const a = await initializeFrom(http.url, '127.0.0.1');
+    const b = await initializeFrom(http.url, '127.0.0.1');
+    expect([a.status, b.status]).toEqual([200, 200]);
+    const third = await initializeFrom(http.url, '127.0.0.1');
+    expect(third.status).toBe(429);
+    expect(JSON.parse(third.body).error.message).toMatch(/Too many sessions from this client \(2\)/);
+    // Another address is another client.
+    const other = await initializeFrom(http.url, '127.0.0.2');
+    expect(other.status).toBe(200);
+    // Ending a session (DELETE) gives the client its slot back.
+    const del = await fetch(http.url, { method: 'DELETE', headers: { ...HEADERS, 'mcp-session-id': a.sessionId!, 'mcp-protocol-version': '2025-06-18' } });
+    expect(del.status).toBe(200);
+    expect((await initializeFrom(http.url, '127.0.0.1')).status).toBe(200);
+  });
+
+  it('closes a session that made no request after initialize sooner than a used one', async () => {
+    const http = await serveHttp(server, { port: 0, sessionIdleMs: 60_000, unusedSessionIdleMs: 1_000 });
+    handles.push(http);
+    const unused = await initializeFrom(http.url, '127.0.0.1');
+    expect(unused.status).toBe(200);
+    const client = new Client({ name: 'used', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(http.url)));
+    await client.listTools();
+    expect(http.sessions).toBe(2);
+    await waitFor(() => http.sessions === 1, 'the unused session to expire');
+    const late = await fetch(http.url, { method: 'POST', headers: { ...HEADERS, 'mcp-session-id': unused.sessionId!, 'mcp-protocol-version': '2025-06-18' }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) });
+    expect(late.status).toBe(404);
+    // The used session goes on.
+    const r = await client.callTool({ name: 'run_tool', arguments: { toolId: 'math:add', args: { a: 1, b: 1 } } });
+    expect((r.structuredContent as { structured: unknown }).structured).toEqual({ sum: 2 });
+    await client.close();
   });
 });

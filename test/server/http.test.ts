@@ -1,43 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CLI, freePort, writeServeConfig } from './helpers.js';
+import { connectHttp, startServeHttp, stopProcess, writeServeConfig } from './helpers.js';
 import { defineServeSuite } from './serve-suite.js';
 
 const TOKEN = 'test-token-0123456789';
 
-/** Starts `toolexec serve --http <port>`; resolves with the endpoint once it listens. */
-async function startServe(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [CLI, 'serve', '--http', String(port), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on('data', (d: Buffer) => {
-      output += d.toString();
-      const m = /listening on (\S+)/.exec(output);
-      if (m) resolve(m[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`toolexec serve exited with ${code}:\n${output}`)));
-  });
-  return { child, url };
-}
-
-function stop(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null) return Promise.resolve();
-  return new Promise((done) => {
-    child.once('exit', () => done());
-    child.kill('SIGTERM');
-  });
-}
-
-async function connectHttp(url: string, token?: string): Promise<Client> {
-  const transport = new StreamableHTTPClientTransport(new URL(url), token ? { requestInit: { headers: { Authorization: `Bearer ${token}` } } } : {});
-  const client = new Client({ name: 'toolexec-test', version: '1.0.0' });
-  await client.connect(transport);
-  return client;
-}
+const startServe = startServeHttp;
+const stop = stopProcess;
 
 const INIT = JSON.stringify({
   jsonrpc: '2.0',

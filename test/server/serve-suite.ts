@@ -187,6 +187,38 @@ export function defineServeSuite(transport: string, connect: () => Promise<Conne
       expect(textOf(badRuntime)).toMatch(/^INPUT_VALIDATION.*runtime/);
     });
 
+    it('hostile search and preparation inputs are bounded before any work, and the next request answers', async () => {
+      const longQuery = await call('search_tools', { query: 'w'.repeat(65_000) });
+      expect(longQuery.isError).toBe(true);
+      expect(textOf(longQuery)).toMatch(/^INPUT_VALIDATION.*query/);
+      expect((await call('search_tools', { query: 'sum' })).structuredContent!.items[0].id).toBe('everything:get-sum');
+      const manyWords = await call('search_tools', { query: Array.from({ length: 80 }, (_, i) => `w${i}`).join(' ') });
+      expect(textOf(manyWords)).toMatch(/^INPUT_VALIDATION.*distinct words/);
+      for (const tool of ['describe_tool', 'run_tool']) {
+        const longId = await call(tool, { toolId: 'x'.repeat(65_000) });
+        expect(longId.isError, tool).toBe(true);
+        expect(textOf(longId)).toMatch(/^INPUT_VALIDATION.*toolId/);
+      }
+      const near = await call('describe_tool', { toolId: 'math:launc' });
+      expect(textOf(near)).toMatch(/^TOOL_NOT_FOUND/);
+      expect(textOf(near)).not.toContain('secret');
+      let arrows = '0';
+      for (let i = 0; i < 40; i++) arrows = `(a = ${arrows}) => 0`;
+      const ts = await call('execute_code', { script: `const depth: number = 40;\nconst f = ${arrows};\n[depth, f()]` });
+      expect(ts.structuredContent!.value).toEqual([40, 0]);
+      const escape = await call('execute_code', { script: '}, 0, async function () {\nreturn await run("math:add", { a: 1, b: 1 })' });
+      expect(escape.structuredContent!.error).toMatchObject({ code: 'SYNTAX_ERROR', line: 1 });
+      expect(escape.structuredContent!.toolCalls).toEqual([]);
+      const big = await call('execute_code', { script: `return 1 // ${'pad'.repeat(100_000)}` });
+      expect(big.isError).toBe(true);
+      expect(big.structuredContent!.error.code).toBe('SCRIPT_TOO_LARGE');
+      expect(textOf(big)).toMatch(/maxScriptBytes/);
+      const search = await call('execute_code', { script: 'try { await searchTools("q".repeat(5000)) } catch (e) { return e.code }' });
+      expect(search.structuredContent!.value).toBe('INPUT_VALIDATION');
+      const ok = await call('execute_code', { script: '"still answering"' });
+      expect(ok.structuredContent!.value).toBe('still answering');
+    });
+
     it('hostile scripts end as classified errors and the server answers the next request', async () => {
       // [label, script, extra arguments, codes it may end with (undefined: any outcome)]
       const cases: [string, string, Record<string, unknown>, string[] | undefined][] = [
@@ -215,6 +247,16 @@ export function defineServeSuite(transport: string, connect: () => Promise<Conne
       }
       const ok = await call('execute_code', { script: 'return 6 * 7' });
       expect(ok.structuredContent!.value).toBe(42);
+    });
+
+    it('limits a client asks for are capped by the config, and a deep value comes back compact', async () => {
+      const greedy = await call('execute_code', { script: 'return 1', timeoutMs: 600_000, limits: { memoryMb: 100_000 } });
+      expect(greedy.structuredContent!.limits).toMatchObject({ timeoutMs: 5000, memoryMb: 64 });
+      const deep = await call('execute_code', { script: 'let v = 0; for (let i = 0; i < 2000; i++) v = { v }; return v' });
+      expect(deep.isError, textOf(deep).slice(0, 200)).toBeFalsy();
+      expect(textOf(deep)).not.toMatch(/\n/);
+      expect(textOf(deep)).toHaveLength(2000 * 6 + 1);
+      expect((await call('list_namespaces')).isError).toBeFalsy();
     });
   });
 }

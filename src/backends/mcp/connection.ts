@@ -11,9 +11,10 @@ import { ErrorCode, McpError, ResultSchema, ToolListChangedNotificationSchema } 
 import type { Redactor } from '../../model/redact.js';
 import { serverRedactor, stdioServerEnv, type McpServerConfig } from './config.js';
 import { McpConnectionError } from './errors.js';
+import { PACKAGE_NAME, PACKAGE_VERSION } from '../../model/package-info.js';
 
-/** Client identity sent in `initialize`. */
-export const DEFAULT_CLIENT_INFO = { name: 'toolexec', version: '0.1.0' } as const;
+/** Client identity sent in `initialize`: this package's name and version. */
+export const DEFAULT_CLIENT_INFO: { readonly name: string; readonly version: string } = Object.freeze({ name: PACKAGE_NAME, version: PACKAGE_VERSION });
 /** Limit for starting a server and completing `initialize`. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 /** First reconnect delay after a failure; doubles per consecutive failure up to `DEFAULT_BACKOFF_MAX_MS`. */

@@ -7,7 +7,7 @@
 import type { McpBackendDescriptor } from '../../model/backend.js';
 import { checkName, toolId } from '../../model/tool-id.js';
 import type { ToolAnnotations, ToolDefinition } from '../../model/tool.js';
-import type { JsonSchema } from '../../schema/types.js';
+import type { JsonSchema } from '../../model/json.js';
 import type { ToolIndex } from '../../index/types.js';
 import type { McpConnection } from './connection.js';
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { McpConfigError, parseMcpServers, stdioServerEnv, unknownServerKeys, type McpStdioServerConfig } from '../../../src/backends/mcp/index.js';
+import { McpConfigError, parseMcpServers, stdioServerEnv, unknownServerKeys, type McpStdioServerConfig } from '../../../src/backends/mcp/config.js';
 
 function problems(obj: unknown): string[] {
   try {

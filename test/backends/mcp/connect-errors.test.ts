@@ -1,7 +1,8 @@
 // Servers that cannot start or be reached: the error names the server and the cause.
 import { describe, expect, it } from 'vitest';
 import { InMemoryIndex } from '../../../src/index/in-memory-index.js';
-import { connectMcpServers, McpConnectionError, McpHub } from '../../../src/backends/mcp/index.js';
+import { connectMcpServers, McpHub } from '../../../src/backends/mcp/hub.js';
+import { McpConnectionError } from '../../../src/backends/mcp/errors.js';
 import { ToolError } from '../../../src/model/errors.js';
 import { ctxFor, fixtureStdio, freePort } from './helpers.js';
 

@@ -4,7 +4,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InMemoryIndex } from '../../../src/index/in-memory-index.js';
-import { McpHub } from '../../../src/backends/mcp/index.js';
+import { McpHub } from '../../../src/backends/mcp/hub.js';
 import { ctxFor, everythingStdio, freePort, memoryStdio, startEverythingHttp, stopChild, waitFor, rejection } from './helpers.js';
 
 /** The same checks for every transport server-everything is reached through. */

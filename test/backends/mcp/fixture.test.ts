@@ -3,8 +3,8 @@
 // list_changed, pagination, huge results, and the error codes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InMemoryIndex } from '../../../src/index/in-memory-index.js';
-import { McpHub } from '../../../src/backends/mcp/index.js';
-import type { McpToolsChange, McpWarning } from '../../../src/backends/mcp/index.js';
+import { McpHub, type McpWarning } from '../../../src/backends/mcp/hub.js';
+import type { McpToolsChange } from '../../../src/backends/mcp/import.js';
 import { ctxFor, fixtureStdio, waitFor, rejection } from './helpers.js';
 
 describe('MCP backend with the fixture server', () => {

@@ -2,7 +2,7 @@
 // on the same port (with none of the old sessions).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { McpHub } from '../../../src/backends/mcp/index.js';
+import { McpHub } from '../../../src/backends/mcp/hub.js';
 import { ToolError } from '../../../src/model/errors.js';
 import { ctxFor, FIXTURE_SERVER, freePort, startEverythingHttp, stopChild } from './helpers.js';
 

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Runner } from '../../../src/run/runner.js';
 import { InMemoryIndex } from '../../../src/index/in-memory-index.js';
-import { connectMcpServers, type McpServersHandle } from '../../../src/backends/mcp/index.js';
+import { connectMcpServers, type McpServersHandle } from '../../../src/backends/mcp/hub.js';
 import type { StreamEvent } from '../../../src/run/types.js';
 import { everythingStdio, fixtureStdio, waitFor, rejection } from './helpers.js';
 

@@ -10,5 +10,5 @@ if (!probe.available) console.warn(`[docker conformance] skipped: ${probe.reason
 
 describe.skipIf(!probe.available)('docker', () => {
   // Containers take hundreds of milliseconds to start: hostile cases get ten times the time.
-  defineConformanceSuite('docker', { timeScale: 10, runtimeOptions: { pool: { size: 2 } } });
+  defineConformanceSuite('docker', { timeScale: 10, runtimeOptions: { minIdle: 2 } });
 });

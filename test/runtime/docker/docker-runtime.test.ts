@@ -2,9 +2,10 @@
 // gVisor. Without an engine these tests skip with a printed reason, unless
 // TOOLEXEC_REQUIRE_DOCKER=1 (CI), where the first test fails instead.
 import os from 'node:os';
+import { spawn } from 'node:child_process';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DockerRuntime, DockerRuntimeError, OWNER_HOST_LABEL, OWNER_PID_LABEL, SANDBOX_LABEL, containerOptions, DEFAULT_IMAGE } from '../../../src/runtime/docker/index.js';
+import { DockerRuntime, DockerRuntimeError, EXPIRES_LABEL, OWNER_HOST_LABEL, OWNER_PID_LABEL, SANDBOX_LABEL, containerOptions, DEFAULT_IMAGE } from '../../../src/runtime/docker/index.js';
 import { Executor } from '../../../src/code/executor.js';
 import { makeRunner } from '../../code/conformance.js';
 import { ESCAPE, REQUIRE_DOCKER, SEED_SCRIPT, hostRun, issueTools, ourContainers, probeDocker } from './helpers.js';
@@ -22,24 +23,27 @@ describe('Docker engine', () => {
 
   it('a runtime without an engine fails with RUNTIME_UNAVAILABLE and says how to start Docker', async () => {
     const errors: DockerRuntimeError[] = [];
-    const runtime = new DockerRuntime({ docker: { socketPath: '/nonexistent/docker.sock' }, pool: { size: 1 }, onError: (e) => errors.push(e) });
+    const runtime = new DockerRuntime({ docker: { socketPath: '/nonexistent/docker.sock' }, minIdle: 1, onError: (e) => errors.push(e) });
     const run = await hostRun(runtime, 'return 1');
     expect(run.outcome.failure?.code).toBe('RUNTIME_UNAVAILABLE');
     expect(run.outcome.failure?.message).toMatch(/Docker is not reachable at \/nonexistent\/docker\.sock/);
     expect(run.outcome.failure?.message).toMatch(/dockerd|systemctl start docker/);
     await expect(runtime.warm()).rejects.toMatchObject({ code: 'RUNTIME_UNAVAILABLE', phase: 'startup' });
     await runtime.dispose();
-    expect(() => runtime.start({ prelude: '', code: '', filename: 'x.js', lineOffset: 0, limits: { timeoutMs: 1, memoryMb: 1, maxOutputBytes: 1 } }, () => {})).toThrow(/after dispose/);
+    expect(() => runtime.start({ code: '', filename: 'x.js', lineOffset: 0, limits: { timeoutMs: 1, memoryMb: 1, maxOutputBytes: 1 } }, () => {})).toThrow(/disposed/);
   });
 
   it('rejects bad options with a message naming the option', () => {
     expect(() => new DockerRuntime({ memoryMb: -1 })).toThrow(/memoryMb must be a positive integer/);
     expect(() => new DockerRuntime({ runtime: 'kata' as 'runc' })).toThrow(/runtime must be 'runc' or 'runsc'/);
-    expect(() => new DockerRuntime({ pool: { size: 4, maxSize: 2 } })).toThrow(/maxSize/);
+    expect(() => new DockerRuntime({ minIdle: 4, maxWorkers: 2 })).toThrow(/minIdle \(4\) is larger than maxWorkers \(2\)/);
+    expect(() => new DockerRuntime({ pool: { size: 2 } } as never)).toThrow(/"pool" is now minIdle and maxWorkers/);
+    expect(() => new DockerRuntime({ maxJobsPerWorker: 5 })).toThrow(/single use/);
   });
 
   it('puts every hardening option on the container', () => {
-    const o = containerOptions({ image: 'img', heapMb: 64, cpus: 0.5, pidsLimit: 32, runtime: 'runsc', tmpfsMb: 8, fsizeMb: 4, nofile: 128 });
+    const before = Date.now();
+    const o = containerOptions({ image: 'img', heapMb: 64, cpus: 0.5, pidsLimit: 32, runtime: 'runsc', tmpfsMb: 8, fsizeMb: 4, nofile: 128, idleTtlMs: 60_000, maxTimeoutMs: 120_000 });
     expect(o.User).toBe('65534:65534');
     expect(o.NetworkDisabled).toBe(true);
     expect(o.HostConfig).toMatchObject({
@@ -53,12 +57,21 @@ describe('Docker engine', () => {
       SecurityOpt: ['no-new-privileges'],
       Runtime: 'runsc',
       Tmpfs: { '/tmp': expect.stringMatching(/size=8m/) },
+      // An init process, so the agent's own watchdog can end it at its deadline.
+      Init: true,
     });
     expect(o.HostConfig?.Ulimits).toEqual([
       { Name: 'fsize', Soft: 4 * 1024 * 1024, Hard: 4 * 1024 * 1024 },
       { Name: 'nofile', Soft: 128, Hard: 128 },
+      // CPU time for its longest job at its quota, plus node's start-up: the kernel's bound on a
+      // guest that outlives its host and kills the watchdog.
+      { Name: 'cpu', Soft: 120 + 30, Hard: 120 + 30 },
     ]);
     expect(o.Labels).toMatchObject({ [SANDBOX_LABEL]: '1', [OWNER_PID_LABEL]: String(process.pid) });
+    // Any host may remove it once its idle time and longest job are over.
+    const expires = Number(o.Labels?.[EXPIRES_LABEL]);
+    expect(expires).toBeGreaterThanOrEqual(before + 60_000 + 120_000);
+    expect(expires).toBeLessThan(Date.now() + 60_000 + 120_000 + 120_000);
   });
 });
 
@@ -68,8 +81,8 @@ describe.skipIf(!probe.available)('DockerRuntime on the real engine', () => {
   const poolErrors: DockerRuntimeError[] = [];
 
   beforeAll(async () => {
-    pooled = new DockerRuntime({ pool: { size: 2 }, onError: (e) => poolErrors.push(e) });
-    cold = new DockerRuntime({ pool: { size: 0 }, pidsLimit: 32 });
+    pooled = new DockerRuntime({ minIdle: 2, onError: (e) => poolErrors.push(e) });
+    cold = new DockerRuntime({ minIdle: 0, pidsLimit: 32 });
     await pooled.warm();
   });
 
@@ -206,7 +219,8 @@ describe.skipIf(!probe.available)('DockerRuntime on the real engine', () => {
 
   it('cuts a raw stdout flood that bypasses the agent (host side)', async () => {
     const maxOutputBytes = 50_000;
-    const run = await hostRun(pooled, `${ESCAPE} const line = JSON.stringify(JSON.stringify({ op: 'log', level: 'log', message: 'y'.repeat(4000) })) + '\\n'; const fs = req('fs'); for (;;) { try { fs.writeSync(1, line); } catch {} }`, {
+    // Well-formed protocol lines (for a job id nobody runs), so only the host's wire cap stops them.
+    const run = await hostRun(pooled, `${ESCAPE} const line = JSON.stringify({ t: 'out', id: 0, m: ['y'.repeat(4000)] }) + '\\n'; const fs = req('fs'); for (;;) { try { fs.writeSync(1, line); } catch {} }`, {
       limits: { maxOutputBytes },
     });
     expect(run.outcome.failure?.code).toBe('OUTPUT_LIMIT');
@@ -235,19 +249,19 @@ describe.skipIf(!probe.available)('DockerRuntime on the real engine', () => {
 
   it('keeps the warm pool full and reports no errors', async () => {
     await pooled.warm();
-    expect(pooled.poolStats.idle).toBe(2);
+    expect(pooled.stats().idle).toBe(2);
     expect(poolErrors).toEqual([]);
   });
 
   it('never has more containers alive than pool.maxSize; a waiting job gets the next free slot', async () => {
-    const runtime = new DockerRuntime({ pool: { size: 1, maxSize: 2 } });
+    const runtime = new DockerRuntime({ minIdle: 1, maxWorkers: 2 });
     try {
       await runtime.warm();
       const hang = () => new AbortController();
       const controllers = [hang(), hang(), hang()];
       const runs = controllers.map((c, i) => hostRun(runtime, i < 2 ? 'await new Promise(() => {});' : 'return "third"', { signal: c.signal }));
       // Two hanging jobs hold both slots; the third waits for one.
-      while (runtime.poolStats.alive < 2 || runtime.poolStats.running < 3) await new Promise((r) => setTimeout(r, 20));
+      while (runtime.stats().alive < 2 || runtime.stats().busy + runtime.stats().queued < 3) await new Promise((r) => setTimeout(r, 20));
       expect((await ourContainers(runtime.id)).length).toBeLessThanOrEqual(2);
       controllers[0]!.abort();
       const third = await runs[2];
@@ -264,7 +278,7 @@ describe.skipIf(!probe.available)('DockerRuntime on the real engine', () => {
   it('reports pool errors and surfaces them to the next start()', async () => {
     const errors: DockerRuntimeError[] = [];
     // The engine refuses a CPU quota larger than the machine at create time.
-    const broken = new DockerRuntime({ cpus: os.cpus().length + 64, pool: { size: 1 }, onError: (e) => errors.push(e) });
+    const broken = new DockerRuntime({ cpus: os.cpus().length + 64, minIdle: 1, onError: (e) => errors.push(e) });
     try {
       await expect(broken.warm()).rejects.toMatchObject({ code: 'RUNTIME_UNAVAILABLE', phase: 'refill' });
       expect(errors[0]?.phase).toBe('refill');
@@ -278,23 +292,23 @@ describe.skipIf(!probe.available)('DockerRuntime on the real engine', () => {
   });
 
   it('a single execution without warm() starts no pool containers; a second one fills the pool', async () => {
-    const runtime = new DockerRuntime({ pool: { size: 1 } });
+    const runtime = new DockerRuntime({ minIdle: 1 });
     try {
       expect((await hostRun(runtime, 'return 1')).value).toBe(1);
       await runtime.drain();
-      expect(runtime.poolStats).toMatchObject({ idle: 0, starting: 0 });
+      expect(runtime.stats()).toMatchObject({ idle: 0, starting: 0 });
       expect(await ourContainers(runtime.id)).toEqual([]);
       expect((await hostRun(runtime, 'return 2')).value).toBe(2);
       const deadline = Date.now() + 20_000;
-      while (runtime.poolStats.idle < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(runtime.poolStats.idle).toBe(1);
+      while (runtime.stats().idle < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(runtime.stats().idle).toBe(1);
     } finally {
       await runtime.dispose();
     }
   });
 
   it('fails clearly when the image is missing', async () => {
-    const runtime = new DockerRuntime({ image: 'toolexec-sandbox:does-not-exist', pool: { size: 0 } });
+    const runtime = new DockerRuntime({ image: 'toolexec-sandbox:does-not-exist', minIdle: 0 });
     const run = await hostRun(runtime, 'return 1');
     await runtime.dispose();
     expect(run.outcome.failure).toMatchObject({ code: 'RUNTIME_UNAVAILABLE', message: expect.stringMatching(/npm run sandbox:build/) });
@@ -304,17 +318,74 @@ describe.skipIf(!probe.available)('DockerRuntime on the real engine', () => {
     const docker = new Docker();
     // A pid that cannot be alive (above the kernel's pid_max ceiling).
     const stale = await docker.createContainer({
-      ...containerOptions({ image: DEFAULT_IMAGE, heapMb: 32, cpus: 1, pidsLimit: 16, runtime: 'runc', tmpfsMb: 1, fsizeMb: 1, nofile: 64 }),
+      ...containerOptions({ image: DEFAULT_IMAGE, heapMb: 32, cpus: 1, pidsLimit: 16, runtime: 'runc', tmpfsMb: 1, fsizeMb: 1, nofile: 64, idleTtlMs: 1000, maxTimeoutMs: 1000 }),
       Labels: { [SANDBOX_LABEL]: '1', [OWNER_PID_LABEL]: '4194999', [OWNER_HOST_LABEL]: os.hostname() },
     });
-    const runtime = new DockerRuntime({ pool: { size: 0 } });
-    await runtime.connect();
-    await runtime.dispose();
-    await expect(stale.inspect()).rejects.toMatchObject({ statusCode: 404 });
+    // Another host's container past its expiry is removed too; one still in its time is kept.
+    const expired = await docker.createContainer({
+      ...containerOptions({ image: DEFAULT_IMAGE, heapMb: 32, cpus: 1, pidsLimit: 16, runtime: 'runc', tmpfsMb: 1, fsizeMb: 1, nofile: 64, idleTtlMs: 1000, maxTimeoutMs: 1000 }),
+      Labels: { [SANDBOX_LABEL]: '1', [OWNER_PID_LABEL]: '1', [OWNER_HOST_LABEL]: 'another-host', [EXPIRES_LABEL]: String(Date.now() - 1000) },
+    });
+    const current = await docker.createContainer({
+      ...containerOptions({ image: DEFAULT_IMAGE, heapMb: 32, cpus: 1, pidsLimit: 16, runtime: 'runc', tmpfsMb: 1, fsizeMb: 1, nofile: 64, idleTtlMs: 1000, maxTimeoutMs: 1000 }),
+      Labels: { [SANDBOX_LABEL]: '1', [OWNER_PID_LABEL]: '1', [OWNER_HOST_LABEL]: 'another-host', [EXPIRES_LABEL]: String(Date.now() + 3_600_000) },
+    });
+    try {
+      const runtime = new DockerRuntime({ minIdle: 0 });
+      await runtime.connect();
+      await runtime.dispose();
+      await expect(stale.inspect()).rejects.toMatchObject({ statusCode: 404 });
+      await expect(expired.inspect()).rejects.toMatchObject({ statusCode: 404 });
+      expect((await current.inspect()).Id).toBe(current.id);
+    } finally {
+      await current.remove({ force: true }).catch(() => undefined);
+    }
   });
 
+  it.each(['runc', ...(probe.runsc ? ['runsc'] : [])])('a container whose host dies mid-execution ends by itself at its deadline (%s), and the next start-up removes it', async (oci) => {
+    // A real host process, killed with SIGKILL while its guest spins in a loop that never lets the
+    // agent see its stdin close.
+    const dist = new URL('../../../dist/runtime/docker/index.js', import.meta.url).href;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `
+      import { DockerRuntime } from ${JSON.stringify(dist)};
+      const rt = new DockerRuntime({ minIdle: 0, runtime: ${JSON.stringify(oci)} });
+      rt.start({ code: '__toolexec_start(async function () {\\nfor (;;) {}\\n});', filename: 's.js', lineOffset: 1, limits: { timeoutMs: 1500, memoryMb: 64, maxOutputBytes: 1e6 } }, () => {});
+      const t = setInterval(() => { const w = rt.workers()[0]; if (w && w.id && rt.stats().busy === 1) { console.log(w.id); clearInterval(t); } }, 20);
+      setInterval(() => console.error(JSON.stringify(rt.stats())), 2000);
+    `], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const id = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`the host process never ran the job: ${stderr}`)), 30_000);
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) {
+          clearTimeout(timer);
+          resolve(out.trim());
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`the host process exited early (${code}): ${stderr}`)));
+    });
+    child.kill('SIGKILL');
+    const docker = new Docker();
+    const container = docker.getContainer(id);
+    // Deadline 1.5 s plus the watchdog's 1 s grace; the rest is slack for a loaded machine.
+    const until = Date.now() + 30_000;
+    let running = true;
+    while (running && Date.now() < until) {
+      running = (await container.inspect()).State.Running;
+      if (running) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(running).toBe(false);
+    const runtime = new DockerRuntime({ minIdle: 0 });
+    await runtime.connect();
+    await runtime.dispose();
+    await expect(container.inspect()).rejects.toMatchObject({ statusCode: 404 });
+  }, 60_000);
+
   it.runIf(probe.runsc)('runs the seed journey through the Executor under gVisor (runsc), still without network', async () => {
-    const runtime = new DockerRuntime({ runtime: 'runsc', pool: { size: 1 } });
+    const runtime = new DockerRuntime({ runtime: 'runsc', minIdle: 1 });
     const { runner } = makeRunner();
     const executor = new Executor({ runner, runtime });
     try {

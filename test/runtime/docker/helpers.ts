@@ -1,14 +1,11 @@
 // Shared by the Docker tests: whether the engine is usable, and a small host end of the bridge
 // (tools answered in-process, logs collected) for driving the runtime without the executor.
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import type { Runtime, RuntimeLimits, RuntimeOutcome } from '../../../src/runtime/types.js';
 import { DEFAULT_IMAGE, SANDBOX_LABEL, OWNER_PID_LABEL, RUNTIME_ID_LABEL } from '../../../src/runtime/docker/index.js';
 
 export const REQUIRE_DOCKER = process.env.TOOLEXEC_REQUIRE_DOCKER === '1';
 
-export const prelude = readFileSync(fileURLToPath(new URL('../../../runtimes/prelude.js', import.meta.url)), 'utf8');
 
 export interface DockerProbe {
   available: boolean;
@@ -70,7 +67,7 @@ export async function hostRun(
   let receivedBytes = 0;
   const code = `__toolexec_start(async function () {\n${body}\n});`;
   const session = runtime.start(
-    { prelude, code, filename: 'script.js', lineOffset: 1, limits: { ...DEFAULT_LIMITS, ...options.limits }, ...(options.signal ? { signal: options.signal } : {}) },
+    { code, filename: 'script.js', lineOffset: 1, limits: { ...DEFAULT_LIMITS, ...options.limits }, ...(options.signal ? { signal: options.signal } : {}) },
     (message) => {
       receivedBytes += message.length;
       const m = JSON.parse(message) as Record<string, any>;

@@ -27,7 +27,7 @@ describe.skipIf(!probe.available)('docker: plugins and CLI', () => {
     allowedTools: ['math:*'],
   });
   backend.register({ namespace: 'plugin', name: 'snoop', code: 'export default async () => run("secret:read", {})', allowedTools: ['math:*'] });
-  backend.register({ namespace: 'plugin', name: 'netcat', code: 'export default async () => typeof require' });
+  backend.register({ namespace: 'plugin', name: 'netcat', code: 'export default async () => { try { require("net"); return "loaded"; } catch (e) { return [typeof process, e.message]; } }' });
   afterAll(async () => {
     await backend.dispose();
     expect(await ourContainers()).toEqual([]);
@@ -46,7 +46,8 @@ describe.skipIf(!probe.available)('docker: plugins and CLI', () => {
   });
 
   it('gives plugin code no Node module loader', async () => {
-    expect((await runner.run('plugin:netcat', {})).structured).toBe('undefined');
+    // `require` is the prelude's stub, which only says that there are no modules.
+    expect((await runner.run('plugin:netcat', {})).structured).toEqual(['undefined', expect.stringMatching(/^require\("net"\) is not available in the sandbox/)]);
   });
 
   it('toolexec exec --runtime docker runs the seed journey', () => {

@@ -1,0 +1,12 @@
+/**
+ * toolexec/docker — the Docker runtime on its own: single-use hardened containers from a warm
+ * pool (no network, read-only root, non-root, capabilities dropped, memory/CPU/PID limits),
+ * optionally under gVisor. `new Executor({ runtime: 'docker' })` loads it by name; import it
+ * to configure the pool yourself and hand the runtime to an executor.
+ *
+ *   const runtime = createDockerRuntime({ runtime: 'runsc' });
+ *   const executor = new Executor({ runner, runtime });
+ *
+ * Importing it loads no dockerode until the runtime first talks to the Docker daemon.
+ */
+export { DockerRuntime, DockerRuntimeError, createDockerRuntime, type DockerRuntimeOptions } from './runtime/docker/index.js';

@@ -1,0 +1,270 @@
+/**
+ * The host end of one isolated-vm sandbox process (`runtimes/isolated-vm/process.js`): spawn, the
+ * line protocol, two backstops watched from outside (V8's fatal out-of-memory report on stderr,
+ * and the process's resident size while a job runs), and the hard kill. It knows nothing of jobs'
+ * lifecycles; the supervisor drives it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import type { HostToSandbox, RuntimeFailure, SandboxToHost, SandboxWorker, WorkerEvents } from '../types.js';
+import { guestPath } from '../guest.js';
+
+export interface IsolatedVmWorkerOptions {
+  nodePath: string;
+  ivmPath: string;
+  prelude: string;
+  maxMemoryMb: number;
+  /** `--max-old-space-size` of the process's own Node heap (messages in transit live there). */
+  processHeapMb: number;
+  isolateUses: number;
+  /** How to install or fix isolated-vm, appended to errors that say it cannot load. */
+  installHint: string;
+  /** Resident-memory ceiling while a job with this heap limit runs, in bytes. */
+  rssLimitBytes(memoryMb: number): number;
+}
+
+/** Last bytes of the process's stderr kept to explain a crash (V8 prints its OOM report there). */
+const STDERR_TAIL = 8192;
+/** V8's fatal heap report (`<--- Last few GCs --->`, `<--- JS stacktrace --->`, "heap out of memory"). */
+export const V8_OOM_REPORT = /<--- (Last few GCs|JS stacktrace) --->|heap out of memory|is_heap_oom|Allocation failed/;
+/** How often a running job's process is checked against its resident-memory ceiling. */
+const RSS_CHECK_MS = 50;
+/** `/proc/<pid>/statm` counts pages; 4 KiB on the Linux targets this runs on. */
+const PAGE_SIZE = 4096;
+/** Longest line the host accepts from the process (a guest message is capped far below by the executor). */
+const MAX_LINE_CHARS = 256 * 1024 * 1024;
+
+type FromProcess = SandboxToHost | { t: 'ready'; pid: number } | { t: 'fatal'; message: string };
+
+/** An error that says no process will ever start here (isolated-vm cannot load). */
+class PermanentError extends Error {
+  readonly permanent = true;
+}
+
+export class IsolatedVmWorker implements SandboxWorker {
+  private readonly child: ChildProcess;
+  private readonly input: Writable;
+  private readonly ready: Promise<void>;
+  private readonly exited: Promise<void>;
+  private alive = true;
+  private stderrTail = '';
+  private oomReported = false;
+  private fatalMessage: string | undefined;
+  private outbox: string[] = [];
+  private flushQueued = false;
+  private rssTimer: NodeJS.Timeout | undefined;
+  /** What the host saw go wrong from outside, for the exit classification. */
+  private fault: RuntimeFailure | undefined;
+  private running = false;
+
+  constructor(
+    private readonly options: IsolatedVmWorkerOptions,
+    private readonly events: WorkerEvents,
+  ) {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    // The process is our own program: nothing from the host's NODE_OPTIONS (loaders, inspectors,
+    // a missing --no-node-snapshot) should change how it starts.
+    delete env.NODE_OPTIONS;
+    env.TOOLEXEC_IVM_PATH = options.ivmPath;
+    env.TOOLEXEC_IVM_MAX_MEMORY_MB = String(options.maxMemoryMb);
+    env.TOOLEXEC_IVM_ISOLATE_USES = String(options.isolateUses);
+    this.child = spawn(options.nodePath, ['--no-node-snapshot', `--max-old-space-size=${options.processHeapMb}`, guestPath('isolated-vm/process.js')], {
+      stdio: ['pipe', 'ignore', 'pipe', 'pipe'],
+      env,
+      windowsHide: true,
+    });
+    this.input = this.child.stdin as Writable;
+    // A write to a process that just died raises EPIPE here; the exit handler reports it.
+    this.input.on('error', () => {});
+    const stderr = this.child.stderr as Readable;
+    stderr.setEncoding('utf8');
+    stderr.on('data', (chunk: string) => {
+      this.stderrTail = (this.stderrTail + chunk).slice(-STDERR_TAIL);
+      if (!this.oomReported && V8_OOM_REPORT.test(this.stderrTail)) {
+        this.oomReported = true;
+        // The process is doomed, and may even hang inside V8's OOM handler instead of exiting.
+        if (this.running) this.events.fault(this.memoryFailure());
+        else void this.stop();
+      }
+    });
+    let resolveReady!: () => void;
+    let rejectReady!: (e: Error) => void;
+    this.ready = new Promise<void>((resolve, reject) => {
+      resolveReady = resolve;
+      rejectReady = reject;
+    });
+    this.ready.catch(() => {});
+    const out = this.child.stdio[3] as Readable;
+    out.setEncoding('utf8');
+    let buffered = '';
+    out.on('data', (chunk: string) => {
+      // Only the new chunk is searched, so a long message arriving in many chunks stays linear.
+      if (chunk.indexOf('\n') === -1) {
+        buffered += chunk;
+        if (buffered.length > MAX_LINE_CHARS) this.breach('a line longer than the host accepts');
+        return;
+      }
+      const lines = (buffered + chunk).split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) this.onLine(line, resolveReady);
+    });
+    this.exited = new Promise((resolve) => {
+      let reported = false;
+      const gone = (code: number | null, signal: NodeJS.Signals | null, drain: boolean) => {
+        this.alive = false;
+        clearInterval(this.rssTimer);
+        rejectReady(this.startError(code, signal));
+        const report = () => {
+          if (reported) return;
+          reported = true;
+          this.events.exit(this.exitFailure(code, signal));
+          resolve();
+        };
+        // stdio may still hold the last lines; let them drain before reporting the exit.
+        if (drain) setImmediate(report);
+        else report();
+      };
+      this.child.once('exit', (code, signal) => gone(code, signal, true));
+      this.child.once('error', (err) => {
+        // A process that could not even be spawned never emits `exit`.
+        if (this.child.pid !== undefined) return;
+        rejectReady(new PermanentError(`a sandbox process could not be started with ${options.nodePath}: ${err.message}. ${options.installHint}`));
+        gone(null, null, false);
+      });
+    });
+    this.post({ t: 'init', prelude: options.prelude });
+  }
+
+  start(): Promise<void> {
+    return this.ready;
+  }
+
+  send(message: HostToSandbox): void {
+    if (message.t === 'job') this.watch(message.job.limits.memoryMb);
+    this.post(message);
+  }
+
+  stop(): Promise<void> {
+    if (this.alive) {
+      // Whoever awaits the exit must see it: keep the event loop alive until then.
+      this.child.ref();
+      // SIGKILL: the process may be stuck inside a native builtin and cannot be asked.
+      this.child.kill('SIGKILL');
+    }
+    return this.exited;
+  }
+
+  ref(): void {
+    this.child.ref();
+  }
+
+  unref(): void {
+    // Idle sandbox processes must not keep the host alive; a running job holds its own timers.
+    this.child.unref();
+    for (const s of [this.child.stdin, this.child.stderr, this.child.stdio[3]]) (s as Socket | null)?.unref?.();
+  }
+
+  /** The process id (diagnostics and leak checks). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  private onLine(line: string, resolveReady: () => void): void {
+    let m: FromProcess;
+    try {
+      m = JSON.parse(line) as FromProcess;
+    } catch {
+      return;
+    }
+    if (m === null || typeof m !== 'object') return;
+    if (m.t === 'ready') resolveReady();
+    else if (m.t === 'fatal') this.fatalMessage = String(m.message).slice(0, 2000);
+    else if (m.t === 'out' || m.t === 'end') {
+      if (m.t === 'end') {
+        this.running = false;
+        clearInterval(this.rssTimer);
+      }
+      this.events.message(m);
+    }
+  }
+
+  /** Queues one protocol object; everything queued in the same tick goes out in one write. */
+  private post(message: object): void {
+    if (!this.alive) return;
+    this.outbox.push(JSON.stringify(message));
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(() => {
+        this.flushQueued = false;
+        if (this.outbox.length === 0 || !this.alive) return;
+        const text = this.outbox.join('\n') + '\n';
+        this.outbox = [];
+        this.input.write(text);
+      });
+    }
+  }
+
+  /**
+   * isolated-vm counts the V8 heap and ArrayBuffers against `memoryLimit`, but not every native
+   * allocation (WebAssembly memories, measured here: 1.2 GB resident in a 64 MB isolate, are
+   * removed from the guest for that reason). The process's resident size is the backstop.
+   */
+  private watch(memoryMb: number): void {
+    this.running = true;
+    clearInterval(this.rssTimer);
+    const pid = this.child.pid;
+    if (pid === undefined || process.platform !== 'linux') return;
+    const limit = this.options.rssLimitBytes(memoryMb);
+    const path = `/proc/${pid}/statm`;
+    this.rssTimer = setInterval(() => {
+      let rss: number;
+      try {
+        rss = Number(readFileSync(path, 'utf8').split(' ')[1]) * PAGE_SIZE;
+      } catch {
+        return;
+      }
+      if (rss > limit && this.running) {
+        clearInterval(this.rssTimer);
+        this.events.fault({
+          code: 'MEMORY_LIMIT',
+          message: `The sandbox process grew to ${Math.round(rss / 1048576)} MB resident, over its ${Math.round(limit / 1048576)} MB ceiling (memory the isolate's ${memoryMb} MB limit does not count); it was replaced`,
+        });
+      }
+    }, RSS_CHECK_MS);
+    this.rssTimer.unref();
+  }
+
+  private breach(what: string): void {
+    this.fault ??= { code: 'SANDBOX_CRASHED', message: `The sandbox process broke the protocol: it sent ${what}` };
+    if (this.running) this.events.fault(this.fault);
+    else void this.stop();
+  }
+
+  private memoryFailure(): RuntimeFailure {
+    return {
+      code: 'MEMORY_LIMIT',
+      message: "The script exhausted the sandbox's memory (the isolate overshot its limit and V8 gave up on the sandbox process, which was replaced)",
+    };
+  }
+
+  private startError(code: number | null, signal: NodeJS.Signals | null): Error {
+    // isolated-vm itself failed to load: that will not get better by retrying.
+    if (this.fatalMessage !== undefined) return new PermanentError(`the isolated-vm runtime is unavailable: isolated-vm failed to load in a sandbox process (${this.fatalMessage}). ${this.options.installHint}`);
+    return new Error(`a sandbox process exited during start-up (${this.describeExit(code, signal)})`);
+  }
+
+  private exitFailure(code: number | null, signal: NodeJS.Signals | null): RuntimeFailure {
+    if (this.fault) return this.fault;
+    if (this.oomReported || V8_OOM_REPORT.test(this.stderrTail)) return this.memoryFailure();
+    return { code: 'SANDBOX_CRASHED', message: `The isolated-vm sandbox process died (${this.describeExit(code, signal)}); it was replaced` };
+  }
+
+  private describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+    const how = signal !== null ? `signal ${signal}` : `exit code ${code}`;
+    if (this.fatalMessage !== undefined) return `${how}: ${this.fatalMessage}`;
+    const tail = this.stderrTail.trim().split('\n').slice(-6).join('\n');
+    return tail ? `${how}: ${tail}` : how;
+  }
+}
