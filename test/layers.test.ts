@@ -24,6 +24,7 @@ const ROOT_ENTRY_CEILING = 'code';
  */
 const UNRESOLVABLE_ALLOWED: Record<string, { expression: string; why: string }[]> = {
   'src/engine/tool-modules.ts': [{ expression: 'pathToFileURL(file).href', why: "the user's tool modules, outside src/" }],
+  'src/code/prepare.ts': [{ expression: 'main', why: "amaro's own entry, resolved by name just before, loaded afresh after a WebAssembly trap" }],
 };
 
 export interface ImportEdge {

@@ -102,7 +102,7 @@ describe('root entry', () => {
       expect(text, entry).not.toMatch(/export (type )?\*/);
     }
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
-    expect(Object.keys(pkg.exports).sort()).toEqual(['.', './docker', './engine', './mcp', './package.json', './server']);
+    expect(Object.keys(pkg.exports).sort()).toEqual(['.', './docker', './engine', './mcp', './package.json', './server', './store/memory', './store/redis', './store/sqlite']);
   });
 });
 

@@ -108,7 +108,7 @@ describe('README: Running the server', () => {
   it('its ceilings table is the server\'s', async () => {
     const { SERVE_DEFAULT_MAX_LIMITS } = await import('../../src/server/toolexec-server.js');
     const table = rows('| limit | ceiling without a config value | why |');
-    const parse = (v: string) => (v.endsWith('MiB') ? Number(v.replace(' MiB', '')) * 1024 * 1024 : Number(v.replace(/,/g, '')));
+    const parse = (v: string) => (v.endsWith('MiB') ? Number(v.replace(' MiB', '')) * 1024 * 1024 : v.endsWith('KiB') ? Number(v.replace(' KiB', '')) * 1024 : Number(v.replace(/,/g, '')));
     expect(Object.fromEntries(table.map((r) => [r[0]!.replace(/`/g, ''), parse(r[1]!)]))).toEqual(SERVE_DEFAULT_MAX_LIMITS);
   });
 

@@ -349,7 +349,8 @@ describe.skipIf(!probe.available)('DockerRuntime on the real engine', () => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', `
       import { DockerRuntime } from ${JSON.stringify(dist)};
       const rt = new DockerRuntime({ minIdle: 0, runtime: ${JSON.stringify(oci)} });
-      rt.start({ code: '__toolexec_start(async function () {\\nfor (;;) {}\\n});', filename: 's.js', lineOffset: 1, limits: { timeoutMs: 1500, memoryMb: 64, maxOutputBytes: 1e6 } }, () => {});
+      const s = rt.start({ code: '__toolexec_start(async function () {\\nfor (;;) {}\\n});', filename: 's.js', lineOffset: 1, limits: { timeoutMs: 1500, memoryMb: 64, maxOutputBytes: 1e6 } }, () => {});
+      s.done.then((o) => console.error('ended before the kill: ' + JSON.stringify(o)));
       const t = setInterval(() => { const w = rt.workers()[0]; if (w && w.id && rt.stats().busy === 1) { console.log(w.id); clearInterval(t); } }, 20);
       setInterval(() => console.error(JSON.stringify(rt.stats())), 2000);
     `], { stdio: ['ignore', 'pipe', 'pipe'] });
