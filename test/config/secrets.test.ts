@@ -126,7 +126,7 @@ describe('secrets from ${VAR} never appear in output', { timeout: 180_000 }, () 
 
   it('toolexec serve over stdio: run_tool, execute_code, errors and its stderr', async () => {
     const file = config({ mcpServers: { everything: everything(), dumper }, tools: [LEAKY] });
-    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--config', file], env: env as Record<string, string>, stderr: 'pipe' });
+    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--config', file, '--verbose=args'], env: env as Record<string, string>, stderr: 'pipe' });
     let stderr = '';
     transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const client = new Client({ name: 'secrets-test', version: '1.0.0' });
@@ -145,13 +145,16 @@ describe('secrets from ${VAR} never appear in output', { timeout: 180_000 }, () 
         await client.callTool({ name: 'execute_code', arguments: { script: "const e = await tools.everything.get_env({}); console.log(JSON.stringify(e)); return (await run('leak:env', {})).note" } }),
       );
       expect(code).toContain(`key=${LABEL}`);
+      // A client that sends the secret back as an argument: --verbose=args logs it redacted.
+      capture('serve: run_tool with the secret in its arguments', await client.callTool({ name: 'run_tool', arguments: { toolId: 'leak:env', args: { query: `look up ${SECRET}` } } }));
       const described = capture('serve: describe_tool', await client.callTool({ name: 'describe_tool', arguments: { toolId: 'leak:env', detail: 'full' } }));
       expect(described).toContain('leak:env');
     } finally {
       await client.close();
     }
     capture('serve: stderr', stderr);
-    // The failed server was reported, with its stderr tail, redacted.
+    // The failed server was reported, with its stderr tail, redacted; each call was logged.
     expect(stderr).toContain('MCP server "dumper" is unavailable');
+    expect(stderr).toMatch(/run_tool leak:env ok .*args=.*"query":"look up \[redacted\]"/);
   });
 });
