@@ -19,14 +19,25 @@ export {
   emptyConfig,
   loadConfig,
   parseConfig,
+  userConfigDir,
   type ConfigLimitKey,
   type ConfigLimits,
   type ConfigRuntime,
   type ConfigServe,
+  type ConfigSource,
   type LoadConfigOptions,
   type ToolexecConfig,
 } from './config/load-config.js';
 export { CONFIG_KEYS, CONFIG_LIMIT_KEYS, CONFIG_RUNTIMES, CONFIG_SCHEMA, CONFIG_SERVE_KEYS, MIN_DESCRIPTION_BUDGET } from './config/schema.js';
-export { createEngine, type CreateEngineOptions, type Engine, type EngineExecuteOptions } from './engine/engine.js';
-export { PolicyIndex, ToolPolicy, policyMiddleware } from './engine/policy.js';
-export { ToolModuleError, importToolModule, loadToolModules } from './engine/tool-modules.js';
+export {
+  createEngine,
+  type CreateEngineOptions,
+  type Engine,
+  type EngineExecuteOptions,
+  type EngineServerStatus,
+  type EngineStartup,
+} from './engine/engine.js';
+export { PolicyIndex, ToolPolicy, describeHidden, hiddenByPolicy, policyMiddleware, type HiddenGroup } from './engine/policy.js';
+export { ToolModuleError, importToolModule, loadToolModules, type LoadToolModulesOptions, type ToolModuleDefinition } from './engine/tool-modules.js';
+// What the engine redacts with (`engine.redactor`): values that came from `${VAR}` references.
+export { MIN_SECRET_LENGTH, Redactor, type Secret } from './model/redact.js';

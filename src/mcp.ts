@@ -11,9 +11,14 @@
  */
 export {
   DEFAULT_MCP_TIMEOUT_MS,
+  FOREIGN_SERVER_KEYS,
   McpConfigError,
+  NOT_SECRET_VARIABLES,
+  SERVER_KEYS,
   parseMcpServer,
   parseMcpServers,
+  serverRedactor,
+  stdioServerEnv,
   type McpHttpServerConfig,
   type McpServerConfig,
   type McpStdioServerConfig,

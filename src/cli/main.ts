@@ -13,7 +13,7 @@ import { registerToolsCommand } from './tools-command.js';
 import { registerTypesCommand } from './types-command.js';
 import { ConfigError } from '../config/load-config.js';
 import { ToolModuleError } from '../engine/tool-modules.js';
-import { UsageError } from './util.js';
+import { StartupError, UsageError } from './util.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -47,6 +47,10 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     if (e instanceof UsageError || e instanceof ToolModuleError || e instanceof ConfigError) {
       process.stderr.write(`toolexec: ${e.message}\n`);
       return 2;
+    }
+    if (e instanceof StartupError) {
+      process.stderr.write(`toolexec: ${e.message}\n`);
+      return 1;
     }
     process.stderr.write(`toolexec: ${(e as Error)?.stack ?? String(e)}\n`);
     return 1;

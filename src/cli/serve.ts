@@ -76,7 +76,8 @@ function stopTriggers(watchParent: boolean): { promise: Promise<string>; dispose
 
 /** Secrets the config holds in plain sight: env and header values of upstream servers, and the bearer token. */
 function configSecrets(engine: Engine, token: string | undefined): string[] {
-  const out: string[] = token ? [token] : [];
+  // What came from the environment (`${VAR}`, envFile), wherever in the config it was used.
+  const out: string[] = [...(token ? [token] : []), ...engine.redactor.secrets().map((s) => s.value)];
   for (const s of engine.config.mcpServers) {
     const values = [...Object.values((s as { env?: Record<string, string> }).env ?? {}), ...Object.values((s as { headers?: Record<string, string> }).headers ?? {})];
     // Short values (`1`, `true`) are settings, not secrets, and would blank out ordinary text.

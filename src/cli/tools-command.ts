@@ -6,7 +6,8 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load-config.js';
 import { createEngine, type CreateEngineOptions, type Engine } from '../engine/engine.js';
-import { collect, parseIntOption, writeJson } from './util.js';
+import { describeHidden, hiddenByPolicy } from '../engine/policy.js';
+import { StartupError, collect, parseIntOption, writeJson } from './util.js';
 
 /** The options every engine-backed command accepts. */
 export interface EngineCliOptions {
@@ -23,15 +24,60 @@ export function addEngineOptions(command: Command): Command {
 
 /**
  * Loads the config (a `ConfigError` propagates: exit code 2) and builds the engine, with
- * warnings on stderr (stdout may be a protocol stream).
+ * warnings on stderr (stdout may be a protocol stream). When every enabled MCP server failed
+ * the engine is closed and a `StartupError` names each failure (exit code 1); when the
+ * config's patterns hide every tool, a warning says which pattern hid what.
  */
-export async function openEngine(opts: EngineCliOptions, extra: CreateEngineOptions = {}): Promise<Engine> {
+export async function openEngine(opts: EngineCliOptions, extra: CreateEngineOptions & { explainEmpty?: boolean } = {}): Promise<Engine> {
+  const { explainEmpty = true, ...engineOptions } = extra;
   const config = loadConfig(opts.config);
-  return createEngine(config, {
+  const print = (message: string) => process.stderr.write(`toolexec: warning: ${message}\n`);
+  // Held until the engine is up: when every server failed, the error says it all, once.
+  let held: string[] | undefined = [];
+  const engine = await createEngine(config, {
     tools: opts.tools ?? [],
-    onWarning: (message) => process.stderr.write(`toolexec: warning: ${message}\n`),
-    ...extra,
+    onWarning: (message) => (held ? held.push(message) : print(message)),
+    ...engineOptions,
   });
+  const { servers } = engine.startup;
+  const allFailed = servers.length > 0 && servers.every((s) => !s.ok);
+  for (const message of held) if (!(allFailed && /^MCP server ".*" is unavailable: /.test(message))) print(message);
+  held = undefined;
+  if (allFailed) {
+    await engine.close();
+    const lines = servers.map((s) => `- ${s.server}: ${summarizeFailure(s.error ?? 'failed')}`);
+    throw new StartupError(`${servers.length === 1 ? 'the only MCP server' : `all ${servers.length} MCP servers`} in the config failed to start:\n${lines.join('\n')}`);
+  }
+  if (explainEmpty) {
+    const why = noToolsReason(engine);
+    if (why !== undefined && engine.startup.registered > 0) process.stderr.write(`toolexec: warning: ${why.replace(/\n/g, '\n  ')}\n`);
+  }
+  return engine;
+}
+
+/** A failure's first line (bounded) and the server's stderr tail, the parts a user acts on. */
+function summarizeFailure(message: string): string {
+  const [first = ''] = message.split('\n');
+  const head = first.length > 300 ? `${first.slice(0, 299)}…` : first;
+  const at = message.indexOf('\nserver stderr (last lines):\n');
+  const tail = at === -1 ? '' : message.slice(at);
+  return `${head}${tail}`.replace(/\n/g, '\n    ');
+}
+
+/**
+ * Why an engine exposes no tools, or undefined when it exposes some: the config's patterns
+ * (each one and what it hides), servers that listed nothing, or nothing configured at all.
+ */
+export function noToolsReason(engine: Engine): string | undefined {
+  const { exposed, registered, servers } = engine.startup;
+  if (exposed > 0) return undefined;
+  if (registered > 0) {
+    const lines = describeHidden(hiddenByPolicy(engine.policy, engine.baseIndex.list().map((t) => t.id)));
+    return `no tools are exposed: the config's patterns hide all ${registered} registered tool${registered === 1 ? '' : 's'}:\n- ${lines.join('\n- ')}`;
+  }
+  const connected = servers.filter((s) => s.ok).map((s) => JSON.stringify(s.server));
+  if (connected.length > 0) return `no tools: the MCP server${connected.length === 1 ? '' : 's'} ${connected.join(', ')} connected but list${connected.length === 1 ? 's' : ''} no tools`;
+  return 'no tools (add mcpServers or tools to the config, or pass --tools)';
 }
 
 export function registerToolsCommand(program: Command): void {
@@ -45,7 +91,7 @@ export function registerToolsCommand(program: Command): void {
     .option('-l, --limit <n>', 'most results to show (default: all when listing, 20 when searching)', parseIntOption('--limit'))
     .option('--json', 'print the matches as JSON (id, title, description, schemas)')
     .action(async (query: string, opts: EngineCliOptions & { namespace?: string; limit?: number; json?: boolean }) => {
-      const engine = await openEngine(opts);
+      const engine = await openEngine(opts, { explainEmpty: false });
       try {
         const limit = opts.limit ?? (query.trim() === '' ? Number.MAX_SAFE_INTEGER : 20);
         const items = [];
@@ -77,7 +123,8 @@ export function registerToolsCommand(program: Command): void {
           return;
         }
         if (items.length === 0) {
-          process.stderr.write(query.trim() ? `no tools match ${JSON.stringify(query)}\n` : 'no tools (add mcpServers or tools to the config, or pass --tools)\n');
+          const none = noToolsReason(engine);
+          process.stderr.write(none !== undefined ? `${none}\n` : `no tools match ${JSON.stringify(query)}\n`);
           return;
         }
         const width = Math.min(48, Math.max(...items.map((h) => h.id.length)));

@@ -6,6 +6,11 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/** The engine could not start anything useful (every MCP server failed): exit code 1, no stack. */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+}
+
 /** Commander collector for repeatable options. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

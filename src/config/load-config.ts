@@ -5,8 +5,10 @@
  * array`) and all problems are reported at once, before anything starts.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { McpConfigError, parseMcpServers, type McpServerConfig } from '../backends/mcp/config.js';
+import { closestName as closest } from '../model/did-you-mean.js';
 import type { ValidationIssue } from '../model/errors.js';
 import { defaultValidator } from '../schema/validator.js';
 import { CONFIG_KEYS, CONFIG_LIMIT_KEYS, CONFIG_RUNTIMES, CONFIG_SCHEMA, CONFIG_SERVE_KEYS } from './schema.js';
@@ -66,6 +68,22 @@ export class ConfigError extends Error {
 export interface LoadConfigOptions {
   /** Where `toolexec.config.json` is looked for and a relative `path` is resolved (default `process.cwd()`). */
   cwd?: string;
+  /**
+   * The environment: where `${VAR}` references are looked up, and where the user's config
+   * directory is found (`XDG_CONFIG_HOME`, `HOME`). Default `process.env`.
+   */
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * The user's toolexec directory: `$XDG_CONFIG_HOME/toolexec`, else `~/.config/toolexec`. A
+ * `toolexec.config.json` there is used when the working directory has none, so a client
+ * that starts `toolexec serve` from a directory of its own choosing still finds it.
+ */
+export function userConfigDir(env: Record<string, string | undefined> = process.env): string {
+  const xdg = env.XDG_CONFIG_HOME;
+  const base = xdg && xdg.startsWith('/') ? xdg : join(env.HOME || homedir(), '.config');
+  return join(base, 'toolexec');
 }
 
 /** The config used when there is no file: no servers, no tools, defaults everywhere. */
@@ -75,21 +93,29 @@ export function emptyConfig(dir = process.cwd()): ToolexecConfig {
 
 /**
  * Loads a config file. With `path`, the file must exist. Without it, `toolexec.config.json`
- * in the working directory is used when present, and the empty config otherwise.
+ * in the working directory is used when present, then the one in the user's config
+ * directory (`userConfigDir()`), and the empty config otherwise.
  * Throws `ConfigError` naming every problem.
  */
 export function loadConfig(path?: string, options: LoadConfigOptions = {}): ToolexecConfig {
   const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
   let file: string;
+  let shown: string;
   if (path === undefined) {
     file = resolve(cwd, DEFAULT_CONFIG_FILE);
-    if (!existsSync(file)) return emptyConfig(cwd);
+    shown = DEFAULT_CONFIG_FILE;
+    if (!existsSync(file)) {
+      file = join(userConfigDir(env), DEFAULT_CONFIG_FILE);
+      shown = file;
+      if (!existsSync(file)) return emptyConfig(cwd);
+    }
   } else {
     if (typeof path !== 'string' || path.length === 0) throw new ConfigError(undefined, ['the config path must be a non-empty string']);
     file = resolve(cwd, path);
     if (!existsSync(file)) throw new ConfigError(path, [`file not found (looked at ${file})`]);
+    shown = path;
   }
-  const shown = path ?? DEFAULT_CONFIG_FILE;
   const stat = statSync(file);
   if (!stat.isFile()) throw new ConfigError(shown, [`not a file (${file})`]);
   if (stat.size > MAX_CONFIG_BYTES) throw new ConfigError(shown, [`the file is ${stat.size} bytes; a config may be at most ${MAX_CONFIG_BYTES}`]);
@@ -99,14 +125,14 @@ export function loadConfig(path?: string, options: LoadConfigOptions = {}): Tool
   } catch (e) {
     throw new ConfigError(shown, [`cannot read the file: ${(e as Error).message}`], { cause: e });
   }
-  return parseConfig(text, { file, shown });
+  return parseConfig(text, { file, shown, env });
 }
 
 /**
  * Parses and checks config text. `file` (absolute) anchors relative paths; `shown` is the
  * name used in messages.
  */
-export function parseConfig(text: string, where: { file?: string; shown?: string; dir?: string } = {}): ToolexecConfig {
+export function parseConfig(text: string, where: ConfigSource = {}): ToolexecConfig {
   const shown = where.shown ?? where.file;
   let raw: unknown;
   try {
@@ -118,8 +144,20 @@ export function parseConfig(text: string, where: { file?: string; shown?: string
   return checkConfig(raw, { ...where, ...(shown !== undefined ? { shown } : {}) });
 }
 
+/** Where config text came from, for messages and relative paths. */
+export interface ConfigSource {
+  /** Absolute path of the file: relative paths are resolved against its directory. */
+  file?: string;
+  /** Name used in messages (default: `file`). */
+  shown?: string;
+  /** Directory for relative paths when there is no file (default: the working directory). */
+  dir?: string;
+  /** Where `${VAR}` references are looked up (default `process.env`). */
+  env?: Record<string, string | undefined>;
+}
+
 /** Checks an already-parsed config object (what `parseConfig` does after `JSON.parse`). */
-export function checkConfig(raw: unknown, where: { file?: string; shown?: string; dir?: string } = {}): ToolexecConfig {
+export function checkConfig(raw: unknown, where: ConfigSource = {}): ToolexecConfig {
   const shown = where.shown ?? where.file;
   const dir = where.dir ?? (where.file ? dirname(where.file) : process.cwd());
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -133,10 +171,13 @@ export function checkConfig(raw: unknown, where: { file?: string; shown?: string
   let mcpServers: McpServerConfig[] = [];
   const rawMcpServers = (obj.mcpServers ?? {}) as Record<string, unknown>;
   try {
-    mcpServers = parseMcpServers(rawMcpServers).map((s) =>
-      // A relative working directory in a file means "next to the file", as tool paths do.
-      s.transport === 'stdio' && s.cwd !== undefined && !isAbsolute(s.cwd) ? { ...s, cwd: resolve(dir, s.cwd) } : s,
-    );
+    // Relative paths in a file mean "next to the file", for servers as for tool modules; a
+    // server started from a file starts in the file's directory unless its cwd says otherwise.
+    mcpServers = parseMcpServers(rawMcpServers, {
+      dir,
+      ...(where.file ? { defaultCwd: dir } : {}),
+      ...(where.env ? { env: where.env } : {}),
+    });
   } catch (e) {
     if (e instanceof McpConfigError) problems.push(...e.problems);
     else throw e;
@@ -226,33 +267,6 @@ function describeIssue(issue: ValidationIssue, root: unknown): string {
 
 function dedupe(list: string[]): string[] {
   return [...new Set(list)];
-}
-
-/** The known name nearest to `name` by edit distance, when it is close enough to be a typo. */
-function closest(name: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const k of known) {
-    const d = editDistance(name.toLowerCase(), k.toLowerCase());
-    if (d < bestD) {
-      bestD = d;
-      best = k;
-    }
-  }
-  return bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  if (Math.abs(a.length - b.length) > 8) return Infinity;
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
 }
 
 /**

@@ -53,11 +53,15 @@ const patternList: JsonSchema = { type: 'array', items: { type: 'string', minLen
 
 const server: JsonSchema = {
   type: 'object',
-  // Other clients add their own keys (`autoApprove`, `alwaysAllow`, ...): a shared file must load.
+  // Unknown keys are reported by the MCP parser, with a suggestion for typos and a pass for the
+  // keys other clients add (`autoApprove`, `alwaysAllow`, ...): a shared file must load.
   properties: {
     command: { type: 'string', minLength: 1 },
     args: { type: 'array', items: { type: 'string' } },
     env: stringMap,
+    envFile: { type: 'string', minLength: 1 },
+    // Checked by the MCP parser, whose message says what the three forms mean.
+    inheritEnv: {},
     cwd: { type: 'string', minLength: 1 },
     url: { type: 'string', minLength: 1 },
     headers: stringMap,

@@ -11,8 +11,11 @@ import { InMemoryIndex } from '../index/in-memory-index.js';
 import type { IndexChange, ToolIndex } from '../index/types.js';
 import { Runner } from '../run/runner.js';
 import type { Executor } from '../code/executor.js';
-import type { ExecuteLimits, ExecuteOptions, ExecuteResult } from '../code/types.js';
+import type { ExecuteLimits, ExecuteOptions, ExecuteResult, ExecutorRunner } from '../code/types.js';
 import type { McpServersHandle, McpWarning } from '../backends/mcp/hub.js';
+import { serverRedactor } from '../backends/mcp/config.js';
+import type { Redactor } from '../model/redact.js';
+import type { Middleware } from '../run/types.js';
 import { loadToolModules } from './tool-modules.js';
 import type { ConfigRuntime, ToolexecConfig } from '../config/load-config.js';
 import type { RuntimeName } from '../runtime/types.js';
@@ -51,9 +54,38 @@ export interface CreateEngineOptions {
   defaultRuntime?: ConfigRuntime;
 }
 
+/** How one enabled MCP server fared when the engine started. */
+export interface EngineServerStatus {
+  server: string;
+  ok: boolean;
+  /** Tool IDs imported from it. */
+  tools: string[];
+  /** Why it is unavailable (redacted), when `ok` is false. */
+  error?: string;
+}
+
+/** What the engine started with: per-server outcomes and tool counts. */
+export interface EngineStartup {
+  /** Enabled MCP servers, in config order (empty when none were connected). */
+  servers: EngineServerStatus[];
+  /** Tools registered from tool modules. */
+  moduleTools: number;
+  /** Every registered tool, exposed or not. */
+  registered: number;
+  /** Tools the policy exposes. */
+  exposed: number;
+}
+
 /** A running engine; close it to stop the MCP servers and sandboxes. */
 export interface Engine extends AsyncDisposable {
   readonly config: ToolexecConfig;
+  /**
+   * Knows the values that came from the environment (`${VAR}` in the config): everything the
+   * engine reports is already redacted with it; use it for anything else that is printed.
+   */
+  readonly redactor: Redactor;
+  /** Per-server outcomes and tool counts at start-up. */
+  readonly startup: EngineStartup;
   readonly policy: ToolPolicy;
   /** Every registered tool, exposed or not. */
   readonly baseIndex: ToolIndex;
@@ -93,18 +125,33 @@ const CHANGE_DEBOUNCE_MS = 25;
  */
 export async function createEngine(config: ToolexecConfig, options: CreateEngineOptions = {}): Promise<Engine> {
   const policy = new ToolPolicy({ allow: config.allow, deny: config.deny });
+  const redactor = serverRedactor(config.mcpServers);
   const baseIndex = new InMemoryIndex();
   const index: ToolIndex = policy.open ? baseIndex : new PolicyIndex(baseIndex, policy);
+  const middleware: Middleware[] = [];
+  // Outermost: whatever any backend (a local tool reading the environment included) answers.
+  if (!redactor.empty) middleware.push(redactionMiddleware(redactor));
+  if (!policy.open) middleware.push(policyMiddleware(policy));
   const runner = new Runner({
     index,
     ...(config.toolTimeoutMs !== undefined ? { defaultTimeoutMs: config.toolTimeoutMs } : {}),
-    ...(policy.open ? {} : { middleware: [policyMiddleware(policy)] }),
+    ...(middleware.length > 0 ? { middleware } : {}),
   });
+  if (!redactor.empty) {
+    // A stream's end passes through the middleware; its progress and chunks do not.
+    const stream = runner.runStream.bind(runner);
+    runner.runStream = async function* (toolId, args, streamOptions) {
+      for await (const event of stream(toolId, args, streamOptions)) yield event.kind === 'progress' || event.kind === 'chunk' ? redactor.redactValue(event) : event;
+    };
+  }
   const warnings: string[] = [];
   const warn = (message: string) => {
-    warnings.push(message);
-    options.onWarning?.(message);
+    const shown = redactor.redact(message);
+    warnings.push(shown);
+    options.onWarning?.(shown);
   };
+  let moduleTools = 0;
+  let servers: EngineServerStatus[] = [];
   let mcp: McpServersHandle | undefined;
   // One executor per runtime name, kept for the engine's life: it owns that runtime's warm
   // pool and its tool-ID aliases, and every execution on the runtime shares them.
@@ -114,8 +161,10 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
   let closed = false;
 
   try {
-    await loadToolModules([...config.tools, ...(options.tools ?? [])], runner, options.cwd ?? process.cwd());
     const enabled = config.mcpServers.filter((s) => !s.disabled);
+    const reservedNamespaces = new Map(enabled.map((s) => [s.namespace, `mcpServers.${s.name}`]));
+    // The config's modules are already absolute (relative to the file); --tools are relative to the working directory.
+    moduleTools = (await loadToolModules([...config.tools, ...(options.tools ?? [])], runner, { cwd: options.cwd ?? process.cwd(), reservedNamespaces })).length;
     if (options.connect !== false && enabled.length > 0) {
       const { connectMcpServers } = await import('../backends/mcp/hub.js');
       mcp = await connectMcpServers(config.mcpServers, {
@@ -124,7 +173,14 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
         onServerError: options.onServerError ?? 'skip',
         onWarning: (w: McpWarning) => warn(w.message),
         ...(config.file !== undefined ? { configFile: config.file } : {}),
+        ...(redactor.empty ? {} : { redactor }),
       });
+      servers = mcp.imports.map((imp) => ({
+        server: imp.server,
+        ok: !imp.error,
+        tools: [...imp.tools],
+        ...(imp.error ? { error: redactor.redact(imp.error.message) } : {}),
+      }));
       for (const imp of mcp.imports) {
         if (imp.error) warn(`MCP server "${imp.server}" is unavailable: ${imp.error.message.split('\n')[0]}`);
       }
@@ -132,7 +188,7 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
   } catch (e) {
     await mcp?.close().catch(() => {});
     await runner.dispose().catch(() => {});
-    throw e;
+    throw redactor.redactError(e);
   }
 
   const offIndex = index.onChange((_change: IndexChange) => {
@@ -149,6 +205,13 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
   // policy middleware, as TOOL_NOT_FOUND on every path (see ToolPolicy.refusal).
   const limits: Partial<ExecuteLimits> = { ...config.limits };
   const defaultRuntime = config.runtime ?? options.defaultRuntime ?? 'quickjs';
+  // A script's call gets the config's per-call timeout, capped by what is left of the
+  // execution's time (the executor passes that as timeoutMs).
+  const toolTimeoutMs = config.toolTimeoutMs;
+  const scriptRunner: ExecutorRunner =
+    toolTimeoutMs === undefined
+      ? runner
+      : { index, run: (toolId, args, o) => runner.run(toolId, args, { ...o, timeoutMs: o.timeoutMs === undefined ? toolTimeoutMs : Math.min(o.timeoutMs, toolTimeoutMs) }) };
   const executorFor = async (name: string): Promise<Executor> => {
     const existing = executors.get(name);
     if (existing) return existing;
@@ -159,7 +222,7 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
     if (closed) throw new Error('The engine has been closed');
     // The executor checks the name: an unknown one is a TypeError naming the known runtimes,
     // and nothing is kept.
-    const executor = new Executor({ runner, runtime: name as RuntimeName, limits, maxLimits: limits });
+    const executor = new Executor({ runner: scriptRunner, runtime: name as RuntimeName, limits, maxLimits: limits });
     executors.set(name, executor);
     return executor;
   };
@@ -191,6 +254,10 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
 
   return {
     config,
+    redactor,
+    get startup(): EngineStartup {
+      return { servers: servers.map((x) => ({ ...x, tools: [...x.tools] })), moduleTools, registered: baseIndex.size, exposed: index.size };
+    },
     policy,
     baseIndex,
     index,
@@ -215,3 +282,11 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
   };
 }
 
+/** Runner middleware keeping secrets out of every result and error (streams included). */
+function redactionMiddleware(redactor: Redactor): Middleware {
+  return (_call, next) =>
+    next().then(
+      (result) => redactor.redactValue(result),
+      (e: unknown) => Promise.reject(redactor.redactError(e)),
+    );
+}

@@ -144,3 +144,43 @@ export class PolicyIndex implements ToolIndex {
     });
   }
 }
+
+/** Tools a policy hides, grouped by the pattern that hides them. */
+export interface HiddenGroup {
+  /** `deny`: the pattern that matched; `allow`: none of the allow patterns matched. */
+  kind: 'deny' | 'allow';
+  /** The deny pattern, or the allow patterns joined with ", ". */
+  pattern: string;
+  ids: string[];
+}
+
+/** Groups the IDs the policy hides by the reason: the first deny pattern that matches, else the allow list. */
+export function hiddenByPolicy(policy: ToolPolicy, ids: Iterable<string>): HiddenGroup[] {
+  const groups = new Map<string, HiddenGroup>();
+  for (const id of ids) {
+    if (policy.allows(id)) continue;
+    const deny = policy.deny.find((p) => matchToolPattern(p, id));
+    const key = deny !== undefined ? `deny\u0000${deny}` : 'allow';
+    let g = groups.get(key);
+    if (!g) {
+      g = deny !== undefined ? { kind: 'deny', pattern: deny, ids: [] } : { kind: 'allow', pattern: policy.allow.join(', '), ids: [] };
+      groups.set(key, g);
+    }
+    g.ids.push(id);
+  }
+  return [...groups.values()];
+}
+
+/**
+ * One line per pattern saying what it hides (`deny "memory:*" hides memory:create_entities,
+ * memory:read_graph and 7 more`), at most `maxIds` IDs named per line.
+ */
+export function describeHidden(groups: readonly HiddenGroup[], maxIds = 5): string[] {
+  return groups.map((g) => {
+    const shown = g.ids.slice(0, maxIds).join(', ');
+    const more = g.ids.length > maxIds ? ` and ${g.ids.length - maxIds} more` : '';
+    return g.kind === 'deny'
+      ? `deny ${JSON.stringify(g.pattern)} hides ${shown}${more}`
+      : `allow [${g.pattern.split(', ').map((p) => JSON.stringify(p)).join(', ')}] matches none of ${shown}${more}`;
+  });
+}

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, parseConfig } from '../../src/config/load-config.js';
+import { ConfigError, loadConfig, parseConfig, userConfigDir } from '../../src/config/load-config.js';
 
 /** The problems a config text is rejected with. */
 function problems(config: unknown): string[] {
@@ -137,5 +137,62 @@ describe('loadConfig / parseConfig', () => {
     })()!;
     expect(err.message).toMatch(/^my\.json: 2 problems:\n- /);
     expect(err.code).toBe('CONFIG');
+  });
+});
+
+describe('paths and the environment in a config file', () => {
+  it('resolves every relative path against the file, and starts servers in its directory', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'toolexec-config-'));
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(join(dir, 'sub', 'srv.env'), 'FROM_FILE=value-from-file\n');
+    writeFileSync(
+      join(dir, 'sub', 'toolexec.config.json'),
+      JSON.stringify({
+        mcpServers: {
+          local: { command: './bin/server', args: ['./data.json'], envFile: 'srv.env' },
+          placed: { command: 'node', cwd: '../elsewhere' },
+        },
+        tools: ['./tools.mjs'],
+      }),
+    );
+    // Loaded from another working directory: nothing depends on it.
+    const c = loadConfig(join('sub', 'toolexec.config.json'), { cwd: dir });
+    const [local, placed] = c.mcpServers;
+    expect(local).toMatchObject({ command: join(dir, 'sub', 'bin', 'server'), args: ['./data.json'], cwd: join(dir, 'sub'), env: { FROM_FILE: 'value-from-file' } });
+    expect(placed).toMatchObject({ command: 'node', cwd: join(dir, 'elsewhere') });
+    expect(c.tools).toEqual([join(dir, 'sub', 'tools.mjs')]);
+  });
+
+  it('expands ${VAR} from the given environment, naming a missing variable and its server', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'toolexec-config-'));
+    const file = join(dir, 'toolexec.config.json');
+    writeFileSync(file, JSON.stringify({ mcpServers: { github: { command: 'gh-mcp', env: { GITHUB_TOKEN: '${MY_GH_TOKEN}' } } } }));
+    const c = loadConfig(file, { env: { MY_GH_TOKEN: 'ghp_abcdefghijklmnop' } });
+    expect(c.mcpServers[0]).toMatchObject({ env: { GITHUB_TOKEN: 'ghp_abcdefghijklmnop' }, secrets: [{ name: 'MY_GH_TOKEN', value: 'ghp_abcdefghijklmnop' }] });
+    expect(() => loadConfig(file, { env: {} })).toThrow(
+      /toolexec\.config\.json: mcpServers\.github\.env\.GITHUB_TOKEN refers to \$\{MY_GH_TOKEN\}, which is not set in the environment/,
+    );
+  });
+
+  it('reports a typo inside a server entry with a suggestion', () => {
+    expect(problems({ mcpServers: { memory: { command: 'npx', evn: { A: 'b' } } } })[0]).toMatch(/^unknown key mcpServers\.memory\.evn \(did you mean "env"\?\)/);
+    expect(problems({ mcpServers: { memory: { command: 'npx', timout: 5 } } })[0]).toMatch(/^unknown key mcpServers\.memory\.timout \(did you mean "timeout"\?\)/);
+  });
+
+  it('falls back to the user config directory when the working directory has no config', () => {
+    const home = mkdtempSync(join(tmpdir(), 'toolexec-home-'));
+    const cwd = mkdtempSync(join(tmpdir(), 'toolexec-cwd-'));
+    expect(userConfigDir({ HOME: home })).toBe(join(home, '.config', 'toolexec'));
+    expect(userConfigDir({ HOME: home, XDG_CONFIG_HOME: join(home, 'xdg') })).toBe(join(home, 'xdg', 'toolexec'));
+    expect(loadConfig(undefined, { cwd, env: { HOME: home } }).file).toBeUndefined();
+    mkdirSync(join(home, '.config', 'toolexec'), { recursive: true });
+    const file = join(home, '.config', 'toolexec', 'toolexec.config.json');
+    writeFileSync(file, JSON.stringify({ tools: ['./mine.mjs'] }));
+    const c = loadConfig(undefined, { cwd, env: { HOME: home } });
+    expect(c.file).toBe(file);
+    expect(c.tools).toEqual([join(home, '.config', 'toolexec', 'mine.mjs')]);
+    // The working directory's file wins.
+    writeFileSync(join(cwd, 'toolexec.config.json'), JSON.stringify({ tools: ['./here.mjs'] }));
+    expect(loadConfig(undefined, { cwd, env: { HOME: home } }).tools).toEqual([join(cwd, 'here.mjs')]);
   });
 });

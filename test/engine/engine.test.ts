@@ -143,3 +143,47 @@ describe('createEngine with deny patterns only', () => {
     }
   });
 });
+
+describe('createEngine: timeouts of script calls, start-up report', () => {
+  const slow = join(root, 'test', 'fixtures', 'engine', 'slow-tools.mjs');
+
+  it("applies toolTimeoutMs to a script's calls: the tool times out, the script goes on", async () => {
+    const engine = await createEngine(checkConfig({ tools: [slow], toolTimeoutMs: 200, limits: { timeoutMs: 20_000 } }));
+    try {
+      const r = await engine.execute('try { await run("slow:wait", { ms: 60000 }); return "finished" } catch (e) { return e.code }');
+      expect(r.error).toBeUndefined();
+      expect(r.value).toBe('TIMEOUT');
+      expect(r.toolCalls[0]).toMatchObject({ toolId: 'slow:wait', ok: false, error: { code: 'TIMEOUT' } });
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it("caps toolTimeoutMs by the execution's remaining time: the execution times out", async () => {
+    const engine = await createEngine(checkConfig({ tools: [slow], toolTimeoutMs: 600_000, limits: { timeoutMs: 500 } }));
+    try {
+      const r = await engine.execute('try { await run("slow:wait", { ms: 600000 }); return "finished" } catch (e) { return e.code }');
+      expect(r.ok).toBe(false);
+      expect(r.error?.code).toBe('TIMEOUT');
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('reports per-server outcomes and tool counts, and knows the secrets of its config', async () => {
+    const config = checkConfig(
+      { tools: [tools], allow: ['math:*'], mcpServers: { ghost: { command: '/nonexistent/toolexec-ghost-server', env: { KEY: '${GHOST_KEY}' } } } },
+      { env: { GHOST_KEY: 'ghost-key-1234567' } },
+    );
+    const warnings: string[] = [];
+    const engine = await createEngine(config, { onWarning: (w) => warnings.push(w) });
+    try {
+      expect(engine.startup).toMatchObject({ moduleTools: 3, registered: 3, exposed: 2, servers: [{ server: 'ghost', ok: false, tools: [] }] });
+      expect(engine.startup.servers[0]!.error).toMatch(/MCP server "ghost" could not be started: command not found/);
+      expect(engine.redactor.names).toEqual(['GHOST_KEY']);
+      expect(engine.redactor.redact('x ghost-key-1234567')).toBe('x [redacted:GHOST_KEY]');
+    } finally {
+      await engine.close();
+    }
+  });
+});

@@ -67,12 +67,37 @@ export class McpBackend implements Backend {
   }
 
   call(toolId: string, args: Record<string, unknown>, ctx: CallContext): Promise<BackendResult> {
-    return this.#call(toolId, args, ctx, 'run', ctx.onProgress);
+    const redactor = this.connection.redactor;
+    if (redactor.empty) return this.#call(toolId, args, ctx, 'run', ctx.onProgress);
+    // A server may echo what it was configured with (its environment, a header): nothing of it
+    // reaches the caller, a log or a trace.
+    const onProgress = ctx.onProgress;
+    return this.#call(toolId, args, ctx, 'run', onProgress ? (u) => onProgress(redactor.redactValue(u)) : undefined).then(
+      (r) => redactor.redactValue(r),
+      (e: unknown) => Promise.reject(redactor.redactError(e)),
+    );
   }
 
   /** Streams the server's progress notifications as `{ kind: 'progress' }` chunks, then returns the result. */
   stream(toolId: string, args: Record<string, unknown>, ctx: CallContext): AsyncGenerator<StreamChunk, BackendResult, void> {
-    return this.#stream(toolId, args, ctx);
+    return this.connection.redactor.empty ? this.#stream(toolId, args, ctx) : this.#redactedStream(toolId, args, ctx);
+  }
+
+  async *#redactedStream(toolId: string, args: Record<string, unknown>, ctx: CallContext): AsyncGenerator<StreamChunk, BackendResult, void> {
+    const redactor = this.connection.redactor;
+    const inner = this.#stream(toolId, args, ctx);
+    try {
+      for (;;) {
+        const step = await inner.next();
+        if (step.done) return redactor.redactValue(step.value);
+        yield redactor.redactValue(step.value);
+      }
+    } catch (e) {
+      throw redactor.redactError(e);
+    } finally {
+      // A consumer that stopped early: let the inner stream cancel its request.
+      await inner.return(undefined as never).catch(() => {});
+    }
   }
 
   /** Closes the connection (the runner calls this on dispose). */

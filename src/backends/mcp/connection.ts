@@ -8,7 +8,8 @@ import { existsSync, statSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, McpError, ResultSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import type { McpHttpServerConfig, McpServerConfig } from './config.js';
+import type { Redactor } from '../../model/redact.js';
+import { serverRedactor, stdioServerEnv, type McpHttpServerConfig, type McpServerConfig } from './config.js';
 import { McpAuthRequiredError, McpConnectionError } from './errors.js';
 import { McpOAuthProvider } from './oauth-provider.js';
 import { OAuthStore } from './oauth-store.js';
@@ -50,6 +51,8 @@ export interface McpConnectionOptions {
   oauthDir?: string;
   /** The config file the servers come from: named in the `toolexec auth` command of auth errors. */
   configFile?: string;
+  /** Secrets kept out of errors and the stderr tail (default: the server's own `secrets`). */
+  redactor?: Redactor;
 }
 
 /** `idle` (not connected yet, or dropped), `connecting`, `connected`, `closed` (for good). */
@@ -238,6 +241,8 @@ export class McpConnection implements AsyncDisposable {
   readonly config: McpServerConfig;
   readonly #options: Required<Omit<McpConnectionOptions, 'oauthDir' | 'configFile'>> & { oauthDir?: string; configFile?: string };
   #oauth: McpOAuthProvider | null | undefined;
+  /** Keeps `${VAR}` values out of every message (a server that prints its environment, a URL with a key in it). */
+  readonly redactor: Redactor;
   #state: McpConnectionState = 'idle';
   #client: Client | undefined;
   #transport: Transport | undefined;
@@ -270,7 +275,9 @@ export class McpConnection implements AsyncDisposable {
       listChangedDebounceMs: options.listChangedDebounceMs ?? DEFAULT_LIST_CHANGED_DEBOUNCE_MS,
       ...(options.oauthDir !== undefined ? { oauthDir: options.oauthDir } : {}),
       ...(options.configFile !== undefined ? { configFile: options.configFile } : {}),
+      redactor: options.redactor ?? serverRedactor([config]),
     };
+    this.redactor = this.#options.redactor;
   }
 
   get name(): string {
@@ -304,7 +311,8 @@ export class McpConnection implements AsyncDisposable {
 
   /** The last stderr lines of the stdio server (across restarts), oldest first. */
   stderrTail(): string[] {
-    return this.#stderrPartial ? [...this.#stderr, this.#stderrPartial] : [...this.#stderr];
+    const lines = this.#stderrPartial ? [...this.#stderr, this.#stderrPartial] : [...this.#stderr];
+    return this.redactor.empty ? lines : lines.map((l) => this.redactor.redact(l));
   }
 
   /** The last error the transport reported (a malformed line, an oversized message...), if any. */
@@ -390,8 +398,8 @@ export class McpConnection implements AsyncDisposable {
       return await this.#listPages(client, options);
     } catch (err) {
       if (err instanceof McpConnectionError || options.signal?.aborted) throw err;
-      if (err instanceof Error && err.message.startsWith(`MCP server "${this.name}"`)) throw err;
-      throw new Error(`MCP server "${this.name}": listing tools failed: ${causeText(err)}`, { cause: err });
+      if (err instanceof Error && err.message.startsWith(`MCP server "${this.name}"`)) throw this.redactor.redactError(err);
+      throw this.redactor.redactError(new Error(`MCP server "${this.name}": listing tools failed: ${causeText(err)}`, { cause: err }));
     }
   }
 
@@ -540,17 +548,19 @@ export class McpConnection implements AsyncDisposable {
     if (kind === 'stdio') {
       if (cfg.transport !== 'stdio') throw new Error('unreachable');
       if (cfg.cwd !== undefined && !(existsSync(cfg.cwd) && statSync(cfg.cwd).isDirectory())) {
-        throw new McpConnectionError(`MCP server "${this.name}" could not be started: its cwd ${JSON.stringify(cfg.cwd)} is not an existing directory`, { retryable: false });
+        throw this.redactor.redactError(new McpConnectionError(`MCP server "${this.name}" could not be started: its cwd ${JSON.stringify(cfg.cwd)} is not an existing directory`, { retryable: false }));
       }
       // Lazy: keeps cross-spawn and child_process off the import path of code that never uses stdio.
       const [{ StdioClientTransport }, { deserializeMessage }] = await Promise.all([
         import('@modelcontextprotocol/sdk/client/stdio.js'),
         import('@modelcontextprotocol/sdk/shared/stdio.js'),
       ]);
+      // Only what the config grants (inheritEnv, envFile, env) on top of the SDK's safe default set.
+      const env = stdioServerEnv(cfg);
       const transport = new StdioClientTransport({
         command: cfg.command,
         args: cfg.args,
-        ...(cfg.env ? { env: cfg.env } : {}),
+        ...(env ? { env } : {}),
         ...(cfg.cwd !== undefined ? { cwd: cfg.cwd } : {}),
         stderr: 'pipe',
         maxBufferSize: this.#options.maxMessageBytes,
@@ -638,7 +648,7 @@ export class McpConnection implements AsyncDisposable {
       // The SDK's own close after a failed connect runs unawaited with unref'd timers: a server
       // that ignores stdin closing would outlive us. Make sure it is gone before reporting.
       if (child) await terminate(child());
-      throw this.#connectError(kind, err);
+      throw this.redactor.redactError(this.#connectError(kind, err));
     } finally {
       clearTimeout(timer);
     }

@@ -7,7 +7,7 @@
 import type { ToolIndex } from '../../index/types.js';
 import type { Backend } from '../types.js';
 import { McpBackend } from './backend.js';
-import { parseMcpServers, type McpServerConfig } from './config.js';
+import { parseMcpServers, serverRedactor, type McpServerConfig } from './config.js';
 import { McpConnection, type McpConnectionOptions } from './connection.js';
 import { McpToolImporter, type McpSkippedTool, type McpToolsChange } from './import.js';
 
@@ -59,10 +59,11 @@ export class McpHub implements AsyncDisposable {
 
   constructor(config: McpServerConfig[] | Record<string, unknown>, options: McpHubOptions = {}) {
     this.configs = toConfigs(config);
-    this.#options = options;
+    // One redactor for all servers: with inheritEnv, a server sees the others' secrets too.
+    this.#options = { ...options, redactor: options.redactor ?? serverRedactor(this.configs) };
     for (const c of this.configs) {
       if (c.disabled) continue;
-      this.#connections.set(c.name, new McpConnection(c, options));
+      this.#connections.set(c.name, new McpConnection(c, this.#options));
     }
   }
 

@@ -133,7 +133,8 @@ export class McpToolImporter {
     const next = new Map<string, { def: ToolDefinition; tool: string }>();
     for (const raw of listed) {
       const shown = typeof raw.name === 'string' ? raw.name : JSON.stringify(raw.name ?? raw.invalid ?? null);
-      const converted = mcpToolToDefinition(raw, namespace);
+      // A server may put what it was configured with in a description: the index never holds it.
+      const converted = mcpToolToDefinition(this.connection.redactor.redactValue(raw), namespace);
       if ('reason' in converted) {
         change.skipped.push({ server: this.server, name: shown, reason: converted.reason });
         continue;
