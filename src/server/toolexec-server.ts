@@ -711,8 +711,9 @@ export class ToolexecServer implements AsyncDisposable {
     await progress?.settled();
     report.toolCalls = result.toolCalls.length;
     // Reported against the caller's budget, with the wait that came out of it.
-    // The server's own queue and the runtime's (waiting for a sandbox), together.
-    result.stats = { ...result.stats, queuedMs: queuedMs + Math.round(result.stats.queuedMs ?? 0) } as ExecuteResult['stats'];
+    // The wait the caller's budget paid for: the server's own queue (its running cap matches the
+    // runtime's pool, so a script admitted here waits in the runtime only for a cold start).
+    result.stats = { ...result.stats, queuedMs } as ExecuteResult['stats'];
     result.limits = { ...result.limits, timeoutMs: budget };
     if (result.error?.code === 'TIMEOUT' && queuedMs > 0) {
       result.error = { ...result.error, message: `${result.error.message} (timeoutMs ${budget} ms, of which ${queuedMs} ms were spent waiting for a sandbox)` };

@@ -66,14 +66,16 @@ describe('toolexec auth', () => {
   });
 
   it('before signing in, `tools`, `run` and `serve` say which server needs it and what to run', async () => {
+    // Its only server could not start: `tools` says why and fails.
     const tools = await toolexec(['tools', '-c', configFile], env);
-    expect(norm(tools.stderr)).toMatch(/warning: MCP server "remote" is unavailable: MCP server "remote" \(http:\/\/127\.0\.0\.1:\d+\/mcp\) needs OAuth authorization: no stored credentials \(it has not been signed in to yet\)\. Run `toolexec auth remote --config <config>` to sign in\./);
+    expect(tools.code).toBe(1);
+    expect(norm(tools.stderr)).toMatch(/- remote: MCP server "remote" \(http:\/\/127\.0\.0\.1:\d+\/mcp\) needs OAuth authorization: no stored credentials \(it has not been signed in to yet\)\. Run `toolexec auth remote --config <config>` to sign in\./);
 
     const run = await toolexec(['run', 'remote:echo', '{"text":"hi"}', '-c', configFile], env);
     expect(run.code).toBe(1);
-    expect(norm(run.stderr)).toMatch(/^error EXECUTION: MCP server "remote" \(.*\) needs OAuth authorization: .*Run `toolexec auth remote --config <config>` to sign in\.$/m);
+    expect(norm(run.stderr)).toMatch(/- remote: MCP server "remote" \(.*\) needs OAuth authorization: .*Run `toolexec auth remote --config <config>` to sign in\.$/m);
 
-    // serve warns at start-up and keeps serving (stdio: it runs until its stdin closes).
+    // serve says the same at start-up (with its only server failed, it stops rather than serve nothing).
     const serve = await new Promise<string>((resolve) => {
       const child = spawn(process.execPath, [CLI, 'serve', '-c', configFile], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
       let stderr = '';
@@ -86,7 +88,7 @@ describe('toolexec auth', () => {
         resolve(stderr);
       });
     });
-    expect(norm(serve)).toMatch(/warning: MCP server "remote" is unavailable: .*Run `toolexec auth remote --config <config>` to sign in\./);
+    expect(norm(serve)).toMatch(/- remote: MCP server "remote" .*Run `toolexec auth remote --config <config>` to sign in\./);
     expect(srv.provider.counts.registrations).toBe(0);
   });
 

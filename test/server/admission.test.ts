@@ -66,9 +66,7 @@ describe('toolexec serve: admission control for execute_code', { timeout: 120_00
     expect(r.isError, textOf(r)).toBeFalsy();
     expect(r.structuredContent!.value).toBe(42);
     expect(r.structuredContent!.limits).toMatchObject({ timeoutMs: 60_000, memoryMb: 256, maxOutputBytes: 4 * 1024 * 1024 });
-    // Nothing waited in the server's queue; what there is, is the first sandbox starting.
-    expect(r.structuredContent!.stats.queuedMs).toBeGreaterThanOrEqual(0);
-    expect(r.structuredContent!.error).toBeUndefined();
+    expect(r.structuredContent!.stats.queuedMs).toBe(0);
   });
 
   it('one session cannot take every slot: its third execution is SERVER_BUSY, another session runs at once', async () => {
