@@ -9,14 +9,23 @@
 // prelude's `__toolexec_receive`, followed by `executePendingJobs`.
 //
 // Memory. QuickJS's own accounting in this build counts about 8 bytes per allocation whatever
-// its size (no malloc_usable_size), so `setMemoryLimit` only stops single large allocations. The
+// its size (no malloc_usable_size), so `setMemoryLimit` would only stop single large allocations. The
 // real bound is the WebAssembly memory: the module gets a memory of ours whose `grow` refuses to
 // pass the running job's ceiling, so emscripten's heap resize fails, malloc returns NULL and
 // QuickJS throws "out of memory" at the allocation itself, even inside a native builtin. For the
 // ceiling to mean the same for every job, whatever ran before, the free space already inside the
-// memory (16 MB at start; whatever a previous job grew and freed) is reserved with malloc before a
-// job starts, so a job can only use pages it grows, up to its own limit. An instance whose memory
-// grew large is replaced by a fresh one (about 1 ms, done while idle).
+// memory is taken with malloc while the worker is idle (after the next sandbox is built), and
+// when a job starts, exactly its limit's worth of those chunks is handed back (largest first), the
+// rest of its limit being pages it may grow. Free space the job could use = chunks handed back +
+// growth allowed = its limit. What the job did not use is reserved again for the next one, so the
+// memory only grows when a job needs more than the free space: steady small jobs never grow it.
+// An instance whose memory grew large is replaced by a fresh one (about 1 ms, done while idle).
+//
+// The hot path (one tool call: a reply in, pending jobs run, a request out) goes straight to the
+// engine's C interface (`ctx.ffi`), skipping the library's handle bookkeeping, which cost more
+// than the engine's own work for a small message; everything else uses the library's API. The
+// C interface is not public API, so the fast path is taken only when every function it needs is
+// there (quickjs-emscripten 0.32), with the public API as the fallback.
 
 /**
  * @param {{ modulePath: string, wasmPath?: string, maxStackBytes: number, retireHeapBytes: number, prelude: string }} options
@@ -41,6 +50,7 @@ async function createQuickJSEngine(options) {
   // An instance is replaced when its memory grew past this, so the reservations (and the pages
   // a big job left behind) stay bounded.
   const RENEW_BYTES = Math.min(options.retireHeapBytes, 96 * 1024 * 1024);
+  const CHUNKS = [1 << 20, 1 << 16, 1 << 12, 1 << 8];
 
   /** One WebAssembly instance of QuickJS with its own memory. */
   async function newInstance() {
@@ -59,21 +69,52 @@ async function createQuickJSEngine(options) {
     return inst;
   }
 
-  // Takes every byte already free inside the memory, so the next job allocates from pages it
-  // must grow. Chunks shrink until malloc fails without growing (the ceiling is the current size).
+  // Takes every byte already free inside the memory, so that a job allocates only from what its
+  // start hands back (`release`) and from pages it grows. Chunks shrink until malloc fails
+  // without growing (the ceiling is the current size). Held chunks are sorted largest first.
   function reserve(inst) {
     const m = inst.QuickJS.module;
     if (!m || typeof m._malloc !== 'function') return;
     inst.ceiling = inst.memory.buffer.byteLength;
-    for (const size of [1 << 20, 1 << 16, 1 << 12, 1 << 8]) {
+    for (const size of CHUNKS) {
       for (;;) {
         const p = m._malloc(size);
         if (!p) break;
-        inst.held.push(p);
+        inst.held.push(p, size);
       }
     }
     inst.ceiling = Infinity;
     inst.refused = false;
+  }
+
+  // Hands back up to `bytes` of the held chunks (largest first, never past `bytes`); returns
+  // how many bytes were handed back.
+  function release(inst, bytes) {
+    const m = inst.QuickJS.module;
+    const held = inst.held;
+    let freed = 0;
+    let keep = 0;
+    for (let i = 0; i < held.length; i += 2) {
+      const size = held[i + 1];
+      if (freed + size <= bytes) {
+        m._free(held[i]);
+        freed += size;
+      } else {
+        held[keep++] = held[i];
+        held[keep++] = size;
+      }
+    }
+    held.length = keep;
+    return freed;
+  }
+
+  // Frees every held chunk: the next sandbox is built from them, and the next reservation takes
+  // what is left.
+  function unreserve(inst) {
+    const m = inst.QuickJS.module;
+    const held = inst.held;
+    for (let i = 0; i < held.length; i += 2) m._free(held[i]);
+    held.length = 0;
   }
 
   let instance = await newInstance();
@@ -116,26 +157,150 @@ async function createQuickJSEngine(options) {
     return out;
   }
 
+  const encoder = new TextEncoder();
+
+  /**
+   * The C-interface fast path of one sandbox, or undefined when this build lacks a piece of it.
+   * Values it creates are freed by itself; the library never sees them.
+   */
+  function fastPath(inst, rt, ctx, receive, onSend, sendImpl) {
+    const ffi = ctx.ffi;
+    const m = ctx.module;
+    const cb = ctx.cToHostCallbacks;
+    const need = ['QTS_Call', 'QTS_NewString', 'QTS_FreeValuePointer', 'QTS_FreeValuePointerRuntime', 'QTS_ResolveException', 'QTS_ExecutePendingJob', 'QTS_Typeof', 'QTS_GetString', 'QTS_FreeCString', 'QTS_ArgvGetJSValueConstPointer', 'QTS_GetUndefined'];
+    if (!ffi || !m || !cb || typeof cb.callFunction !== 'function' || typeof ctx.getFunction !== 'function') return undefined;
+    if (need.some((k) => typeof ffi[k] !== 'function') || typeof m._malloc !== 'function' || typeof m._free !== 'function') return undefined;
+    if (typeof m.UTF8ToString !== 'function' || typeof m.stringToUTF8 !== 'function' || typeof m.lengthBytesUTF8 !== 'function') return undefined;
+    if (!ctx.memory || typeof ctx.memory.heapValueHandle !== 'function' || !ctx.ctx || !rt.rt) return undefined;
+    const ctxPtr = ctx.ctx.value;
+    const rtPtr = rt.rt.value;
+    const receivePtr = receive.value;
+    const undefinedPtr = ffi.QTS_GetUndefined();
+    // One word for the call's argument and one for the pending-job context, for the sandbox's life.
+    const scratch = m._malloc(8);
+    if (!scratch) return undefined;
+    let buf;
+    let i32;
+    let u8;
+    const views = () => {
+      if (buf !== inst.memory.buffer) {
+        buf = inst.memory.buffer;
+        i32 = new Int32Array(buf);
+        u8 = new Uint8Array(buf);
+      }
+    };
+    // typeof through the C interface returns a malloc'd name; its first letters say enough.
+    const typeIs = (cptr, vptr, first, second) => {
+      const t = ffi.QTS_Typeof(cptr, vptr);
+      if (!t) return false;
+      views();
+      const ok = u8[t] === first && (second === 0 || u8[t + 1] === second);
+      m._free(t);
+      return ok;
+    };
+    let sendId;
+    const original = cb.callFunction;
+    // The guest → host primitive, without the library's per-call handles and generator.
+    cb.callFunction = (cptr, thisPtr, argc, argv, fnId) => {
+      if (fnId !== sendId) {
+        let fn;
+        try {
+          fn = ctx.getFunction(fnId);
+        } catch (_) {
+          fn = undefined;
+        }
+        if (fn !== sendImpl) return original(cptr, thisPtr, argc, argv, fnId);
+        sendId = fnId;
+      }
+      if (argc < 1 || cptr !== ctxPtr) return 0;
+      const v = ffi.QTS_ArgvGetJSValueConstPointer(argv, 0);
+      if (!typeIs(ctxPtr, v, 115 /* s */, 116 /* t */)) return 0;
+      const cs = ffi.QTS_GetString(ctxPtr, v);
+      if (!cs) return 0;
+      const text = m.UTF8ToString(cs);
+      ffi.QTS_FreeCString(ctxPtr, cs);
+      onSend(text);
+      return 0;
+    };
+    return {
+      /** Calls the prelude's receive with one message; returns an owned exception pointer, 0, or -1 when out of memory. */
+      receive(text) {
+        const n = text.length;
+        const small = n < 4096;
+        const cap = small ? n * 3 + 1 : m.lengthBytesUTF8(text) + 1;
+        const sp = m._malloc(cap);
+        if (!sp) return -1;
+        if (small) {
+          views();
+          const r = encoder.encodeInto(text, u8.subarray(sp, sp + cap - 1));
+          u8[sp + r.written] = 0;
+        } else {
+          m.stringToUTF8(text, sp, cap);
+        }
+        const sv = ffi.QTS_NewString(ctxPtr, sp);
+        m._free(sp);
+        if (!sv) return -1;
+        views();
+        i32[scratch >> 2] = sv;
+        const res = ffi.QTS_Call(ctxPtr, receivePtr, undefinedPtr, 1, scratch);
+        ffi.QTS_FreeValuePointer(ctxPtr, sv);
+        if (!res) return -1;
+        const err = ffi.QTS_ResolveException(ctxPtr, res);
+        ffi.QTS_FreeValuePointer(ctxPtr, res);
+        return err;
+      },
+      /** Runs pending jobs; returns an owned exception pointer or 0. */
+      pump() {
+        views();
+        i32[(scratch >> 2) + 1] = 0;
+        const v = ffi.QTS_ExecutePendingJob(rtPtr, -1, scratch + 4);
+        views();
+        const pctx = i32[(scratch >> 2) + 1];
+        if (!v) return -1;
+        if (pctx === 0) {
+          // Nothing ran: the result is a number that belongs to no context.
+          ffi.QTS_FreeValuePointerRuntime(rtPtr, v);
+          return 0;
+        }
+        if (typeIs(pctx, v, 110 /* n */, 117 /* u */)) {
+          ffi.QTS_FreeValuePointer(pctx, v);
+          return 0;
+        }
+        return v;
+      },
+      /** Wraps an owned pointer in a library handle (for error descriptions). */
+      handle(ptr) {
+        return ctx.memory.heapValueHandle(ptr);
+      },
+      dispose() {
+        cb.callFunction = original;
+        m._free(scratch);
+      },
+    };
+  }
+
   // A fresh runtime and context with the prelude evaluated and the primitives hidden. Built
   // while the worker is idle (`prepare`), so an execution does not pay for compiling the prelude,
   // which costs several times more than the runtime and context.
   function createSandbox(inst) {
     const rt = inst.QuickJS.newRuntime();
     const sink = { io: undefined };
-    const box = { inst, rt, ctx: undefined, receive: undefined, sink, failure: undefined };
+    const box = { inst, rt, ctx: undefined, receive: undefined, sink, failure: undefined, fast: undefined };
     rt.setMaxStackSize(options.maxStackBytes);
     const ctx = rt.newContext();
     box.ctx = ctx;
-    const sendFn = ctx.newFunction('__toolexec_send', (h) => {
-      if (sink.io && ctx.typeof(h) === 'string') {
-        const text = ctx.getString(h);
-        if (inst.refused && text.startsWith('{"op":"done","ok":false')) {
-          sink.io.fail({ code: 'MEMORY_LIMIT', message: 'The script ran out of memory' });
-        } else {
-          sink.io.post(text);
-        }
+    const onSend = (text) => {
+      if (!sink.io) return;
+      if (inst.refused && text.startsWith('{"op":"done","ok":false')) {
+        sink.io.fail({ code: 'MEMORY_LIMIT', message: 'The script ran out of memory' });
+      } else {
+        sink.io.post(text);
       }
-    });
+    };
+    const sendImpl = (h) => {
+      if (sink.io && ctx.typeof(h) === 'string') onSend(ctx.getString(h));
+    };
+    const sendFn = ctx.newFunction('__toolexec_send', sendImpl);
     ctx.setProp(ctx.global, '__toolexec_send', sendFn);
     sendFn.dispose();
     const p = ctx.evalCode(prelude, PRELUDE_FILENAME);
@@ -158,17 +323,32 @@ async function createQuickJSEngine(options) {
     const del = ctx.evalCode('delete globalThis.__toolexec_send; delete globalThis.__toolexec_receive;', 'toolexec-setup.js');
     if (del.error) del.error.dispose();
     else del.value.dispose();
+    if (ctx.typeof(box.receive) === 'function' && !options.noFastPath) {
+      try {
+        box.fast = fastPath(inst, rt, ctx, box.receive, onSend, sendImpl);
+      } catch (_) {
+        box.fast = undefined;
+      }
+    }
     return box;
   }
 
   function destroy(box) {
     box.sink.io = undefined;
+    if (box.fast) box.fast.dispose();
     if (box.receive) box.receive.dispose();
     box.ctx.dispose();
     box.rt.dispose();
   }
 
   let ready;
+
+  /** The next sandbox, built on the current instance, with the free space around it held. */
+  function build() {
+    unreserve(instance);
+    ready = createSandbox(instance);
+    reserve(instance);
+  }
 
   return {
     enforced: { memoryMb: true },
@@ -191,42 +371,57 @@ async function createQuickJSEngine(options) {
         );
         return;
       }
-      ready = createSandbox(instance);
-      reserve(instance);
+      build();
     },
     /** Whether a fresh instance is on its way (the worker waits for it before saying prepared). */
     get renewing() {
       return renewing;
     },
     start(job, io) {
-      let box;
-      if (ready && ready.inst === instance) {
-        box = ready;
-        ready = undefined;
-      } else {
+      if (!ready || ready.inst !== instance) {
         if (ready) destroy(ready);
         ready = undefined;
-        box = createSandbox(instance);
-        reserve(instance);
+        build();
       }
+      const box = ready;
+      ready = undefined;
       const inst = box.inst;
-      const { rt, ctx, receive } = box;
+      const { rt, ctx, receive, fast } = box;
       box.sink.io = io;
       let failure = box.failure;
       const fail = (f) => {
         if (!failure) failure = f;
       };
-      const pump = () => {
-        const res = rt.executePendingJobs(-1);
-        if (res.error) {
-          fail(describe(res.error.context ?? ctx, res.error, job, 'run', inst));
-          res.error.dispose();
+      const fastError = (ptr, phase) => {
+        if (ptr === -1) {
+          inst.refused = true;
+          fail({ code: 'MEMORY_LIMIT', message: `The script ran out of memory (limit ${job.limits.memoryMb} MB)` });
+          return;
         }
+        const h = fast.handle(ptr);
+        fail(describe(ctx, h, job, phase, inst));
+        h.dispose();
       };
+      const pump = fast
+        ? () => {
+            const err = fast.pump();
+            if (err) fastError(err, 'run');
+          }
+        : () => {
+            const res = rt.executePendingJobs(-1);
+            if (res.error) {
+              fail(describe(res.error.context ?? ctx, res.error, job, 'run', inst));
+              res.error.dispose();
+            }
+          };
       const limitBytes = Math.floor(job.limits.memoryMb * 1024 * 1024);
-      rt.setMemoryLimit(limitBytes);
-      // Everything free was reserved: the job's allocations grow the memory, up to its limit.
-      inst.ceiling = inst.memory.buffer.byteLength + limitBytes;
+      // QuickJS's own limit stays off: it refuses a single request over the limit before the
+      // memory is asked to grow, and such a refusal would be indistinguishable from a script's
+      // own InternalError("out of memory"). The ceiling below refuses the same requests, seen.
+      rt.setMemoryLimit(-1);
+      // The job may use exactly its limit: the held space handed back, plus pages it may grow.
+      const handedBack = release(inst, limitBytes);
+      inst.ceiling = inst.memory.buffer.byteLength + (limitBytes - handedBack);
       inst.refused = false;
       rt.setInterruptHandler(() => {
         // A safety net: growth that bypassed the wrapped `grow` (none is known) still ends the job.
@@ -256,6 +451,14 @@ async function createQuickJSEngine(options) {
         deliver(messages) {
           if (failure || !receive) return;
           for (const m of messages) {
+            if (fast) {
+              const err = fast.receive(m);
+              if (err) {
+                fastError(err, 'run');
+                return;
+              }
+              continue;
+            }
             const s = ctx.newString(m);
             const r = ctx.callFunction(receive, ctx.undefined, s);
             s.dispose();
