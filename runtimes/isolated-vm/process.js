@@ -8,10 +8,13 @@
 // microtask checkpoint (an infinite loop in a promise job is stopped). Between jobs it yields once
 // to the event loop (`setImmediate`) so that isolated-vm's own housekeeping still runs.
 //
-// Wire format, one JSON object per line: the far-side protocol of src/runtime/types.ts
-// (`HostToSandbox`, `SandboxToHost`), plus, before anything else, `{"t":"init","prelude":"..."}`
-// from the host and `{"t":"ready"}` or `{"t":"fatal","message":"..."}` back. Guest strings travel
-// JSON-escaped inside it. Only strings reach the guest: `__toolexec_send` is an `ivm.Callback` that
+// Wire format, one message per line: the far-side protocol of src/runtime/types.ts
+// (`HostToSandbox`, `SandboxToHost`) as JSON objects, plus, before anything else,
+// `{"t":"init","prelude":"..."}` from the host and `{"t":"ready"}` or `{"t":"fatal","message":"..."}`
+// back. The bridge's own messages, which are most of the traffic, travel as they are, not
+// JSON-escaped a second time: `o<id> <guest message>` (guest → host, one per line) and
+// `r<id> <reply>` (host → guest). Bridge text is JSON, which has no raw line break; a message that
+// has one anyway goes in the JSON form. Only strings reach the guest: `__toolexec_send` is an `ivm.Callback` that
 // copies a string out, and replies go in through `applySync` with a string argument. No
 // Reference, ExternalCopy or host object is ever placed in the guest context.
 'use strict';
@@ -104,7 +107,11 @@ function guestSend(slot, text) {
 
 function flushJob(j) {
   if (j.out.length === 0) return;
-  emit({ t: 'out', id: j.id, m: j.out });
+  const prefix = 'o' + j.id + ' ';
+  for (const text of j.out) {
+    if (text.indexOf('\n') === -1) outLines.push(prefix + text);
+    else emit({ t: 'out', id: j.id, m: [text] });
+  }
   j.out = [];
 }
 
@@ -393,6 +400,11 @@ function abort(id) {
 }
 
 function handle(line) {
+  if (line.charCodeAt(0) === 114 /* r */) {
+    const sp = line.indexOf(' ');
+    if (sp > 1) deliver(Number(line.slice(1, sp)), line.slice(sp + 1));
+    return;
+  }
   let m;
   try { m = JSON.parse(line); } catch (_) { return; }
   if (m === null || typeof m !== 'object') return;

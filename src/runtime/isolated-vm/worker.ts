@@ -108,7 +108,29 @@ export class IsolatedVmWorker implements SandboxWorker {
       }
       const lines = (buffered + chunk).split('\n');
       buffered = lines.pop() ?? '';
-      for (const line of lines) this.onLine(line, resolveReady);
+      // Consecutive guest messages of one job go up as one batch.
+      let outId = -1;
+      let out: string[] = [];
+      for (const line of lines) {
+        if (line.charCodeAt(0) === 111 /* o */) {
+          const sp = line.indexOf(' ');
+          const id = sp > 1 ? Number(line.slice(1, sp)) : NaN;
+          if (!Number.isSafeInteger(id)) continue;
+          if (id !== outId && out.length > 0) {
+            this.onOut(outId, out);
+            out = [];
+          }
+          outId = id;
+          out.push(line.slice(sp + 1));
+          continue;
+        }
+        if (out.length > 0) {
+          this.onOut(outId, out);
+          out = [];
+        }
+        this.onLine(line, resolveReady);
+      }
+      if (out.length > 0) this.onOut(outId, out);
     });
     this.exited = new Promise((resolve) => {
       let reported = false;
@@ -143,6 +165,14 @@ export class IsolatedVmWorker implements SandboxWorker {
 
   send(message: HostToSandbox): void {
     if (message.t === 'job') this.watch(message.job.limits.memoryMb);
+    if (message.t === 'reply') {
+      // Replies travel as they are (`r<id> <text>`), not escaped into a second JSON text.
+      for (const text of message.m) {
+        if (text.indexOf('\n') === -1) this.postLine(`r${message.id} ${text}`);
+        else this.post({ t: 'reply', id: message.id, m: [text] });
+      }
+      return;
+    }
     this.post(message);
   }
 
@@ -171,6 +201,10 @@ export class IsolatedVmWorker implements SandboxWorker {
     return this.child.pid;
   }
 
+  private onOut(id: number, m: string[]): void {
+    if (this.alive) this.events.message({ t: 'out', id, m });
+  }
+
   private onLine(line: string, resolveReady: () => void): void {
     let m: FromProcess;
     try {
@@ -192,8 +226,12 @@ export class IsolatedVmWorker implements SandboxWorker {
 
   /** Queues one protocol object; everything queued in the same tick goes out in one write. */
   private post(message: object): void {
+    this.postLine(JSON.stringify(message));
+  }
+
+  private postLine(line: string): void {
     if (!this.alive) return;
-    this.outbox.push(JSON.stringify(message));
+    this.outbox.push(line);
     if (!this.flushQueued) {
       this.flushQueued = true;
       queueMicrotask(() => {
