@@ -35,11 +35,14 @@ const now = () => performance.now();
 const LINGER_MS = 50;
 /**
  * How long the worker polls for a reply before it sleeps. A reply to a fast tool comes back in
- * tens of microseconds; polling that long saves the thread a wake-up (the largest part of a round
- * trip on a loaded machine) at a bounded cost. Adapted to what replies took lately.
+ * tens of microseconds; catching it by polling spares both sides a wake-up, which on a virtual
+ * machine costs the waker tens of microseconds of CPU and the sleeper more in latency. The host
+ * allows polling (control word SPIN_OK) only while fewer jobs run than there are cores, so
+ * polling never takes a core that another execution needs; the window adapts to what replies
+ * took lately, so a slow tool costs almost nothing.
  */
-const SPIN_MAX_MS = 0.05;
-let spinMs = 0.02;
+const SPIN_MAX_MS = 0.25;
+let spinMs = 0.05;
 let engine;
 
 // The OS thread gets a name of its own (Linux), so `top -H`, and the runtime's leak checks, can
@@ -171,7 +174,7 @@ function runJob(msg) {
     if (remaining <= 0) break;
     // Poll briefly: the reply to a fast tool is usually on its way.
     const waitedFrom = now();
-    const spinUntil = waitedFrom + Math.min(spinMs, remaining);
+    const spinUntil = waitedFrom + (Atomics.load(ctrl, C.SPIN_OK) !== 0 ? Math.min(spinMs, remaining) : 0);
     let got = false;
     while (now() < spinUntil) {
       if (Atomics.load(ctrl, C.H2W_SEQ) !== seq) {
@@ -186,7 +189,7 @@ function runJob(msg) {
     }
     // Replies that come within the poll window keep it; slow tools shrink it to nothing.
     const took = now() - waitedFrom;
-    spinMs = took <= SPIN_MAX_MS ? Math.min(SPIN_MAX_MS, Math.max(spinMs, took * 1.5)) : spinMs / 2;
+    spinMs = took <= SPIN_MAX_MS ? Math.min(SPIN_MAX_MS, Math.max(spinMs, took * 1.5)) : Math.max(0.01, spinMs / 2);
   }
   const { retire, dispose } = j.end();
   if (retire) return false;

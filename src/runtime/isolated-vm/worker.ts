@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { HostToSandbox, RuntimeFailure, SandboxToHost, SandboxWorker, WorkerEvents } from '../types.js';
+import { availableParallelism } from 'node:os';
 import { guestPath } from '../guest.js';
 
 export interface IsolatedVmWorkerOptions {
@@ -36,6 +37,10 @@ const PAGE_SIZE = 4096;
 /** Longest line the host accepts from the process (a guest message is capped far below by the executor). */
 const MAX_LINE_CHARS = 256 * 1024 * 1024;
 
+/** Jobs running in sandbox processes of this host, across runtimes: polling is allowed below the core count. */
+let running = 0;
+const CORES = availableParallelism();
+
 type FromProcess = SandboxToHost | { t: 'ready'; pid: number } | { t: 'fatal'; message: string };
 
 /** An error that says no process will ever start here (isolated-vm cannot load). */
@@ -58,6 +63,7 @@ export class IsolatedVmWorker implements SandboxWorker {
   /** What the host saw go wrong from outside, for the exit classification. */
   private fault: RuntimeFailure | undefined;
   private running = false;
+  private busy = false;
 
   constructor(
     private readonly options: IsolatedVmWorkerOptions,
@@ -136,6 +142,7 @@ export class IsolatedVmWorker implements SandboxWorker {
       let reported = false;
       const gone = (code: number | null, signal: NodeJS.Signals | null, drain: boolean) => {
         this.alive = false;
+        this.idle();
         clearInterval(this.rssTimer);
         rejectReady(this.startError(code, signal));
         const report = () => {
@@ -164,7 +171,17 @@ export class IsolatedVmWorker implements SandboxWorker {
   }
 
   send(message: HostToSandbox): void {
-    if (message.t === 'job') this.watch(message.job.limits.memoryMb);
+    if (message.t === 'job') {
+      this.watch(message.job.limits.memoryMb);
+      if (!this.busy) {
+        this.busy = true;
+        running++;
+      }
+      // The process may poll its pipe for replies (sparing both sides a wake-up) only while a
+      // core is free for it.
+      this.post({ ...message, poll: running < CORES });
+      return;
+    }
     if (message.t === 'reply') {
       // Replies travel as they are (`r<id> <text>`), not escaped into a second JSON text.
       for (const text of message.m) {
@@ -201,6 +218,12 @@ export class IsolatedVmWorker implements SandboxWorker {
     return this.child.pid;
   }
 
+  private idle(): void {
+    if (!this.busy) return;
+    this.busy = false;
+    running--;
+  }
+
   private onOut(id: number, m: string[]): void {
     if (this.alive) this.events.message({ t: 'out', id, m });
   }
@@ -218,6 +241,7 @@ export class IsolatedVmWorker implements SandboxWorker {
     else if (m.t === 'out' || m.t === 'end') {
       if (m.t === 'end') {
         this.running = false;
+        this.idle();
         clearInterval(this.rssTimer);
       }
       this.events.message(m);

@@ -36,6 +36,8 @@ export const CTRL = {
   W2H_TAIL: 11,
   /** 1 while the thread waits for room in its ring (the host then notifies W2H_HEAD). */
   W2H_SPACE_WAIT: 12,
+  /** 1 while the host allows the thread to poll for replies instead of sleeping (cores to spare). */
+  SPIN_OK: 13,
 } as const;
 
 export const CTRL_WORDS = 16;

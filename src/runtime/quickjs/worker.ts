@@ -12,11 +12,16 @@
  */
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import type { HostToSandbox, RuntimeFailure, SandboxOutcome, SandboxToHost, SandboxWorker, WorkerEvents } from '../types.js';
+import { availableParallelism } from 'node:os';
 import { guestPath } from '../guest.js';
 import { CTRL, CTRL_WORDS, KIND, RingReader, RingWriter, createSharedBuffer, type RingRecord } from './ring.js';
 
 /** `Atomics.waitAsync` (Node 16+; ES2024, past this project's `lib`). */
 const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: false; value: string } | { async: true; value: Promise<string> } }).waitAsync;
+
+/** Jobs running in QuickJS threads of this process, across runtimes: polling is allowed below the core count. */
+let running = 0;
+const CORES = availableParallelism();
 
 /** Longest `end` message accepted (a failure's message and stack are capped on the far side). */
 const MAX_END_CHARS = 1024 * 1024;
@@ -60,6 +65,7 @@ export class QuickJSWorker implements SandboxWorker {
   private backlogTimer: NodeJS.Timeout | undefined;
   private waiting = false;
   private gone = false;
+  private busy = false;
   private readonly records: RingRecord[] = [];
   private readonly exited: Promise<void>;
   private fatal: string | undefined;
@@ -121,6 +127,7 @@ export class QuickJSWorker implements SandboxWorker {
     this.exited = new Promise((resolve) => {
       this.worker.once('exit', () => {
         this.gone = true;
+        this.idle();
         clearTimeout(this.backlogTimer);
         // Settles the host's own pending wait, so nothing of this worker stays registered.
         Atomics.notify(this.ctrl, CTRL.W2H_SEQ);
@@ -137,6 +144,12 @@ export class QuickJSWorker implements SandboxWorker {
   send(message: HostToSandbox): void {
     if (this.gone) return;
     if (message.t === 'job') {
+      if (!this.busy) {
+        this.busy = true;
+        running++;
+      }
+      // A thread may poll for replies only while a core is free for it.
+      Atomics.store(this.ctrl, CTRL.SPIN_OK, running < CORES ? 1 : 0);
       this.port.postMessage(message);
       // The idle thread listens on the port or lingers on the word: either wakes it.
       Atomics.add(this.ctrl, CTRL.H2W_SEQ, 1);
@@ -245,6 +258,7 @@ export class QuickJSWorker implements SandboxWorker {
         const end = this.parseEnd(r.text);
         if (!end) return this.violation('an end record that is not an outcome');
         this.prepared = false;
+        this.idle();
         this.events.message({ t: 'end', id: r.id, outcome: end.outcome, ...(end.retire ? { retire: true } : {}) });
       } else if (r.kind === KIND.PREPARED) {
         this.prepared = true;
@@ -256,6 +270,7 @@ export class QuickJSWorker implements SandboxWorker {
           this.events.message({ t: 'out', id: m.id, m: m.m });
         } else if (m.t === 'end' && m.outcome !== null && typeof m.outcome === 'object') {
           this.prepared = false;
+          this.idle();
           this.events.message({ t: 'end', id: m.id, outcome: m.outcome, ...(m.retire === true ? { retire: true } : {}) });
         } else {
           return this.violation('a port message outside the protocol');
@@ -264,6 +279,13 @@ export class QuickJSWorker implements SandboxWorker {
     }
     flushOut();
     if (violation) this.violation(violation);
+  }
+
+  /** The job is over (or the thread is gone): it no longer counts as running. */
+  private idle(): void {
+    if (!this.busy) return;
+    this.busy = false;
+    running--;
   }
 
   private parseEnd(text: string): { outcome: SandboxOutcome; retire: boolean } | undefined {
