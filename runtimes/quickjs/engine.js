@@ -344,10 +344,16 @@ async function createQuickJSEngine(options) {
   let ready;
 
   /** The next sandbox, built on the current instance, with the free space around it held. */
+  /** The limit the last job had: the next one most likely has the same (the executor's default). */
+  let expectedLimit = 64 * 1024 * 1024;
+
   function build() {
     unreserve(instance);
     ready = createSandbox(instance);
     reserve(instance);
+    // Handed back now, while idle, for the limit the next job most likely has.
+    ready.limit = expectedLimit;
+    ready.handedBack = release(instance, expectedLimit);
   }
 
   return {
@@ -420,7 +426,13 @@ async function createQuickJSEngine(options) {
       // own InternalError("out of memory"). The ceiling below refuses the same requests, seen.
       rt.setMemoryLimit(-1);
       // The job may use exactly its limit: the held space handed back, plus pages it may grow.
-      const handedBack = release(inst, limitBytes);
+      let handedBack = box.handedBack ?? 0;
+      if (box.limit !== limitBytes) {
+        // Another limit than prepared for: take back all free space and hand back this job's share.
+        reserve(inst);
+        handedBack = release(inst, limitBytes);
+        expectedLimit = limitBytes;
+      }
       inst.ceiling = inst.memory.buffer.byteLength + (limitBytes - handedBack);
       inst.refused = false;
       rt.setInterruptHandler(() => {
