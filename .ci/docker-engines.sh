@@ -156,14 +156,27 @@ wait_engine() {
 
 engine_pid() { local f; f="$(engine_dir "$1")/dockerd.pid"; [ -s "$f" ] && cat "$f"; }
 
+# The processes of engine $1 outside dockerd: its containerd and the shims of its containers
+# (found by their command lines, which name the engine's exec root).
+engine_helpers() {
+  local er p; er="$(exec_root_of "$1")"
+  cat "$er/containerd/containerd.pid" 2>/dev/null || true
+  echo
+  for p in /proc/[0-9]*; do
+    if { tr '\0' ' ' < "$p/cmdline"; } 2>/dev/null | grep -q -- "-address $er/containerd"; then echo "${p#/proc/}"; fi
+  done
+}
+
+# A sandbox host dying: dockerd, its containerd and every container's shim, all at once.
 kill_engine() {
-  local n="$1" pid
+  local n="$1" pid p
   pid="$(engine_pid "$n" || true)"
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || die "engine $n is not running"
-  kill -KILL "$pid"
+  local helpers; helpers="$(engine_helpers "$n")"
+  kill -KILL "$pid" $helpers 2>/dev/null || true
   while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
-  # A killed dockerd leaves its pid file; the next start would refuse to run.
-  rm -f "$(engine_dir "$n")/dockerd.pid"
+  # A killed dockerd leaves its pid files; the next start would refuse to run.
+  rm -f "$(engine_dir "$n")/dockerd.pid" "$(exec_root_of "$n")/containerd/containerd.pid"
 }
 
 stop_engine() {
@@ -179,21 +192,11 @@ stop_engine() {
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   fi
-  # The engine's own containerd (a child it started; a killed dockerd may leave it running).
+  # The engine's own containerd (a child it started; a killed dockerd may leave it running), and
+  # the shims of containers that outlived their engine.
+  local helpers; helpers="$(engine_helpers "$n")"
+  [ -n "${helpers//[[:space:]]/}" ] && kill -KILL $helpers 2>/dev/null || true
   local er; er="$(exec_root_of "$n")"
-  local cpid
-  cpid="$(cat "$er/containerd/containerd.pid" 2>/dev/null || true)"
-  if [ -n "$cpid" ] && kill -0 "$cpid" 2>/dev/null; then
-    kill -TERM "$cpid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$cpid" 2>/dev/null || true
-  fi
-  # Shims of containers that outlived their engine, then every mount under its roots.
-  # (found by their command line, which names this engine's exec root, and killed by pid).
-  local p
-  for p in /proc/[0-9]*; do
-    if { tr '\0' ' ' < "$p/cmdline"; } 2>/dev/null | grep -q -- "-address $er/containerd"; then kill -KILL "${p#/proc/}" 2>/dev/null || true; fi
-  done
   for m in $(awk -v a="$e/" -v b="$er/" 'index($2, a) == 1 || index($2, b) == 1 || $2 == substr(b, 1, length(b) - 1) { print $2 }' /proc/self/mounts | sort -r); do
     umount -l "$m" 2>/dev/null || true
   done
@@ -211,6 +214,7 @@ write_state() {
     echo "    \"rogueServerCa\": { \"ca\": \"$c/rogue-server-ca/ca.pem\", \"cert\": \"$c/rogue-server-ca/cert.pem\", \"key\": \"$c/rogue-server-ca/key.pem\" }"
     echo "  },"
     echo "  \"unreachable\": \"tcp://$subnet.99:$port\","
+    echo "  \"refused\": \"tcp://$(ip_of a):2399\","
     echo "  \"runsc\": $(command -v runsc >/dev/null 2>&1 && echo true || echo false),"
     echo "  \"engines\": ["
     local first=1

@@ -398,10 +398,21 @@ export class DockerEngine implements RuntimeDriver, DockerWorkerContext {
 
   private unreachable(err: unknown): DockerRuntimeError {
     const s = this.spec;
-    const reason = `${describe(err)}${(err as { code?: string })?.code && !describe(err).includes((err as { code: string }).code) ? ` (${(err as { code: string }).code})` : ''}`;
+    const code = (err as { code?: unknown })?.code;
+    const text = describe(err);
+    let reason = `${text.includes('SSL routines') ? 'TLS alert' : text}${typeof code === 'string' && !text.includes(code) ? ` (${code})` : ''}`;
     let fix: string;
     if (!s.tcp) {
       fix = 'Start the engine (`sudo systemctl start docker`, or `sudo dockerd &`, or `sudo bash .ci/docker-setup.sh` in a toolexec checkout), or point DOCKER_HOST at a running one.';
+    } else if (typeof code === 'string' && /^ERR_SSL_.*ALERT/.test(code)) {
+      reason = `the engine refused this host's client certificate: ${reason}`;
+      fix = 'Give a client certificate (tls.cert, tls.key) signed by the CA the engine trusts (`dockerd --tlscacert`).';
+    } else if (typeof code === 'string' && /LEAF_SIGNATURE|SELF_SIGNED|CERT_SIGNATURE|UNABLE_TO_GET_ISSUER|CERT_UNTRUSTED|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID/.test(code)) {
+      reason = `this host does not trust the engine's certificate: ${reason}`;
+      fix = "tls.ca must be the CA that signed the engine's certificate (`dockerd --tlscert`), and that certificate must be valid now.";
+    } else if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+      reason = `the engine's certificate does not name this address: ${reason}`;
+      fix = 'Reach the engine by a name or IP address its certificate lists as a subjectAltName, or reissue the certificate with it.';
     } else if (TLS_FAILURE.test(reason)) {
       fix =
         "The TLS handshake failed: the engine must trust the CA that signed this host's client certificate (dockerd --tlscacert), and the CA given here must be the one that signed the engine's certificate, which must name the address used here (an IP address needs an IP subjectAltName).";
