@@ -242,7 +242,15 @@ up() {
   local keep="$1"
   need_root
   command -v dockerd >/dev/null 2>&1 || die "dockerd is missing; run .ci/docker-setup.sh first"
-  command -v openssl >/dev/null 2>&1 || die "openssl is missing (apt-get install -y openssl)"
+  local missing=()
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
+      || die "could not install ${missing[*]}"
+  fi
   local t0; t0=$(date +%s.%N)
   down
   mkdir -p "$dir"

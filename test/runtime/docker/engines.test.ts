@@ -6,6 +6,8 @@ import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerRuntime, DockerRuntimeError, RUNTIME_ID_LABEL, resolveEngines } from '../../../src/runtime/docker/index.js';
+import { checkConfig } from '../../../src/config/load-config.js';
+import { createEngine } from '../../../src/engine/engine.js';
 import { ESCAPE, REQUIRE_DOCKER, bedClient, bedEngine, hostRun, loadTestBed, type TestBed } from './helpers.js';
 
 const { bed, reason } = await loadTestBed();
@@ -147,6 +149,23 @@ describe.skipIf(!bed)('DockerRuntime over two engines with mutual TLS', () => {
     const mixed = make({ engines: [{ name: 'refused', host: b.refused, tls: b.certs.client }, bedEngine(b, 'a')], minIdle: 0 });
     expect((await hostRun(mixed, 'return 6')).value).toBe(6);
     expect(mixed.engines()[0]).toMatchObject({ name: 'refused', state: 'down', error: expect.stringMatching(/ECONNREFUSED/) });
+  });
+
+  it('a config file\'s docker.engines reach the runtime: toolexec executes on the listed engine', async () => {
+    const good = await createEngine(checkConfig({ runtime: 'docker', docker: { minIdle: 0, engines: [bedEngine(b, 'b')] } }));
+    // The same engine with a certificate it did not issue: the error names the listed engine, so
+    // the list (not DOCKER_HOST or the local socket) is what the runtime used.
+    const refused = await createEngine(checkConfig({ runtime: 'docker', docker: { minIdle: 0, engines: [{ ...bedEngine(b, 'b', 'rogueClient'), name: 'b-from-config' }] } }));
+    try {
+      const r = await good.execute('return 6 * 7');
+      expect(r.error).toBeUndefined();
+      expect(r.value).toBe(42);
+      const bad = await refused.execute('return 1');
+      expect(bad.error).toMatchObject({ code: 'RUNTIME_UNAVAILABLE', message: expect.stringMatching(/Docker engine "b-from-config" is not reachable at tcp:\/\//) });
+    } finally {
+      await good.close();
+      await refused.close();
+    }
   });
 
   it.runIf(b?.runsc)('runs under gVisor on an engine whose entry says runtime: runsc', async () => {
