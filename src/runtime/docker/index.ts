@@ -229,7 +229,8 @@ export class DockerRuntime implements Runtime {
       });
       const supervisor = new Supervisor(engine, {
         ...supervisorOptions,
-        onWarning: (error) => this.emit(error instanceof DockerRuntimeError ? error : new DockerRuntimeError('SANDBOX_CRASHED', 'refill', engine.spec.implicit ? error.message : `${engine.title}: ${error.message}`, { cause: error })),
+        // After dispose, a sandbox that was still starting fails its start: that is no news.
+        onWarning: (error) => !this.disposed && this.emit(error instanceof DockerRuntimeError ? error : new DockerRuntimeError('SANDBOX_CRASHED', 'refill', engine.spec.implicit ? error.message : `${engine.title}: ${error.message}`, { cause: error })),
       });
       Object.assign(entry, { engine, supervisor });
       return entry;

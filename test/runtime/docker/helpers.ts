@@ -139,7 +139,7 @@ export interface TestBed {
   /** An address of a running host where no engine listens (refused at once). */
   refused: string;
   runsc: boolean;
-  engines: Array<{ name: string; host: string; socket: string; certPath: string }>;
+  engines: Array<{ name: string; host: string; socket: string; certPath: string; pidfile: string }>;
 }
 
 /** Where the bed describes itself: TOOLEXEC_DOCKER_ENGINES, else the script's default place. */
