@@ -60,10 +60,13 @@ runner.register(mathAddTool());
 const sh = (...args) => promisify(execFile)('bash', [bed.script, ...args]);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function execOnce(executor) {
-  const r = await executor.execute(THREE_CALLS);
-  if (!r.ok || r.value !== 10) throw new Error(`unexpected result ${JSON.stringify(r.error ?? r.value)}`);
+async function execOnce(executor, script = THREE_CALLS, expected = 10) {
+  const r = await executor.execute(script);
+  if (!r.ok || r.value !== expected) throw new Error(`unexpected result ${JSON.stringify(r.error ?? r.value)}`);
 }
+// Every sequential tool call is one round trip over the container's attach stream to the engine.
+const CALLS = 50;
+const MANY_CALLS = `let s = 0;\nfor (let i = 0; i < ${CALLS}; i++) s = (await tools.math.add({ a: s, b: 1 })).sum;\ns`;
 
 // ---- warm pool: local socket vs TLS ----
 async function warmSamples(runtime) {
@@ -71,29 +74,41 @@ async function warmSamples(runtime) {
   await runtime.warm();
   await execOnce(executor);
   const us = [];
+  const manyUs = [];
   for (let i = 0; i < WARM_SAMPLES; i++) {
-    await runtime.warm();
-    await runtime.drain();
-    const t0 = performance.now();
-    await execOnce(executor);
-    us.push((performance.now() - t0) * 1000);
+    for (const [script, expected, into] of [[THREE_CALLS, 10, us], [MANY_CALLS, CALLS, manyUs]]) {
+      await runtime.warm();
+      await runtime.drain();
+      const t0 = performance.now();
+      await execOnce(executor, script, expected);
+      into.push((performance.now() - t0) * 1000);
+    }
   }
   await executor.dispose();
   await runtime.dispose();
-  return us;
+  return { us, manyUs };
 }
 const rows = [];
 const localName = 'warm pool, local socket: execute, 3 tool calls';
 const tlsName = 'warm pool, engine over TCP + mutual TLS: execute, 3 tool calls';
 // Interleaved halves, so machine load drifts over both alike.
-const localUs = [];
-const tlsUs = [];
+const local = { us: [], manyUs: [] };
+const tls = { us: [], manyUs: [] };
 for (let half = 0; half < 2; half++) {
-  localUs.push(...(await warmSamples(new DockerRuntime({ minIdle: 2 }))));
-  tlsUs.push(...(await warmSamples(new DockerRuntime({ engines: [engine('a')], minIdle: 2 }))));
+  for (const [into, runtime] of [[local, new DockerRuntime({ minIdle: 2 })], [tls, new DockerRuntime({ engines: [engine('a')], minIdle: 2 })]]) {
+    const got = await warmSamples(runtime);
+    into.us.push(...got.us);
+    into.manyUs.push(...got.manyUs);
+  }
 }
-rows.push(summarize(localName, localUs));
-rows.push(summarize(tlsName, tlsUs));
+const localManyName = `warm pool, local socket: execute, ${CALLS} sequential tool calls`;
+const tlsManyName = `warm pool, engine over TCP + mutual TLS: execute, ${CALLS} sequential tool calls`;
+rows.push(summarize(localName, local.us));
+rows.push(summarize(tlsName, tls.us));
+rows.push(summarize(localManyName, local.manyUs));
+rows.push(summarize(tlsManyName, tls.manyUs));
+const median = (name) => rows.find((r) => r.name === name).medianUs;
+const perCall = (many, three) => (median(many) - median(three)) / (CALLS - 3);
 
 // ---- throughput: one engine vs two ----
 async function throughput(engines) {
@@ -188,9 +203,11 @@ const twoRate = 1e6 / rows.find((r) => r.name === twoName).medianUs;
 report('docker-engines', rows, {
   ratios: [
     ['TLS engine / local socket (warm pool)', tlsName, localName],
+    [`TLS engine / local socket (warm pool, ${CALLS} calls)`, tlsManyName, localManyName],
     ['time per execution, 2 engines / 1 engine', twoName, oneName],
   ],
   notes: [
+    `per sequential tool call (from the ${CALLS}-call and 3-call medians): ${perCall(localManyName, localName).toFixed(0)} µs on the local socket, ${perCall(tlsManyName, tlsName).toFixed(0)} µs over TLS`,
     `executions per second, ${CONCURRENCY} at a time: ${oneRate.toFixed(1)} with one engine, ${twoRate.toFixed(1)} with two (placed: ${two.placed})`,
     'both bed engines run on this machine and share its cores: the two-engine figure shows that executions are spread over both, not that capacity grows; on separate hosts each engine brings its own cores',
     'the TLS engine is in its own network namespace behind a veth pair and a bridge: the ratio is TLS plus one local network hop, not a real network',
