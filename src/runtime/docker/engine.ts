@@ -262,8 +262,10 @@ export class DockerEngine implements RuntimeDriver, DockerWorkerContext {
       (err: unknown) => {
         if (this.attempt === attempt) this.attempt = undefined;
         const error = err instanceof DockerRuntimeError ? err : new DockerRuntimeError('RUNTIME_UNAVAILABLE', 'startup', `${this.title}: ${describe(err)}`, { cause: err, ...this.tag() });
-        // A failed first try is reported (it is news); failed probes of an ejected engine are not.
-        this.eject(error, first);
+        // A failed first try is reported (it is news), and so is an engine that answers again
+        // but cannot run sandboxes (the image went missing); plain failed probes are not.
+        const misconfigured = (error as { misconfigured?: boolean }).misconfigured === true;
+        this.eject(error, first || (misconfigured && error.message !== this.lastErrorValue?.message));
         throw error;
       },
     );

@@ -198,6 +198,8 @@ export class DockerRuntime implements Runtime {
   private readonly sessions = new Set<FleetSession>();
   private readonly settleWaiters: Array<() => void> = [];
   private disposed = false;
+  /** Set once `warm()` succeeded: an engine back in rotation gets its warm pool again. */
+  private warmed = false;
 
   constructor(options: DockerRuntimeOptions = {}) {
     const resolved = resolveOptions(options);
@@ -224,7 +226,11 @@ export class DockerRuntime implements Runtime {
       const entry = { inFlight: 0, placed: 0 } as EnginePool & { engine: DockerEngine; supervisor: Supervisor };
       const engine = new DockerEngine(spec, resolved, this.id, prelude, {
         emit: (error) => this.emit(error),
-        changed: () => this.wakeSettleWaiters(),
+        changed: (e) => {
+          this.wakeSettleWaiters();
+          // Back in rotation after an outage: its pool stopped refilling when its starts failed.
+          if (e.state === 'up' && this.warmed && !this.disposed) void entry.supervisor.warm().catch(() => undefined);
+        },
         liveIds: () => new Set(entry.supervisor.workers().map((w) => (w as DockerWorker).id).filter((id): id is string => typeof id === 'string')),
       });
       const supervisor = new Supervisor(engine, {
@@ -311,7 +317,6 @@ export class DockerRuntime implements Runtime {
     if (misconfigured.length > 0) throw this.combined(misconfigured, 'cannot run sandboxes');
     const up = this.pools.filter((p) => p.engine.state === 'up');
     if (up.length === 0) throw this.combined(this.pools, 'is reachable');
-    for (const p of this.pools) if (p.engine.state === 'down' && p.engine.lastError) this.emit(p.engine.lastError);
     const warmed = await Promise.allSettled(up.map((p) => p.supervisor.warm()));
     const failed = warmed.flatMap((r, i) => (r.status === 'rejected' ? [[up[i]!, r.reason] as const] : []));
     if (failed.length === up.length) {
@@ -319,6 +324,7 @@ export class DockerRuntime implements Runtime {
       throw new DockerRuntimeError('RUNTIME_UNAVAILABLE', 'refill', `no Docker engine could start a sandbox: ${failed.map(([, e]) => (e as Error).message).join('; ')}`);
     }
     for (const [, err] of failed) this.emit(err instanceof DockerRuntimeError ? err : new DockerRuntimeError('RUNTIME_UNAVAILABLE', 'refill', String((err as Error)?.message ?? err), { cause: err }));
+    this.warmed = true;
   }
 
   /**

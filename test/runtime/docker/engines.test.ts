@@ -5,7 +5,7 @@
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DockerRuntime, DockerRuntimeError, RUNTIME_ID_LABEL, resolveEngines } from '../../../src/runtime/docker/index.js';
+import { DEFAULT_IMAGE, DockerRuntime, DockerRuntimeError, RUNTIME_ID_LABEL, resolveEngines } from '../../../src/runtime/docker/index.js';
 import { checkConfig } from '../../../src/config/load-config.js';
 import { createEngine } from '../../../src/engine/engine.js';
 import { ESCAPE, REQUIRE_DOCKER, bedClient, bedEngine, hostRun, loadTestBed, type TestBed } from './helpers.js';
@@ -168,6 +168,24 @@ describe.skipIf(!bed)('DockerRuntime over two engines with mutual TLS', () => {
     }
   });
 
+  it('checks the image on every engine at start-up: one without it is an error naming it and the command to build it there', async () => {
+    const a = bedClient(b, 'a');
+    await a.getImage(DEFAULT_IMAGE).tag({ repo: 'toolexec-sandbox', tag: 'only-on-a' });
+    try {
+      const runtime = make({ image: 'toolexec-sandbox:only-on-a', engines: [bedEngine(b, 'a'), bedEngine(b, 'b')], minIdle: 1 });
+      await expect(runtime.warm()).rejects.toMatchObject({
+        code: 'RUNTIME_UNAVAILABLE',
+        message: expect.stringMatching(/the sandbox image toolexec-sandbox:only-on-a is not present on Docker engine "b" \(tcp:\/\/[^)]+\)\. Build it there .*`DOCKER_HOST=tcp:\/\/\S+ DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=\S+ npm run sandbox:build`/),
+      });
+      expect(runtime.engines().map((e) => [e.name, e.state])).toEqual([
+        ['a', 'up'],
+        ['b', 'down'],
+      ]);
+    } finally {
+      await a.getImage('toolexec-sandbox:only-on-a').remove().catch(() => undefined);
+    }
+  });
+
   it.runIf(b?.runsc)('runs under gVisor on an engine whose entry says runtime: runsc', async () => {
     const runtime = make({ engines: [{ ...bedEngine(b, 'b'), runtime: 'runsc' }], minIdle: 0 });
     const run = await hostRun(runtime, `${ESCAPE} return req('os').release();`);
@@ -235,7 +253,8 @@ describe.skipIf(!bed)('DockerRuntime over two engines with mutual TLS', () => {
       await until(() => runtime.engines()[1]!.state === 'up', 'engine b back in rotation');
       const client = bedClient(b, 'b');
       for (const id of leftovers) await expect(client.getContainer(id).inspect()).rejects.toMatchObject({ statusCode: 404 });
-      // And it takes executions again.
+      // Its warm pool fills again, and it takes executions again.
+      await until(() => runtime.engines()[1]!.pool.idle >= 1, 'engine b warm again');
       const again = await Promise.all([0, 1, 2, 3].map(() => hostRun(runtime, 'return "ok"')));
       expect(again.map((r) => r.value)).toEqual(['ok', 'ok', 'ok', 'ok']);
       expect(runtime.engines()[1]!.placed).toBeGreaterThan(placedOnB);
