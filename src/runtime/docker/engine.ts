@@ -336,11 +336,20 @@ export class DockerEngine implements RuntimeDriver, DockerWorkerContext {
     }
   }
 
-  /** A call to the engine failed: eject it if it was in rotation. */
-  private observe(err: unknown): void {
+  /**
+   * A call to the engine failed: eject it if it was in rotation. A 5xx about one container
+   * (removing, killing, waiting for, inspecting it: gVisor's teardown can answer 500 while its
+   * file system is busy) says nothing about the engine's ability to run the next sandbox.
+   */
+  private observe(err: unknown, request: unknown): void {
     if (this.closed || this.stateValue !== 'up') return;
     const status = (err as { statusCode?: unknown })?.statusCode;
-    if (typeof status === 'number' && status < 500) return;
+    if (typeof status === 'number') {
+      if (status < 500) return;
+      const r = (request ?? {}) as { method?: unknown; path?: unknown };
+      const path = typeof r.path === 'string' ? r.path : '';
+      if (r.method === 'DELETE' || /\/containers\/[^/]+\/(kill|wait|json)/.test(path)) return;
+    }
     this.eject(this.callError(err), false);
   }
 
@@ -389,7 +398,7 @@ export class DockerEngine implements RuntimeDriver, DockerWorkerContext {
       const dial = modem.dial.bind(modem);
       modem.dial = (o, cb) =>
         dial(o, (err, data) => {
-          if (err) this.observe(err);
+          if (err) this.observe(err, o);
           cb(err, data);
         });
       this.client = docker;
