@@ -281,6 +281,22 @@ export class DockerEngine implements RuntimeDriver, DockerWorkerContext {
     clearInterval(this.sweepTimer);
   }
 
+  /**
+   * After dispose: an engine that was out of rotation may hold containers of this runtime that no
+   * worker could remove (they died with the engine). If it answers now, they are removed;
+   * bounded by `connectTimeoutMs`, never rejects.
+   */
+  async finalSweep(): Promise<void> {
+    const docker = this.client;
+    if (!docker || this.stateValue === 'up' || !this.everUp) return;
+    try {
+      await withTimeout(docker.ping(), this.settings.connectTimeoutMs, 'no answer');
+    } catch {
+      return;
+    }
+    await withTimeout(this.removeStale(docker, true), this.settings.connectTimeoutMs, 'clean-up timed out').catch(() => undefined);
+  }
+
   /** The error a job placed on this engine while it is out of rotation gets. */
   unavailable(): DockerRuntimeError {
     const last = this.lastErrorValue;

@@ -343,7 +343,11 @@ export class DockerRuntime implements Runtime {
     await Promise.all(this.pools.map((p) => p.supervisor.drain()));
   }
 
-  /** Ends every job (`CANCELLED`), stops every sandbox on every engine and waits until all are gone. */
+  /**
+   * Ends every job (`CANCELLED`), stops every sandbox on every engine and waits until all are gone;
+   * an engine that was out of rotation is pinged once (bounded by `connectTimeoutMs`) and, if it
+   * answers, what this runtime left there is removed.
+   */
   async dispose(): Promise<void> {
     if (!this.disposed) {
       this.disposed = true;
@@ -353,6 +357,8 @@ export class DockerRuntime implements Runtime {
       this.wakeSettleWaiters();
     }
     await Promise.all(this.pools.map((p) => p.supervisor.dispose()));
+    // What died with an engine that was out of rotation is still there: removed if it answers now.
+    await Promise.all(this.pools.map((p) => p.engine.finalSweep()));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
