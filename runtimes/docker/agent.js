@@ -241,19 +241,22 @@ function onLine(text) {
 // Replies reach the guest one per macrotask: the microtasks one reply starts (a timer callback's
 // promise jobs) run before the next reply arrives, as in Node and in the other runtimes.
 const inbox = [];
-let delivering = false;
+let busy = false;
 function deliverNext() {
-  if (delivering || ended) return;
+  if (busy || ended) return;
   const reply = inbox.shift();
   if (reply === undefined) return;
-  delivering = true;
+  // Until the next macrotask, further replies wait in the inbox.
+  busy = true;
+  setImmediate(() => {
+    busy = false;
+    deliverNext();
+  });
   try {
     receive(reply);
   } catch {
     // A throwing receive is the guest's own failure; it reports it through the bridge or not at all.
   }
-  delivering = false;
-  if (inbox.length > 0) setImmediate(deliverNext);
 }
 
 let buffer = '';

@@ -56,7 +56,7 @@ let servicesBundle: { services: string; stdlib: Record<string, string> } | undef
 export function loadServicesBundle(): { services: string; stdlib: Record<string, string> } {
   if (!servicesBundle) {
     const services = readFileSync(guestPath('services.js'), 'utf8');
-    const names = /const STDLIB = \[([^\]]*)\]/.exec(services)?.[1]?.match(/'[a-z]+'/g)?.map((n) => n.slice(1, -1)) ?? [];
+    const names = /const STDLIB = \[([^\]]*)\]/.exec(services)?.[1]?.match(/'[a-z0-9]+'/g)?.map((n) => n.slice(1, -1)) ?? [];
     const stdlib: Record<string, string> = {};
     for (const name of names) stdlib[name] = readFileSync(guestPath(`stdlib/${name}.js`), 'utf8');
     servicesBundle = { services, stdlib };
