@@ -480,6 +480,7 @@ export class Execution {
 
   private runtimeError(f: RuntimeFailure): ExecuteError {
     const e = normalizeError(f);
+    e.message = sameWords(e.message, this.limits);
     const positions = this.positions!;
     delete e.line;
     delete e.column;
@@ -519,6 +520,25 @@ export class Execution {
     Object.assign(e, positions.fromStack(stack));
     return e;
   }
+}
+
+/**
+ * The same failure reads the same in every runtime: each far side words its limit breaches in
+ * its own way, so they are rewritten here to one text per limit, from the limits in force.
+ * Anything after the far side's sentence (a supervisor's note) is kept.
+ */
+const SAME_WORDS: Array<[RegExp, (l: ResolvedLimits) => string]> = [
+  [/^(?:the script ran longer than timeoutMs \(\d+ ms\)|The script exceeded its time limit of \d+ ms)/, (l) => `The script exceeded its time limit of ${l.timeoutMs} ms`],
+  [/^(?:the script used more than cpuMs \(\d+ ms\) of CPU time|The script exceeded its CPU budget of \d+ ms)/, (l) => `The script exceeded its CPU budget of ${l.cpuMs} ms`],
+  [
+    /^(?:The script ran out of memory(?: \(limit \d+ MB\))?|the script exceeded the memory limit \(\d+ MB\)|The script exceeded its memory limit of \d+ MB(?: \(the guest heap is exhausted\))?)/,
+    (l) => `The script exceeded its memory limit of ${l.memoryMb} MB`,
+  ],
+  [/^The script's output \(logs and result\) exceeded maxOutputBytes \(\d+ bytes\)/, (l) => `The script's output (value, logs and the record of its tool calls) exceeded maxOutputBytes (${l.maxOutputBytes} bytes)`],
+];
+function sameWords(message: string, limits: ResolvedLimits): string {
+  for (const [re, words] of SAME_WORDS) if (re.test(message)) return message.replace(re, words(limits));
+  return message;
 }
 
 function normalizeError(f: ExecuteError | RuntimeFailure): ExecuteError {
