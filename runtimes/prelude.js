@@ -153,7 +153,7 @@
     var tag = objectToString(v);
     if (stringIndexOf(tag, 'Iterator]') !== -1 || stringIndexOf(tag, 'Generator]') !== -1) return 'an iterator, which JSON would send as {}: spread it into an array with [...iterator]';
     for (var p = proto; p !== null && p !== ObjectProto; p = ObjectGetPrototypeOf(p)) {
-      if (weakMapHas(opaqueProtos, p)) return 'a ' + weakMapGet(opaqueProtos, p);
+      if (weakMapHas(opaqueProtos, p)) return weakMapGet(opaqueProtos, p);
     }
     return '';
   }

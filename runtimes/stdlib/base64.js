@@ -15,7 +15,7 @@ function missing(name) {
 }
 
 function btoa(data) {
-  if (arguments.length === 0) throw missing('data');
+  if (arguments.length === 0) throw missing('input');
   var s = StringC(data);
   var out = '';
   for (var j = 0; j < s.length; j++) if (s.charCodeAt(j) > 255) throw new DOMException('Invalid character', 'InvalidCharacterError');
