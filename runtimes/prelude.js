@@ -98,112 +98,25 @@
   // ---- JSON in and out ----
 
   // A value JSON cannot carry faithfully is refused with the path of the part and what to do,
-  // never sent as a silent `{}`: functions, symbols and BigInts (JSON.stringify would drop or
-  // refuse them), promises, Maps, Sets, typed arrays, errors, iterators, cycles. Paths are
-  // parent links, turned into text only for the message, so deep values cost no strings.
-  var PLAIN_PROTOS = [ObjectProto, ArrayProto, null];
-  // Prototypes of the standard library's objects that JSON would make `{}` (URLSearchParams, ...).
+  // never sent as a silent `{}`. The usual value (plain objects and arrays of JSON values) takes
+  // the fast path; anything else (a class instance, a Map, a function, a NaN, a cycle) is looked
+  // at again by runtimes/stdlib/json.js, which names the part, so that code is compiled only then.
   var opaqueProtos = new WeakMapC();
-  var IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-  var typedArrayProto = ObjectGetPrototypeOf(Uint8Array.prototype);
-  var typedArrayTag = uncurry(ObjectGetOwnPropertyDescriptor(typedArrayProto, Symbol.toStringTag).get);
-  var NotJson = function (message) {
-    this.message = message;
+  var STOP = {};
+  var fastReplacer = function (key, v) {
+    var t = typeof v;
+    if (t === 'object' && v !== null) {
+      var proto = ObjectGetPrototypeOf(v);
+      if (proto !== ObjectProto && proto !== ArrayProto && proto !== null) throw STOP;
+    } else if (t === 'function' || t === 'symbol' || t === 'bigint' || (t === 'number' && !isFiniteF(v))) throw STOP;
+    return v;
   };
 
-  function pathText(node) {
-    var parts = [];
-    for (var n = node; n !== null; n = n.parent) arrayPush(parts, n.key);
-    var out = '';
-    for (var i = parts.length - 1; i >= 0; i--) out += parts[i];
-    return out.length > 300 ? stringSlice(out, 0, 140) + '...' + stringSlice(out, out.length - 140) : out;
-  }
-
-  function keyPart(key, holderIsArray) {
-    if (holderIsArray) return '[' + key + ']';
-    return regexpTest(IDENT, key) ? '.' + key : '[' + JSONstringify(stringSlice(key, 0, 100)) + ']';
-  }
-
-  function ctorName(v) {
-    try {
-      var c = ObjectGetPrototypeOf(v).constructor;
-      return typeof c === 'function' && typeof c.name === 'string' && c.name ? c.name : 'Object';
-    } catch (_) {
-      return 'Object';
-    }
-  }
-
-  // Why `v` (an object that is neither a plain object nor an array) cannot go as JSON, or ''.
-  function unfaithful(v, proto) {
-    if (v instanceof PromiseC) {
-      return 'a Promise' + (toolCallIds !== undefined && weakMapHas(toolCallIds, v) ? ' (of the tool call ' + JSONstringify(weakMapGet(toolCallIds, v)) + ')' : '') + ': did you forget await?';
-    }
-    if (v instanceof MapC) return 'a Map, which JSON would send as {}: convert it with Object.fromEntries(map) or [...map]';
-    if (v instanceof SetC) return 'a Set, which JSON would send as {}: convert it with [...set]';
-    if (v instanceof WeakMapC || (typeof WeakSet === 'function' && v instanceof WeakSet) || (typeof WeakRef === 'function' && v instanceof WeakRef)) return 'a ' + ctorName(v) + ', which JSON cannot carry';
-    if (v instanceof RegExpC) return 'a RegExp, which JSON would send as {}: return String(regexp) or its .source';
-    if (isError(v)) {
-      var head = 'Error';
-      try {
-        head = StringC(v.name) + ': ' + stringSlice(StringC(v.message), 0, 200);
-      } catch (_) {}
-      return 'an Error (' + head + '), which JSON would send as {}: return its message, or { name, message }';
-    }
-    if (typedArrayTag(v) !== undefined || v instanceof ArrayBuffer || v instanceof DataView) return 'a ' + ctorName(v) + ', which JSON would not send as bytes: convert it with Array.from(...)';
-    var tag = objectToString(v);
-    if (stringIndexOf(tag, 'Iterator]') !== -1 || stringIndexOf(tag, 'Generator]') !== -1) return 'an iterator, which JSON would send as {}: spread it into an array with [...iterator]';
-    for (var p = proto; p !== null && p !== ObjectProto; p = ObjectGetPrototypeOf(p)) {
-      if (weakMapHas(opaqueProtos, p)) return weakMapGet(opaqueProtos, p);
-    }
-    return '';
-  }
-
-  // JSON text of `value`, or a NOT_SERIALIZABLE TypeError naming the first part JSON cannot carry.
-  // `notes.nonFinite` gets the path of the first NaN or Infinity (JSON sends them as null).
   function toJsonText(value, what, root, notes) {
-    var nodes = new MapC();
-    var rootNode = { parent: null, key: root, depth: 0 };
-    var problem;
-    var replacer = function (key, v) {
-      var holder = this;
-      var parent = mapHas(nodes, holder) ? mapGet(nodes, holder) : undefined;
-      var t = typeof v;
-      if (t === 'object' && v !== null) {
-        var node = parent === undefined ? rootNode : { parent: parent, key: keyPart(key, ArrayIsArray(holder)), depth: parent.depth + 1 };
-        if (mapHas(nodes, v)) {
-          // Seen before: a cycle when it is an ancestor of this position, else a shared part (fine).
-          for (var a = parent; a !== undefined && a !== null; a = a.parent) {
-            if (a === mapGet(nodes, v)) {
-              problem = pathText(node) + ' is a cycle back to ' + pathText(a) + ': JSON cannot carry a value that contains itself';
-              throw new NotJson(problem);
-            }
-          }
-        }
-        var proto = ObjectGetPrototypeOf(v);
-        if (proto !== PLAIN_PROTOS[0] && proto !== PLAIN_PROTOS[1] && proto !== null) {
-          var why = unfaithful(v, proto);
-          if (why !== '') {
-            problem = pathText(node) + ' is ' + why;
-            throw new NotJson(problem);
-          }
-        }
-        mapSet(nodes, v, node);
-      } else if (t === 'function' || t === 'symbol' || t === 'bigint') {
-        var at = parent === undefined ? rootNode : { parent: parent, key: keyPart(key, ArrayIsArray(holder)), depth: 0 };
-        var hint = t === 'function' ? 'a function: functions cannot leave the sandbox' : t === 'symbol' ? 'a symbol, which JSON cannot carry' : 'a BigInt, which JSON cannot carry: convert it with Number(n) or String(n)';
-        problem = pathText(at) + ' is ' + hint;
-        throw new NotJson(problem);
-      } else if (t === 'number' && notes !== undefined && notes.nonFinite === undefined && !isFiniteF(v)) {
-        notes.nonFinite = pathText(parent === undefined ? rootNode : { parent: parent, key: keyPart(key, ArrayIsArray(holder)) }) + ' is ' + StringC(v);
-      }
-      return v;
-    };
     try {
-      return JSONstringify(value, replacer);
-    } catch (e) {
-      var err = new TypeErrorC(what + ' is not JSON-serializable: ' + (e instanceof NotJson ? e.message : errorMessageOf(e)));
-      err.code = 'NOT_SERIALIZABLE';
-      throw err;
+      return JSONstringify(value, fastReplacer);
+    } catch (_) {
+      return load('json').toJsonText(value, what, root, notes);
     }
   }
 
@@ -920,6 +833,9 @@
     opaque: function (proto, what) {
       weakMapSet(opaqueProtos, proto, what);
     },
+    opaqueProtos: opaqueProtos,
+    toolCallIds: toolCallIds,
+    errorMessageOf: errorMessageOf,
     isError: isError,
     promiseThen: promiseThen,
     PromiseC: PromiseC,
