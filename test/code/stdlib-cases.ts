@@ -7,15 +7,15 @@
 export const STDLIB_CASES: Record<string, string> = {
   'timers: order, arguments, clearing, microtasks between callbacks': `
 const order = [];
-setTimeout((a, b) => { order.push('t1:' + a + b); Promise.resolve().then(() => order.push('t1 micro')); }, 5, 'x', 'y');
-setTimeout(() => order.push('t2'), 5);
+setTimeout((a, b) => { order.push('t1:' + a + b); Promise.resolve().then(() => order.push('t1 micro')); }, 40, 'x', 'y');
+setTimeout(() => order.push('t2'), 40);
 const cleared = setTimeout(() => order.push('never'), 1);
 clearTimeout(cleared);
 queueMicrotask(() => order.push('microtask'));
 Promise.resolve().then(() => order.push('promise'));
 setTimeout(() => order.push('zero delay'), 0);
 setTimeout(() => order.push('bad delay'), 'soon');
-await new Promise((r) => setTimeout(r, 40));
+await new Promise((r) => setTimeout(r, 100));
 let n = 0;
 const id = setInterval(() => { n++; if (n === 3) clearInterval(id); }, 2);
 await new Promise((r) => setTimeout(r, 60));
