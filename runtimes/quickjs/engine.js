@@ -28,11 +28,13 @@
 // there (quickjs-emscripten 0.32), with the public API as the fallback.
 
 /**
- * @param {{ modulePath: string, wasmPath?: string, maxStackBytes: number, retireHeapBytes: number, prelude: string }} options
+ * @param {{ modulePath: string, wasmPath?: string, maxStackBytes: number, retireHeapBytes: number, servicesPath: string, prelude: string }} options
  * @returns {Promise<{ enforced: { memoryMb: boolean }, prepare(): void, start(job: any, io: any): any }>}
  */
 async function createQuickJSEngine(options) {
   const mod = require(options.modulePath);
+  // The guest's synchronous services (URL, Intl, the standard library's sources): runtimes/services.js.
+  const services = require(options.servicesPath).createServices();
   const WA = globalThis.WebAssembly;
   const fs = require('node:fs');
   let wasmModule;
@@ -303,6 +305,17 @@ async function createQuickJSEngine(options) {
     const sendFn = ctx.newFunction('__toolexec_send', sendImpl);
     ctx.setProp(ctx.global, '__toolexec_send', sendFn);
     sendFn.dispose();
+    // Strings in, one string out; the prelude takes it and deletes the global.
+    const callFn = ctx.newFunction('__toolexec_call', (...handles) => {
+      const args = [];
+      for (const h of handles) {
+        if (ctx.typeof(h) !== 'string') return ctx.newString('!{"name":"TypeError","message":"bad service call"}');
+        args.push(ctx.getString(h));
+      }
+      return ctx.newString(services.call(args[0], args[1], args[2], args[3]));
+    });
+    ctx.setProp(ctx.global, '__toolexec_call', callFn);
+    callFn.dispose();
     const p = ctx.evalCode(prelude, PRELUDE_FILENAME);
     if (p.error) {
       let d;
@@ -469,19 +482,23 @@ async function createQuickJSEngine(options) {
                 fastError(err, 'run');
                 return;
               }
-              continue;
+            } else {
+              const s = ctx.newString(m);
+              const r = ctx.callFunction(receive, ctx.undefined, s);
+              s.dispose();
+              if (r.error) {
+                fail(describe(ctx, r.error, job, 'run', inst));
+                r.error.dispose();
+                return;
+              }
+              r.value.dispose();
             }
-            const s = ctx.newString(m);
-            const r = ctx.callFunction(receive, ctx.undefined, s);
-            s.dispose();
-            if (r.error) {
-              fail(describe(ctx, r.error, job, 'run', inst));
-              r.error.dispose();
-              return;
-            }
-            r.value.dispose();
+            // Each reply is its own task: the microtasks it starts run before the next reply
+            // arrives (a timer callback's promise jobs run before the next timer's callback),
+            // as in Node and in the other runtimes.
+            pump();
+            if (failure) return;
           }
-          pump();
         },
         finish() {
           // The guest must not run again (a late reply, a pending job) once the job is over.

@@ -7,11 +7,12 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { McpConfigError, parseMcpServers, type McpServerConfig } from '../backends/mcp/config.js';
+import { expandEnvReferences, McpConfigError, parseMcpServers, type EnvExpansion, type McpServerConfig } from '../backends/mcp/config.js';
+import { engineProblems, type DockerEngineOptions } from '../runtime/docker/engines.js';
 import { closestName as closest } from '../model/did-you-mean.js';
 import type { ValidationIssue } from '../model/errors.js';
 import { defaultValidator } from '../schema/validator.js';
-import { CONFIG_KEYS, CONFIG_LIMIT_KEYS, CONFIG_RUNTIMES, CONFIG_SCHEMA, CONFIG_SERVE_KEYS } from './schema.js';
+import { CONFIG_DOCKER_KEYS, CONFIG_KEYS, CONFIG_LIMIT_KEYS, CONFIG_RUNTIMES, CONFIG_SCHEMA, CONFIG_SERVE_KEYS } from './schema.js';
 
 /** The file looked for in the working directory when no `--config` is given. */
 export const DEFAULT_CONFIG_FILE = 'toolexec.config.json';
@@ -25,6 +26,22 @@ export type ConfigLimits = Partial<Record<ConfigLimitKey, number>>;
 export type ConfigServeKey = (typeof CONFIG_SERVE_KEYS)[number];
 /** The `serve` section of `toolexec serve` (each key optional): admission control, session caps, `descriptionBudget`. */
 export type ConfigServe = Partial<Record<ConfigServeKey, number>>;
+
+/**
+ * The `docker` section: the Docker runtime's engines (TLS paths made absolute, `${VAR}` expanded)
+ * and a few of its options; handed to the runtime as its options.
+ */
+export interface ConfigDocker {
+  engines?: DockerEngineOptions[];
+  image?: string;
+  runtime?: 'runc' | 'runsc';
+  minIdle?: number;
+  maxWorkers?: number;
+  memoryMb?: number;
+  cpus?: number;
+  connectTimeoutMs?: number;
+  healthIntervalMs?: number;
+}
 
 /** A checked config with paths resolved. */
 export interface ToolexecConfig {
@@ -48,6 +65,8 @@ export interface ToolexecConfig {
   deny: string[];
   /** `toolexec serve` settings (admission control, session caps); absent keys take the server's defaults. */
   serve?: ConfigServe;
+  /** The Docker runtime's engines and options (`docker` in the file). */
+  docker?: ConfigDocker;
 }
 
 /** A config that could not be loaded; `problems` lists each one, naming its key. */
@@ -182,6 +201,8 @@ export function checkConfig(raw: unknown, where: ConfigSource = {}): ToolexecCon
     if (e instanceof McpConfigError) problems.push(...e.problems);
     else throw e;
   }
+  let docker: ConfigDocker | undefined;
+  if (obj.docker !== undefined) docker = checkDocker(obj.docker as Record<string, unknown>, dir, where.env ?? process.env, problems);
   if (obj.expose !== undefined && obj.allow !== undefined) {
     problems.push('"expose" and "allow" are the same setting (patterns of the tools to expose); use one of them');
   }
@@ -200,7 +221,41 @@ export function checkConfig(raw: unknown, where: ConfigSource = {}): ToolexecCon
   if (obj.runtime !== undefined) config.runtime = obj.runtime as ConfigRuntime;
   if (obj.toolTimeoutMs !== undefined) config.toolTimeoutMs = obj.toolTimeoutMs as number;
   if (obj.serve !== undefined) config.serve = { ...(obj.serve as ConfigServe) };
+  if (docker !== undefined) config.docker = docker;
   return config;
+}
+
+/**
+ * The `docker` section: `${VAR}` expanded in engine addresses and TLS paths (a Kubernetes pod gets
+ * its sandbox hosts from the environment), relative TLS paths resolved against the file, and each
+ * entry checked by the runtime's own rules, so `toolexec serve` refuses a bad list at start-up.
+ */
+function checkDocker(raw: Record<string, unknown>, dir: string, env: Record<string, string | undefined>, problems: string[]): ConfigDocker {
+  const out = { ...raw } as ConfigDocker & Record<string, unknown>;
+  if (Array.isArray(raw.engines)) {
+    const x: EnvExpansion = { env, secrets: [], problems };
+    const engines = raw.engines.map((entry: unknown, i) => {
+      if (!entry || typeof entry !== 'object' || Array.isArray(entry)) return entry;
+      const e = { ...(entry as Record<string, unknown>) };
+      for (const key of ['host', 'socketPath', 'name'] as const) {
+        if (typeof e[key] === 'string') e[key] = expandEnvReferences(e[key] as string, `docker.engines[${i}].${key}`, x);
+      }
+      if (e.tls && typeof e.tls === 'object' && !Array.isArray(e.tls)) {
+        const tls = { ...(e.tls as Record<string, unknown>) };
+        for (const key of ['ca', 'cert', 'key']) {
+          if (typeof tls[key] !== 'string') continue;
+          const value = expandEnvReferences(tls[key] as string, `docker.engines[${i}].tls.${key}`, x);
+          // PEM text (from a variable) stays as it is; a path is relative to the file.
+          tls[key] = value.includes('-----BEGIN') ? value : resolve(dir, value);
+        }
+        e.tls = tls;
+      }
+      return e;
+    });
+    problems.push(...engineProblems(engines, { prefix: 'docker.engines', dir }));
+    out.engines = engines as DockerEngineOptions[];
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------ messages
@@ -249,6 +304,10 @@ function describeIssue(issue: ValidationIssue, root: unknown): string {
     if (parent === '/limits') {
       const hint = closest(name, CONFIG_LIMIT_KEYS);
       return `unknown key limits.${name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; known limits: ${CONFIG_LIMIT_KEYS.join(', ')}`;
+    }
+    if (parent === '/docker') {
+      const hint = closest(name, CONFIG_DOCKER_KEYS);
+      return `unknown key docker.${name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; known keys: ${CONFIG_DOCKER_KEYS.join(', ')}`;
     }
     if (parent === '/serve') {
       const hint = closest(name, CONFIG_SERVE_KEYS);

@@ -21,7 +21,14 @@ export const CONFIG_LIMIT_KEYS = [
 export const CONFIG_RUNTIMES = ['quickjs', 'isolated-vm', 'docker'] as const;
 
 /** Top-level keys of the config file. */
-export const CONFIG_KEYS = ['$schema', 'mcpServers', 'tools', 'runtime', 'limits', 'toolTimeoutMs', 'expose', 'allow', 'deny', 'serve'] as const;
+export const CONFIG_KEYS = ['$schema', 'mcpServers', 'tools', 'runtime', 'limits', 'toolTimeoutMs', 'expose', 'allow', 'deny', 'serve', 'docker'] as const;
+
+/**
+ * Keys of the `docker` section: the Docker runtime's engines (each entry is checked by the
+ * runtime's own `engineProblems`, which names the entry and the fix) and the few runtime options
+ * a deployment sets. Pool sizes (`minIdle`, `maxWorkers`) are per engine.
+ */
+export const CONFIG_DOCKER_KEYS = ['engines', 'image', 'runtime', 'minIdle', 'maxWorkers', 'memoryMb', 'cpus', 'connectTimeoutMs', 'healthIntervalMs'] as const;
 
 /**
  * Keys of the `serve` section of `toolexec serve`: admission control and session caps (their
@@ -92,6 +99,22 @@ export const CONFIG_SCHEMA: JsonSchema = {
     expose: patternList,
     allow: patternList,
     deny: patternList,
+    docker: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        // Entries are checked by the runtime's own engineProblems (names, did-you-mean, files).
+        engines: { type: 'array' },
+        image: { type: 'string', minLength: 1 },
+        runtime: { enum: ['runc', 'runsc'] },
+        minIdle: { type: 'integer', minimum: 0 },
+        maxWorkers: { type: 'integer', minimum: 1 },
+        memoryMb: { type: 'integer', minimum: 1 },
+        cpus: { type: 'number', exclusiveMinimum: 0 },
+        connectTimeoutMs: { type: 'integer', minimum: 1 },
+        healthIntervalMs: { type: 'integer', minimum: 1 },
+      },
+    },
     serve: {
       type: 'object',
       additionalProperties: false,

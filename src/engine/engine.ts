@@ -222,7 +222,9 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
     if (closed) throw new Error('The engine has been closed');
     // The executor checks the name: an unknown one is a TypeError naming the known runtimes,
     // and nothing is kept.
-    const executor = new Executor({ runner: scriptRunner, runtime: name as RuntimeName, limits, maxLimits: limits });
+    // The config's `docker` section (engines, image, pool sizes) is the Docker runtime's options.
+    const runtimeOptions = name === 'docker' && config.docker ? { runtimeOptions: { ...config.docker } as Record<string, unknown> } : {};
+    const executor = new Executor({ runner: scriptRunner, runtime: name as RuntimeName, limits, maxLimits: limits, ...runtimeOptions });
     executors.set(name, executor);
     return executor;
   };

@@ -463,10 +463,7 @@ export class Supervisor implements Runtime {
     slot.markGone();
     // A sandbox that dies while starting fails its start; that failure does the bookkeeping
     // (starting another one here would spin on an engine that cannot start).
-    if (wasStarting) {
-      slot.state = 'stopping';
-      return;
-    }
+    if (wasStarting) return;
     const session = slot.session;
     slot.session = undefined;
     if (session) session.onExit(failure);

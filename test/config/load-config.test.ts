@@ -140,6 +140,59 @@ describe('loadConfig / parseConfig', () => {
   });
 });
 
+describe('the docker section: engines', () => {
+  const tlsDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'toolexec-config-tls-'));
+    mkdirSync(join(dir, 'certs'));
+    for (const f of ['ca.pem', 'cert.pem', 'key.pem']) writeFileSync(join(dir, 'certs', f), '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
+    return dir;
+  };
+
+  it('accepts engines with TLS files relative to the file, ${VAR} in addresses, and hands them on', () => {
+    const dir = tlsDir();
+    const file = join(dir, 'toolexec.config.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        runtime: 'docker',
+        docker: {
+          runtime: 'runsc',
+          minIdle: 1,
+          engines: [
+            { name: 'a', host: 'tcp://${SANDBOX_A}:2376', tls: { ca: 'certs/ca.pem', cert: 'certs/cert.pem', key: 'certs/key.pem' } },
+            { name: 'local', socketPath: '/var/run/docker.sock', weight: 2, runtime: 'runc' },
+          ],
+        },
+      }),
+    );
+    const c = loadConfig(file, { env: { SANDBOX_A: '10.0.0.2' } });
+    expect(c.docker).toEqual({
+      runtime: 'runsc',
+      minIdle: 1,
+      engines: [
+        { name: 'a', host: 'tcp://10.0.0.2:2376', tls: { ca: join(dir, 'certs/ca.pem'), cert: join(dir, 'certs/cert.pem'), key: join(dir, 'certs/key.pem') } },
+        { name: 'local', socketPath: '/var/run/docker.sock', weight: 2, runtime: 'runc' },
+      ],
+    });
+  });
+
+  it('names the engine and the fix: a typo, a missing certificate, plain TCP, an unknown docker key', () => {
+    expect(problems({ docker: { engnes: [] } })).toEqual([expect.stringMatching(/^unknown key docker\.engnes \(did you mean "engines"\?\); known keys: engines, image/)]);
+    expect(problems({ docker: { engines: [{ name: 'b', hots: 'tcp://10.0.0.3:2376' }] } })).toEqual([
+      'docker.engines[0] ("b"): unknown key "hots" (did you mean "host"?); known keys: name, host, socketPath, tls, insecure, weight, runtime',
+      'docker.engines[0] ("b"): needs a host ("tcp://10.0.0.2:2376", with tls) or a socketPath ("/var/run/docker.sock")',
+    ]);
+    const missing = problems({ docker: { engines: [{ name: 'c', host: 'tcp://10.0.0.4:2376', tls: { ca: '/nope/ca.pem', cert: '/nope/cert.pem', key: '/nope/key.pem' } }] } });
+    expect(missing).toHaveLength(3);
+    expect(missing[0]).toMatch(/^docker\.engines\[0\] \("c"\): tls\.ca file not found: \/nope\/ca\.pem\. Point it at the PEM file/);
+    expect(problems({ docker: { engines: [{ host: 'tcp://10.0.0.5:2375' }] } })).toEqual([
+      expect.stringMatching(/^docker\.engines\[0\] \(tcp:\/\/10\.0\.0\.5:2375\): a tcp:\/\/ engine needs tls .* root on that host\. Add tls .*or set "insecure": true/),
+    ]);
+    expect(problems({ docker: { engines: [{ host: 'tcp://${NOT_SET_ANYWHERE_X}:2376', insecure: true }] } })[0]).toMatch(/docker\.engines\[0\]\.host refers to \$\{NOT_SET_ANYWHERE_X\}/);
+    expect(problems({ docker: { engines: [{ name: 'lab', host: 'tcp://10.0.0.6:2375', insecure: true }], minIdle: -1 } })).toEqual(['docker.minIdle must be >= 0, got number -1']);
+  });
+});
+
 describe('paths and the environment in a config file', () => {
   it('resolves every relative path against the file, and starts servers in its directory', () => {
     const dir = mkdtempSync(join(tmpdir(), 'toolexec-config-'));

@@ -1,5 +1,6 @@
 // Shared by the Docker tests: whether the engine is usable, and a small host end of the bridge
 // (tools answered in-process, logs collected) for driving the runtime without the executor.
+import { existsSync, readFileSync } from 'node:fs';
 import Docker from 'dockerode';
 import type { Runtime, RuntimeLimits, RuntimeOutcome } from '../../../src/runtime/types.js';
 import { DEFAULT_IMAGE, SANDBOX_LABEL, OWNER_PID_LABEL, RUNTIME_ID_LABEL } from '../../../src/runtime/docker/index.js';
@@ -128,3 +129,53 @@ return issue;
 
 /** A guest expression that escapes the `vm` context to the agent's process, as an attacker would. */
 export const ESCAPE = `const proc = globalThis.constructor.constructor('return process')(); const req = proc.mainModule.require;`;
+
+/** The multi-engine test bed `.ci/docker-engines.sh` starts (its `engines.json`). */
+export interface TestBed {
+  script: string;
+  certs: Record<'client' | 'rogueClient' | 'rogueServerCa', { ca: string; cert: string; key: string }>;
+  /** An address on the bed's network where nothing answers (no host). */
+  unreachable: string;
+  /** An address of a running host where no engine listens (refused at once). */
+  refused: string;
+  runsc: boolean;
+  engines: Array<{ name: string; host: string; socket: string; certPath: string; pidfile: string }>;
+}
+
+/** Where the bed describes itself: TOOLEXEC_DOCKER_ENGINES, else the script's default place. */
+export const TEST_BED_FILE = process.env.TOOLEXEC_DOCKER_ENGINES ?? '/var/lib/toolexec-engines/engines.json';
+
+/** The test bed, or why it is not there (the engines are pinged, not just the file read). */
+export async function loadTestBed(): Promise<{ bed?: TestBed; reason?: string }> {
+  if (!existsSync(TEST_BED_FILE)) return { reason: `no multi-engine test bed (${TEST_BED_FILE} is missing); start it with \`sudo bash .ci/docker-engines.sh up --keep\`` };
+  let bed: TestBed;
+  try {
+    bed = JSON.parse(readFileSync(TEST_BED_FILE, 'utf8')) as TestBed;
+  } catch (err) {
+    return { reason: `${TEST_BED_FILE} is not valid JSON: ${(err as Error).message}` };
+  }
+  for (const e of bed.engines) {
+    try {
+      const docker = bedClient(bed, e.name);
+      await Promise.race([docker.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('ping timed out')), 5000))]);
+      await docker.getImage(DEFAULT_IMAGE).inspect();
+    } catch (err) {
+      return { reason: `test bed engine ${e.name} (${e.host}) is not usable: ${(err as Error).message}; restart the bed with \`sudo bash .ci/docker-engines.sh up --keep\`` };
+    }
+  }
+  return { bed };
+}
+
+/** A plain dockerode client of one bed engine, over its TCP address with the client certificate. */
+export function bedClient(bed: TestBed, name: string): Docker {
+  const e = bed.engines.find((x) => x.name === name)!;
+  const url = new URL(e.host.replace('tcp://', 'https://'));
+  const c = bed.certs.client;
+  return new Docker({ host: url.hostname, port: Number(url.port), protocol: 'https', ca: readFileSync(c.ca), cert: readFileSync(c.cert), key: readFileSync(c.key), socketPath: undefined } as Docker.DockerOptions);
+}
+
+/** The engine entry of a bed engine for `DockerRuntime({ engines })`. */
+export function bedEngine(bed: TestBed, name: string, certs: keyof TestBed['certs'] = 'client'): { name: string; host: string; tls: { ca: string; cert: string; key: string } } {
+  const e = bed.engines.find((x) => x.name === name)!;
+  return { name: e.name, host: e.host, tls: { ...bed.certs[certs] } };
+}
