@@ -28,6 +28,104 @@
 // there (quickjs-emscripten 0.32), with the public API as the fallback.
 
 /**
+ * Where the shadow stack of an emscripten module lies, from its binary: emscripten lays memory
+ * out as data (the active data segments), bss, the stack growing down from `__stack_pointer`'s
+ * initial value (global 0), then the heap. Between calls the stack holds nothing live, so a
+ * snapshot restore may skip it. Returns [from, to) well inside the stack (the bss, whose size
+ * the binary does not record, is given 256 KB past the last segment), or undefined when the
+ * layout is not that one.
+ * @param {Uint8Array} b
+ * @returns {[number, number] | undefined}
+ */
+function stackRegion(b) {
+  const BSS_ALLOWANCE = 256 * 1024;
+  let o = 8;
+  const u32 = () => {
+    let r = 0;
+    let sh = 0;
+    let x;
+    do {
+      if (o >= b.length || sh > 28) throw new Error('bad leb');
+      x = b[o++];
+      r |= (x & 0x7f) << sh;
+      sh += 7;
+    } while (x & 0x80);
+    return r >>> 0;
+  };
+  const s32 = () => {
+    let r = 0;
+    let sh = 0;
+    let x;
+    do {
+      if (o >= b.length || sh > 28) throw new Error('bad leb');
+      x = b[o++];
+      r |= (x & 0x7f) << sh;
+      sh += 7;
+    } while (x & 0x80);
+    if (sh < 32 && x & 0x40) r |= -1 << sh;
+    return r;
+  };
+  let stackTop;
+  let dataEnd = 0;
+  if (b[0] !== 0 || b[1] !== 0x61 || b[2] !== 0x73 || b[3] !== 0x6d) return undefined;
+  while (o < b.length) {
+    const id = b[o++];
+    const size = u32();
+    const end = o + size;
+    if (id === 2) {
+      // An imported global would come before global 0 in the index space: not this layout.
+      const n = u32();
+      for (let i = 0; i < n; i++) {
+        // (`o += u32()` would add to the offset before the length was read.)
+        const moduleLen = u32();
+        o += moduleLen;
+        const fieldLen = u32();
+        o += fieldLen;
+        const kind = b[o++];
+        if (kind === 3) return undefined;
+        if (kind === 0) u32();
+        else if (kind === 1) {
+          o++;
+          const fl = b[o++];
+          u32();
+          if (fl & 1) u32();
+        } else if (kind === 2) {
+          const fl = b[o++];
+          u32();
+          if (fl & 1) u32();
+        } else return undefined;
+      }
+    } else if (id === 6) {
+      const n = u32();
+      if (n < 1) return undefined;
+      const type = b[o++];
+      const mutable = b[o++];
+      const op = b[o++];
+      if (type !== 0x7f || mutable !== 1 || op !== 0x41) return undefined;
+      stackTop = s32();
+    } else if (id === 11) {
+      const n = u32();
+      for (let i = 0; i < n; i++) {
+        const flag = u32();
+        if (flag !== 0) return undefined;
+        if (b[o++] !== 0x41) return undefined;
+        const offset = s32();
+        if (b[o++] !== 0x0b) return undefined;
+        const len = u32();
+        dataEnd = Math.max(dataEnd, offset + len);
+        o += len;
+      }
+    }
+    o = end;
+  }
+  if (stackTop === undefined || stackTop <= 0) return undefined;
+  const from = dataEnd + BSS_ALLOWANCE;
+  // Only a stack of 1 MB or more is worth skipping, and only if it clearly lies above the data.
+  if (stackTop - from < 1024 * 1024) return undefined;
+  return [from, stackTop];
+}
+
+/**
  * @param {{ modulePath: string, wasmPath?: string, maxStackBytes: number, retireHeapBytes: number, servicesPath: string, prelude: string }} options
  * @returns {Promise<{ enforced: { memoryMb: boolean }, prepare(): void, start(job: any, io: any): any }>}
  */
@@ -37,10 +135,14 @@ async function createQuickJSEngine(options) {
   const services = require(options.servicesPath).createServices();
   const WA = globalThis.WebAssembly;
   const fs = require('node:fs');
+  const { webcrypto } = require('node:crypto');
   let wasmModule;
+  let stack;
   if (options.wasmPath) {
     try {
-      wasmModule = new WA.Module(fs.readFileSync(options.wasmPath));
+      const bytes = fs.readFileSync(options.wasmPath);
+      wasmModule = new WA.Module(bytes);
+      stack = stackRegion(bytes);
     } catch (_) {
       wasmModule = undefined;
     }
@@ -53,6 +155,10 @@ async function createQuickJSEngine(options) {
   // a big job left behind) stay bounded.
   const RENEW_BYTES = Math.min(options.retireHeapBytes, 96 * 1024 * 1024);
   const CHUNKS = [1 << 20, 1 << 16, 1 << 12, 1 << 8];
+  // Larger than any free hole in a fresh instance's heap, so that malloc serves it from the top
+  // chunk: its address is where the used heap ends (see `snapshotOf`).
+  const PROBE_BYTES = 8 * 1024 * 1024;
+  const useSnapshots = options.noSnapshot !== true;
 
   /** One WebAssembly instance of QuickJS with its own memory. */
   async function newInstance() {
@@ -74,10 +180,34 @@ async function createQuickJSEngine(options) {
   // Takes every byte already free inside the memory, so that a job allocates only from what its
   // start hands back (`release`) and from pages it grows. Chunks shrink until malloc fails
   // without growing (the ceiling is the current size). Held chunks are sorted largest first.
-  function reserve(inst) {
+  function reserve(inst, replay) {
     const m = inst.QuickJS.module;
     if (!m || typeof m._malloc !== 'function') return;
-    inst.ceiling = inst.memory.buffer.byteLength;
+    const size0 = inst.memory.buffer.byteLength;
+    inst.ceiling = size0;
+    // Right after a restore the allocator is in the same state as after the last restore, so the
+    // same requests get the same chunks: replayed, they take all the free space without the
+    // failing requests that end each size (a refused growth throws, which costs most here). Any
+    // difference (the memory grew since) and the search below takes what is left.
+    const last = inst.lastReservation;
+    if (replay && last && last.memory === size0) {
+      const held = last.held;
+      let i = 0;
+      for (; i < held.length; i += 2) {
+        const p = m._malloc(held[i + 1]);
+        if (!p) break;
+        inst.held.push(p, held[i + 1]);
+        if (p !== held[i]) {
+          i = -1;
+          break;
+        }
+      }
+      if (i === held.length) {
+        inst.ceiling = Infinity;
+        inst.refused = false;
+        return;
+      }
+    }
     for (const size of CHUNKS) {
       for (;;) {
         const p = m._malloc(size);
@@ -87,6 +217,7 @@ async function createQuickJSEngine(options) {
     }
     inst.ceiling = Infinity;
     inst.refused = false;
+    if (replay) inst.lastReservation = { memory: size0, held: inst.held.slice() };
   }
 
   // Hands back up to `bytes` of the held chunks (largest first, never past `bytes`); returns
@@ -287,8 +418,12 @@ async function createQuickJSEngine(options) {
   function createSandbox(inst) {
     const rt = inst.QuickJS.newRuntime();
     const sink = { io: undefined };
-    const box = { inst, rt, ctx: undefined, receive: undefined, sink, failure: undefined, fast: undefined };
+    const box = { inst, rt, ctx: undefined, receive: undefined, sink, failure: undefined, fast: undefined, interrupt: () => false, reused: false };
     rt.setMaxStackSize(options.maxStackBytes);
+    // Set once, here: the library enables the C side only for the first handler, and a restored
+    // snapshot must have it enabled; each job swaps the function behind it.
+    rt.setMemoryLimit(-1);
+    rt.setInterruptHandler(() => box.interrupt());
     const ctx = rt.newContext();
     box.ctx = ctx;
     const onSend = (text) => {
@@ -348,11 +483,85 @@ async function createQuickJSEngine(options) {
 
   function destroy(box) {
     box.sink.io = undefined;
+    // A snapshot's sandbox lives as long as its instance: the next job gets it back restored.
+    if (box.inst.box === box) return;
     if (box.fast) box.fast.dispose();
     if (box.receive) box.receive.dispose();
     box.ctx.dispose();
     box.rt.dispose();
   }
+
+  /**
+   * The instance's memory below the end of its used heap, right after a sandbox was built on the
+   * fresh instance, or undefined when that end cannot be found safely. Restoring these bytes
+   * gives the next job a context exactly as new as one built for it, at the cost of a memory
+   * copy instead of a context and a prelude compile (QuickJS in this build can neither write nor
+   * read bytecode: JS_WriteObject/JS_ReadObject are not exported).
+   *
+   * The end: emscripten's dlmalloc serves a request larger than any free hole from the top chunk,
+   * above every allocated chunk, so the address it returns bounds all live allocations; freeing it
+   * merges it back into the top chunk. The allocator's own state (in the data section and in
+   * chunk headers) is below that address, and the shadow stack is empty between calls.
+   */
+  function snapshotOf(inst, box) {
+    const m = inst.QuickJS.module;
+    if (!m || typeof m._malloc !== 'function' || inst.held.length > 0) return undefined;
+    const before = inst.memory.buffer.byteLength;
+    const probe = m._malloc(PROBE_BYTES);
+    if (!probe) return undefined;
+    m._free(probe);
+    // Sanity: the probe lies above the sandbox's own allocations and did not need the memory to grow.
+    const known = [box.rt.rt && box.rt.rt.value, box.ctx.ctx && box.ctx.ctx.value, box.receive && box.receive.value];
+    if (inst.memory.buffer.byteLength !== before || known.some((x) => typeof x !== 'number' || x >= probe)) return undefined;
+    const randomAt = randomStateOf(inst, box);
+    if (randomAt === undefined) return undefined;
+    box.randomAt = randomAt;
+    const mem = new Uint8Array(inst.memory.buffer);
+    // The shadow stack (5 MB in this build) holds nothing between calls: not copied.
+    if (stack && stack[1] < probe) return [[0, mem.slice(0, stack[0])], [stack[1], mem.slice(stack[1], probe)]];
+    return [[0, mem.slice(0, probe)]];
+  }
+
+  /**
+   * Where the context keeps Math.random's state. QuickJS seeds it once per context from the
+   * clock (xorshift64*, `ctx->random_state`), so every context restored from one snapshot would
+   * repeat the same sequence: each restore writes fresh entropy there. The field is found, not
+   * assumed: one Math.random() call must turn exactly one word of the context's struct from x
+   * into xorshift64*(x), with the returned double made of that step's output. Undefined when no
+   * word (or more than one) does: then the instance gets no snapshot.
+   */
+  function randomStateOf(inst, box) {
+    const SCAN = 4096;
+    const ctxPtr = box.ctx.ctx && box.ctx.ctx.value;
+    if (typeof ctxPtr !== 'number' || ctxPtr % 8 !== 0 || ctxPtr + SCAN > inst.memory.buffer.byteLength) return undefined;
+    const before = new BigUint64Array(inst.memory.buffer.slice(ctxPtr, ctxPtr + SCAN));
+    const r = box.ctx.evalCode('Math.random()', 'toolexec-setup.js');
+    if (r.error) {
+      r.error.dispose();
+      return undefined;
+    }
+    const d = box.ctx.getNumber(r.value);
+    r.value.dispose();
+    const after = new BigUint64Array(inst.memory.buffer, ctxPtr, SCAN / 8);
+    const M = (1n << 64n) - 1n;
+    const mantissa = BigInt(Math.round((d + 1 - 1) * 2 ** 52));
+    let found;
+    for (let i = 0; i < before.length; i++) {
+      let x = before[i];
+      if (x === after[i]) continue;
+      x ^= x >> 12n;
+      x ^= (x << 25n) & M;
+      x ^= x >> 27n;
+      if (x !== after[i]) continue;
+      const v = (x * 0x2545f4914f6cdd1dn) & M;
+      if (v >> 12n !== mantissa) continue;
+      if (found !== undefined) return undefined;
+      found = ctxPtr + i * 8;
+    }
+    return found;
+  }
+
+  const seedWord = new BigUint64Array(1);
 
   let ready;
 
@@ -361,9 +570,30 @@ async function createQuickJSEngine(options) {
   let expectedLimit = 64 * 1024 * 1024;
 
   function build() {
-    unreserve(instance);
-    ready = createSandbox(instance);
-    reserve(instance);
+    if (instance.snapshot) {
+      // Every byte the sandbox's heap, stacks and allocator state occupy, as they were right after
+      // the prelude: nothing of the last job survives, and its held chunks are gone with the
+      // allocator state they were recorded in.
+      const mem = new Uint8Array(instance.memory.buffer);
+      for (const [at, bytes] of instance.snapshot) mem.set(bytes, at);
+      instance.held.length = 0;
+      ready = instance.box;
+      // Math.random's state, which the snapshot would otherwise repeat (never 0 for xorshift).
+      do webcrypto.getRandomValues(seedWord);
+      while (seedWord[0] === 0n);
+      new BigUint64Array(instance.memory.buffer, ready.randomAt, 1)[0] = seedWord[0];
+    } else {
+      unreserve(instance);
+      ready = createSandbox(instance);
+      if (useSnapshots && !ready.failure) {
+        const snap = snapshotOf(instance, ready);
+        if (snap) {
+          instance.snapshot = snap;
+          instance.box = ready;
+        }
+      }
+    }
+    reserve(instance, instance.snapshot !== undefined);
     // Handed back now, while idle, for the limit the next job most likely has.
     ready.limit = expectedLimit;
     ready.handedBack = release(instance, expectedLimit);
@@ -391,6 +621,10 @@ async function createQuickJSEngine(options) {
         return;
       }
       build();
+    },
+    /** Whether jobs on the current instance get their context restored from a snapshot. */
+    get snapshots() {
+      return instance.snapshot !== undefined;
     },
     /** Whether a fresh instance is on its way (the worker waits for it before saying prepared). */
     get renewing() {
@@ -438,6 +672,7 @@ async function createQuickJSEngine(options) {
       // memory is asked to grow, and such a refusal would be indistinguishable from a script's
       // own InternalError("out of memory"). The ceiling below refuses the same requests, seen.
       rt.setMemoryLimit(-1);
+      let over = false;
       // The job may use exactly its limit: the held space handed back, plus pages it may grow.
       let handedBack = box.handedBack ?? 0;
       if (box.limit !== limitBytes) {
@@ -448,14 +683,14 @@ async function createQuickJSEngine(options) {
       }
       inst.ceiling = inst.memory.buffer.byteLength + (limitBytes - handedBack);
       inst.refused = false;
-      rt.setInterruptHandler(() => {
+      box.interrupt = () => {
         // A safety net: growth that bypassed the wrapped `grow` (none is known) still ends the job.
         if (inst.memory.buffer.byteLength > inst.ceiling) {
           io.fail({ code: 'MEMORY_LIMIT', message: `The script exceeded its memory limit of ${job.limits.memoryMb} MB` });
           return true;
         }
         return io.shouldInterrupt();
-      });
+      };
       if (!failure) {
         const r = ctx.evalCode(job.code, job.filename);
         if (r.error) {
@@ -474,7 +709,7 @@ async function createQuickJSEngine(options) {
           return inst.refused;
         },
         deliver(messages) {
-          if (failure || !receive) return;
+          if (failure || !receive || over) return;
           for (const m of messages) {
             if (fast) {
               const err = fast.receive(m);
@@ -502,8 +737,9 @@ async function createQuickJSEngine(options) {
         },
         finish() {
           // The guest must not run again (a late reply, a pending job) once the job is over.
+          over = true;
           box.sink.io = undefined;
-          rt.setInterruptHandler(() => true);
+          box.interrupt = () => true;
           inst.ceiling = Infinity;
           // Exact usage (`dumpMemoryUsage`) costs about 0.2 ms, more than a whole small
           // execution, so no memory figure is reported. A memory this large is not renewed in

@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { HostToSandbox, RuntimeFailure, SandboxToHost, SandboxWorker, WorkerEvents } from '../types.js';
-import { availableParallelism } from 'node:os';
 import { guestPath } from '../guest.js';
+import { mayPoll } from '../spare-core.js';
 
 export interface IsolatedVmWorkerOptions {
   nodePath: string;
@@ -37,9 +37,8 @@ const PAGE_SIZE = 4096;
 /** Longest line the host accepts from the process (a guest message is capped far below by the executor). */
 const MAX_LINE_CHARS = 256 * 1024 * 1024;
 
-/** Jobs running in sandbox processes of this host, across runtimes: polling is allowed below the core count. */
+/** Jobs running in sandbox processes of this host, across runtimes: polling is allowed while a core is free (spare-core.ts). */
 let running = 0;
-const CORES = availableParallelism();
 
 type FromProcess = SandboxToHost | { t: 'ready'; pid: number } | { t: 'fatal'; message: string };
 
@@ -178,8 +177,8 @@ export class IsolatedVmWorker implements SandboxWorker {
         running++;
       }
       // The process may poll its pipe for replies (sparing both sides a wake-up) only while a
-      // core is free for it.
-      this.post({ ...message, poll: running < CORES });
+      // core is free for it (spare-core.ts).
+      this.post({ ...message, poll: mayPoll(running) });
       return;
     }
     if (message.t === 'reply') {

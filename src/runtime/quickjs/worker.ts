@@ -12,16 +12,15 @@
  */
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import type { HostToSandbox, RuntimeFailure, SandboxOutcome, SandboxToHost, SandboxWorker, WorkerEvents } from '../types.js';
-import { availableParallelism } from 'node:os';
 import { guestPath } from '../guest.js';
+import { mayPoll } from '../spare-core.js';
 import { CTRL, CTRL_WORDS, KIND, RingReader, RingWriter, createSharedBuffer, type RingRecord } from './ring.js';
 
 /** `Atomics.waitAsync` (Node 16+; ES2024, past this project's `lib`). */
 const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: false; value: string } | { async: true; value: Promise<string> } }).waitAsync;
 
-/** Jobs running in QuickJS threads of this process, across runtimes: polling is allowed below the core count. */
+/** Jobs running in QuickJS threads of this process, across runtimes: polling is allowed while a core is free (spare-core.ts). */
 let running = 0;
-const CORES = availableParallelism();
 
 /** Longest `end` message accepted (a failure's message and stack are capped on the far side). */
 const MAX_END_CHARS = 1024 * 1024;
@@ -150,8 +149,8 @@ export class QuickJSWorker implements SandboxWorker {
         this.busy = true;
         running++;
       }
-      // A thread may poll for replies only while a core is free for it.
-      Atomics.store(this.ctrl, CTRL.SPIN_OK, running < CORES ? 1 : 0);
+      // A thread may poll for replies only while a core is free for it (spare-core.ts).
+      Atomics.store(this.ctrl, CTRL.SPIN_OK, mayPoll(running) ? 1 : 0);
       this.port.postMessage(message);
       // The idle thread listens on the port or lingers on the word: either wakes it.
       Atomics.add(this.ctrl, CTRL.H2W_SEQ, 1);
