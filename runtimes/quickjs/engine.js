@@ -418,7 +418,7 @@ async function createQuickJSEngine(options) {
   function createSandbox(inst) {
     const rt = inst.QuickJS.newRuntime();
     const sink = { io: undefined };
-    const box = { inst, rt, ctx: undefined, receive: undefined, sink, failure: undefined, fast: undefined, interrupt: () => false, reused: false };
+    const box = { inst, rt, ctx: undefined, receive: undefined, sink, failure: undefined, fast: undefined, interrupt: () => false, randomAt: 0 };
     rt.setMaxStackSize(options.maxStackBytes);
     // Set once, here: the library enables the C side only for the first handler, and a restored
     // snapshot must have it enabled; each job swaps the function behind it.
@@ -506,6 +506,10 @@ async function createQuickJSEngine(options) {
   function snapshotOf(inst, box) {
     const m = inst.QuickJS.module;
     if (!m || typeof m._malloc !== 'function' || inst.held.length > 0) return undefined;
+    // First, while the heap may still change: the probe below must see its final state.
+    const randomAt = randomStateOf(inst, box);
+    if (randomAt === undefined) return undefined;
+    box.randomAt = randomAt;
     const before = inst.memory.buffer.byteLength;
     const probe = m._malloc(PROBE_BYTES);
     if (!probe) return undefined;
@@ -513,9 +517,6 @@ async function createQuickJSEngine(options) {
     // Sanity: the probe lies above the sandbox's own allocations and did not need the memory to grow.
     const known = [box.rt.rt && box.rt.rt.value, box.ctx.ctx && box.ctx.ctx.value, box.receive && box.receive.value];
     if (inst.memory.buffer.byteLength !== before || known.some((x) => typeof x !== 'number' || x >= probe)) return undefined;
-    const randomAt = randomStateOf(inst, box);
-    if (randomAt === undefined) return undefined;
-    box.randomAt = randomAt;
     const mem = new Uint8Array(inst.memory.buffer);
     // The shadow stack (5 MB in this build) holds nothing between calls: not copied.
     if (stack && stack[1] < probe) return [[0, mem.slice(0, stack[0])], [stack[1], mem.slice(stack[1], probe)]];
@@ -544,7 +545,9 @@ async function createQuickJSEngine(options) {
     r.value.dispose();
     const after = new BigUint64Array(inst.memory.buffer, ctxPtr, SCAN / 8);
     const M = (1n << 64n) - 1n;
-    const mantissa = BigInt(Math.round((d + 1 - 1) * 2 ** 52));
+    // d = (1 + m / 2^52) - 1 exactly, so d * 2^52 is the 52-bit mantissa m.
+    if (typeof d !== 'number' || !Number.isInteger(d * 2 ** 52)) return undefined;
+    const mantissa = BigInt(d * 2 ** 52);
     let found;
     for (let i = 0; i < before.length; i++) {
       let x = before[i];
