@@ -111,7 +111,10 @@ const rawQuickJS = async () => {
 // ---- raw isolated-vm: a pool of isolates ----
 const ivm = require('isolated-vm');
 const addRef = new ivm.Reference(async (json) => JSON.stringify(await add(JSON.parse(json))));
-const isolates = Array.from({ length: CORES }, () => ({ isolate: new ivm.Isolate({ memoryLimit: 128 }), busy: 0 }));
+// The raw pool reuses each isolate for every execution: contexts released at this rate outrun
+// V8's collector on a loaded machine, so the isolates get room (and one that hit its limit anyway
+// is replaced, as toolexec replaces its own).
+const isolates = Array.from({ length: CORES }, () => ({ isolate: new ivm.Isolate({ memoryLimit: 512 }), busy: 0 }));
 const rawIvm = async () => {
   const slot = isolates.reduce((a, b) => (b.busy < a.busy ? b : a));
   slot.busy++;
@@ -122,6 +125,10 @@ const rawIvm = async () => {
     const v = await context.eval(`(async () => {\n${RAW_THREE}\n})()`, { promise: true, timeout: 60_000 });
     context.release();
     if (v !== 10) throw new Error(`raw isolated-vm: ${v}`);
+  } catch (e) {
+    if (!slot.isolate.isDisposed) throw e;
+    slot.isolate = new ivm.Isolate({ memoryLimit: 512 });
+    slot.replaced = (slot.replaced ?? 0) + 1;
   } finally {
     slot.busy--;
   }
