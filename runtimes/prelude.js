@@ -179,6 +179,7 @@
     if (!mapHas(pending, id)) return;
     var entry = mapGet(pending, id);
     mapDelete(pending, id);
+    if (entry.raw !== undefined) return entry.raw(msg.ok === true, msg.ok === true ? msg.value : msg.error, id);
     if (msg.ok === true) entry.resolve(msg.value);
     else entry.reject(guestError(msg.error, entry.toolId, entry.site, entry.id));
   }
@@ -582,11 +583,12 @@
 
   // The executor's wrapper calls this exactly once with the user's program as an async
   // function; it removes itself first, so user code can neither call it nor forge `done`.
-  // `wantsInput` (1) says the execution has an input: it is fetched from the host as data
+  // `flags` bit 2 grants `fetch` (egress), whose implementation is `source`. Bit 1 says the execution has an input: it is fetched from the host as data
   // (JSON, parsed here) and becomes the `input` global before the program starts.
-  function start(main, wantsInput) {
+  function start(main, flags, source) {
     delete G.__toolexec_start;
-    if (wantsInput !== 1) {
+    if ((flags & 2) === 2) grantFetch(source);
+    if ((flags & 1) !== 1) {
       begin(main);
       return;
     }
@@ -609,6 +611,62 @@
       return;
     }
     promiseThen(p, finishValue, finishError);
+  }
+
+  // ---- fetch: only under an egress policy (flag bit 2 of __toolexec_start) ----
+  // The implementation is runtimes/fetch.js, whose text only such an execution's wrapper passes
+  // in (so no other execution compiles it), compiled on the first use of `fetch`, `Headers` or
+  // `Response`.
+
+  var fetchSource;
+  var fetchLib;
+  // Taken at the first use, from a realm the script may have changed by then: a script that
+  // replaced Uint8Array or Symbol.iterator breaks only its own fetch.
+  function fetchIntrinsics() {
+    return {
+      TypeErrorC: TypeErrorC, ErrorC: ErrorC, RangeErrorC: RangeError, PromiseC: PromiseC, StringC: StringC, NumberC: NumberC, ArrayIsArray: ArrayIsArray, JSONparse: JSONparse, JSONstringify: JSONstringify, jsonString: jsonString, arrayPush: arrayPush, arrayJoin: arrayJoin, stringSlice: stringSlice, stringReplace: stringReplace, regexpTest: regexpTest, ObjectKeys: ObjectKeys, ObjectCreate: ObjectCreate, ObjectDefineProperty: ObjectDefineProperty, ObjectFreeze: ObjectFreeze, WeakMapC: WeakMapC, weakMapGet: weakMapGet, weakMapSet: weakMapSet, weakMapHas: weakMapHas, objectToString: objectToString,
+      Uint8ArrayC: Uint8Array, ArrayBufferC: ArrayBuffer, isView: ArrayBuffer.isView, SymbolIterator: Symbol.iterator, SymbolToStringTag: Symbol.toStringTag, fromCharCode: String.fromCharCode, charCodeAt: uncurry(String.prototype.charCodeAt), toLowerCase: uncurry(String.prototype.toLowerCase), G: G,
+      // A request whose reply goes to `handler(ok, valueOrError, id)`; returns its id.
+      rawRequest: function (op, fields, handler) {
+        var id = nextId++;
+        mapSet(pending, id, { raw: handler, id: id });
+        send('{"id":' + id + ',"op":"' + op + '"' + fields + '}');
+        return id;
+      },
+      // The script gave up on a request: its reply is ignored, and the host stops the work.
+      cancelRequest: function (id) {
+        if (!mapHas(pending, id)) return;
+        mapDelete(pending, id);
+        send('{"op":"abort","target":' + id + '}');
+      },
+      markToolError: function (e, id) {
+        weakMapSet(toolErrors, e, id);
+      },
+    };
+  }
+
+  function getFetchLib() {
+    if (!fetchLib) fetchLib = FunctionC('I', fetchSource)(fetchIntrinsics());
+    return fetchLib;
+  }
+
+  function grantFetch(source) {
+    if (typeof source !== 'string') return;
+    fetchSource = source;
+    var names = ['fetch', 'Headers', 'Response'];
+    for (var i = 0; i < names.length; i++) {
+      (function (name) {
+        ObjectDefineProperty(G, name, {
+          get: function () {
+            var value = getFetchLib()[name];
+            define(name, value, true);
+            return value;
+          },
+          enumerable: false,
+          configurable: true,
+        });
+      })(names[i]);
+    }
   }
 
   // ---- publish ----

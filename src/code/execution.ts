@@ -17,6 +17,7 @@ import { Ledger, OutputBudget } from './ledger.js';
 import type { ResolvedLimits } from './limits.js';
 import { ScriptPositions } from './positions.js';
 import type { PreparedScript } from './prepare.js';
+import type { ResolvedEgress } from './egress-policy.js';
 import type { ExecuteError, ExecuteErrorCode, ExecuteOptions, ExecuteResult, ExecutorRunner, LimitName, LogEntry, ReportedLimits, ToolCallRecord } from './types.js';
 import { EXECUTE_ERROR_CODES } from './types.js';
 
@@ -34,6 +35,8 @@ export interface ExecutionHost {
   readonly runtimeName: string;
   /** Maps a written tool ID to a registered one (exact, then JavaScript-safe spelling). */
   resolveToolId(id: string): string;
+  /** Granted egress, checked; absent when scripts have no `fetch`. */
+  readonly egress?: ResolvedEgress | undefined;
 }
 
 interface PendingCall {
@@ -58,7 +61,10 @@ export class Execution {
   private readonly ledger: Ledger;
   private callCount = 0;
   private active = 0;
-  private readonly queue: PendingCall[] = [];
+  /** Calls waiting for a free slot (maxConcurrentToolCalls), by guest request id. */
+  private readonly queue: Array<{ id: number; start: () => void; cancel?: () => void }> = [];
+  /** Requests of `fetch()` in flight, by guest request id (the script may abort them). */
+  private readonly fetches = new Map<number, AbortController>();
   private readonly controller = new AbortController();
   private hostFailure: ExecuteError | undefined;
   private doneMessage: { ok: true; value: JsonValue | undefined } | { ok: false; error: Record<string, unknown> } | undefined;
@@ -75,7 +81,9 @@ export class Execution {
     /** The input's JSON, sent once when the prelude asks for it. */
     private inputText?: string,
   ) {
-    this.messageCap = Math.max(limits.maxArgsBytes, limits.maxOutputBytes) + MESSAGE_CAP_SLACK;
+    // A fetch body arrives as base64 when it is bytes: a third more than its size.
+    const fetchBytes = host.egress ? Math.ceil((host.egress.maxRequestBytes * 4) / 3) : 0;
+    this.messageCap = Math.max(limits.maxArgsBytes, limits.maxOutputBytes, fetchBytes) + MESSAGE_CAP_SLACK;
     this.budget = new OutputBudget(limits.maxOutputBytes);
     this.ledger = new Ledger(this.budget, options.onToolCall, () =>
       this.fail({ code: 'OUTPUT_LIMIT', message: `The script's output (value, logs and the record of its tool calls) exceeded maxOutputBytes (${limits.maxOutputBytes} bytes)` }),
@@ -157,6 +165,10 @@ export class Execution {
         return this.onSearch(msg);
       case 'describe':
         return this.onDescribe(msg);
+      case 'fetch':
+        return this.onFetch(msg);
+      case 'abort':
+        return this.onAbort(msg.target);
     }
   }
 
@@ -241,8 +253,20 @@ export class Execution {
     }
     const record = this.ledger.open(id, toolId, args, text.length);
     const call = { id, toolId, args, record };
-    if (this.active < this.limits.maxConcurrentToolCalls) this.dispatch(call);
-    else this.queue.push(call);
+    this.admit(id, () => this.dispatch(call));
+  }
+
+  /** Starts a call now, or queues it until fewer than maxConcurrentToolCalls run. */
+  private admit(id: number, start: () => void, cancel?: () => void): void {
+    if (this.active < this.limits.maxConcurrentToolCalls) start();
+    else this.queue.push(cancel ? { id, start, cancel } : { id, start });
+  }
+
+  /** One call ended: the next queued one may start. */
+  private release(): void {
+    this.active--;
+    const next = this.queue.shift();
+    if (next && !this.doneMessage && !this.hostFailure) next.start();
   }
 
   private allowed(toolId: string): boolean {
@@ -288,11 +312,74 @@ export class Execution {
         this.ledger.fail(record, performance.now() - t0, e.code, e.message);
         this.reply(call.id, { ok: false, error: e });
       },
-    ).finally(() => {
-      this.active--;
-      const next = this.queue.shift();
-      if (next && !this.doneMessage && !this.hostFailure) this.dispatch(next);
-    });
+    ).finally(() => this.release());
+  }
+
+  /**
+   * A `fetch()` of the script: refused unless the executor has egress (the prelude defines no
+   * `fetch` without it, so only a broken guest sends one), counted like a tool call, queued
+   * like one, made by `egress.ts` under the policy, and recorded in the ledger as `fetch`.
+   */
+  private onFetch(msg: Extract<GuestMessage, { op: 'fetch' }>): void {
+    const egress = this.host.egress;
+    if (!egress) return this.protocolViolation('a fetch request, but this execution has no egress policy');
+    if (!this.countCall()) return;
+    const { id, request } = msg;
+    const method = typeof request.method === 'string' ? capText(request.method, 40) : 'GET';
+    const url = typeof request.url === 'string' ? egress.redactor.redact(capText(request.url, 2_000)) : String(request.url);
+    const args = { method, url };
+    const record = this.ledger.open(id, 'fetch', args, method.length + url.length + 24);
+    record.kind = 'fetch';
+    const cancel = () => {
+      this.ledger.fail(record, 0, 'CANCELLED', 'fetch(): the script aborted the request');
+    };
+    this.admit(id, () => this.dispatchFetch(id, egress, request, record), cancel);
+  }
+
+  private dispatchFetch(id: number, egress: ResolvedEgress, request: Record<string, unknown>, record: ToolCallRecord): void {
+    this.active++;
+    record.startedAt = Date.now();
+    const t0 = performance.now();
+    const controller = new AbortController();
+    this.fetches.set(id, controller);
+    // The execution's end stops every request still running.
+    const onEnd = () => controller.abort();
+    this.controller.signal.addEventListener('abort', onEnd, { once: true });
+    const timeoutMs = Math.max(1, this.deadline - t0);
+    import('./egress.js')
+      .then((m) => m.egressFetch(egress, m.parseFetchRequest(request, egress.maxRequestBytes), { signal: controller.signal, timeoutMs }).catch((e: unknown) => Promise.reject(m.toEgressError(e))))
+      .then(
+        (outcome) => {
+          if (this.finished || record.error) return;
+          record.status = outcome.reply.status;
+          this.ledger.succeed(record, performance.now() - t0);
+          this.reply(id, { ok: true, value: outcome.reply });
+        },
+        (err: { code: string; message: string }) => {
+          if (this.finished || record.error) return;
+          const message = egress.redactor.redact(err.message);
+          this.ledger.fail(record, performance.now() - t0, err.code, message);
+          this.reply(id, { ok: false, error: { code: err.code, message, toolId: 'fetch' } });
+        },
+      )
+      .finally(() => {
+        this.fetches.delete(id);
+        this.controller.signal.removeEventListener('abort', onEnd);
+        this.release();
+      });
+  }
+
+  /** The script gave up on a request (`AbortSignal`): stop it, or take it out of the queue. */
+  private onAbort(target: number): void {
+    const running = this.fetches.get(target);
+    if (running) {
+      const record = this.ledger.request(target);
+      if (record && !record.error && !record.ok) this.ledger.fail(record, Math.max(0, Date.now() - record.startedAt), 'CANCELLED', 'fetch(): the script aborted the request');
+      running.abort();
+      return;
+    }
+    const i = this.queue.findIndex((q) => q.id === target);
+    if (i !== -1) this.queue.splice(i, 1)[0]!.cancel?.();
   }
 
   /** What a did-you-mean may name: only tools this script may call. */

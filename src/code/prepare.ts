@@ -9,6 +9,8 @@
  * The user's line N is line N + 1 of the program, so positions map back by subtracting one.
  * An execution with an input ends in `}, 1);` instead: the prelude then fetches the input from
  * the host (as JSON, over the bridge) and defines the `input` global before the script starts.
+ * An execution with egress ends in `}, 2, "<text of runtimes/fetch.js>");` (3 with an input):
+ * the prelude then defines `fetch`, `Headers` and `Response`, compiled from that text on use.
  *
  * Preparation runs on the host before any deadline has started, so every step is linear in
  * the script's size and the size is bounded first (`maxScriptBytes`):
@@ -39,8 +41,13 @@ export const DEFAULT_MAX_SCRIPT_BYTES = 256 * 1024;
 const START = '__toolexec_start';
 const HEAD = `${START}(async function () {\n`;
 const TAIL = '\n});\n';
-/** With an input: the wrapper asks the prelude to fetch it from the host before the script starts. */
-const TAIL_INPUT = '\n}, 1);\n';
+/**
+ * Flags of `__toolexec_start(main, flags, fetchSource)`: with an input, the prelude asks the host
+ * for it before the script starts; with egress, it defines `fetch`, `Headers` and `Response`
+ * from the source text the wrapper passes in (on the wrapper's last line, after the user's code,
+ * so no position moves).
+ */
+export const START_FLAGS = Object.freeze({ input: 1, fetch: 2 });
 const RETURN_PREFIX = 'return (';
 /**
  * What `import(...)` is renamed to: a prelude function of the same length (so no column moves)
@@ -73,6 +80,11 @@ export interface PrepareOptions {
    * starts. Arguments travel as data this way, never as source text.
    */
   input?: boolean;
+  /**
+   * With egress: the guest `fetch` implementation (`runtimes/fetch.js`), which the wrapper passes
+   * to the prelude as a string; executions without egress never carry it.
+   */
+  fetchSource?: string;
 }
 
 // `locations` stays off: line and column are computed only where needed, and acorn's
@@ -113,8 +125,10 @@ export function prepareScript(source: string, options: PrepareOptions = {}): Pre
       },
     };
   }
-  const input = options.input === true;
-  const key = (input ? 'i:' : 's:') + source;
+  const flags = (options.input === true ? START_FLAGS.input : 0) | (options.fetchSource !== undefined ? START_FLAGS.fetch : 0);
+  const tail = flags === 0 ? TAIL : `\n}, ${flags}${options.fetchSource !== undefined ? `, ${JSON.stringify(options.fetchSource)}` : ''});\n`;
+  // The fetch source is one text per process: the flags say whether it is in the wrapper.
+  const key = `${flags}:` + source;
   const hit = cache.get(key);
   if (hit) {
     cache.delete(key);
@@ -122,7 +136,7 @@ export function prepareScript(source: string, options: PrepareOptions = {}): Pre
     return hit;
   }
   preparations++;
-  const out = prepareUncached(source, input);
+  const out = prepareUncached(source, tail, flags);
   const size = sizeOf(key, out);
   if (size <= CACHE_MAX_CHARS / 4) {
     cache.set(key, out);
@@ -139,7 +153,7 @@ export function prepareScript(source: string, options: PrepareOptions = {}): Pre
 type Program = Node & { body: Statement[] };
 type Statement = Node & { expression?: Node & Record<string, unknown>; directive?: string };
 
-function prepareUncached(source: string, input: boolean): PreparedScript | PrepareFailure {
+function prepareUncached(source: string, tail: string, flags: number): PreparedScript | PrepareFailure {
   // A leading hashbang (`#!/usr/bin/env ...`) is allowed in files run by the CLI; keep its line.
   const body = source.startsWith('#!') ? '//' + source.slice(2) : source;
   let code = body;
@@ -178,10 +192,10 @@ function prepareUncached(source: string, input: boolean): PreparedScript | Prepa
       return failure(javaScriptError(body, jsError));
     }
   }
-  return finish(ast, code, typescript, input);
+  return finish(ast, code, typescript, tail, flags);
 }
 
-function finish(ast: Program, program: string, typescript: boolean, input: boolean): PreparedScript | PrepareFailure {
+function finish(ast: Program, program: string, typescript: boolean, tail: string, flags: number): PreparedScript | PrepareFailure {
   if (program.includes('import')) program = renameDynamicImports(ast, program);
   let returnInsertedAt: PreparedScript['returnInsertedAt'];
   const last = ast.body.at(-1);
@@ -196,8 +210,8 @@ function finish(ast: Program, program: string, typescript: boolean, input: boole
     const at = lineColumnAt(program, last.start);
     returnInsertedAt = { line: at.line, column: at.column };
   }
-  const wrapped = HEAD + program + (input ? TAIL_INPUT : TAIL);
-  const problem = wrapperShapeProblem(wrapped, program.length, input);
+  const wrapped = HEAD + program + tail;
+  const problem = wrapperShapeProblem(wrapped, program.length, flags);
   if (problem) return { ok: false, error: { code: 'SYNTAX_ERROR', message: `SyntaxError: ${problem}` } };
   return { ok: true, code: wrapped, lineOffset: WRAPPER_LINE_OFFSET, typescript, returnInsertedAt };
 }
@@ -208,7 +222,8 @@ function finish(ast: Program, program: string, typescript: boolean, input: boole
  * independently, so a parser quirk cannot turn into a script that escapes the wrapper.
  * @internal exported for tests
  */
-export function wrapperShapeProblem(wrapped: string, userLength: number, input = false): string | undefined {
+export function wrapperShapeProblem(wrapped: string, userLength: number, flags: number | boolean = 0): string | undefined {
+  const f = flags === true ? START_FLAGS.input : flags === false ? 0 : flags;
   let ast: Program;
   try {
     ast = parse(wrapped, WRAPPED_OPTIONS) as unknown as Program;
@@ -217,7 +232,15 @@ export function wrapperShapeProblem(wrapped: string, userLength: number, input =
   }
   const call = ast.body.length === 1 && ast.body[0]!.type === 'ExpressionStatement' ? (ast.body[0]!.expression as unknown as CallShape) : undefined;
   const args = call?.type === 'CallExpression' && call.callee.type === 'Identifier' && call.callee.name === START ? call.arguments : undefined;
-  const argsOk = args !== undefined && (input ? args.length === 2 && args[1]!.type === 'Literal' && args[1]!.value === 1 : args.length === 1);
+  const withSource = (f & START_FLAGS.fetch) !== 0;
+  const argsOk =
+    args !== undefined &&
+    (f === 0
+      ? args.length === 1
+      : args.length === (withSource ? 3 : 2) &&
+        args[1]!.type === 'Literal' &&
+        args[1]!.value === f &&
+        (!withSource || (args[2]!.type === 'Literal' && typeof args[2]!.value === 'string')));
   const fn = argsOk ? args[0] : undefined;
   const ok =
     fn !== undefined &&

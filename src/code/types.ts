@@ -6,6 +6,7 @@ import type { ToolIndex } from '../index/types.js';
 import type { RunResult } from '../run/types.js';
 import type { Runtime, RuntimeName } from '../runtime/types.js';
 import type { TypeChecker } from './typecheck.js';
+import type { EgressPolicy } from './egress-policy.js';
 
 /** Every way an execution can fail. */
 export const EXECUTE_ERROR_CODES = [
@@ -125,7 +126,12 @@ export interface LogEntry {
 
 /** One entry of the ledger: a tool call the script made, refused ones included. */
 export interface ToolCallRecord {
+  /** The tool's ID; `fetch` for a request through granted egress (then `kind` is `fetch`). */
   toolId: string;
+  /** `fetch` for a request the script made with `fetch()` (its `args` are `{ method, url }`). */
+  kind?: 'fetch';
+  /** For `fetch`: the HTTP status of the answer. */
+  status?: number;
   /** The arguments as the script sent them; `null` when they did not fit in `maxOutputBytes` (see `argsTruncated`). */
   args: unknown;
   /** Set when the arguments were left out of the ledger for lack of output budget: their size in bytes (at most). */
@@ -179,4 +185,11 @@ export interface ExecutorOptions {
   maxLimits?: Partial<Omit<ExecuteLimits, 'allowedTools'>>;
   /** The checker `typecheck` uses (default: one shared by the process, kept warm between checks). */
   typeChecker?: TypeChecker;
+  /**
+   * Granted egress: with a policy, scripts have `fetch`, `Headers` and `Response`, and every
+   * request is made by the host under the policy (allowed origins and methods, address checks,
+   * sizes, time), recorded in the ledger, with the origin's credentials added by the host.
+   * Without one, `fetch` does not exist in the sandbox.
+   */
+  egress?: EgressPolicy;
 }

@@ -8,6 +8,9 @@
  *                 {"id":2,"op":"search","query":"issue","limit":5}
  *                 {"id":3,"op":"describe","toolId":"math:add"}
  *                 {"id":4,"op":"input"}
+ *                 {"id":5,"op":"fetch","url":"https://…","method":"GET","headers":[["accept","text/plain"]],
+ *                  "body":"…","bodyEncoding":"text"|"base64","redirect":"follow"}   (egress only)
+ *                 {"op":"abort","target":5}                               (no reply: stop request 5)
  *                 {"op":"log","level":"info","message":"..."}            (no reply)
  *                 {"op":"done","ok":true,"value":<json>}                  (once, at the end)
  *                 {"op":"done","ok":false,"error":{"code","name","message","stack","callId"}}
@@ -21,6 +24,8 @@ export type GuestMessage =
   | { op: 'search'; id: number; query: unknown; limit: unknown }
   | { op: 'describe'; id: number; toolId: unknown }
   | { op: 'input'; id: number }
+  | { op: 'fetch'; id: number; request: Record<string, unknown> }
+  | { op: 'abort'; target: number }
   | { op: 'log'; level: unknown; message: unknown }
   | { op: 'done'; ok: true; value: unknown; hasValue: boolean; depth: number }
   | { op: 'done'; ok: false; error: Record<string, unknown> };
@@ -50,7 +55,7 @@ export type HostReply = { id: number; ok: true; value: unknown } | { id: number;
  */
 export const MAX_VALUE_DEPTH = 128;
 
-const REQUEST_OPS = new Set(['run', 'search', 'describe', 'input']);
+const REQUEST_OPS = new Set(['run', 'search', 'describe', 'input', 'fetch']);
 
 /**
  * The nesting depth of the JSON text (arrays and objects), scanning once and stopping as soon as
@@ -106,11 +111,19 @@ export function parseGuestMessage(text: string): GuestMessage | BridgeViolation 
         return { op, id, query: msg.query, limit: msg.limit };
       case 'describe':
         return { op, id, toolId: msg.toolId };
+      case 'fetch':
+        // Fields are checked by the host's egress code, which knows what a request may hold.
+        return { op, id, request: msg };
       default:
         return { op: 'input', id };
     }
   }
   if (op === 'log') return { op, level: msg.level, message: msg.message };
+  if (op === 'abort') {
+    const target = msg.target;
+    if (typeof target !== 'number' || !Number.isSafeInteger(target) || target <= 0) return { violation: 'an abort without a valid target id' };
+    return { op, target };
+  }
   if (op === 'done') {
     if (msg.ok === true) {
       return { op, ok: true, value: msg.value, hasValue: 'value' in msg, depth: text.length > 2 * MAX_VALUE_DEPTH ? jsonDepth(text, MAX_VALUE_DEPTH + 1) - 1 : 1 };
