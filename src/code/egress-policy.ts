@@ -331,7 +331,6 @@ const SPECIAL: Array<[kind: string, addr: string, bits: number, family: 'ipv4' |
   ['reserved', '240.0.0.0', 4, 'ipv4'],
   ['unspecified', '::', 128, 'ipv6'],
   ['loopback', '::1', 128, 'ipv6'],
-  ['IPv4-mapped', '::ffff:0:0', 96, 'ipv6'],
   ['IPv4-compatible', '::', 96, 'ipv6'],
   ['NAT64', '64:ff9b::', 96, 'ipv6'],
   ['NAT64 (local)', '64:ff9b:1::', 48, 'ipv6'],
@@ -352,7 +351,8 @@ let special: Array<[string, BlockList]> | undefined;
 /**
  * Why `address` may not be connected to (its kind, e.g. `loopback`), or undefined when it may:
  * public unicast, or opened by `allowAddresses`. IPv4-mapped IPv6 addresses are judged as the
- * IPv4 address they carry.
+ * IPv4 address they carry (so `::ffff:0:0/96` itself is not in the table: BlockList matches every
+ * IPv4 address against it).
  */
 export function addressRefusal(egress: ResolvedEgress, address: string): string | undefined {
   const n = net();
