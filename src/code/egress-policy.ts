@@ -376,3 +376,21 @@ export function addressRefusal(egress: ResolvedEgress, address: string): string 
   for (const [kind, list] of special) if (list.check(addr, type)) return kind;
   return undefined;
 }
+
+/**
+ * One paragraph for a model (the MCP server's `execute_code` description): that `fetch` exists,
+ * where it reaches and with which methods. Header names bound to an origin are said, never values.
+ */
+export function describeEgress(policy: EgressPolicy): string {
+  const origins = policy.allow.map((entry) => {
+    const rule = typeof entry === 'string' ? { origin: entry } : entry;
+    const methods = rule.methods ?? DEFAULT_METHODS;
+    const added = Object.keys(rule.headers ?? {});
+    return `${rule.origin} (${methods.includes('*') ? 'any method' : methods.map((m) => m.toUpperCase()).join(', ')}${added.length ? `; the server adds ${added.join(', ')}` : ''})`;
+  });
+  return (
+    `\`fetch(url, init)\` is available (WHATWG-shaped: a Response with status, headers, text(), json(), arrayBuffer()) for these origins only: ${origins.join('; ')}. ` +
+    'Requests leave from the server, count as tool calls and are in the ledger; credentials for an origin are added by the server (never put keys in the script). ' +
+    'A refused or failed request rejects with a TypeError whose `code` is EGRESS_DENIED, EGRESS_LIMIT, INVALID_REQUEST, NETWORK_ERROR, TIMEOUT or CANCELLED.'
+  );
+}

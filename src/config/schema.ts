@@ -21,7 +21,7 @@ export const CONFIG_LIMIT_KEYS = [
 export const CONFIG_RUNTIMES = ['quickjs', 'isolated-vm', 'docker'] as const;
 
 /** Top-level keys of the config file. */
-export const CONFIG_KEYS = ['$schema', 'mcpServers', 'tools', 'runtime', 'limits', 'toolTimeoutMs', 'expose', 'allow', 'deny', 'serve'] as const;
+export const CONFIG_KEYS = ['$schema', 'mcpServers', 'tools', 'runtime', 'limits', 'toolTimeoutMs', 'expose', 'allow', 'deny', 'serve', 'egress'] as const;
 
 /**
  * Keys of the `serve` section of `toolexec serve`: admission control and session caps (their
@@ -92,6 +92,8 @@ export const CONFIG_SCHEMA: JsonSchema = {
     expose: patternList,
     allow: patternList,
     deny: patternList,
+    // Checked by the executor's own policy check, whose messages name each key and the fix.
+    egress: { type: 'object' },
     serve: {
       type: 'object',
       additionalProperties: false,

@@ -14,7 +14,8 @@ import type { Executor } from '../code/executor.js';
 import type { ExecuteLimits, ExecuteOptions, ExecuteResult, ExecutorRunner } from '../code/types.js';
 import type { McpServersHandle, McpWarning } from '../backends/mcp/hub.js';
 import { serverRedactor } from '../backends/mcp/config.js';
-import type { Redactor } from '../model/redact.js';
+import { Redactor } from '../model/redact.js';
+import { resolveEgressPolicy } from '../code/egress-policy.js';
 import type { Middleware } from '../run/types.js';
 import { loadToolModules } from './tool-modules.js';
 import type { ConfigRuntime, ToolexecConfig } from '../config/load-config.js';
@@ -125,7 +126,8 @@ const CHANGE_DEBOUNCE_MS = 25;
  */
 export async function createEngine(config: ToolexecConfig, options: CreateEngineOptions = {}): Promise<Engine> {
   const policy = new ToolPolicy({ allow: config.allow, deny: config.deny });
-  const redactor = serverRedactor(config.mcpServers);
+  // Secrets from the servers' entries and the egress credentials: everything the engine reports is redacted with both.
+  const redactor = Redactor.merge(serverRedactor(config.mcpServers), egressRedactor(config));
   const baseIndex = new InMemoryIndex();
   const index: ToolIndex = policy.open ? baseIndex : new PolicyIndex(baseIndex, policy);
   const middleware: Middleware[] = [];
@@ -222,7 +224,7 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
     if (closed) throw new Error('The engine has been closed');
     // The executor checks the name: an unknown one is a TypeError naming the known runtimes,
     // and nothing is kept.
-    const executor = new Executor({ runner: scriptRunner, runtime: name as RuntimeName, limits, maxLimits: limits });
+    const executor = new Executor({ runner: scriptRunner, runtime: name as RuntimeName, limits, maxLimits: limits, ...(config.egress ? { egress: config.egress } : {}) });
     executors.set(name, executor);
     return executor;
   };
@@ -280,6 +282,11 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** The credentials of the config's egress section, redacted as the executor redacts them. */
+function egressRedactor(config: ToolexecConfig): Redactor {
+  return config.egress ? resolveEgressPolicy(config.egress).redactor : Redactor.none;
 }
 
 /** Runner middleware keeping secrets out of every result and error (streams included). */

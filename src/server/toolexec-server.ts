@@ -32,6 +32,7 @@ import type { ConfigLimitKey, ConfigLimits } from '../config/load-config.js';
 import { AdmissionQueue, type AdmissionOptions, type AdmissionRefusal } from './admission.js';
 import { createRedactor, type Redactor } from './redact.js';
 import { declarationsWithinBudget, generateTypes } from '../code/typegen.js';
+import { describeEgress } from '../code/egress-policy.js';
 import { EXECUTE_CODE_DESCRIPTION, SERVER_TOOL_NAMES, serverToolDefinitions, type ServerToolDefinition, type ServerToolName } from './tool-definitions.js';
 import { suggestionQuery } from '../index/query.js';
 
@@ -316,8 +317,10 @@ export class ToolexecServer implements AsyncDisposable {
 
   async #buildExecuteDescription(): Promise<string> {
     const budget = this.#options.descriptionBudget ?? this.engine.config.serve?.descriptionBudget ?? DEFAULT_DESCRIPTION_BUDGET;
-    if (this.engine.index.list().length === 0) return `${EXECUTE_CODE_DESCRIPTION}\n\nNo tools are available right now.`;
-    const head = `${EXECUTE_CODE_DESCRIPTION}\n\nThe tools, as the script sees them (TypeScript declarations):\n\`\`\`ts\n`;
+    const egress = this.engine.config.egress;
+    const fixed = egress ? `${EXECUTE_CODE_DESCRIPTION}\n\n${describeEgress(egress)}` : EXECUTE_CODE_DESCRIPTION;
+    if (this.engine.index.list().length === 0) return `${fixed}\n\nNo tools are available right now.`;
+    const head = `${fixed}\n\nThe tools, as the script sees them (TypeScript declarations):\n\`\`\`ts\n`;
     const tail = '\n```';
     const { text } = declarationsWithinBudget(this.engine.index, Math.max(1, budget - head.length - tail.length));
     return `${head}${text.trim()}${tail}`;
