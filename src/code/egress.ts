@@ -209,8 +209,9 @@ function abortReason(signal: AbortSignal): EgressError {
 }
 
 /** The request headers of one hop: the script's, minus what the host sets, plus the origin's credentials. */
-function hopHeaders(egress: ResolvedEgress, url: URL, own: Array<[string, string]>, body: Buffer | undefined): Record<string, string> {
+function hopHeaders(egress: ResolvedEgress, url: URL, own: Array<[string, string]>, body: Buffer | undefined, traced: Record<string, string> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(traced ?? {})) out[name.toLowerCase()] = value;
   for (const [name, value] of own) {
     if (HOST_HEADERS.has(name) || name.startsWith('proxy-')) continue;
     out[name] = out[name] === undefined ? value : `${out[name]}, ${value}`;
@@ -228,7 +229,7 @@ function hopHeaders(egress: ResolvedEgress, url: URL, own: Array<[string, string
  * Makes the request under the policy: resolve and check every hop, follow (or not) redirects,
  * read the body within its cap, redact. Throws `EgressError`.
  */
-export async function egressFetch(egress: ResolvedEgress, request: FetchRequest, options: { signal: AbortSignal; timeoutMs: number }): Promise<FetchOutcome> {
+export async function egressFetch(egress: ResolvedEgress, request: FetchRequest, options: { signal: AbortSignal; timeoutMs: number; headers?: Record<string, string> }): Promise<FetchOutcome> {
   const controller = new AbortController();
   const timeoutMs = Math.max(1, Math.floor(Math.min(options.timeoutMs, egress.timeoutMs)));
   const timer = setTimeout(() => controller.abort(new EgressError('TIMEOUT', `fetch(): ${originOf(request.url)} did not answer within ${timeoutMs} ms`)), timeoutMs);
@@ -236,14 +237,15 @@ export async function egressFetch(egress: ResolvedEgress, request: FetchRequest,
   if (options.signal.aborted) onOuterAbort();
   else options.signal.addEventListener('abort', onOuterAbort, { once: true });
   try {
-    return await follow(egress, request, controller.signal);
+    return await follow(egress, request, controller.signal, options.headers);
   } finally {
     clearTimeout(timer);
     options.signal.removeEventListener('abort', onOuterAbort);
   }
 }
 
-async function follow(egress: ResolvedEgress, request: FetchRequest, signal: AbortSignal): Promise<FetchOutcome> {
+/** `traced`: trace context headers (`traceparent`, ...) for every hop, below the origin's own headers. */
+async function follow(egress: ResolvedEgress, request: FetchRequest, signal: AbortSignal, traced: Record<string, string> | undefined): Promise<FetchOutcome> {
   let { url, method, body } = request;
   let own = request.headers;
   const startOrigin = originOf(url);
@@ -253,7 +255,7 @@ async function follow(egress: ResolvedEgress, request: FetchRequest, signal: Abo
     const why = refusal(egress, url, method);
     if (why) throw new EgressError('EGRESS_DENIED', redirects > 0 ? `${why} (reached by a redirect from ${startOrigin})` : why);
     const { address, family } = await resolveAddress(egress, url, signal);
-    const headers = hopHeaders(egress, url, own, body);
+    const headers = hopHeaders(egress, url, own, body, traced);
     requestBytes += body?.length ?? 0;
     const res = await send(url, method, headers, body, address, family, signal);
     const status = res.statusCode ?? 0;

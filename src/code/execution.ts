@@ -6,7 +6,9 @@
  * the execution ended, decided from the host's own knowledge (its ledger, the runtime's report),
  * never from what the guest says about itself.
  */
+import { SpanKind, SpanStatusCode, context, propagation, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { MAX_QUERY_CHARS } from '../index/query.js';
+import { ATTR, EXECUTE_TOOL, type ExecutionMetrics } from '../run/telemetry.js';
 import { ToolError } from '../model/errors.js';
 import { capText } from '../model/text.js';
 import { matchToolPattern } from '../model/tool-id.js';
@@ -37,7 +39,21 @@ export interface ExecutionHost {
   resolveToolId(id: string): string;
   /** Granted egress, checked; absent when scripts have no `fetch`. */
   readonly egress?: ResolvedEgress | undefined;
+  readonly tracer: Tracer;
+  readonly metrics: ExecutionMetrics;
 }
+
+/** The tool name of an execution's own span: what `toolexec serve` calls the tool that runs scripts. */
+export const EXECUTION_TOOL_NAME = 'execute_code';
+
+/** Which limit an execution error means, for `toolexec.limit_hits`. */
+const LIMIT_OF: Partial<Record<ExecuteErrorCode, string>> = {
+  TIMEOUT: 'timeoutMs',
+  MEMORY_LIMIT: 'memoryMb',
+  TOOL_CALL_LIMIT: 'maxToolCalls',
+  OUTPUT_LIMIT: 'maxOutputBytes',
+  SCRIPT_TOO_LARGE: 'maxScriptBytes',
+};
 
 interface PendingCall {
   id: number;
@@ -72,6 +88,9 @@ export class Execution {
   private readonly messageCap: number;
   private finished = false;
   private deadline = Infinity;
+  /** The execution's span, and the context its tool calls' spans are children of. */
+  private readonly span: Span;
+  private readonly traceContext: Context;
 
   constructor(
     private readonly host: ExecutionHost,
@@ -88,6 +107,13 @@ export class Execution {
     this.ledger = new Ledger(this.budget, options.onToolCall, () =>
       this.fail({ code: 'OUTPUT_LIMIT', message: `The script's output (value, logs and the record of its tool calls) exceeded maxOutputBytes (${limits.maxOutputBytes} bytes)` }),
     );
+    const parent = options.traceContext ?? context.active();
+    this.span = host.tracer.startSpan(
+      `${EXECUTE_TOOL} ${EXECUTION_TOOL_NAME}`,
+      { kind: SpanKind.INTERNAL, attributes: { [ATTR.operation]: EXECUTE_TOOL, [ATTR.toolName]: EXECUTION_TOOL_NAME, [ATTR.toolType]: 'function', [ATTR.runtime]: host.runtimeName } },
+      parent,
+    );
+    this.traceContext = trace.setSpan(parent, this.span);
   }
 
   async start(runtime: Runtime, prepared: PreparedScript, filename: string): Promise<ExecuteResult> {
@@ -279,6 +305,10 @@ export class Execution {
 
   /** A call refused before it reached the runner: in the ledger (within the output budget), and an error in the guest. */
   private refuse(id: number, toolId: string, args: unknown, argsBytes: number, code: string, message: string): void {
+    // Never reached the runner, so its span is made here: the trace shows every call the script made.
+    const span = this.host.tracer.startSpan(`${EXECUTE_TOOL} ${capText(toolId, 300)}`, { kind: SpanKind.INTERNAL, attributes: { [ATTR.operation]: EXECUTE_TOOL, [ATTR.toolName]: capText(toolId, 300), [ATTR.errorType]: code } }, this.traceContext);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+    span.end();
     const record = this.ledger.open(id, capText(toolId, 300), args, argsBytes);
     this.ledger.fail(record, 0, code, message);
     this.reply(id, { ok: false, error: { code, message, toolId } });
@@ -295,7 +325,7 @@ export class Execution {
     const remainingMs = Math.max(1, this.deadline - t0) + 250;
     let p: Promise<unknown>;
     try {
-      p = this.host.runner.run(call.toolId, call.args, { signal: this.controller.signal, timeoutMs: remainingMs, visible: this.visible });
+      p = this.host.runner.run(call.toolId, call.args, { signal: this.controller.signal, timeoutMs: remainingMs, visible: this.visible, traceContext: this.traceContext });
     } catch (e) {
       p = Promise.reject(e);
     }
@@ -346,16 +376,48 @@ export class Execution {
     const onEnd = () => controller.abort();
     this.controller.signal.addEventListener('abort', onEnd, { once: true });
     const timeoutMs = Math.max(1, this.deadline - t0);
+    const { method, url } = record.args as { method: string; url: string };
+    // An HTTP client span (semantic conventions for HTTP): its trace context goes out in the
+    // request's headers, as an instrumented HTTP client's would (nothing without a propagator).
+    const span = this.host.tracer.startSpan(method.toUpperCase(), { kind: SpanKind.CLIENT, attributes: { 'http.request.method': method.toUpperCase(), 'url.full': url } }, this.traceContext);
+    const headers: Record<string, string> = {};
+    propagation.inject(trace.setSpan(this.traceContext, span), headers);
+    let server: { 'server.address': string; 'server.port': number } | undefined;
+    try {
+      const u = new URL(url);
+      server = { 'server.address': u.hostname, 'server.port': Number(u.port || (u.protocol === 'https:' ? 443 : 80)) };
+      span.setAttributes(server);
+    } catch {
+      // the request itself reports a bad URL
+    }
+    const ended = (status: number | undefined, errorType: string | undefined) => {
+      const attributes: Record<string, string | number> = { 'http.request.method': method.toUpperCase(), ...(server ?? {}) };
+      if (status !== undefined) attributes['http.response.status_code'] = status;
+      if (errorType !== undefined) attributes[ATTR.errorType] = errorType;
+      this.host.metrics.fetchDuration.record((performance.now() - t0) / 1000, attributes);
+      if (errorType === 'EGRESS_LIMIT') this.host.metrics.limitHits.add(1, { [ATTR.limit]: 'egress', [ATTR.runtime]: this.host.runtimeName });
+      if (span.isRecording()) {
+        if (status !== undefined) span.setAttribute('http.response.status_code', status);
+        if (errorType !== undefined) {
+          span.setAttribute(ATTR.errorType, errorType);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
+        }
+      }
+      span.end();
+    };
     import('./egress.js')
-      .then((m) => m.egressFetch(egress, m.parseFetchRequest(request, egress.maxRequestBytes), { signal: controller.signal, timeoutMs }).catch((e: unknown) => Promise.reject(m.toEgressError(e))))
+      .then((m) => m.egressFetch(egress, m.parseFetchRequest(request, egress.maxRequestBytes), { signal: controller.signal, timeoutMs, headers }).catch((e: unknown) => Promise.reject(m.toEgressError(e))))
       .then(
         (outcome) => {
+          // 4xx and 5xx answers are answers: an error for the span, not for the script.
+          ended(outcome.reply.status, outcome.reply.status >= 400 ? String(outcome.reply.status) : undefined);
           if (this.finished || record.error) return;
           record.status = outcome.reply.status;
           this.ledger.succeed(record, performance.now() - t0);
           this.reply(id, { ok: true, value: outcome.reply });
         },
         (err: { code: string; message: string }) => {
+          ended(undefined, err.code);
           if (this.finished || record.error) return;
           const message = egress.redactor.redact(err.message);
           this.ledger.fail(record, performance.now() - t0, err.code, message);
@@ -473,7 +535,36 @@ export class Execution {
     if (outcome?.stats.memoryBytes !== undefined) out.stats.memoryBytes = outcome.stats.memoryBytes;
     if (error) out.error = error;
     else if (value !== undefined) out.value = value;
+    this.observe(out);
     return out;
+  }
+
+  /** The execution's span ends and its metrics are recorded, once. */
+  private observed = false;
+  private observe(out: ExecuteResult): void {
+    if (this.observed) return;
+    this.observed = true;
+    const code = out.error?.code;
+    const runtime = out.stats.runtime;
+    const attributes: Record<string, string> = { [ATTR.runtime]: runtime };
+    if (code !== undefined) attributes[ATTR.errorType] = code;
+    const metrics = this.host.metrics;
+    metrics.executions.add(1, attributes);
+    metrics.duration.record(out.stats.durationMs / 1000, attributes);
+    const limit = code === undefined ? undefined : LIMIT_OF[code];
+    if (limit !== undefined) metrics.limitHits.add(1, { [ATTR.limit]: limit, [ATTR.runtime]: runtime });
+    const span = this.span;
+    if (span.isRecording()) {
+      span.setAttributes({ [ATTR.runtime]: runtime, 'toolexec.tool_calls': out.stats.toolCalls, 'toolexec.output_bytes': out.stats.outputBytes });
+      if (out.stats.queuedMs !== undefined) span.setAttribute('toolexec.queued_ms', out.stats.queuedMs);
+      if (limit !== undefined) span.setAttribute(ATTR.limit, limit);
+      if (code !== undefined) {
+        span.setAttribute(ATTR.errorType, code);
+        if (out.error?.toolCode !== undefined) span.setAttribute('toolexec.tool_error.code', out.error.toolCode);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+      }
+    }
+    span.end();
   }
 
   private runtimeError(f: RuntimeFailure): ExecuteError {

@@ -11,6 +11,8 @@ import { assertRuntimeName, loadRuntime, RUNTIME_NAMES, RuntimeUnavailableError 
 import type { Runtime, RuntimeName } from '../runtime/types.js';
 import { loadFetchSource } from '../runtime/guest.js';
 import { resolveEgressPolicy, type ResolvedEgress } from './egress-policy.js';
+import type { Tracer } from '@opentelemetry/api';
+import { ExecutionMetrics, defaultMeter, defaultTracer } from '../run/telemetry.js';
 import { Execution } from './execution.js';
 import { LimitPolicy } from './limits.js';
 import { jsSafeName } from './names.js';
@@ -42,6 +44,10 @@ export class Executor implements AsyncDisposable {
   private readonly typeChecker: ExecutorOptions['typeChecker'];
   /** @internal Granted egress, checked (absent: scripts have no `fetch`). */
   readonly egress: ResolvedEgress | undefined;
+  /** @internal */
+  readonly tracer: Tracer;
+  /** @internal */
+  readonly metrics: ExecutionMetrics;
 
   constructor(options: ExecutorOptions) {
     if (!options || typeof options !== 'object') throw new TypeError('new Executor(options): options must be an object with a `runner`');
@@ -64,6 +70,8 @@ export class Executor implements AsyncDisposable {
     this.limits = new LimitPolicy(options.limits, options.maxLimits);
     this.typeChecker = options.typeChecker;
     this.egress = options.egress === undefined ? undefined : resolveEgressPolicy(options.egress, 'new Executor(options): egress');
+    this.tracer = options.tracer ?? defaultTracer();
+    this.metrics = new ExecutionMetrics(options.meter ?? defaultMeter());
   }
 
   /** The runtime's name (`quickjs`, `isolated-vm`, `docker`, or a custom runtime's). */

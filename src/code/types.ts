@@ -1,6 +1,7 @@
 /**
  * Executor types (DESIGN.md "Executor contract").
  */
+import type { Context, Meter, Tracer } from '@opentelemetry/api';
 import type { JsonValue } from '../model/json.js';
 import type { ToolIndex } from '../index/types.js';
 import type { RunResult } from '../run/types.js';
@@ -86,6 +87,11 @@ export interface ExecuteOptions extends Partial<ExecuteLimits> {
    * checker's one-time start (loading TypeScript: about a second, bounded on its own).
    */
   typecheck?: boolean;
+  /**
+   * The OpenTelemetry context the execution's span is a child of (default: the active context).
+   * `toolexec serve` passes the one a client sent in the request's `_meta`.
+   */
+  traceContext?: Context;
 }
 
 /** One type error found by `typecheck`, in the user's script. */
@@ -168,7 +174,7 @@ export interface ExecuteResult {
 
 /** What the executor needs from a runner (a `Runner` has it). */
 export interface ExecutorRunner {
-  run(toolId: string, args: Record<string, unknown>, options: { signal?: AbortSignal; timeoutMs?: number; visible?: (toolId: string) => boolean }): Promise<RunResult>;
+  run(toolId: string, args: Record<string, unknown>, options: { signal?: AbortSignal; timeoutMs?: number; visible?: (toolId: string) => boolean; traceContext?: Context }): Promise<RunResult>;
   readonly index: ToolIndex;
 }
 
@@ -192,4 +198,12 @@ export interface ExecutorOptions {
    * Without one, `fetch` does not exist in the sandbox.
    */
   egress?: EgressPolicy;
+  /**
+   * OpenTelemetry tracer for the execution's span (`execute_tool execute_code`) and the spans the
+   * executor makes itself (refused calls, `fetch` requests); the tool calls' spans are the
+   * runner's, children of the execution's. Default: the global tracer provider's.
+   */
+  tracer?: Tracer;
+  /** OpenTelemetry meter for the execution metrics; default: the global meter provider's at construction. */
+  meter?: Meter;
 }

@@ -36,6 +36,8 @@ export interface EngineExecuteOptions {
   onToolCall?: ExecuteOptions['onToolCall'];
   /** Type-check the script against the declarations of the tools it may call first (`TYPE_ERROR` before any tool runs). */
   typecheck?: boolean;
+  /** The OpenTelemetry context the execution's span is a child of (see `ExecuteOptions.traceContext`). */
+  traceContext?: ExecuteOptions['traceContext'];
 }
 
 export interface CreateEngineOptions {
@@ -239,6 +241,7 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onToolCall ? { onToolCall: opts.onToolCall } : {}),
       ...(opts.typecheck ? { typecheck: true } : {}),
+      ...(opts.traceContext ? { traceContext: opts.traceContext } : {}),
     });
   };
 
