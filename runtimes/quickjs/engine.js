@@ -15,8 +15,10 @@
 // QuickJS throws "out of memory" at the allocation itself, even inside a native builtin. For the
 // ceiling to mean the same for every job, whatever ran before, the free space already inside the
 // memory (16 MB at start; whatever a previous job grew and freed) is reserved with malloc before a
-// job starts, so a job can only use pages it grows, up to its own limit. An instance whose memory
-// grew large is replaced by a fresh one (about 1 ms, done while idle).
+// job starts, all but a small fixed slack, so a job can use that slack plus the pages it grows, up
+// to its own limit: the same for every job. The slack also means a small job never grows the
+// memory at all. An instance whose memory grew large is replaced by a fresh one (about 1 ms, done
+// while idle).
 
 /**
  * @param {{ modulePath: string, wasmPath?: string, maxStackBytes: number, retireHeapBytes: number, prelude: string }} options
@@ -59,19 +61,31 @@ async function createQuickJSEngine(options) {
     return inst;
   }
 
-  // Takes every byte already free inside the memory, so the next job allocates from pages it
-  // must grow. Chunks shrink until malloc fails without growing (the ceiling is the current size).
+  /** Free space a job may use inside the memory before it must grow it (on top of its limit). */
+  const SLACK_BYTES = 2 * 1024 * 1024;
+
+  // Takes every byte already free inside the memory but SLACK_BYTES, so the next job allocates
+  // from the slack and then from pages it must grow. Chunks shrink until malloc fails without
+  // growing (the ceiling is the current size); then the slack is given back.
   function reserve(inst) {
     const m = inst.QuickJS.module;
-    if (!m || typeof m._malloc !== 'function') return;
+    if (!m || typeof m._malloc !== 'function' || typeof m._free !== 'function') return;
     inst.ceiling = inst.memory.buffer.byteLength;
-    for (const size of [1 << 20, 1 << 16, 1 << 12, 1 << 8]) {
+    const taken = [];
+    for (const size of [1 << 20, 1 << 16, 1 << 12]) {
       for (;;) {
         const p = m._malloc(size);
         if (!p) break;
-        inst.held.push(p);
+        taken.push([p, size]);
       }
     }
+    let slack = 0;
+    while (slack < SLACK_BYTES && taken.length > 0) {
+      const [p, size] = taken.pop();
+      m._free(p);
+      slack += size;
+    }
+    for (const [p] of taken) inst.held.push(p);
     inst.ceiling = Infinity;
     inst.refused = false;
   }

@@ -428,6 +428,8 @@ export class Supervisor implements Runtime {
       (err: unknown) => {
         clearTimeout(timer);
         const error = err instanceof Error ? err : new Error(String(err));
+        // A start the host cut short itself (dispose, a shape nobody wants any more) is no failure.
+        if (this.disposed || slot.state !== 'starting') return;
         this.lastStartError = error;
         this.refillBlocked = true;
         if ((error as { permanent?: boolean }).permanent) this.unavailable = error;
