@@ -383,7 +383,8 @@ export class Runner implements AsyncDisposable {
   /** What a call's span and metrics record once it ended (the span itself ends in `finally`). */
   #endCall(span: Span, toolId: string, r: Resolved | undefined, err: ToolError | undefined, durationMs: number): void {
     const type = r ? toolType(r.ref.kind) : undefined;
-    this.#metrics.record(r?.id ?? toolId, type, err?.code, durationMs / 1000);
+    // Keyed by the index entry (one per registered tool); calls without one allocate.
+    this.#metrics.record(r?.id ?? toolId, type, err?.code, durationMs / 1000, r?.tool);
     if (!span.isRecording()) return;
     if (r) {
       span.setAttribute(ATTR.backend, `${r.ref.kind}:${r.ref.name}`);

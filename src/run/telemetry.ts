@@ -73,10 +73,21 @@ export class ToolCallMetrics {
     });
   }
 
-  record(toolId: string, type: string | undefined, errorType: string | undefined, seconds: number): void {
-    const attributes: Record<string, string> = { [ATTR.operation]: EXECUTE_TOOL, [ATTR.toolName]: toolId };
-    if (type !== undefined) attributes[ATTR.toolType] = type;
-    if (errorType !== undefined) attributes[ATTR.errorType] = errorType;
+  /** The attributes of successful calls, per resolved tool (made once: the hot path allocates nothing). */
+  readonly #ok = new WeakMap<object, Record<string, string>>();
+
+  /**
+   * One call ended. `key` is an object that lives as long as the tool's registration (its
+   * index entry, never shared by two tools), under which a successful call's attributes are kept.
+   */
+  record(toolId: string, type: string | undefined, errorType: string | undefined, seconds: number, key?: object): void {
+    let attributes = errorType === undefined && key !== undefined ? this.#ok.get(key) : undefined;
+    if (attributes === undefined) {
+      attributes = { [ATTR.operation]: EXECUTE_TOOL, [ATTR.toolName]: toolId };
+      if (type !== undefined) attributes[ATTR.toolType] = type;
+      if (errorType !== undefined) attributes[ATTR.errorType] = errorType;
+      else if (key !== undefined) this.#ok.set(key, Object.freeze(attributes));
+    }
     this.calls.add(1, attributes);
     this.duration.record(seconds, attributes);
   }
