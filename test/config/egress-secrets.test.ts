@@ -6,13 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CLI, ROOT } from '../server/helpers.js';
 import { startHttpServer, type TestHttpServer } from '../code/egress-servers.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { resolveEgressPolicy } from '../../src/code/egress-policy.js';
 
 const SECRET = `eg-${randomBytes(12).toString('hex')}/+=`;
 const FORMS = [SECRET, encodeURIComponent(SECRET), JSON.stringify(SECRET).slice(1, -1), Buffer.from(SECRET).toString('base64')];
@@ -119,5 +121,17 @@ describe('credentials bound to an origin never appear in output', { timeout: 120
     }
     capture('serve: stderr', stderr);
     expect(stderr).toMatch(/execute_code ok/);
+  });
+});
+
+describe('README: Granted egress', () => {
+  it('its config loads: ${GITHUB_TOKEN} expanded into the header, kept as a secret, the policy sound', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const start = readme.indexOf('\n## Granted egress: `fetch` in scripts\n');
+    const json = /```json\n([\s\S]*?)```/.exec(readme.slice(start))![1]!;
+    const c = loadConfig(config(JSON.parse(json)), { env: { GITHUB_TOKEN: 'ghp_readme_example_1234' } });
+    expect(c.egress?.allow[1]).toEqual({ origin: 'https://api.github.com', methods: ['GET', 'POST'], headers: { Authorization: 'Bearer ghp_readme_example_1234' } });
+    expect(c.egress?.secrets).toEqual([{ name: 'GITHUB_TOKEN', value: 'ghp_readme_example_1234' }]);
+    expect(resolveEgressPolicy(c.egress!).redactor.redact('Bearer ghp_readme_example_1234')).toBe('Bearer [redacted:GITHUB_TOKEN]');
   });
 });
