@@ -112,6 +112,7 @@ export class Executor implements AsyncDisposable {
         runtime: this.runtimeName,
         timeoutMs: limits.timeoutMs,
         input: inputText !== undefined,
+        egress: this.egress !== undefined,
         ...(options.signal ? { signal: options.signal } : {}),
         ...(this.typeChecker ? { checker: this.typeChecker } : {}),
       });

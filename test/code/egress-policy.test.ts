@@ -100,3 +100,22 @@ describe('egress policy', () => {
     expect(p.redactor.redact('got Bearer abcdef123456 and literal-key-value')).toBe('got Bearer [redacted:A_TOKEN] and [redacted:https://a.example x-key]');
   });
 });
+
+describe('egress and the type checker', () => {
+  it('a script using fetch type-checks only where egress is granted', async () => {
+    const script = 'const res: Response = await fetch("https://127.0.0.1:1/x", { method: "POST", body: "x" });\nconst n: number = res.status;\nn';
+    const granted = new Executor({ runner: new Runner(), egress: { allow: [{ origin: 'https://127.0.0.1:1', methods: ['POST'] }] } });
+    const none = new Executor({ runner: new Runner() });
+    try {
+      const withEgress = await granted.execute(script, { typecheck: true, timeoutMs: 20_000 });
+      // It type-checked: what stops it is the host (loopback is not allowed), before any connection.
+      expect(withEgress.error).toMatchObject({ code: 'TOOL_ERROR', toolCode: 'EGRESS_DENIED' });
+      const without = await none.execute(script, { typecheck: true, timeoutMs: 20_000 });
+      expect(without.error?.code).toBe('TYPE_ERROR');
+      expect(without.error?.message).toMatch(/fetch/);
+    } finally {
+      await granted.dispose();
+      await none.dispose();
+    }
+  });
+});
