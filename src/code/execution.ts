@@ -7,17 +7,21 @@
  * never from what the guest says about itself.
  */
 import { randomBytes } from 'node:crypto';
+import { SpanKind, SpanStatusCode, context, propagation, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { MAX_QUERY_CHARS } from '../index/query.js';
+import { ATTR, EXECUTE_TOOL, type ExecutionMetrics } from '../run/telemetry.js';
 import { ToolError } from '../model/errors.js';
 import { capText } from '../model/text.js';
 import { matchToolPattern } from '../model/tool-id.js';
 import type { JsonValue, Tool } from '../model/tool.js';
 import { MAX_VALUE_DEPTH, encodeReply, parseGuestMessage, type BridgeError, type GuestMessage } from '../runtime/bridge.js';
 import type { Runtime, RuntimeFailure, RuntimeOutcome, RuntimeSession } from '../runtime/types.js';
+import { loadFetchSource } from '../runtime/guest.js';
 import { Ledger, OutputBudget } from './ledger.js';
 import type { ResolvedLimits } from './limits.js';
 import { ScriptPositions } from './positions.js';
 import { closeProgram, type GuestEnv, type PreparedScript } from './prepare.js';
+import type { ResolvedEgress } from './egress-policy.js';
 import type { ExecuteError, ExecuteErrorCode, ExecuteOptions, ExecuteResult, ExecutorRunner, LimitName, LogEntry, ReportedLimits, ToolCallRecord } from './types.js';
 import { EXECUTE_ERROR_CODES } from './types.js';
 
@@ -40,7 +44,23 @@ export interface ExecutionHost {
   readonly runtimeName: string;
   /** Maps a written tool ID to a registered one (exact, then JavaScript-safe spelling). */
   resolveToolId(id: string): string;
+  /** Granted egress, checked; absent when scripts have no `fetch`. */
+  readonly egress?: ResolvedEgress | undefined;
+  readonly tracer: Tracer;
+  readonly metrics: ExecutionMetrics;
 }
+
+/** The tool name of an execution's own span: what `toolexec serve` calls the tool that runs scripts. */
+export const EXECUTION_TOOL_NAME = 'execute_code';
+
+/** Which limit an execution error means, for `toolexec.limit_hits`. */
+const LIMIT_OF: Partial<Record<ExecuteErrorCode, string>> = {
+  TIMEOUT: 'timeoutMs',
+  MEMORY_LIMIT: 'memoryMb',
+  TOOL_CALL_LIMIT: 'maxToolCalls',
+  OUTPUT_LIMIT: 'maxOutputBytes',
+  SCRIPT_TOO_LARGE: 'maxScriptBytes',
+};
 
 interface PendingCall {
   id: number;
@@ -64,7 +84,10 @@ export class Execution {
   private readonly ledger: Ledger;
   private callCount = 0;
   private active = 0;
-  private readonly queue: PendingCall[] = [];
+  /** Calls waiting for a free slot (maxConcurrentToolCalls), by guest request id. */
+  private readonly queue: Array<{ id: number; start: () => void; cancel?: () => void }> = [];
+  /** Requests of `fetch()` in flight, by guest request id (the script may abort them). */
+  private readonly fetches = new Map<number, AbortController>();
   private readonly controller = new AbortController();
   private hostFailure: ExecuteError | undefined;
   private doneMessage: { ok: true; value: JsonValue | undefined } | { ok: false; error: Record<string, unknown> } | undefined;
@@ -77,6 +100,9 @@ export class Execution {
   private notes: Extract<GuestMessage, { op: 'notes' }> | undefined;
   /** The environment the prelude reads before the script runs (DESIGN.md "Durable executions"). */
   readonly env: GuestEnv = { seed: randomBytes(32).toString('hex'), now: Date.now(), durable: false };
+  /** The execution's span, and the context its tool calls' spans are children of. */
+  private readonly span: Span;
+  private readonly traceContext: Context;
 
   constructor(
     private readonly host: ExecutionHost,
@@ -86,11 +112,20 @@ export class Execution {
     /** The input's JSON, sent once when the prelude asks for it. */
     private inputText?: string,
   ) {
-    this.messageCap = Math.max(limits.maxArgsBytes, limits.maxOutputBytes) + MESSAGE_CAP_SLACK;
+    // A fetch body arrives as base64 when it is bytes: a third more than its size.
+    const fetchBytes = host.egress ? Math.ceil((host.egress.maxRequestBytes * 4) / 3) : 0;
+    this.messageCap = Math.max(limits.maxArgsBytes, limits.maxOutputBytes, fetchBytes) + MESSAGE_CAP_SLACK;
     this.budget = new OutputBudget(limits.maxOutputBytes);
     this.ledger = new Ledger(this.budget, options.onToolCall, () =>
       this.fail({ code: 'OUTPUT_LIMIT', message: `The script's output (value, logs and the record of its tool calls) exceeded maxOutputBytes (${limits.maxOutputBytes} bytes)` }),
     );
+    const parent = options.traceContext ?? context.active();
+    this.span = host.tracer.startSpan(
+      `${EXECUTE_TOOL} ${EXECUTION_TOOL_NAME}`,
+      { kind: SpanKind.INTERNAL, attributes: { [ATTR.operation]: EXECUTE_TOOL, [ATTR.toolName]: EXECUTION_TOOL_NAME, [ATTR.toolType]: 'function', [ATTR.runtime]: host.runtimeName } },
+      parent,
+    );
+    this.traceContext = trace.setSpan(parent, this.span);
   }
 
   async start(runtime: Runtime, prepared: PreparedScript, filename: string): Promise<ExecuteResult> {
@@ -101,7 +136,7 @@ export class Execution {
     try {
       session = runtime.start(
         {
-          code: closeProgram(prepared.code, this.inputText !== undefined, this.env),
+          code: closeProgram(prepared.code, this.inputText !== undefined, this.env, this.host.egress ? loadFetchSource() : undefined),
           filename,
           limits: {
             timeoutMs: this.limits.timeoutMs,
@@ -176,6 +211,10 @@ export class Execution {
       case 'notes':
         this.notes ??= msg;
         return;
+      case 'fetch':
+        return this.onFetch(msg);
+      case 'abort':
+        return this.onAbort(msg.target);
     }
   }
 
@@ -294,8 +333,20 @@ export class Execution {
     }
     const record = this.ledger.open(id, toolId, args, text.length);
     const call = { id, toolId, args, record };
-    if (this.active < this.limits.maxConcurrentToolCalls) this.dispatch(call);
-    else this.queue.push(call);
+    this.admit(id, () => this.dispatch(call));
+  }
+
+  /** Starts a call now, or queues it until fewer than maxConcurrentToolCalls run. */
+  private admit(id: number, start: () => void, cancel?: () => void): void {
+    if (this.active < this.limits.maxConcurrentToolCalls) start();
+    else this.queue.push(cancel ? { id, start, cancel } : { id, start });
+  }
+
+  /** One call ended: the next queued one may start. */
+  private release(): void {
+    this.active--;
+    const next = this.queue.shift();
+    if (next && !this.doneMessage && !this.hostFailure) next.start();
   }
 
   private allowed(toolId: string): boolean {
@@ -308,6 +359,10 @@ export class Execution {
 
   /** A call refused before it reached the runner: in the ledger (within the output budget), and an error in the guest. */
   private refuse(id: number, toolId: string, args: unknown, argsBytes: number, code: string, message: string): void {
+    // Never reached the runner, so its span is made here: the trace shows every call the script made.
+    const span = this.host.tracer.startSpan(`${EXECUTE_TOOL} ${capText(toolId, 300)}`, { kind: SpanKind.INTERNAL, attributes: { [ATTR.operation]: EXECUTE_TOOL, [ATTR.toolName]: capText(toolId, 300), [ATTR.errorType]: code } }, this.traceContext);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+    span.end();
     const record = this.ledger.open(id, capText(toolId, 300), args, argsBytes);
     this.ledger.fail(record, 0, code, message);
     this.reply(id, { ok: false, error: { code, message, toolId } });
@@ -324,7 +379,7 @@ export class Execution {
     const remainingMs = Math.max(1, this.deadline - t0) + 250;
     let p: Promise<unknown>;
     try {
-      p = this.host.runner.run(call.toolId, call.args, { signal: this.controller.signal, timeoutMs: remainingMs, visible: this.visible });
+      p = this.host.runner.run(call.toolId, call.args, { signal: this.controller.signal, timeoutMs: remainingMs, visible: this.visible, traceContext: this.traceContext });
     } catch (e) {
       p = Promise.reject(e);
     }
@@ -341,11 +396,106 @@ export class Execution {
         this.ledger.fail(record, performance.now() - t0, e.code, e.message);
         this.reply(call.id, { ok: false, error: e });
       },
-    ).finally(() => {
-      this.active--;
-      const next = this.queue.shift();
-      if (next && !this.doneMessage && !this.hostFailure) this.dispatch(next);
-    });
+    ).finally(() => this.release());
+  }
+
+  /**
+   * A `fetch()` of the script: refused unless the executor has egress (the prelude defines no
+   * `fetch` without it, so only a broken guest sends one), counted like a tool call, queued
+   * like one, made by `egress.ts` under the policy, and recorded in the ledger as `fetch`.
+   */
+  private onFetch(msg: Extract<GuestMessage, { op: 'fetch' }>): void {
+    const egress = this.host.egress;
+    if (!egress) return this.protocolViolation('a fetch request, but this execution has no egress policy');
+    if (!this.countCall()) return;
+    const { id, request } = msg;
+    const method = typeof request.method === 'string' ? capText(request.method, 40) : 'GET';
+    const url = typeof request.url === 'string' ? egress.redactor.redact(capText(request.url, 2_000)) : String(request.url);
+    const args = { method, url };
+    const record = this.ledger.open(id, 'fetch', args, method.length + url.length + 24);
+    record.kind = 'fetch';
+    const cancel = () => {
+      this.ledger.fail(record, 0, 'CANCELLED', 'fetch(): the script aborted the request');
+    };
+    this.admit(id, () => this.dispatchFetch(id, egress, request, record), cancel);
+  }
+
+  private dispatchFetch(id: number, egress: ResolvedEgress, request: Record<string, unknown>, record: ToolCallRecord): void {
+    this.active++;
+    record.startedAt = Date.now();
+    const t0 = performance.now();
+    const controller = new AbortController();
+    this.fetches.set(id, controller);
+    // The execution's end stops every request still running.
+    const onEnd = () => controller.abort();
+    this.controller.signal.addEventListener('abort', onEnd, { once: true });
+    const timeoutMs = Math.max(1, this.deadline - t0);
+    const { method, url } = record.args as { method: string; url: string };
+    // An HTTP client span (semantic conventions for HTTP): its trace context goes out in the
+    // request's headers, as an instrumented HTTP client's would (nothing without a propagator).
+    const span = this.host.tracer.startSpan(method.toUpperCase(), { kind: SpanKind.CLIENT, attributes: { 'http.request.method': method.toUpperCase(), 'url.full': url } }, this.traceContext);
+    const headers: Record<string, string> = {};
+    propagation.inject(trace.setSpan(this.traceContext, span), headers);
+    let server: { 'server.address': string; 'server.port': number } | undefined;
+    try {
+      const u = new URL(url);
+      server = { 'server.address': u.hostname, 'server.port': Number(u.port || (u.protocol === 'https:' ? 443 : 80)) };
+      span.setAttributes(server);
+    } catch {
+      // the request itself reports a bad URL
+    }
+    const ended = (status: number | undefined, errorType: string | undefined) => {
+      const attributes: Record<string, string | number> = { 'http.request.method': method.toUpperCase(), ...(server ?? {}) };
+      if (status !== undefined) attributes['http.response.status_code'] = status;
+      if (errorType !== undefined) attributes[ATTR.errorType] = errorType;
+      this.host.metrics.fetchDuration.record((performance.now() - t0) / 1000, attributes);
+      if (errorType === 'EGRESS_LIMIT') this.host.metrics.limitHits.add(1, { [ATTR.limit]: 'egress', [ATTR.runtime]: this.host.runtimeName });
+      if (span.isRecording()) {
+        if (status !== undefined) span.setAttribute('http.response.status_code', status);
+        if (errorType !== undefined) {
+          span.setAttribute(ATTR.errorType, errorType);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
+        }
+      }
+      span.end();
+    };
+    import('./egress.js')
+      .then((m) => m.egressFetch(egress, m.parseFetchRequest(request, egress.maxRequestBytes), { signal: controller.signal, timeoutMs, headers }).catch((e: unknown) => Promise.reject(m.toEgressError(e))))
+      .then(
+        (outcome) => {
+          // 4xx and 5xx answers are answers: an error for the span, not for the script.
+          ended(outcome.reply.status, outcome.reply.status >= 400 ? String(outcome.reply.status) : undefined);
+          if (this.finished || record.error) return;
+          record.status = outcome.reply.status;
+          this.ledger.succeed(record, performance.now() - t0);
+          this.reply(id, { ok: true, value: outcome.reply });
+        },
+        (err: { code: string; message: string }) => {
+          ended(undefined, err.code);
+          if (this.finished || record.error) return;
+          const message = egress.redactor.redact(err.message);
+          this.ledger.fail(record, performance.now() - t0, err.code, message);
+          this.reply(id, { ok: false, error: { code: err.code, message, toolId: 'fetch' } });
+        },
+      )
+      .finally(() => {
+        this.fetches.delete(id);
+        this.controller.signal.removeEventListener('abort', onEnd);
+        this.release();
+      });
+  }
+
+  /** The script gave up on a request (`AbortSignal`): stop it, or take it out of the queue. */
+  private onAbort(target: number): void {
+    const running = this.fetches.get(target);
+    if (running) {
+      const record = this.ledger.request(target);
+      if (record && !record.error && !record.ok) this.ledger.fail(record, Math.max(0, Date.now() - record.startedAt), 'CANCELLED', 'fetch(): the script aborted the request');
+      running.abort();
+      return;
+    }
+    const i = this.queue.findIndex((q) => q.id === target);
+    if (i !== -1) this.queue.splice(i, 1)[0]!.cancel?.();
   }
 
   /** What a did-you-mean may name: only tools this script may call. */
@@ -444,6 +594,7 @@ export class Execution {
     if (error) out.error = error;
     else if (value !== undefined) out.value = value;
     if (warnings.length > 0) out.warnings = warnings;
+    this.observe(out);
     return out;
   }
 
@@ -476,6 +627,34 @@ export class Execution {
     if (timeouts > 0) out.push(`${timeouts} setTimeout callback${timeouts === 1 ? ' was' : 's were'} still pending when the script ended, and never ran. To wait, await a promise: await new Promise((r) => setTimeout(r, ms)).`);
     if (this.notes?.nonFinite) out.push(`The result held a number JSON cannot carry (${this.notes.nonFinite}); it was sent as null.`);
     return out;
+  }
+
+  /** The execution's span ends and its metrics are recorded, once. */
+  private observed = false;
+  private observe(out: ExecuteResult): void {
+    if (this.observed) return;
+    this.observed = true;
+    const code = out.error?.code;
+    const runtime = out.stats.runtime;
+    const attributes: Record<string, string> = { [ATTR.runtime]: runtime };
+    if (code !== undefined) attributes[ATTR.errorType] = code;
+    const metrics = this.host.metrics;
+    metrics.executions.add(1, attributes);
+    metrics.duration.record(out.stats.durationMs / 1000, attributes);
+    const limit = code === undefined ? undefined : LIMIT_OF[code];
+    if (limit !== undefined) metrics.limitHits.add(1, { [ATTR.limit]: limit, [ATTR.runtime]: runtime });
+    const span = this.span;
+    if (span.isRecording()) {
+      span.setAttributes({ [ATTR.runtime]: runtime, 'toolexec.tool_calls': out.stats.toolCalls, 'toolexec.output_bytes': out.stats.outputBytes });
+      if (out.stats.queuedMs !== undefined) span.setAttribute('toolexec.queued_ms', out.stats.queuedMs);
+      if (limit !== undefined) span.setAttribute(ATTR.limit, limit);
+      if (code !== undefined) {
+        span.setAttribute(ATTR.errorType, code);
+        if (out.error?.toolCode !== undefined) span.setAttribute('toolexec.tool_error.code', out.error.toolCode);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+      }
+    }
+    span.end();
   }
 
   private runtimeError(f: RuntimeFailure): ExecuteError {

@@ -9,6 +9,9 @@
  */
 import { assertRuntimeName, loadRuntime, RUNTIME_NAMES, RuntimeUnavailableError } from '../runtime/load.js';
 import type { Runtime, RuntimeName } from '../runtime/types.js';
+import { resolveEgressPolicy, type ResolvedEgress } from './egress-policy.js';
+import type { Tracer } from '@opentelemetry/api';
+import { ExecutionMetrics, defaultMeter, defaultTracer } from '../run/telemetry.js';
 import { Execution } from './execution.js';
 import { LimitPolicy } from './limits.js';
 import { jsSafeName } from './names.js';
@@ -38,6 +41,12 @@ export class Executor implements AsyncDisposable {
   private unsubscribe: (() => void) | undefined;
   private disposed = false;
   private readonly typeChecker: ExecutorOptions['typeChecker'];
+  /** @internal Granted egress, checked (absent: scripts have no `fetch`). */
+  readonly egress: ResolvedEgress | undefined;
+  /** @internal */
+  readonly tracer: Tracer;
+  /** @internal */
+  readonly metrics: ExecutionMetrics;
 
   constructor(options: ExecutorOptions) {
     if (!options || typeof options !== 'object') throw new TypeError('new Executor(options): options must be an object with a `runner`');
@@ -59,6 +68,9 @@ export class Executor implements AsyncDisposable {
     this.runtimeOptions = options.runtimeOptions ?? {};
     this.limits = new LimitPolicy(options.limits, options.maxLimits);
     this.typeChecker = options.typeChecker;
+    this.egress = options.egress === undefined ? undefined : resolveEgressPolicy(options.egress, 'new Executor(options): egress');
+    this.tracer = options.tracer ?? defaultTracer();
+    this.metrics = new ExecutionMetrics(options.meter ?? defaultMeter());
   }
 
   /** The runtime's name (`quickjs`, `isolated-vm`, `docker`, or a custom runtime's). */
@@ -80,7 +92,10 @@ export class Executor implements AsyncDisposable {
     const inputText = options.input === undefined ? undefined : inputJson(options.input);
     const limits = this.limits.resolve(options);
     const started = performance.now();
-    const prepared = prepareScript(script, { maxScriptBytes: limits.maxScriptBytes, input: inputText !== undefined });
+    const prepared = prepareScript(script, {
+      maxScriptBytes: limits.maxScriptBytes,
+      input: inputText !== undefined,
+    });
     const run = new Execution(this, limits, options, started, inputText);
     if (!prepared.ok) return run.result({ failure: prepared.error });
     let typecheckMs: number | undefined;
@@ -95,6 +110,7 @@ export class Executor implements AsyncDisposable {
         runtime: this.runtimeName,
         timeoutMs: limits.timeoutMs,
         input: inputText !== undefined,
+        egress: this.egress !== undefined,
         ...(options.signal ? { signal: options.signal } : {}),
         ...(this.typeChecker ? { checker: this.typeChecker } : {}),
       });

@@ -1,11 +1,13 @@
 /**
  * Executor types (DESIGN.md "Executor contract").
  */
+import type { Context, Meter, Tracer } from '@opentelemetry/api';
 import type { JsonValue } from '../model/json.js';
 import type { ToolIndex } from '../index/types.js';
 import type { RunResult } from '../run/types.js';
 import type { Runtime, RuntimeName } from '../runtime/types.js';
 import type { TypeChecker } from './typecheck.js';
+import type { EgressPolicy } from './egress-policy.js';
 
 /** Every way an execution can fail. */
 export const EXECUTE_ERROR_CODES = [
@@ -85,6 +87,11 @@ export interface ExecuteOptions extends Partial<ExecuteLimits> {
    * checker's one-time start (loading TypeScript: about a second, bounded on its own).
    */
   typecheck?: boolean;
+  /**
+   * The OpenTelemetry context the execution's span is a child of (default: the active context).
+   * `toolexec serve` passes the one a client sent in the request's `_meta`.
+   */
+  traceContext?: Context;
 }
 
 /** One type error found by `typecheck`, in the user's script. */
@@ -125,7 +132,12 @@ export interface LogEntry {
 
 /** One entry of the ledger: a tool call the script made, refused ones included. */
 export interface ToolCallRecord {
+  /** The tool's ID; `fetch` for a request through granted egress (then `kind` is `fetch`). */
   toolId: string;
+  /** `fetch` for a request the script made with `fetch()` (its `args` are `{ method, url }`). */
+  kind?: 'fetch';
+  /** For `fetch`: the HTTP status of the answer. */
+  status?: number;
   /** The arguments as the script sent them; `null` when they did not fit in `maxOutputBytes` (see `argsTruncated`). */
   args: unknown;
   /** Set when the arguments were left out of the ledger for lack of output budget: their size in bytes (at most). */
@@ -169,7 +181,7 @@ export interface ExecuteResult {
 
 /** What the executor needs from a runner (a `Runner` has it). */
 export interface ExecutorRunner {
-  run(toolId: string, args: Record<string, unknown>, options: { signal?: AbortSignal; timeoutMs?: number; visible?: (toolId: string) => boolean }): Promise<RunResult>;
+  run(toolId: string, args: Record<string, unknown>, options: { signal?: AbortSignal; timeoutMs?: number; visible?: (toolId: string) => boolean; traceContext?: Context }): Promise<RunResult>;
   readonly index: ToolIndex;
 }
 
@@ -186,4 +198,19 @@ export interface ExecutorOptions {
   maxLimits?: Partial<Omit<ExecuteLimits, 'allowedTools'>>;
   /** The checker `typecheck` uses (default: one shared by the process, kept warm between checks). */
   typeChecker?: TypeChecker;
+  /**
+   * Granted egress: with a policy, scripts have `fetch`, `Headers` and `Response`, and every
+   * request is made by the host under the policy (allowed origins and methods, address checks,
+   * sizes, time), recorded in the ledger, with the origin's credentials added by the host.
+   * Without one, `fetch` does not exist in the sandbox.
+   */
+  egress?: EgressPolicy;
+  /**
+   * OpenTelemetry tracer for the execution's span (`execute_tool execute_code`) and the spans the
+   * executor makes itself (refused calls, `fetch` requests); the tool calls' spans are the
+   * runner's, children of the execution's. Default: the global tracer provider's.
+   */
+  tracer?: Tracer;
+  /** OpenTelemetry meter for the execution metrics; default: the global meter provider's at construction. */
+  meter?: Meter;
 }

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { expandEnvReferences, McpConfigError, parseMcpServers, type EnvExpansion, type McpServerConfig } from '../backends/mcp/config.js';
+import { egressPolicyProblems, type EgressOrigin, type EgressPolicy } from '../code/egress-policy.js';
 import { engineProblems, type DockerEngineOptions } from '../runtime/docker/engines.js';
 import { closestName as closest } from '../model/did-you-mean.js';
 import type { ValidationIssue } from '../model/errors.js';
@@ -67,6 +68,11 @@ export interface ToolexecConfig {
   serve?: ConfigServe;
   /** The Docker runtime's engines and options (`docker` in the file). */
   docker?: ConfigDocker;
+  /**
+   * Granted egress: `fetch` in scripts under this policy. Header values are already expanded
+   * (`${VAR}`); `secrets` lists what came from the environment, redacted everywhere.
+   */
+  egress?: EgressPolicy;
 }
 
 /** A config that could not be loaded; `problems` lists each one, naming its key. */
@@ -203,6 +209,12 @@ export function checkConfig(raw: unknown, where: ConfigSource = {}): ToolexecCon
   }
   let docker: ConfigDocker | undefined;
   if (obj.docker !== undefined) docker = checkDocker(obj.docker as Record<string, unknown>, dir, where.env ?? process.env, problems);
+  let egress: EgressPolicy | undefined;
+  if (obj.egress !== undefined) {
+    const parsed = parseEgress(obj.egress, where.env ?? process.env);
+    if ('problems' in parsed) problems.push(...parsed.problems);
+    else egress = parsed.egress;
+  }
   if (obj.expose !== undefined && obj.allow !== undefined) {
     problems.push('"expose" and "allow" are the same setting (patterns of the tools to expose); use one of them');
   }
@@ -222,6 +234,7 @@ export function checkConfig(raw: unknown, where: ConfigSource = {}): ToolexecCon
   if (obj.toolTimeoutMs !== undefined) config.toolTimeoutMs = obj.toolTimeoutMs as number;
   if (obj.serve !== undefined) config.serve = { ...(obj.serve as ConfigServe) };
   if (docker !== undefined) config.docker = docker;
+  if (egress) config.egress = egress;
   return config;
 }
 
@@ -256,6 +269,32 @@ function checkDocker(raw: Record<string, unknown>, dir: string, env: Record<stri
     out.engines = engines as DockerEngineOptions[];
   }
   return out;
+}
+
+/**
+ * The `egress` section: `${VAR}` expanded in header values (credentials belong in the
+ * environment, not in the file), what came from the environment kept as `secrets`, then the
+ * executor's own policy check, so the file and the API report the same problems.
+ */
+function parseEgress(raw: unknown, env: Record<string, string | undefined>): { egress: EgressPolicy } | { problems: string[] } {
+  const x: EnvExpansion = { env, secrets: [], problems: [] };
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && ('secrets' in raw || 'lookup' in raw)) {
+    return { problems: [`unknown key egress.${'secrets' in raw ? 'secrets' : 'lookup'}; known keys: allow, allowAddresses, maxRequestBytes, maxResponseBytes, timeoutMs, maxRedirects`] };
+  }
+  const problems = egressPolicyProblems(raw, 'egress');
+  if (problems.length > 0) return { problems };
+  const policy = raw as EgressPolicy;
+  const allow = policy.allow.map((entry, i): string | EgressOrigin => {
+    if (typeof entry === 'string' || !entry.headers) return entry;
+    const headers = Object.fromEntries(Object.entries(entry.headers).map(([k, v]) => [k, expandEnvReferences(v, `egress.allow[${i}].headers.${k}`, x)]));
+    return { ...entry, headers };
+  });
+  if (x.problems.length > 0) return { problems: x.problems };
+  const out: EgressPolicy = { ...policy, allow };
+  if (x.secrets.length > 0) out.secrets = x.secrets;
+  // A variable's value may hold what a header cannot (a line break): checked again, never quoted.
+  const after = egressPolicyProblems(out, 'egress');
+  return after.length > 0 ? { problems: after } : { egress: out };
 }
 
 // ------------------------------------------------------------------ messages

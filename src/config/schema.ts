@@ -21,7 +21,7 @@ export const CONFIG_LIMIT_KEYS = [
 export const CONFIG_RUNTIMES = ['quickjs', 'isolated-vm', 'docker'] as const;
 
 /** Top-level keys of the config file. */
-export const CONFIG_KEYS = ['$schema', 'mcpServers', 'tools', 'runtime', 'limits', 'toolTimeoutMs', 'expose', 'allow', 'deny', 'serve', 'docker'] as const;
+export const CONFIG_KEYS = ['$schema', 'mcpServers', 'tools', 'runtime', 'limits', 'toolTimeoutMs', 'expose', 'allow', 'deny', 'serve', 'docker', 'egress'] as const;
 
 /**
  * Keys of the `docker` section: the Docker runtime's engines (each entry is checked by the
@@ -115,6 +115,8 @@ export const CONFIG_SCHEMA: JsonSchema = {
         healthIntervalMs: { type: 'integer', minimum: 1 },
       },
     },
+    // Checked by the executor's own policy check, whose messages name each key and the fix.
+    egress: { type: 'object' },
     serve: {
       type: 'object',
       additionalProperties: false,

@@ -14,7 +14,8 @@ import type { Executor } from '../code/executor.js';
 import type { ExecuteLimits, ExecuteOptions, ExecuteResult, ExecutorRunner } from '../code/types.js';
 import type { McpServersHandle, McpWarning } from '../backends/mcp/hub.js';
 import { serverRedactor } from '../backends/mcp/config.js';
-import type { Redactor } from '../model/redact.js';
+import { Redactor } from '../model/redact.js';
+import { resolveEgressPolicy } from '../code/egress-policy.js';
 import type { Middleware } from '../run/types.js';
 import { loadToolModules } from './tool-modules.js';
 import type { ConfigRuntime, ToolexecConfig } from '../config/load-config.js';
@@ -35,6 +36,8 @@ export interface EngineExecuteOptions {
   onToolCall?: ExecuteOptions['onToolCall'];
   /** Type-check the script against the declarations of the tools it may call first (`TYPE_ERROR` before any tool runs). */
   typecheck?: boolean;
+  /** The OpenTelemetry context the execution's span is a child of (see `ExecuteOptions.traceContext`). */
+  traceContext?: ExecuteOptions['traceContext'];
 }
 
 export interface CreateEngineOptions {
@@ -125,7 +128,8 @@ const CHANGE_DEBOUNCE_MS = 25;
  */
 export async function createEngine(config: ToolexecConfig, options: CreateEngineOptions = {}): Promise<Engine> {
   const policy = new ToolPolicy({ allow: config.allow, deny: config.deny });
-  const redactor = serverRedactor(config.mcpServers);
+  // Secrets from the servers' entries and the egress credentials: everything the engine reports is redacted with both.
+  const redactor = Redactor.merge(serverRedactor(config.mcpServers), egressRedactor(config));
   const baseIndex = new InMemoryIndex();
   const index: ToolIndex = policy.open ? baseIndex : new PolicyIndex(baseIndex, policy);
   const middleware: Middleware[] = [];
@@ -224,7 +228,7 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
     // and nothing is kept.
     // The config's `docker` section (engines, image, pool sizes) is the Docker runtime's options.
     const runtimeOptions = name === 'docker' && config.docker ? { runtimeOptions: { ...config.docker } as Record<string, unknown> } : {};
-    const executor = new Executor({ runner: scriptRunner, runtime: name as RuntimeName, limits, maxLimits: limits, ...runtimeOptions });
+    const executor = new Executor({ runner: scriptRunner, runtime: name as RuntimeName, limits, maxLimits: limits, ...runtimeOptions, ...(config.egress ? { egress: config.egress } : {}) });
     executors.set(name, executor);
     return executor;
   };
@@ -239,6 +243,7 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onToolCall ? { onToolCall: opts.onToolCall } : {}),
       ...(opts.typecheck ? { typecheck: true } : {}),
+      ...(opts.traceContext ? { traceContext: opts.traceContext } : {}),
     });
   };
 
@@ -282,6 +287,11 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** The credentials of the config's egress section, redacted as the executor redacts them. */
+function egressRedactor(config: ToolexecConfig): Redactor {
+  return config.egress ? resolveEgressPolicy(config.egress).redactor : Redactor.none;
 }
 
 /** Runner middleware keeping secrets out of every result and error (streams included). */

@@ -32,6 +32,8 @@ import type { ConfigLimitKey, ConfigLimits } from '../config/load-config.js';
 import { AdmissionQueue, type AdmissionOptions, type AdmissionRefusal } from './admission.js';
 import { createRedactor, type Redactor } from './redact.js';
 import { declarationsWithinBudget, generateTypes } from '../code/typegen.js';
+import { context, propagation, type Context } from '@opentelemetry/api';
+import { describeEgress } from '../code/egress-policy.js';
 import { EXECUTE_CODE_DESCRIPTION, SERVER_TOOL_NAMES, serverToolDefinitions, type ServerToolDefinition, type ServerToolName } from './tool-definitions.js';
 import { suggestionQuery } from '../index/query.js';
 
@@ -316,8 +318,10 @@ export class ToolexecServer implements AsyncDisposable {
 
   async #buildExecuteDescription(): Promise<string> {
     const budget = this.#options.descriptionBudget ?? this.engine.config.serve?.descriptionBudget ?? DEFAULT_DESCRIPTION_BUDGET;
-    if (this.engine.index.list().length === 0) return `${EXECUTE_CODE_DESCRIPTION}\n\nNo tools are available right now.`;
-    const head = `${EXECUTE_CODE_DESCRIPTION}\n\nThe tools, as the script sees them (TypeScript declarations):\n\`\`\`ts\n`;
+    const egress = this.engine.config.egress;
+    const fixed = egress ? `${EXECUTE_CODE_DESCRIPTION}\n\n${describeEgress(egress)}` : EXECUTE_CODE_DESCRIPTION;
+    if (this.engine.index.list().length === 0) return `${fixed}\n\nNo tools are available right now.`;
+    const head = `${fixed}\n\nThe tools, as the script sees them (TypeScript declarations):\n\`\`\`ts\n`;
     const tail = '\n```';
     const { text } = declarationsWithinBudget(this.engine.index, Math.max(1, budget - head.length - tail.length));
     return `${head}${text.trim()}${tail}`;
@@ -592,8 +596,10 @@ export class ToolexecServer implements AsyncDisposable {
     const toolId = args.toolId as string;
     const progress = this.#progress(extra);
     try {
+      const traceContext = traceContextOf(extra._meta);
       const result = await this.engine.runner.run(toolId, (args.args as Record<string, unknown> | undefined) ?? {}, {
         signal: extra.signal,
+        ...(traceContext ? { traceContext } : {}),
         ...(args.timeoutMs !== undefined ? { timeoutMs: this.#toolTimeout(args.timeoutMs as number) } : {}),
         ...(progress ? { onProgress: (p) => progress.send(p.progress, p.message, p.total) } : {}),
       });
@@ -676,8 +682,10 @@ export class ToolexecServer implements AsyncDisposable {
     const onCall = this.#options.onCall;
     let result: ExecuteResult;
     try {
+      const traceContext = traceContextOf(extra._meta);
       result = await this.engine.execute(args.script as string, {
         ...(args.runtime !== undefined ? { runtime: args.runtime as string } : {}),
+        ...(traceContext ? { traceContext } : {}),
         // The time spent queued is spent: the script gets what is left of its budget.
         limits: { ...limits, timeoutMs: Math.max(1, Math.floor(budget - ticket.waitedMs)) },
         ...(args.typecheck === true ? { typecheck: true } : {}),
@@ -739,4 +747,16 @@ export class ToolexecServer implements AsyncDisposable {
     };
     return { isError: true, content: [{ type: 'text', text: `${refusal.code}: ${refusal.message}` }], structuredContent: structured };
   }
+}
+
+/**
+ * The trace context a client sent in the request's `_meta` (MCP SEP-414: W3C `traceparent`,
+ * `tracestate`, `baggage`), read by the registered propagator, which checks their format; the
+ * call's spans then continue the client's trace. Undefined when there is none.
+ */
+function traceContextOf(meta: Record<string, unknown> | undefined): Context | undefined {
+  if (!meta || typeof meta.traceparent !== 'string') return undefined;
+  const carrier: Record<string, string> = {};
+  for (const key of ['traceparent', 'tracestate', 'baggage']) if (typeof meta[key] === 'string') carrier[key] = meta[key] as string;
+  return propagation.extract(context.active(), carrier);
 }
