@@ -212,17 +212,38 @@ function onLine(text) {
   } else if (m.t === 'job' && jobId === 0 && Number.isSafeInteger(m.id) && m.id > 0) {
     runJob(m.id, m.job);
   } else if (m.t === 'reply' && m.id === jobId && receive && Array.isArray(m.m)) {
-    for (const reply of m.m) {
-      if (ended || typeof reply !== 'string') continue;
-      try {
-        receive(reply);
-      } catch {
-        // A throwing receive is the guest's own failure; it reports it through the bridge or not at all.
-      }
+    for (const reply of m.m) if (typeof reply === 'string') inbox.push(reply);
+    if (!delivering) {
+      delivering = true;
+      setImmediate(deliverNext);
     }
   } else if (m.t === 'abort' && m.id === jobId) {
     finish(m.failure && typeof m.failure === 'object' ? m.failure : { code: 'CANCELLED', message: 'The host ended the job' });
   }
+}
+
+// One reply per turn of the event loop: the guest's promise jobs (on this process's microtask
+// queue) all run before the next reply, as in every runtime, so its interleaving depends only on
+// the order of replies, never on how they were batched on the wire (a durable execution's replay
+// relies on it).
+const inbox = [];
+let delivering = false;
+function deliverNext() {
+  if (ended || !receive) {
+    inbox.length = 0;
+    delivering = false;
+    return;
+  }
+  const reply = inbox.shift();
+  if (reply !== undefined) {
+    try {
+      receive(reply);
+    } catch {
+      // A throwing receive is the guest's own failure; it reports it through the bridge or not at all.
+    }
+  }
+  if (inbox.length > 0) setImmediate(deliverNext);
+  else delivering = false;
 }
 
 let buffer = '';

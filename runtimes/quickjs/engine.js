@@ -255,7 +255,11 @@ async function createQuickJSEngine(options) {
         },
         deliver(messages) {
           if (failure || !receive) return;
+          // One reply, then everything it causes, then the next: the guest's interleaving depends
+          // only on the order of replies, never on how they were batched (a durable execution's
+          // replay relies on it).
           for (const m of messages) {
+            if (failure) return;
             const s = ctx.newString(m);
             const r = ctx.callFunction(receive, ctx.undefined, s);
             s.dispose();
@@ -265,8 +269,8 @@ async function createQuickJSEngine(options) {
               return;
             }
             r.value.dispose();
+            pump();
           }
-          pump();
         },
         finish() {
           // The guest must not run again (a late reply, a pending job) once the job is over.

@@ -203,6 +203,18 @@ function finish(ast: Program, program: string, typescript: boolean, input: boole
 }
 
 /**
+ * The program of one execution: the prepared code with the execution's environment as the
+ * wrapper's last arguments, `__toolexec_start(main, flags, env)` (flags: 1 when there is an
+ * input). `envJson` is host-made JSON (`{"seed":"<hex>","now":<ms>,"durable":<bool>}`); it goes
+ * after the user's last line, so no position moves.
+ */
+export function bindEnvironment(code: string, envJson: string): string {
+  if (code.endsWith(TAIL_INPUT)) return `${code.slice(0, -TAIL_INPUT.length)}\n}, 1, ${envJson});\n`;
+  if (code.endsWith(TAIL)) return `${code.slice(0, -TAIL.length)}\n}, 0, ${envJson});\n`;
+  throw new Error('bindEnvironment: not a prepared program');
+}
+
+/**
  * Why `wrapped` is not exactly `__toolexec_start(async function () { <user text> })`, or
  * undefined. The user's text parsed alone already guarantees it; this checks the result
  * independently, so a parser quirk cannot turn into a script that escapes the wrapper.
