@@ -9,6 +9,7 @@ import { Executor } from '../../src/code/executor.js';
 import type { ExecuteOptions, ExecuteResult } from '../../src/code/types.js';
 import { Runner } from '../../src/run/runner.js';
 import type { RuntimeName } from '../../src/runtime/types.js';
+import { defineDurableConformance } from './durable-conformance.js';
 
 export interface ConformanceOptions {
   /** Options passed to the runtime loader. */
@@ -670,4 +671,5 @@ export function defineConformanceSuite(runtime: RuntimeName, options: Conformanc
       });
     });
   });
+  defineDurableConformance(runtime, options);
 }
