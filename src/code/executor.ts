@@ -76,6 +76,7 @@ export class Executor implements AsyncDisposable {
   private storeValue: ExecutionStore | undefined;
   private storePromise: Promise<ExecutionStore> | undefined;
   private ownsStore = false;
+  private storeFactory: (() => Promise<ExecutionStore>) | undefined;
 
   constructor(options: ExecutorOptions) {
     if (!options || typeof options !== 'object') throw new TypeError('new Executor(options): options must be an object with a `runner`');
@@ -106,10 +107,11 @@ export class Executor implements AsyncDisposable {
     this.executionTtlMs = positive(options.executionTtlMs, 'executionTtlMs');
     this.maxJournalBytes = positive(options.maxJournalBytes, 'maxJournalBytes');
     this.leaseMs = positive(options.leaseMs, 'leaseMs');
-    if (options.store !== undefined) {
+    if (typeof options.store === 'function') this.storeFactory = options.store;
+    else if (options.store !== undefined) {
       const st = options.store as Partial<ExecutionStore> | null;
       if (!st || typeof st.create !== 'function' || typeof st.claim !== 'function') {
-        throw new TypeError('new Executor(options): store must be an ExecutionStore (toolexec/store/memory, toolexec/store/sqlite or toolexec/store/redis)');
+        throw new TypeError('new Executor(options): store must be an ExecutionStore (toolexec/store/memory, toolexec/store/sqlite or toolexec/store/redis), or a function that opens one');
       }
       this.storeValue = options.store;
     }
@@ -123,6 +125,7 @@ export class Executor implements AsyncDisposable {
    */
   async store(): Promise<ExecutionStore> {
     if (this.storeValue) return this.storeValue;
+    if (this.storeFactory) return this.storeFactory();
     this.storePromise ??= import('../store/memory.js').then((m) => {
       this.ownsStore = true;
       this.storeValue = new m.MemoryExecutionStore();

@@ -279,9 +279,10 @@ export interface ExecutorOptions {
    * Where durable executions keep their journals (default: an in-memory store made on first use,
    * so a suspended execution can be resumed only by this process). Use the SQLite store
    * (`toolexec/store/sqlite`) to survive restarts, Redis (`toolexec/store/redis`) to share
-   * executions between hosts.
+   * executions between hosts. A function is called when a store is first needed (it may open one
+   * lazily: an executor whose executions are never durable never opens it).
    */
-  store?: ExecutionStore;
+  store?: ExecutionStore | (() => Promise<ExecutionStore>);
   /** Tool ID patterns (`github:create_*`) whose calls need approval; any pattern makes executions durable. */
   approve?: string[];
   /** Calls to tools annotated `destructiveHint: true` need approval (default false). */
