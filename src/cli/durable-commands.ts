@@ -15,6 +15,7 @@ import { StoreError } from '../store/errors.js';
 import type { Decision, ExecutionStore, ExecutionSummary } from '../store/types.js';
 import type { ApprovalDecisions, ExecuteResult, PendingToolCall } from '../code/types.js';
 import { osUserPrincipal, tokenPrincipal } from '../server/principal.js';
+import { executionView } from '../server/executions.js';
 import { approvalHandler, describePending, parseApproveMode, type ApproveMode } from './approval-prompt.js';
 import { exitCodeOf, printExecuteResult } from './exec.js';
 import { addEngineOptions, openEngine } from './tools-command.js';
@@ -243,28 +244,4 @@ export function registerDurableCommands(program: Command): void {
         });
       });
   }
-}
-
-/** An execution as a reader sees it: no script internals beyond what a person needs. */
-export function executionView(rec: Awaited<ReturnType<ExecutionStore['get']>> & object): Record<string, unknown> {
-  let result: unknown = rec.result;
-  if (result === undefined) {
-    // A suspended execution's result so far is in its last `part` entry.
-    for (let i = rec.journal.length - 1; i >= 0; i--) {
-      const e = rec.journal[i]!;
-      if (e.type === 'part') {
-        result = e.result;
-        break;
-      }
-    }
-  }
-  return {
-    executionId: rec.executionId,
-    status: rec.status,
-    createdAt: rec.createdAt,
-    updatedAt: rec.updatedAt,
-    expiresAt: rec.expiresAt,
-    pending: rec.pending.map((p) => ({ callId: p.callId, toolId: p.toolId, args: p.args, ...(p.title !== undefined ? { title: p.title } : {}), ...(p.decision ? { decision: { action: p.decision.action, ...(p.decision.by ? { by: p.decision.by } : {}) } } : {}) })),
-    ...(result !== undefined ? { result } : {}),
-  };
 }

@@ -40,7 +40,7 @@ function parseVerbose(value: string): 'args' {
 interface ServeOptions extends EngineCliOptions {
   http?: number;
   host?: string;
-  token?: string;
+  token: string[];
   allowHost: string[];
   allowOrigin: string[];
   stateless?: boolean;
@@ -140,18 +140,19 @@ export function registerServeCommand(program: Command): void {
   )
     .option('--http <port>', 'serve Streamable HTTP on this port instead of stdio', parsePort)
     .option('--host <address>', `address to bind with --http (default ${DEFAULT_HTTP_HOST})`)
-    .option('--token <token>', `require "Authorization: Bearer <token>" with --http (default: $${TOKEN_ENV})`)
+    .option('--token <token>', `require "Authorization: Bearer <token>" with --http (default: $${TOKEN_ENV}); repeatable: each token is its own principal, whose durable executions the others cannot see`, collect, [])
     .option('--allow-host <hostname>', 'extra hostname accepted in Host/Origin headers with --http (repeatable)', collect, [])
     .option('--allow-origin <origin>', 'extra browser origin accepted with --http, e.g. https://app.example (repeatable)', collect, [])
     .option('--stateless', 'with --http: no sessions, every request stands alone (for several replicas behind a load balancer; no tools/list_changed)')
     .option('--verbose [args]', 'log one line per tool call on stderr (tool, outcome, duration); --verbose=args adds the arguments, with secrets redacted', parseVerbose)
     .option('--no-exit-with-parent', 'keep running when the process that started this one exits (default: exit, so a killed wrapper such as npx leaves nothing behind)')
     .action(async (opts: ServeOptions) => {
-      const token = opts.token ?? (process.env[TOKEN_ENV] || undefined);
+      const tokens = opts.token.length > 0 ? opts.token : process.env[TOKEN_ENV] ? [process.env[TOKEN_ENV]!] : [];
+      const token = tokens[0];
       if (opts.http === undefined) {
         for (const [flag, set] of [
           ['--host', opts.host !== undefined],
-          ['--token', opts.token !== undefined],
+          ['--token', opts.token.length > 0],
           ['--allow-host', opts.allowHost.length > 0],
           ['--allow-origin', opts.allowOrigin.length > 0],
           ['--stateless', opts.stateless === true],
@@ -159,10 +160,11 @@ export function registerServeCommand(program: Command): void {
           if (set) throw new UsageError(`${flag} only applies with --http <port>`);
         }
       }
-      if (token !== undefined && token.length < 8) throw new UsageError('the bearer token must be at least 8 characters long');
-      const engine = await openEngine(opts);
+      if (tokens.some((t) => t.length < 8)) throw new UsageError('the bearer token must be at least 8 characters long');
+      if (new Set(tokens).size !== tokens.length) throw new UsageError('--token: the same token is given twice');
+      const engine = await openEngine(opts, { defaultStore: 'sqlite' });
       const serve = engine.config.serve ?? {};
-      const redact = createRedactor({ secrets: configSecrets(engine, token) });
+      const redact = createRedactor({ secrets: tokens.flatMap((t) => configSecrets(engine, t)) });
       const write = (line: string) => process.stderr.write(line);
       let server: ToolexecServer;
       try {
@@ -201,7 +203,7 @@ export function registerServeCommand(program: Command): void {
             http = await serveHttp(server, {
               port: opts.http,
               ...(opts.host !== undefined ? { host: opts.host } : {}),
-              ...(token !== undefined ? { token } : {}),
+              ...(tokens.length > 0 ? { tokens } : {}),
               ...(opts.allowHost.length > 0 ? { allowedHosts: [...new Set(['localhost', '127.0.0.1', '[::1]', ...(opts.host ? [opts.host] : []), ...opts.allowHost])] } : {}),
               ...(opts.allowOrigin.length > 0 ? { allowedOrigins: opts.allowOrigin } : {}),
               ...(opts.stateless ? { stateless: true } : {}),
