@@ -209,7 +209,8 @@ export class Execution {
     if ('violation' in msg) return this.protocolViolation(msg.violation);
     if (this.durable) {
       if (msg.op === 'idle') return this.durable.onIdle(msg.n);
-      if ('id' in msg && this.durableIssue(msg, text)) return;
+      // Every request with a reply is journaled (`untimer` has an id but no reply).
+      if ('id' in msg && (msg.op as string) !== 'untimer' && this.durableIssue(msg as Extract<GuestMessage, { id: number }>, text)) return;
     } else if (msg.op === 'idle') return;
     switch (msg.op) {
       case 'log':

@@ -297,7 +297,7 @@ export class Executor implements AsyncDisposable {
       ...(this.leaseMs !== undefined ? { leaseMs: this.leaseMs } : {}),
       onFailure: (e) => journal?.writerFailed(e),
     });
-    journal = new Journal(writer, record, started, stored.input, Date.now());
+    journal = new Journal(writer, record, started, stored.input, Date.now(), store.durability?.level);
     const prior = journal.state.prior;
     const j = journal;
     const part = new DurablePart({
