@@ -317,7 +317,7 @@ export async function serveHttp(server: ToolexecServer, options: HttpServeOption
       const parsed = await readJson(req, res);
       if (!parsed) return;
       // One client's one-request sessions share one execution allowance.
-      session = await server.connect(transport, { admissionKey: `client ${client}`, listChanged: false, principal: principal ?? ANONYMOUS_PRINCIPAL });
+      session = await server.connect(transport, { admissionKey: `client ${client}`, listChanged: false, tasks: false, principal: principal ?? ANONYMOUS_PRINCIPAL });
       await transport.handleRequest(req, res, parsed.body);
     } catch (e) {
       finish();

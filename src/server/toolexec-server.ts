@@ -11,6 +11,7 @@
  * server-side ceilings, and no result leaves larger than the session's transport can carry.
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { InMemoryTaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/stores/in-memory.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   CallToolRequestSchema,
@@ -136,6 +137,12 @@ export interface SessionOptions {
    * execution starts (an HTTP session's ID exists only after initialize). Default `anonymous`.
    */
   principal?: string | (() => string);
+  /**
+   * Whether the session offers MCP tasks (a tool call answered at once with a task the client
+   * polls for the result). Default true; stateless sessions cannot (a task lives in the process
+   * that created it, and the next request may reach another replica).
+   */
+  tasks?: boolean;
 }
 
 export interface ToolexecServerOptions {
@@ -174,6 +181,35 @@ export interface ToolexecServerOptions {
   durable?: boolean;
   /** Ask the user through MCP elicitation when a call needs approval and the client supports it (default true). */
   elicitation?: boolean;
+  /** Offer MCP tasks where the session can (default true); see `SessionOptions.tasks`. */
+  tasks?: boolean;
+}
+
+/** Most MCP tasks the server keeps at once (running and finished, until their TTL), and the longest TTL. */
+export const MAX_TASKS = 1000;
+export const MAX_TASK_TTL_MS = 60 * 60_000;
+
+/**
+ * The SDK's in-memory task store, bounded (at most `MAX_TASKS` live, TTLs capped) and wired to
+ * the executions it runs: a task the client cancels aborts its execution.
+ */
+class ExecutionTaskStore extends InMemoryTaskStore {
+  readonly controllers = new Map<string, AbortController>();
+  live = 0;
+  override async createTask(...args: Parameters<InMemoryTaskStore['createTask']>): ReturnType<InMemoryTaskStore['createTask']> {
+    if (this.live >= MAX_TASKS) throw new Error(`This server holds ${MAX_TASKS} tasks already; wait for some to finish, or call without a task`);
+    const [params, ...rest] = args;
+    const ttl = Math.min(params.ttl ?? MAX_TASK_TTL_MS, MAX_TASK_TTL_MS);
+    const task = await super.createTask({ ...params, ttl }, ...rest);
+    this.live++;
+    const timer = setTimeout(() => this.live--, ttl + 1000);
+    timer.unref?.();
+    return task;
+  }
+  override async updateTaskStatus(...args: Parameters<InMemoryTaskStore['updateTaskStatus']>): ReturnType<InMemoryTaskStore['updateTaskStatus']> {
+    await super.updateTaskStatus(...args);
+    if (args[1] === 'cancelled') this.controllers.get(args[0])?.abort(new Error('the client cancelled the task'));
+  }
 }
 
 interface SessionContext {
@@ -182,6 +218,7 @@ interface SessionContext {
   maxResultBytes: number;
   principal: () => string;
   server: Server;
+  tasks: boolean;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -264,6 +301,9 @@ export class ToolexecServer implements AsyncDisposable {
   #sessionCounter = 0;
   #defaultTimeoutMs: Promise<number> | undefined;
   readonly #durable: boolean;
+  readonly #taskStore = new ExecutionTaskStore();
+  /** Extras of calls running as tasks: their requests are answered already, so nothing can be asked of the user. */
+  readonly #taskExtras = new WeakSet<object>();
 
   constructor(engine: Engine, options: ToolexecServerOptions = {}) {
     this.engine = engine;
@@ -352,9 +392,12 @@ export class ToolexecServer implements AsyncDisposable {
     if (this.#closed) throw new Error('The toolexec server has been closed');
     const label = `s${++this.#sessionCounter}`;
     const listChanged = options.listChanged ?? true;
+    const tasks = this.#options.tasks !== false && options.tasks !== false;
     const server = new Server(
       { name: this.#options.name ?? 'toolexec', version: this.#options.version ?? PACKAGE_VERSION },
-      { capabilities: { tools: { listChanged } }, instructions: INSTRUCTIONS },
+      tasks
+        ? { capabilities: { tools: { listChanged }, tasks: { requests: { tools: { call: {} } }, list: {}, cancel: {} } }, instructions: INSTRUCTIONS, taskStore: this.#taskStore }
+        : { capabilities: { tools: { listChanged } }, instructions: INSTRUCTIONS },
     );
     const principal = options.principal;
     const ctx: SessionContext = {
@@ -363,9 +406,16 @@ export class ToolexecServer implements AsyncDisposable {
       maxResultBytes: Math.min(this.#maxResultBytes, options.maxMessageBytes ?? Infinity),
       principal: typeof principal === 'function' ? principal : () => principal ?? ANONYMOUS_PRINCIPAL,
       server,
+      tasks,
     };
-    server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: this.#definitions.map((d) => ({ ...d })) }));
-    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => this.#call(request.params.name, request.params.arguments, extra, ctx));
+    server.setRequestHandler(ListToolsRequestSchema, async () => ({
+      // Long scripts may run as tasks, where the session offers them.
+      tools: this.#definitions.map((d) => (tasks && (d.name === 'execute_code' || d.name === 'resume_execution') ? { ...d, execution: { taskSupport: 'optional' as const } } : { ...d })),
+    }));
+    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+      if (request.params.task && extra.taskStore) return this.#callAsTask(request.params.name, request.params.arguments, extra, ctx);
+      return this.#call(request.params.name, request.params.arguments, extra, ctx);
+    });
     server.onclose = () => {
       this.#sessions.delete(server);
     };
@@ -414,6 +464,30 @@ export class ToolexecServer implements AsyncDisposable {
       value = { ...(value as Record<string, unknown>), script: `<${(value as { script: string }).script.length} characters>` };
     }
     return { args: this.#redact(value) };
+  }
+
+  /**
+   * A tool call the client asked to run as a task: the task is created and returned at once, the
+   * call runs on (progress still goes out), and its result is stored for `tasks/result`. A task
+   * the client cancels aborts the call. Nothing can be asked of the user meanwhile (the request
+   * is answered): an execution that needs approval suspends, as its result says.
+   */
+  async #callAsTask(name: string, rawArgs: Record<string, unknown> | undefined, extra: Extra, ctx: SessionContext) {
+    const store = extra.taskStore!;
+    const { task } = { task: await store.createTask({ ...(extra.taskRequestedTtl !== undefined && extra.taskRequestedTtl !== null ? { ttl: extra.taskRequestedTtl } : {}) }) };
+    const ac = new AbortController();
+    this.#taskStore.controllers.set(task.taskId, ac);
+    // The request is answered with the task: progress goes out on the session's own stream.
+    const taskExtra: Extra = { ...extra, signal: ac.signal, sendNotification: (n) => ctx.server.notification(n) };
+    this.#taskExtras.add(taskExtra);
+    void this.#call(name, rawArgs, taskExtra, ctx)
+      .then(
+        (result) => store.storeTaskResult(task.taskId, result.isError ? 'failed' : 'completed', result),
+        (e: unknown) => store.storeTaskResult(task.taskId, 'failed', errorResult('EXECUTION', (e as Error)?.message ?? String(e))),
+      )
+      .catch((e: unknown) => this.#options.onError?.(e))
+      .finally(() => this.#taskStore.controllers.delete(task.taskId));
+    return { task };
   }
 
   async #call(name: string, rawArgs: Record<string, unknown> | undefined, extra: Extra, ctx: SessionContext): Promise<CallToolResult> {
@@ -733,7 +807,7 @@ export class ToolexecServer implements AsyncDisposable {
   #liveOptions(extra: Extra, ctx: SessionContext, progress: Progress | undefined) {
     const onCall = this.#options.onCall;
     let count = 0;
-    const approve = this.#options.elicitation !== false && supportsElicitation(ctx.server) ? elicitationApprover(ctx.server, extra.requestId, (e) => this.#options.onError?.(e)) : undefined;
+    const approve = this.#options.elicitation !== false && !this.#taskExtras.has(extra) && supportsElicitation(ctx.server) ? elicitationApprover(ctx.server, extra.requestId, (e) => this.#options.onError?.(e)) : undefined;
     return {
       ...(approve ? { onApproval: approve } : {}),
       ...(progress ? { onLog: (l: { level: string; message: string }) => progress.send(++count, `${l.level === 'log' ? 'console' : `console.${l.level}`}: ${l.message}`) } : {}),
@@ -807,7 +881,7 @@ export class ToolexecServer implements AsyncDisposable {
     }
     if (record.status === 'suspended' && record.pending.some((p) => !p.decision)) {
       // The model cannot decide: ask the user when the client can, else say what waits.
-      if (this.#options.elicitation !== false && supportsElicitation(ctx.server)) {
+      if (this.#options.elicitation !== false && !this.#taskExtras.has(extra) && supportsElicitation(ctx.server)) {
         const undecided = record.pending.filter((p) => !p.decision).map((p) => ({ callId: p.callId, toolId: p.toolId, args: p.args as never, ...(typeof p.title === 'string' ? { title: p.title } : {}) }));
         const ac = new AbortController();
         const onAbort = () => ac.abort();

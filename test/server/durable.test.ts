@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ElicitRequestSchema, type ElicitRequest, type ElicitResult } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, ElicitRequestSchema, type ElicitRequest, type ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 import { checkConfig } from '../../src/config/load-config.js';
 import { createEngine, type Engine } from '../../src/engine/engine.js';
 import { ToolexecServer } from '../../src/server/toolexec-server.js';
@@ -159,6 +159,33 @@ describe('durable executions through toolexec serve (HTTP, two tokens)', () => {
     const done = await client.callTool({ name: 'resume_execution', arguments: { executionId: sc.executionId } });
     expect(done.structuredContent).toMatchObject({ status: 'completed', value: 'web' });
     expect(asked).toHaveLength(2);
+  });
+
+  it('execute_code as an MCP task: answered with a task at once, progress while it runs, the result (a suspension too) from tasks/result', async () => {
+    const { client, asked } = await elicitingClient(http.url, TOKEN_A, () => ({ action: 'accept', content: {} }));
+    clients.push(client);
+    const { tools } = await client.listTools();
+    expect(tools.find((t) => t.name === 'execute_code')!.execution).toEqual({ taskSupport: 'optional' });
+    const kinds: string[] = [];
+    const progress: string[] = [];
+    let result: Record<string, any> | undefined;
+    const long = 'for (let i = 0; i < 3; i++) { await run("ops:read", { key: "k" + i }); console.log("step", i); }\n"done"';
+    for await (const m of client.experimental.tasks.callToolStream({ name: 'execute_code', arguments: { script: long } }, CallToolResultSchema, { task: { ttl: 60_000 }, onprogress: (p) => progress.push(String(p.message)) })) {
+      kinds.push(m.type);
+      if (m.type === 'result') result = m.result as Record<string, any>;
+      if (m.type === 'error') throw m.error;
+    }
+    expect(kinds[0]).toBe('taskCreated');
+    expect(kinds.at(-1)).toBe('result');
+    expect(result!.structuredContent).toMatchObject({ ok: true, value: 'done' });
+    expect(progress).toEqual(expect.arrayContaining(['console: step 2']));
+    // In a task nobody can be asked: a gated call suspends, even for a client that could answer.
+    let suspendedResult: Record<string, any> | undefined;
+    for await (const m of client.experimental.tasks.callToolStream({ name: 'execute_code', arguments: { script } }, CallToolResultSchema, { task: { ttl: 60_000 } })) {
+      if (m.type === 'result') suspendedResult = m.result as Record<string, any>;
+    }
+    expect(suspendedResult!.structuredContent).toMatchObject({ status: 'suspended', pending: [{ toolId: 'ops:deploy' }] });
+    expect(asked).toHaveLength(0);
   });
 
   it('an ID that does not exist, or is not one, is simply not found', async () => {
