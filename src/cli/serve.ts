@@ -164,7 +164,7 @@ export function registerServeCommand(program: Command): void {
       if (new Set(tokens).size !== tokens.length) throw new UsageError('--token: the same token is given twice');
       const engine = await openEngine(opts, { defaultStore: 'sqlite' });
       const serve = engine.config.serve ?? {};
-      const redact = createRedactor({ secrets: tokens.flatMap((t) => configSecrets(engine, t)) });
+      const redact = createRedactor({ secrets: [...configSecrets(engine, undefined), ...tokens] });
       const write = (line: string) => process.stderr.write(line);
       let server: ToolexecServer;
       try {
