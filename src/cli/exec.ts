@@ -66,9 +66,9 @@ export function printExecuteResult(result: ExecuteResult, out: NodeJS.WritableSt
     err.write(`toolexec: suspended: ${e.message}\n`);
     for (const p of result.pending ?? []) err.write(`  ${describePending(p)}\n`);
     const ids = (result.pending ?? []).map((p) => p.callId).join(' ');
+    err.write(`toolexec: continue with: toolexec resume ${result.executionId} --approve <callId>... | --deny <callId>... (or decide first: toolexec approvals approve ${result.executionId} ${ids})\n`);
     // The ID alone on stdout (there is no value yet): `id=$(toolexec exec job.js)` keeps it.
     out.write(`${result.executionId}\n`);
-    err.write(`toolexec: continue with: toolexec resume ${result.executionId} --approve <callId>... | --deny <callId>... (or decide first: toolexec approvals approve ${result.executionId} ${ids})\n`);
     return;
   }
   const where = e.line !== undefined ? ` (line ${e.line}${e.column !== undefined ? `, column ${e.column}` : ''})` : '';
