@@ -79,7 +79,7 @@ export function requestHash(text: string): string {
   // `{"id":N,` is left out: request ids are the prelude's counter, the position is the index.
   const start = text.indexOf(',') + 1;
   let a = 0x811c9dc5;
-  let b = 0x01000193 ^ text.length;
+  let b = 0x01000193 ^ (text.length - start);
   for (let i = start; i < text.length; i++) {
     const c = text.charCodeAt(i);
     a = Math.imul(a ^ c, 0x01000193);
