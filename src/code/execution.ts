@@ -388,11 +388,13 @@ export class Execution {
         } else if (d?.action === 'deny') {
           this.denyPending(live, d.reason, { callId: p.callId, action: 'deny', ...(d.by ? { by: d.by } : {}) });
         } else {
+          if (!this.holdPending(text.length)) return;
           this.durable.addPending(live, this.limits.timeoutMs);
         }
         return;
       }
       if (plan?.kind === 'new' && this.durable.gated(toolId, tool)) {
+        if (!this.holdPending(text.length)) return;
         const h = this.durable.journal.hashOf(id);
         this.durable.addPending(
           { callId: `c${plan.index}`, i: plan.index, guestId: id, toolId, tool: written, h, args, argsBytes: text.length, ...(toolTitle(tool) !== undefined ? { title: toolTitle(tool)! } : {}) },
@@ -406,6 +408,16 @@ export class Execution {
     const call: PendingCall = { id, toolId, args, record, recordFirst };
     if (this.active < this.limits.maxConcurrentToolCalls) this.dispatch(call);
     else this.queue.push(call);
+  }
+
+  /**
+   * A pending call's arguments come back in the result (`pending`), so they take output budget
+   * like a ledger record's: a script cannot hold more pending arguments than it could return.
+   */
+  private holdPending(argsBytes: number): boolean {
+    if (this.budget.take(argsBytes + 64)) return true;
+    this.outputLimit();
+    return false;
   }
 
   /** A pending call was approved (live, or by a decision recorded before this part): it runs now, with the approved arguments. */
