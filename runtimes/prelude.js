@@ -17,6 +17,10 @@
   var G = globalThis;
   var hostSend = G.__toolexec_send;
   if (typeof hostSend !== 'function') throw new Error('toolexec prelude: __toolexec_send is missing');
+  // The far side's synchronous services (runtimes/services.js): the standard library's sources,
+  // URL parsing, Intl for QuickJS, a monotonic clock. Strings in, a string out.
+  var hostCall = typeof G.__toolexec_call === 'function' ? G.__toolexec_call : undefined;
+  delete G.__toolexec_call;
 
   // ---- intrinsics, captured before user code can touch them ----
   var FnProto = Function.prototype;
@@ -69,7 +73,12 @@
   var objectToString = uncurry(ObjectProto.toString);
   var MathFloor = Math.floor;
   var DateC = Date;
+  var dateNow = Date.now;
   var RegExpC = RegExp;
+  var RangeErrorC = RangeError;
+  var SyntaxErrorC = SyntaxError;
+  var ArrayProto = Array.prototype;
+  var isFiniteF = isFinite;
 
   var send = function (text) {
     apply(hostSend, undefined, [text]);
@@ -88,23 +97,26 @@
 
   // ---- JSON in and out ----
 
-  // Functions, symbols and BigInts cannot cross; JSON.stringify would silently drop the first
-  // two, so name the problem instead. Cycles make JSON.stringify itself throw.
-  function jsonReplacer(key, value) {
-    var t = typeof value;
-    if (t === 'function' || t === 'symbol' || t === 'bigint') {
-      throw new TypeErrorC('a ' + t + (key === '' ? '' : ' (at key ' + JSONstringify(StringC(key)) + ')') + ' cannot be serialized to JSON');
-    }
-    return value;
-  }
+  // A value JSON cannot carry faithfully is refused with the path of the part and what to do,
+  // never sent as a silent `{}`. The usual value (plain objects and arrays of JSON values) takes
+  // the fast path; anything else (a class instance, a Map, a function, a NaN, a cycle) is looked
+  // at again by runtimes/stdlib/json.js, which names the part, so that code is compiled only then.
+  var opaqueProtos = new WeakMapC();
+  var STOP = {};
+  var fastReplacer = function (key, v) {
+    var t = typeof v;
+    if (t === 'object' && v !== null) {
+      var proto = ObjectGetPrototypeOf(v);
+      if (proto !== ObjectProto && proto !== ArrayProto && proto !== null) throw STOP;
+    } else if (t === 'function' || t === 'symbol' || t === 'bigint' || (t === 'number' && !isFiniteF(v))) throw STOP;
+    return v;
+  };
 
-  function toJsonText(value, what) {
+  function toJsonText(value, what, root, notes) {
     try {
-      return JSONstringify(value, jsonReplacer);
-    } catch (e) {
-      var err = new TypeErrorC(what + ' is not JSON-serializable: ' + errorMessageOf(e));
-      err.code = 'NOT_SERIALIZABLE';
-      throw err;
+      return JSONstringify(value, fastReplacer);
+    } catch (_) {
+      return load('json').toJsonText(value, what, root, notes);
     }
   }
 
@@ -127,8 +139,9 @@
 
   // `fields` is the JSON text after the op (`,"toolId":...`), or a function making it, whose
   // failure (arguments JSON cannot carry) rejects the call.
-  function request(op, fields, toolId, site) {
-    return new PromiseC(function (resolve, reject) {
+  function request(op, fields, toolId, site, Ctor) {
+    var requestId = 0;
+    var p = new (Ctor || PromiseC)(function (resolve, reject) {
       var extra;
       try {
         extra = typeof fields === 'function' ? fields() : fields;
@@ -137,9 +150,80 @@
         return;
       }
       var id = nextId++;
+      requestId = id;
       mapSet(pending, id, { resolve: resolve, reject: reject, toolId: toolId, site: site, id: id });
       send('{"id":' + id + ',"op":"' + op + '"' + extra + '}');
     });
+    if (Ctor !== undefined && requestId !== 0) {
+      weakMapSet(toolCallIds, p, toolId);
+      var call = { id: requestId, observed: false };
+      weakMapSet(toolCallRecords, p, call);
+      arrayPush(toolCalls, call);
+    }
+    return p;
+  }
+
+  // run() returns a Promise of its own kind, only so that the prelude sees when the script
+  // consumes it (await, then, Promise.all all call its `then`): a call whose promise nobody ever
+  // looked at is named in the result's warnings. Derived promises are plain ones.
+  var toolCallIds = new WeakMapC();
+  var toolCallRecords = new WeakMapC();
+  var toolCalls = [];
+  var ReflectConstruct = Reflect.construct;
+  var ToolCall = function (executor) {
+    return ReflectConstruct(PromiseC, [executor], ToolCall);
+  };
+  ToolCall.prototype = ObjectCreate(PromiseC.prototype, {
+    constructor: { value: ToolCall, writable: false, enumerable: false, configurable: false },
+    then: {
+      value: function then(onFulfilled, onRejected) {
+        if (weakMapHas(toolCallRecords, this)) weakMapGet(toolCallRecords, this).observed = true;
+        return promiseThen(this, onFulfilled, onRejected);
+      },
+      writable: false,
+      enumerable: false,
+      configurable: false,
+    },
+  });
+  ObjectDefineProperty(ToolCall, Symbol.species, { value: PromiseC });
+  ObjectDefineProperty(ToolCall, 'name', { value: 'Promise' });
+  ObjectFreeze(ToolCall.prototype);
+  ObjectFreeze(ToolCall);
+
+  // ---- timers: bridge requests answered by the host after `ms` (its clock, within timeoutMs) ----
+  var MAX_TIMERS = 1000;
+  var timerCount = 0;
+  // `kind`: 'timeout' (named in the warnings when still pending at the end), 'interval', 'internal'.
+  function timerRequest(ms, fire, kind) {
+    if (timerCount >= MAX_TIMERS) {
+      throw new RangeErrorC('too many timers pending at once (the most is ' + MAX_TIMERS + '): clear the ones you no longer need, or await them in turn');
+    }
+    var id = nextId++;
+    timerCount++;
+    mapSet(pending, id, { timer: fire, id: id, kind: kind });
+    send('{"id":' + id + ',"op":"timer","ms":' + StringC(ms) + '}');
+    return id;
+  }
+  function timerCancel(id) {
+    if (!mapHas(pending, id) || mapGet(pending, id).timer === undefined) return;
+    mapDelete(pending, id);
+    timerCount--;
+    send('{"op":"untimer","id":' + StringC(id) + '}');
+  }
+
+  // ---- the clock: real, or in a durable execution the host's time carried by every reply ----
+  var durable = false;
+  var clock = 0;
+  var timeOrigin = 0;
+  var seed;
+  function clockNow() {
+    return durable ? clock : dateNow();
+  }
+
+  // An exception nobody catches in a callback the sandbox runs itself (a timer, a microtask, an
+  // event listener) ends the execution with it, as an uncaught exception ends a Node process.
+  function uncaught(e) {
+    finishError(e);
   }
 
   // Rebuilds a host error as a fresh guest Error from data: nothing host-side is reachable.
@@ -175,6 +259,7 @@
       return;
     }
     if (msg === null || typeof msg !== 'object') return;
+    if (durable && typeof msg.t === 'number' && msg.t > clock) clock = msg.t;
     // ---- durable executions (host side: src/code/durable.ts): "tell me when you are idle" ----
     // Every runtime calls receive only once the guest has run all it could, so answering here
     // tells the host that every request the replies before this probe caused has been sent.
@@ -186,6 +271,16 @@
     if (!mapHas(pending, id)) return;
     var entry = mapGet(pending, id);
     mapDelete(pending, id);
+    if (entry.timer !== undefined) {
+      timerCount--;
+      if (finished) return;
+      try {
+        entry.timer();
+      } catch (e) {
+        uncaught(e);
+      }
+      return;
+    }
     if (msg.ok === true) entry.resolve(msg.value);
     else entry.reject(guestError(msg.error, entry.toolId, entry.site, entry.id));
   }
@@ -201,10 +296,11 @@
     return request(
       'run',
       function () {
-        return ',"toolId":' + toolIdText(toolId) + ',"args":' + toJsonText(args === undefined ? {} : args, 'the arguments of ' + name);
+        return ',"toolId":' + toolIdText(toolId) + ',"args":' + toJsonText(args === undefined ? {} : args, 'the arguments of ' + name, 'args');
       },
       name,
       new ErrorC(),
+      ToolCall,
     );
   }
 
@@ -525,17 +621,35 @@
 
   var finished = false;
 
+  // What the host words into the result's warnings: the ids of tool calls whose promise the
+  // script never consumed, how many setTimeout callbacks never ran, where a NaN or Infinity was
+  // sent as null. Sent once, just before `done`; the host checks the ids against its ledger.
+  function sendNotes(notes) {
+    var ids = [];
+    for (var i = 0; i < toolCalls.length; i++) if (!toolCalls[i].observed) arrayPush(ids, toolCalls[i].id);
+    var timeouts = 0;
+    mapForEach(pending, function (entry) {
+      if (entry.kind === 'timeout') timeouts++;
+    });
+    var nonFinite = notes !== undefined && notes.nonFinite !== undefined;
+    if (ids.length === 0 && timeouts === 0 && !nonFinite) return;
+    send('{"op":"notes","unawaited":[' + arrayJoin(ids, ',') + '],"timeouts":' + timeouts + (nonFinite ? ',"nonFinite":' + jsonString(notes.nonFinite) : '') + '}');
+  }
+
   function finishValue(value) {
     if (finished) return;
     var text;
+    var notes = { nonFinite: undefined };
     try {
-      text = toJsonText(value, 'the result');
+      text = toJsonText(value, 'the result', 'value', notes);
     } catch (e) {
       finished = true;
+      sendNotes(undefined);
       send('{"op":"done","ok":false,"error":{"code":"NOT_SERIALIZABLE","name":"TypeError","message":' + jsonString(errorMessageOf(e)) + '}}');
       return;
     }
     finished = true;
+    sendNotes(notes);
     send(text === undefined ? '{"op":"done","ok":true}' : '{"op":"done","ok":true,"value":' + text + '}');
   }
 
@@ -584,16 +698,36 @@
     } catch (_) {
       text = '{"code":"RUNTIME_ERROR","name":"Error","message":"the script threw a value that could not be described"}';
     }
+    try {
+      sendNotes(undefined);
+    } catch (_) {}
     send('{"op":"done","ok":false,"error":' + text + '}');
   }
 
   // The executor's wrapper calls this exactly once with the user's program as an async
   // function; it removes itself first, so user code can neither call it nor forge `done`.
-  // `wantsInput` (1) says the execution has an input: it is fetched from the host as data
-  // (JSON, parsed here) and becomes the `input` global before the program starts.
-  function start(main, wantsInput) {
+  // `flags` 1 says the execution has an input: it is fetched from the host as data (JSON, parsed
+  // here) and becomes the `input` global before the program starts. `env` is the execution's
+  // environment from the host: `seed` (64 hex digits for the guest's CSPRNG), `now` (the host's
+  // epoch ms at the start), `durable` (the clock and Math.random then come from the journal).
+  function start(main, flags, env) {
     delete G.__toolexec_start;
-    if (wantsInput !== 1) {
+    if (env !== null && typeof env === 'object') {
+      if (typeof env.seed === 'string') seed = env.seed;
+      if (typeof env.now === 'number') timeOrigin = env.now;
+      durable = env.durable === true;
+    }
+    if (timeOrigin === 0) timeOrigin = dateNow();
+    clock = timeOrigin;
+    if (durable) {
+      try {
+        load('durable');
+      } catch (e) {
+        finishError(e);
+        return;
+      }
+    }
+    if (flags !== 1) {
       begin(main);
       return;
     }
@@ -617,6 +751,111 @@
     }
     promiseThen(p, finishValue, finishError);
   }
+
+  // ---- the standard library, installed lazily ----
+  // Each global below is an accessor until a script first touches it; then its library's source
+  // (runtimes/stdlib/<lib>.js, from the far side's services) is compiled here, in the guest, and
+  // the global becomes a plain writable, configurable data property, as web globals are. A
+  // script that touches none of them compiles none of them (QuickJS compiles every byte it is
+  // given, ENGINES.md). What the libraries need of the prelude is `internals`.
+
+  function service(op, a, b, c) {
+    if (hostCall === undefined) throw new ErrorC('this sandbox has no host services (' + op + ')');
+    var r = c !== undefined ? apply(hostCall, undefined, [op, a, b, c]) : b !== undefined ? apply(hostCall, undefined, [op, a, b]) : a !== undefined ? apply(hostCall, undefined, [op, a]) : apply(hostCall, undefined, [op]);
+    if (typeof r !== 'string') throw new ErrorC('the host service ' + op + ' answered nothing');
+    if (r.length > 0 && r[0] === '!') {
+      var d = JSONparse(stringSlice(r, 1));
+      var C = d.name === 'TypeError' ? TypeErrorC : d.name === 'RangeError' ? RangeErrorC : d.name === 'SyntaxError' ? SyntaxErrorC : ErrorC;
+      throw new C(StringC(d.message));
+    }
+    return r;
+  }
+
+  var libs = ObjectCreate(null);
+  var internals;
+  function load(name) {
+    var lib = libs[name];
+    if (lib === undefined) {
+      lib = FunctionC('I', service('lib', name))(internals);
+      libs[name] = lib;
+    }
+    return lib;
+  }
+
+  function lazy(target, name, lib, key) {
+    var getter = function () {
+      var value = load(lib)[key];
+      var d = ObjectGetOwnPropertyDescriptor(target, name);
+      if (d !== undefined && d.get === getter) ObjectDefineProperty(target, name, { value: value, writable: true, enumerable: false, configurable: true });
+      return value;
+    };
+    ObjectDefineProperty(target, name, {
+      get: getter,
+      set: function (v) {
+        ObjectDefineProperty(this, name, { value: v, writable: true, enumerable: this !== target, configurable: true });
+      },
+      enumerable: false,
+      configurable: true,
+    });
+  }
+
+  // lib: global global ...; the Intl line only where the engine has none (QuickJS).
+  var LAZY = 'timers setTimeout clearTimeout setInterval clearInterval queueMicrotask performance;domexception DOMException;events Event EventTarget CustomEvent AbortController AbortSignal;encoding TextEncoder TextDecoder;base64 atob btoa;crypto crypto;clone structuredClone;url URL URLSearchParams';
+  var groups = LAZY.split(';');
+  for (var gi = 0; gi < groups.length; gi++) {
+    var names = groups[gi].split(' ');
+    for (var ni = 1; ni < names.length; ni++) lazy(G, names[ni], names[0], names[ni]);
+  }
+  if (typeof Intl === 'undefined' && hostCall !== undefined) {
+    lazy(G, 'Intl', 'intl', 'Intl');
+    var LOCALE = 'String localeCompare toLocaleUpperCase toLocaleLowerCase;Number toLocaleString;BigInt toLocaleString;Date toLocaleString toLocaleDateString toLocaleTimeString;Array toLocaleString';
+    var lgroups = LOCALE.split(';');
+    for (var li = 0; li < lgroups.length; li++) {
+      var lnames = lgroups[li].split(' ');
+      if (typeof G[lnames[0]] !== 'function') continue;
+      for (var lj = 1; lj < lnames.length; lj++) lazy(G[lnames[0]].prototype, lnames[lj], 'intl', lnames[0] + '.' + lnames[lj]);
+    }
+  }
+
+  internals = {
+    G: G,
+    load: load,
+    service: service,
+    timerRequest: timerRequest,
+    timerCancel: timerCancel,
+    uncaught: uncaught,
+    now: clockNow,
+    timeOrigin: function () {
+      return timeOrigin;
+    },
+    seed: function () {
+      return seed;
+    },
+    durable: function () {
+      return durable;
+    },
+    setClock: function (t) {
+      clock = t;
+    },
+    opaque: function (proto, what) {
+      weakMapSet(opaqueProtos, proto, what);
+    },
+    opaqueProtos: opaqueProtos,
+    toolCallIds: toolCallIds,
+    errorMessageOf: errorMessageOf,
+    isError: isError,
+    promiseThen: promiseThen,
+    PromiseC: PromiseC,
+    apply: apply,
+    uncurry: uncurry,
+    JSONparse: JSONparse,
+    JSONstringify: JSONstringify,
+    ObjectDefineProperty: ObjectDefineProperty,
+    ObjectFreeze: ObjectFreeze,
+    ObjectCreate: ObjectCreate,
+    DateC: DateC,
+    dateNow: dateNow,
+  };
 
   // ---- publish ----
 

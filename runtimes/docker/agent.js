@@ -136,13 +136,23 @@ function forward(message) {
 
 const PRELUDE_FILENAME = 'toolexec-prelude.js';
 
+// The guest's synchronous services (runtimes/services.js, with the standard library's sources),
+// given by the host in the init message, so the image holds only this agent.
+function loadServices(text, stdlib) {
+  if (typeof text !== 'string') return undefined;
+  const mod = { exports: {} };
+  vm.runInThisContext(`(function (module, exports, require) {${text}\n})`, { filename: 'toolexec-services.js' })(mod, mod.exports, require);
+  return mod.exports.createServices({ stdlib: stdlib && typeof stdlib === 'object' ? stdlib : {} });
+}
+
 // Steps 1 and 2 of the protocol: a fresh context, the send primitive, the prelude, and the
 // receive function taken out of the context.
-function prepare(preludeText) {
+function prepare(preludeText, services) {
   // A plain host object as the global, on purpose: hardening `vm` would only hide the real
   // boundary from the tests that prove it (they reach `process` the way an attacker would).
   const context = vm.createContext({}, { name: 'toolexec guest', codeGeneration: { strings: true, wasm: true } });
   context.__toolexec_send = (message) => forward(message);
+  if (services) context.__toolexec_call = (op, a, b, c) => services.call(op, a, b, c);
   try {
     vm.runInContext(preludeText, context, { filename: PRELUDE_FILENAME });
   } catch (err) {
@@ -153,7 +163,8 @@ function prepare(preludeText) {
   // context's own global rather than on the sandbox object.
   delete context.__toolexec_send;
   delete context.__toolexec_receive;
-  vm.runInContext('delete globalThis.__toolexec_send; delete globalThis.__toolexec_receive;', context);
+  delete context.__toolexec_call;
+  vm.runInContext('delete globalThis.__toolexec_send; delete globalThis.__toolexec_receive; delete globalThis.__toolexec_call;', context);
   if (typeof receive !== 'function') return { error: 'The prelude did not define __toolexec_receive' };
   return { context, receive };
 }
@@ -207,43 +218,45 @@ function onLine(text) {
   }
   if (!m || typeof m !== 'object') return;
   if (m.t === 'init' && prepared === null && typeof m.prelude === 'string') {
-    prepared = prepare(m.prelude);
+    let services;
+    try {
+      services = loadServices(m.services, m.stdlib);
+    } catch (err) {
+      prepared = { error: `The services failed: ${err && err.message ? err.message : String(err)}` };
+      line({ t: 'ready' });
+      return;
+    }
+    prepared = prepare(m.prelude, services);
     line({ t: 'ready' });
   } else if (m.t === 'job' && jobId === 0 && Number.isSafeInteger(m.id) && m.id > 0) {
     runJob(m.id, m.job);
   } else if (m.t === 'reply' && m.id === jobId && receive && Array.isArray(m.m)) {
     for (const reply of m.m) if (typeof reply === 'string') inbox.push(reply);
-    if (!delivering) {
-      delivering = true;
-      setImmediate(deliverNext);
-    }
+    deliverNext();
   } else if (m.t === 'abort' && m.id === jobId) {
     finish(m.failure && typeof m.failure === 'object' ? m.failure : { code: 'CANCELLED', message: 'The host ended the job' });
   }
 }
 
-// One reply per turn of the event loop: the guest's promise jobs (on this process's microtask
-// queue) all run before the next reply, as in every runtime, so its interleaving depends only on
-// the order of replies, never on how they were batched on the wire (a durable execution's replay
-// relies on it).
+// Replies reach the guest one per macrotask: the microtasks one reply starts (a timer callback's
+// promise jobs) run before the next reply arrives, as in Node and in the other runtimes.
 const inbox = [];
-let delivering = false;
+let busy = false;
 function deliverNext() {
-  if (ended || !receive) {
-    inbox.length = 0;
-    delivering = false;
-    return;
-  }
+  if (busy || ended) return;
   const reply = inbox.shift();
-  if (reply !== undefined) {
-    try {
-      receive(reply);
-    } catch {
-      // A throwing receive is the guest's own failure; it reports it through the bridge or not at all.
-    }
+  if (reply === undefined) return;
+  // Until the next macrotask, further replies wait in the inbox.
+  busy = true;
+  setImmediate(() => {
+    busy = false;
+    deliverNext();
+  });
+  try {
+    receive(reply);
+  } catch {
+    // A throwing receive is the guest's own failure; it reports it through the bridge or not at all.
   }
-  if (inbox.length > 0) setImmediate(deliverNext);
-  else delivering = false;
 }
 
 let buffer = '';

@@ -57,6 +57,9 @@ try {
   process.exit(78);
 }
 
+// The guest's synchronous services (URL, the standard library's sources): runtimes/services.js.
+const services = require(require('path').join(__dirname, '..', 'services.js')).createServices();
+
 const MAX_MEMORY_MB = Number(process.env.TOOLEXEC_IVM_MAX_MEMORY_MB) || 128;
 const MAX_USES_PER_ISOLATE = Number(process.env.TOOLEXEC_IVM_ISOLATE_USES) || 50;
 
@@ -117,6 +120,8 @@ function makeContext(isolate) {
   context.evalSync('delete globalThis.WebAssembly; if (typeof Atomics === "object") delete Atomics.waitAsync;');
   const slot = {};
   context.global.setSync('__toolexec_send', new ivm.Callback(function (text) { return guestSend(slot, text); }));
+  // Strings in, a string out (copied): the prelude takes it and deletes the global.
+  context.global.setSync('__toolexec_call', new ivm.Callback(function (op, a, b, c) { return services.call(op, a, b, c); }));
   return { context: context, slot: slot, prelude: null, receive: null };
 }
 

@@ -15,15 +15,19 @@
 // QuickJS throws "out of memory" at the allocation itself, even inside a native builtin. For the
 // ceiling to mean the same for every job, whatever ran before, the free space already inside the
 // memory (16 MB at start; whatever a previous job grew and freed) is reserved with malloc before a
-// job starts, so a job can only use pages it grows, up to its own limit. An instance whose memory
-// grew large is replaced by a fresh one (about 1 ms, done while idle).
+// job starts, all but a small fixed slack, so a job can use that slack plus the pages it grows, up
+// to its own limit: the same for every job. The slack also means a small job never grows the
+// memory at all. An instance whose memory grew large is replaced by a fresh one (about 1 ms, done
+// while idle).
 
 /**
- * @param {{ modulePath: string, wasmPath?: string, maxStackBytes: number, retireHeapBytes: number, prelude: string }} options
+ * @param {{ modulePath: string, wasmPath?: string, maxStackBytes: number, retireHeapBytes: number, servicesPath: string, prelude: string }} options
  * @returns {Promise<{ enforced: { memoryMb: boolean }, prepare(): void, start(job: any, io: any): any }>}
  */
 async function createQuickJSEngine(options) {
   const mod = require(options.modulePath);
+  // The guest's synchronous services (URL, Intl, the standard library's sources): runtimes/services.js.
+  const services = require(options.servicesPath).createServices();
   const WA = globalThis.WebAssembly;
   const fs = require('node:fs');
   let wasmModule;
@@ -59,19 +63,31 @@ async function createQuickJSEngine(options) {
     return inst;
   }
 
-  // Takes every byte already free inside the memory, so the next job allocates from pages it
-  // must grow. Chunks shrink until malloc fails without growing (the ceiling is the current size).
+  /** Free space a job may use inside the memory before it must grow it (on top of its limit). */
+  const SLACK_BYTES = 2 * 1024 * 1024;
+
+  // Takes every byte already free inside the memory but SLACK_BYTES, so the next job allocates
+  // from the slack and then from pages it must grow. Chunks shrink until malloc fails without
+  // growing (the ceiling is the current size); then the slack is given back.
   function reserve(inst) {
     const m = inst.QuickJS.module;
-    if (!m || typeof m._malloc !== 'function') return;
+    if (!m || typeof m._malloc !== 'function' || typeof m._free !== 'function') return;
     inst.ceiling = inst.memory.buffer.byteLength;
-    for (const size of [1 << 20, 1 << 16, 1 << 12, 1 << 8]) {
+    const taken = [];
+    for (const size of [1 << 20, 1 << 16, 1 << 12]) {
       for (;;) {
         const p = m._malloc(size);
         if (!p) break;
-        inst.held.push(p);
+        taken.push([p, size]);
       }
     }
+    let slack = 0;
+    while (slack < SLACK_BYTES && taken.length > 0) {
+      const [p, size] = taken.pop();
+      m._free(p);
+      slack += size;
+    }
+    for (const [p] of taken) inst.held.push(p);
     inst.ceiling = Infinity;
     inst.refused = false;
   }
@@ -138,6 +154,17 @@ async function createQuickJSEngine(options) {
     });
     ctx.setProp(ctx.global, '__toolexec_send', sendFn);
     sendFn.dispose();
+    // Strings in, one string out; the prelude takes it and deletes the global.
+    const callFn = ctx.newFunction('__toolexec_call', (...handles) => {
+      const args = [];
+      for (const h of handles) {
+        if (ctx.typeof(h) !== 'string') return ctx.newString('!{"name":"TypeError","message":"bad service call"}');
+        args.push(ctx.getString(h));
+      }
+      return ctx.newString(services.call(args[0], args[1], args[2], args[3]));
+    });
+    ctx.setProp(ctx.global, '__toolexec_call', callFn);
+    callFn.dispose();
     const p = ctx.evalCode(prelude, PRELUDE_FILENAME);
     if (p.error) {
       let d;
@@ -255,11 +282,7 @@ async function createQuickJSEngine(options) {
         },
         deliver(messages) {
           if (failure || !receive) return;
-          // One reply, then everything it causes, then the next: the guest's interleaving depends
-          // only on the order of replies, never on how they were batched (a durable execution's
-          // replay relies on it).
           for (const m of messages) {
-            if (failure) return;
             const s = ctx.newString(m);
             const r = ctx.callFunction(receive, ctx.undefined, s);
             s.dispose();
@@ -269,7 +292,11 @@ async function createQuickJSEngine(options) {
               return;
             }
             r.value.dispose();
+            // Each reply is its own task: the microtasks it starts run before the next reply
+            // arrives (a timer callback's promise jobs run before the next timer's callback),
+            // as in Node and in the other runtimes.
             pump();
+            if (failure) return;
           }
         },
         finish() {

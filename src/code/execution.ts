@@ -6,6 +6,7 @@
  * the execution ended, decided from the host's own knowledge (its ledger, the runtime's report),
  * never from what the guest says about itself.
  */
+import { randomBytes } from 'node:crypto';
 import { MAX_QUERY_CHARS } from '../index/query.js';
 import { ToolError } from '../model/errors.js';
 import { capText } from '../model/text.js';
@@ -21,7 +22,7 @@ import { stalledMessage } from './journal.js';
 import { Ledger, OutputBudget } from './ledger.js';
 import type { ResolvedLimits } from './limits.js';
 import { ScriptPositions } from './positions.js';
-import type { PreparedScript } from './prepare.js';
+import { closeProgram, type GuestEnv, type PreparedScript } from './prepare.js';
 import type { ExecuteError, ExecuteErrorCode, ExecuteOptions, ExecuteResult, ExecutorRunner, LimitName, LogEntry, ReportedLimits, ToolCallRecord } from './types.js';
 import { EXECUTE_ERROR_CODES } from './types.js';
 
@@ -32,6 +33,11 @@ const MAX_SEARCH_LIMIT = 50;
 const MAX_ERROR_MESSAGE_CHARS = 8 * 1024;
 const MAX_ERROR_STACK_CHARS = 16 * 1024;
 const LOG_LEVELS = new Set(['log', 'info', 'warn', 'error', 'debug']);
+/**
+ * Most timers (setTimeout, setInterval, AbortSignal.timeout) pending at once; the prelude refuses
+ * the next one with a RangeError, and a guest that sends more anyway has broken the protocol.
+ */
+export const MAX_PENDING_TIMERS = 1000;
 
 /** What an execution needs of its executor. */
 export interface ExecutionHost {
@@ -77,6 +83,11 @@ export class Execution {
   private readonly plans = new Map<number, IssuePlan>();
   /** Durable: the calls the script waits for, once it suspended. */
   suspended: LivePending[] | undefined;
+  /** The guest's timers, by request id; all cleared when the execution ends. */
+  private readonly timers = new Map<number, ReturnType<typeof setTimeout> | undefined>();
+  private notes: Extract<GuestMessage, { op: 'notes' }> | undefined;
+  /** The environment the prelude reads before the script runs (DESIGN.md "Durable executions"). */
+  env: GuestEnv = { seed: randomBytes(32).toString('hex'), now: Date.now(), durable: false };
 
   constructor(
     private readonly host: ExecutionHost,
@@ -112,7 +123,8 @@ export class Execution {
     });
     d.attach({
       send,
-      busy: () => this.active > 0 || this.queue.length > 0,
+      // Tool calls running or queued, and timers that will fire (one past the deadline never does).
+      busy: () => this.active > 0 || this.queue.length > 0 || [...this.timers.values()].some((t) => t !== undefined),
       ended: () => this.finished || this.doneMessage !== undefined || this.hostFailure !== undefined,
       remainingMs: () => (this.deadline === Infinity ? this.limits.timeoutMs : this.deadline - performance.now()),
       suspend: (pending) => this.suspend(pending),
@@ -141,7 +153,7 @@ export class Execution {
     try {
       session = runtime.start(
         {
-          code: prepared.code,
+          code: closeProgram(prepared.code, this.inputText !== undefined, this.env),
           filename,
           limits: {
             timeoutMs: this.limits.timeoutMs,
@@ -163,6 +175,7 @@ export class Execution {
       outcome = await session.done;
     } finally {
       signal?.removeEventListener('abort', onAbort);
+      this.clearTimers();
       // Calls still in flight belong to a finished script: stop them.
       this.controller.abort();
     }
@@ -225,6 +238,13 @@ export class Execution {
         return this.onSearch(msg);
       case 'describe':
         return this.onDescribe(msg);
+      case 'timer':
+        return this.onTimer(msg.id, msg.ms);
+      case 'untimer':
+        return this.onUntimer(msg.id);
+      case 'notes':
+        this.notes ??= msg;
+        return;
     }
   }
 
@@ -257,6 +277,40 @@ export class Execution {
       this.ledger.replayed(msg.id, capText(this.resolve(written), 300), args, text.length, { ok: e.ok, ms: e.ms, at: e.at, ...(e.error ? { error: e.error } : {}) });
     }
     return true;
+  }
+
+  /**
+   * A guest timer: answered after `ms` on the host's clock. Timers are not tool calls (no
+   * maxToolCalls, no ledger), but they are bounded in number, and one that would fire after the
+   * execution's deadline never fires: the execution ends as TIMEOUT first.
+   */
+  private onTimer(id: number, ms: number): void {
+    if (this.timers.has(id)) return this.protocolViolation(`a second timer with id ${id}`);
+    if (this.timers.size >= MAX_PENDING_TIMERS) return this.protocolViolation(`more than ${MAX_PENDING_TIMERS} pending timers`);
+    const wait = Math.max(0, ms);
+    const remaining = this.deadline - performance.now();
+    if (wait > remaining) {
+      this.timers.set(id, undefined);
+      return;
+    }
+    this.timers.set(
+      id,
+      setTimeout(() => {
+        this.timers.delete(id);
+        this.reply(id, { ok: true, value: null });
+      }, wait),
+    );
+  }
+
+  private onUntimer(id: number): void {
+    const t = this.timers.get(id);
+    if (t !== undefined) clearTimeout(t);
+    this.timers.delete(id);
+  }
+
+  private clearTimers(): void {
+    for (const t of this.timers.values()) if (t !== undefined) clearTimeout(t);
+    this.timers.clear();
   }
 
   private onInput(id: number): void {
@@ -579,6 +633,10 @@ export class Execution {
     else if (this.doneMessage?.ok) value = this.doneMessage.value;
     else if (this.doneMessage) error = this.guestError(this.doneMessage.error);
     else error = { code: 'SANDBOX_CRASHED', message: 'The sandbox ended without a result' };
+    this.clearTimers();
+    // Warnings only for a script that ended by itself (a value, or its own error): what a limit
+    // or a crash cut short is said by the error.
+    const warnings = this.doneMessage && !this.hostFailure && !outcome?.failure && !end.failure ? this.warnings() : [];
     this.ledger.cancelUnfinished();
     const enforced: Record<LimitName, boolean> = {
       timeoutMs: true,
@@ -616,11 +674,44 @@ export class Execution {
     if (outcome?.stats.memoryBytes !== undefined) out.stats.memoryBytes = outcome.stats.memoryBytes;
     if (error) out.error = error;
     else if (value !== undefined) out.value = value;
+    if (warnings.length > 0) out.warnings = warnings;
+    return out;
+  }
+
+  /**
+   * What the script may not have meant, in words: tool calls still running when it ended (they
+   * are cancelled), calls whose promise it never consumed, setTimeout callbacks that never ran,
+   * a NaN or Infinity that JSON carried as null. Tool calls are named from the host's ledger;
+   * the guest only says which request ids it never awaited.
+   */
+  private warnings(): string[] {
+    const out: string[] = [];
+    const unawaited = new Set<ToolCallRecord>();
+    for (const id of this.notes?.unawaited ?? []) {
+      const r = this.ledger.request(id);
+      if (r) unawaited.add(r);
+    }
+    const records = this.ledger.records;
+    for (let i = 0; i < records.length && out.length < 20; i++) {
+      const r = records[i]!;
+      const never = unawaited.has(r);
+      if (!r.ok && !r.error) {
+        out.push(`Tool call ${i + 1} (${r.toolId}) was still running when the script ended, and was cancelled${never ? ': the script never awaited it' : ''}. Did you forget await?`);
+      } else if (never) {
+        out.push(`Tool call ${i + 1} (${r.toolId}) was never awaited: the script did not wait for it or use its result. Did you forget await?`);
+      }
+    }
+    const queued = this.queue.length;
+    if (queued > 0) out.push(`${queued} tool call${queued === 1 ? ' was' : 's were'} still waiting for a free slot (maxConcurrentToolCalls) when the script ended, and never ran. Did you forget await?`);
+    const timeouts = this.notes?.timeouts ?? 0;
+    if (timeouts > 0) out.push(`${timeouts} setTimeout callback${timeouts === 1 ? ' was' : 's were'} still pending when the script ended, and never ran. To wait, await a promise: await new Promise((r) => setTimeout(r, ms)).`);
+    if (this.notes?.nonFinite) out.push(`The result held a number JSON cannot carry (${this.notes.nonFinite}); it was sent as null.`);
     return out;
   }
 
   private runtimeError(f: RuntimeFailure): ExecuteError {
     const e = normalizeError(f);
+    e.message = sameWords(e.message, this.limits);
     const positions = this.positions!;
     delete e.line;
     delete e.column;
@@ -660,6 +751,25 @@ export class Execution {
     Object.assign(e, positions.fromStack(stack));
     return e;
   }
+}
+
+/**
+ * The same failure reads the same in every runtime: each far side words its limit breaches in
+ * its own way, so they are rewritten here to one text per limit, from the limits in force.
+ * Anything after the far side's sentence (a supervisor's note) is kept.
+ */
+const SAME_WORDS: Array<[RegExp, (l: ResolvedLimits) => string]> = [
+  [/^(?:the script ran longer than timeoutMs \(\d+ ms\)|The script exceeded its time limit of \d+ ms)/, (l) => `The script exceeded its time limit of ${l.timeoutMs} ms`],
+  [/^(?:the script used more than cpuMs \(\d+ ms\) of CPU time|The script exceeded its CPU budget of \d+ ms)/, (l) => `The script exceeded its CPU budget of ${l.cpuMs} ms`],
+  [
+    /^(?:The script ran out of memory(?: \(limit \d+ MB\))?|the script exceeded the memory limit \(\d+ MB\)|The script exceeded its memory limit of \d+ MB(?: \(the guest heap is exhausted\))?)/,
+    (l) => `The script exceeded its memory limit of ${l.memoryMb} MB`,
+  ],
+  [/^The script's output \(logs and result\) exceeded maxOutputBytes \(\d+ bytes\)/, (l) => `The script's output (value, logs and the record of its tool calls) exceeded maxOutputBytes (${l.maxOutputBytes} bytes)`],
+];
+function sameWords(message: string, limits: ResolvedLimits): string {
+  for (const [re, words] of SAME_WORDS) if (re.test(message)) return message.replace(re, words(limits));
+  return message;
 }
 
 function normalizeError(f: ExecuteError | RuntimeFailure): ExecuteError {

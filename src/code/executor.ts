@@ -20,7 +20,7 @@ import { Execution } from './execution.js';
 import { Journal, journalFailure, stalledMessage } from './journal.js';
 import { LimitPolicy, NUMERIC_LIMITS, type ResolvedLimits } from './limits.js';
 import { jsSafeName } from './names.js';
-import { bindEnvironment, prepareScript, type PreparedScript } from './prepare.js';
+import { prepareScript, type PreparedScript } from './prepare.js';
 import type { ApprovalDecisions, ApprovalHandler, ExecuteLimits, ExecuteOptions, ExecuteResult, ExecutorOptions, ExecutorRunner, ResumeOptions } from './types.js';
 
 /** Default of `approvalTimeoutMs`: how long a live approval may take before the execution suspends. */
@@ -192,7 +192,7 @@ export class Executor implements AsyncDisposable {
     if (!durable) {
       const loaded = await this.loadRuntime(run);
       if (!loaded.ok) return loaded.result;
-      const result = await run.start(loaded.runtime, withEnv(prepared, env, false), filename);
+      const result = await run.start(loaded.runtime, prepared, filename);
       if (typecheckMs !== undefined) result.stats.typecheckMs = typecheckMs;
       return result;
     }
@@ -313,7 +313,12 @@ export class Executor implements AsyncDisposable {
     let result: ExecuteResult;
     const loaded = await this.loadRuntime(run);
     if (!loaded.ok) result = loaded.result;
-    else result = await run.start(loaded.runtime, withEnv(prepared, stored.env, true), stored.filename);
+    else {
+      // The recorded environment: the replay's clock starts where the first run's did, its
+      // randomness from the same seed.
+      run.env = { seed: stored.env.seed, now: stored.env.now, durable: true };
+      result = await run.start(loaded.runtime, prepared, stored.filename);
+    }
     // The whole execution so far: earlier parts' logs and time, this part's ledger (replayed calls included).
     result.executionId = record.executionId;
     result.stats.parts = journal.state.parts + 1;
@@ -414,12 +419,6 @@ export class Executor implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
-}
-
-/** The program with the execution's environment bound (see `bindEnvironment`). */
-function withEnv(prepared: PreparedScript, env: { seed: string; now: number }, durable: boolean): PreparedScript {
-  const text = `{"seed":"${env.seed}","now":${env.now},"durable":${durable}}`;
-  return { ...prepared, code: bindEnvironment(prepared.code, text) };
 }
 
 /** What a suspension keeps of the result (for the next part, and for readers of the execution). */

@@ -4,11 +4,13 @@
  *
  *   __toolexec_start(async function () {
  *   <user script, line for line>
- *   });
+ *   }
  *
  * The user's line N is line N + 1 of the program, so positions map back by subtracting one.
- * An execution with an input ends in `}, 1);` instead: the prelude then fetches the input from
- * the host (as JSON, over the bridge) and defines the `input` global before the script starts.
+ * The prepared text stops before the call's closing `);`: each execution appends
+ * `, <flags>, <env JSON>);` (see `closeProgram`), so the text stays cached while every execution
+ * gets its own environment (seed, clock, durability) and flags (1: the prelude fetches the input
+ * from the host, as JSON over the bridge, and defines the `input` global before the script starts).
  *
  * Preparation runs on the host before any deadline has started, so every step is linear in
  * the script's size and the size is bounded first (`maxScriptBytes`):
@@ -38,9 +40,29 @@ export const DEFAULT_MAX_SCRIPT_BYTES = 256 * 1024;
 
 const START = '__toolexec_start';
 const HEAD = `${START}(async function () {\n`;
-const TAIL = '\n});\n';
-/** With an input: the wrapper asks the prelude to fetch it from the host before the script starts. */
-const TAIL_INPUT = '\n}, 1);\n';
+/** The prepared text ends here; `closeProgram` adds the arguments and the call's `);`. */
+const TAIL = '\n}';
+/** What `wrapperShapeProblem` closes the text with to parse it (the executor's own tail has this shape). */
+const CHECK_TAIL = ', 0, {});\n';
+
+/** The per-execution environment the prelude's `start` reads (DESIGN.md "Durable executions"). */
+export interface GuestEnv {
+  /** 64 hex digits (32 bytes of the host's entropy): the guest's CSPRNG seed. */
+  seed: string;
+  /** The host's `Date.now()` when the execution started. */
+  now: number;
+  /** When true, the guest's clock advances only to the `t` of the host's replies, and Math.random is seeded. */
+  durable: boolean;
+}
+
+/**
+ * Closes a prepared program for one execution: `, <flags>, <env JSON>);`. Cheap string
+ * concatenation, so the prepared text stays cached. `flags` is 1 when the execution has an input.
+ */
+export function closeProgram(code: string, input: boolean, env: GuestEnv): string {
+  const e = `{"seed":${JSON.stringify(String(env.seed))},"now":${Number.isFinite(env.now) ? env.now : 0},"durable":${env.durable === true}}`;
+  return `${code}, ${input ? 1 : 0}, ${e});\n`;
+}
 const RETURN_PREFIX = 'return (';
 /**
  * What `import(...)` is renamed to: a prelude function of the same length (so no column moves)
@@ -96,8 +118,7 @@ export function preparationCount(): number {
 const sizeOf = (source: string, out: PreparedScript | PrepareFailure) => source.length + (out.ok ? out.code.length : 0);
 
 /**
- * Prepares a script, or says why it cannot run. Results are cached by source text (and input
- * mode): agents resend the same scripts, and parsing costs more than a small execution.
+ * Prepares a script, or says why it cannot run. Results are cached by source text: agents resend the same scripts, and parsing costs more than a small execution.
  */
 export function prepareScript(source: string, options: PrepareOptions = {}): PreparedScript | PrepareFailure {
   const max = options.maxScriptBytes ?? DEFAULT_MAX_SCRIPT_BYTES;
@@ -113,8 +134,8 @@ export function prepareScript(source: string, options: PrepareOptions = {}): Pre
       },
     };
   }
-  const input = options.input === true;
-  const key = (input ? 'i:' : 's:') + source;
+  // The input flag is the executor's to append (`closeProgram`): one text serves both.
+  const key = source;
   const hit = cache.get(key);
   if (hit) {
     cache.delete(key);
@@ -122,7 +143,7 @@ export function prepareScript(source: string, options: PrepareOptions = {}): Pre
     return hit;
   }
   preparations++;
-  const out = prepareUncached(source, input);
+  const out = prepareUncached(source);
   const size = sizeOf(key, out);
   if (size <= CACHE_MAX_CHARS / 4) {
     cache.set(key, out);
@@ -139,7 +160,7 @@ export function prepareScript(source: string, options: PrepareOptions = {}): Pre
 type Program = Node & { body: Statement[] };
 type Statement = Node & { expression?: Node & Record<string, unknown>; directive?: string };
 
-function prepareUncached(source: string, input: boolean): PreparedScript | PrepareFailure {
+function prepareUncached(source: string): PreparedScript | PrepareFailure {
   // A leading hashbang (`#!/usr/bin/env ...`) is allowed in files run by the CLI; keep its line.
   const body = source.startsWith('#!') ? '//' + source.slice(2) : source;
   let code = body;
@@ -178,10 +199,10 @@ function prepareUncached(source: string, input: boolean): PreparedScript | Prepa
       return failure(javaScriptError(body, jsError));
     }
   }
-  return finish(ast, code, typescript, input);
+  return finish(ast, code, typescript);
 }
 
-function finish(ast: Program, program: string, typescript: boolean, input: boolean): PreparedScript | PrepareFailure {
+function finish(ast: Program, program: string, typescript: boolean): PreparedScript | PrepareFailure {
   if (program.includes('import')) program = renameDynamicImports(ast, program);
   let returnInsertedAt: PreparedScript['returnInsertedAt'];
   const last = ast.body.at(-1);
@@ -196,22 +217,10 @@ function finish(ast: Program, program: string, typescript: boolean, input: boole
     const at = lineColumnAt(program, last.start);
     returnInsertedAt = { line: at.line, column: at.column };
   }
-  const wrapped = HEAD + program + (input ? TAIL_INPUT : TAIL);
-  const problem = wrapperShapeProblem(wrapped, program.length, input);
+  const wrapped = HEAD + program + TAIL;
+  const problem = wrapperShapeProblem(wrapped, program.length);
   if (problem) return { ok: false, error: { code: 'SYNTAX_ERROR', message: `SyntaxError: ${problem}` } };
   return { ok: true, code: wrapped, lineOffset: WRAPPER_LINE_OFFSET, typescript, returnInsertedAt };
-}
-
-/**
- * The program of one execution: the prepared code with the execution's environment as the
- * wrapper's last arguments, `__toolexec_start(main, flags, env)` (flags: 1 when there is an
- * input). `envJson` is host-made JSON (`{"seed":"<hex>","now":<ms>,"durable":<bool>}`); it goes
- * after the user's last line, so no position moves.
- */
-export function bindEnvironment(code: string, envJson: string): string {
-  if (code.endsWith(TAIL_INPUT)) return `${code.slice(0, -TAIL_INPUT.length)}\n}, 1, ${envJson});\n`;
-  if (code.endsWith(TAIL)) return `${code.slice(0, -TAIL.length)}\n}, 0, ${envJson});\n`;
-  throw new Error('bindEnvironment: not a prepared program');
 }
 
 /**
@@ -220,16 +229,16 @@ export function bindEnvironment(code: string, envJson: string): string {
  * independently, so a parser quirk cannot turn into a script that escapes the wrapper.
  * @internal exported for tests
  */
-export function wrapperShapeProblem(wrapped: string, userLength: number, input = false): string | undefined {
+export function wrapperShapeProblem(wrapped: string, userLength: number): string | undefined {
   let ast: Program;
   try {
-    ast = parse(wrapped, WRAPPED_OPTIONS) as unknown as Program;
+    ast = parse(wrapped + CHECK_TAIL, WRAPPED_OPTIONS) as unknown as Program;
   } catch (e) {
     return `the wrapped script does not parse (${isAcornError(e) ? stripPosition(e.message) : 'too deeply nested'})`;
   }
   const call = ast.body.length === 1 && ast.body[0]!.type === 'ExpressionStatement' ? (ast.body[0]!.expression as unknown as CallShape) : undefined;
   const args = call?.type === 'CallExpression' && call.callee.type === 'Identifier' && call.callee.name === START ? call.arguments : undefined;
-  const argsOk = args !== undefined && (input ? args.length === 2 && args[1]!.type === 'Literal' && args[1]!.value === 1 : args.length === 1);
+  const argsOk = args !== undefined && args.length === 3 && args[1]!.type === 'Literal' && args[1]!.value === 0 && args[2]!.type === 'ObjectExpression';
   const fn = argsOk ? args[0] : undefined;
   const ok =
     fn !== undefined &&
@@ -480,7 +489,7 @@ const V8_FILENAME = 'toolexec-syntax-check.js';
 
 function v8SyntaxError(text: string): (SyntaxInfo & { line: number }) | undefined {
   try {
-    new Script(HEAD + text + TAIL, { filename: V8_FILENAME, lineOffset: -WRAPPER_LINE_OFFSET });
+    new Script(HEAD + text + '\n});\n', { filename: V8_FILENAME, lineOffset: -WRAPPER_LINE_OFFSET });
     return undefined;
   } catch (e) {
     if (!(e instanceof SyntaxError)) return undefined;

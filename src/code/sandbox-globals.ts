@@ -23,10 +23,10 @@ const ALL: readonly RuntimeName[] = ['quickjs', 'isolated-vm', 'docker'];
 /** The standard library of DESIGN.md beyond ECMAScript itself. */
 export const SANDBOX_GLOBALS: readonly SandboxGlobal[] = [
   // ECMA-402. The ECMAScript lib declares it, so a script using it type-checks everywhere.
-  { names: ['Intl'], runtimes: ['isolated-vm', 'docker'], declaration: '' },
+  { names: ['Intl'], runtimes: ALL, declaration: '' },
   {
     names: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'],
-    runtimes: [],
+    runtimes: ALL,
     declaration: [
       'declare function setTimeout(handler: (...args: any[]) => void, timeout?: number, ...args: any[]): number;',
       'declare function clearTimeout(id: number | undefined): void;',
@@ -34,11 +34,11 @@ export const SANDBOX_GLOBALS: readonly SandboxGlobal[] = [
       'declare function clearInterval(id: number | undefined): void;',
     ].join('\n'),
   },
-  { names: ['queueMicrotask'], runtimes: [], declaration: 'declare function queueMicrotask(callback: () => void): void;' },
-  { names: ['structuredClone'], runtimes: [], declaration: 'declare function structuredClone<T>(value: T): T;' },
+  { names: ['queueMicrotask'], runtimes: ALL, declaration: 'declare function queueMicrotask(callback: () => void): void;' },
+  { names: ['structuredClone'], runtimes: ALL, declaration: 'declare function structuredClone<T>(value: T): T;' },
   {
     names: ['URL', 'URLSearchParams'],
-    runtimes: [],
+    runtimes: ALL,
     declaration: [
       'declare class URLSearchParams { constructor(init?: string | Record<string, string> | [string, string][] | URLSearchParams); readonly size: number; append(name: string, value: string): void; delete(name: string, value?: string): void; get(name: string): string | null; getAll(name: string): string[]; has(name: string, value?: string): boolean; set(name: string, value: string): void; sort(): void; toString(): string; forEach(cb: (value: string, key: string, parent: URLSearchParams) => void): void; keys(): IterableIterator<string>; values(): IterableIterator<string>; entries(): IterableIterator<[string, string]>; [Symbol.iterator](): IterableIterator<[string, string]>; }',
       'declare class URL { constructor(url: string | URL, base?: string | URL); static canParse(url: string | URL, base?: string | URL): boolean; hash: string; host: string; hostname: string; href: string; readonly origin: string; password: string; pathname: string; port: string; protocol: string; search: string; readonly searchParams: URLSearchParams; username: string; toString(): string; toJSON(): string; }',
@@ -46,27 +46,29 @@ export const SANDBOX_GLOBALS: readonly SandboxGlobal[] = [
   },
   {
     names: ['TextEncoder', 'TextDecoder'],
-    runtimes: [],
+    runtimes: ALL,
     declaration: [
       'declare class TextEncoder { readonly encoding: "utf-8"; encode(input?: string): Uint8Array; encodeInto(source: string, destination: Uint8Array): { read: number; written: number }; }',
       'declare class TextDecoder { constructor(label?: string, options?: { fatal?: boolean; ignoreBOM?: boolean }); readonly encoding: string; readonly fatal: boolean; readonly ignoreBOM: boolean; decode(input?: ArrayBuffer | ArrayBufferView, options?: { stream?: boolean }): string; }',
     ].join('\n'),
   },
-  { names: ['atob', 'btoa'], runtimes: [], declaration: 'declare function atob(data: string): string;\ndeclare function btoa(data: string): string;' },
+  { names: ['atob', 'btoa'], runtimes: ALL, declaration: 'declare function atob(data: string): string;\ndeclare function btoa(data: string): string;' },
   {
     names: ['crypto'],
-    runtimes: [],
+    runtimes: ALL,
     declaration: 'declare const crypto: { randomUUID(): `${string}-${string}-${string}-${string}-${string}`; getRandomValues<T extends Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array>(array: T): T };',
   },
-  { names: ['performance'], runtimes: [], declaration: 'declare const performance: { now(): number; readonly timeOrigin: number };' },
+  { names: ['performance'], runtimes: ALL, declaration: 'declare const performance: { now(): number; readonly timeOrigin: number };' },
   {
-    names: ['Event', 'EventTarget', 'AbortController', 'AbortSignal'],
-    runtimes: [],
+    names: ['Event', 'EventTarget', 'CustomEvent', 'AbortController', 'AbortSignal', 'DOMException'],
+    runtimes: ALL,
     declaration: [
       'declare class Event { constructor(type: string, init?: { bubbles?: boolean; cancelable?: boolean; composed?: boolean }); readonly type: string; readonly defaultPrevented: boolean; readonly cancelable: boolean; readonly timeStamp: number; readonly target: EventTarget | null; readonly currentTarget: EventTarget | null; preventDefault(): void; stopPropagation(): void; stopImmediatePropagation(): void; }',
       'declare class EventTarget { addEventListener(type: string, listener: ((event: Event) => void) | { handleEvent(event: Event): void } | null, options?: boolean | { once?: boolean; signal?: AbortSignal }): void; removeEventListener(type: string, listener: ((event: Event) => void) | { handleEvent(event: Event): void } | null, options?: boolean | {}): void; dispatchEvent(event: Event): boolean; }',
       'declare class AbortSignal extends EventTarget { readonly aborted: boolean; readonly reason: any; onabort: ((event: Event) => void) | null; throwIfAborted(): void; static abort(reason?: any): AbortSignal; static timeout(milliseconds: number): AbortSignal; static any(signals: AbortSignal[]): AbortSignal; }',
       'declare class AbortController { readonly signal: AbortSignal; abort(reason?: any): void; }',
+      'declare class CustomEvent<T = any> extends Event { constructor(type: string, init?: { bubbles?: boolean; cancelable?: boolean; composed?: boolean; detail?: T }); readonly detail: T; }',
+      'declare class DOMException extends Error { constructor(message?: string, options?: string | { name?: string; cause?: unknown }); readonly name: string; readonly message: string; readonly code: number; }',
     ].join('\n'),
   },
 ];

@@ -11,7 +11,7 @@
  * stay parsed, so a warm check costs only the script's own work.
  *
  * What is reported, for JavaScript and TypeScript alike: unknown names and globals (a
- * `setTimeout` the runtime lacks, `require`), tool IDs and `tools.*` members that do not exist or
+ * `require`, `process`, `fetch` without egress), tool IDs and `tools.*` members that do not exist or
  * are not allowed, missing or wrong arguments, properties a typed result does not have, calls of
  * things that are not functions. What is not: implicit `any`, possibly-`undefined` values, unused
  * code: noise a model would chase instead of its real mistakes.

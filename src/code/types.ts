@@ -234,6 +234,13 @@ export interface ExecuteResult {
   error?: ExecuteError;
   logs: LogEntry[];
   toolCalls: ToolCallRecord[];
+  /**
+   * Present when non-empty: what the script may not have meant, in words for the model, e.g. a
+   * tool call it never awaited or that was still running when it ended (then cancelled), a
+   * setTimeout callback that never ran, a NaN sent as null. Only for scripts that ended by
+   * themselves (a value or their own error).
+   */
+  warnings?: string[];
   stats: {
     runtime: string;
     /** From the call to `execute()` to its result. */

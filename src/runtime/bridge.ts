@@ -8,7 +8,10 @@
  *                 {"id":2,"op":"search","query":"issue","limit":5}
  *                 {"id":3,"op":"describe","toolId":"math:add"}
  *                 {"id":4,"op":"input"}
+ *                 {"id":5,"op":"timer","ms":100}          (answered {"id":5,"ok":true,"value":null} after ms)
+ *                 {"op":"untimer","id":5}                 (clears timer 5; no reply)
  *                 {"op":"log","level":"info","message":"..."}            (no reply)
+ *                 {"op":"notes","unawaited":[1],"timeouts":0,"nonFinite":"value.x is NaN"}  (once, before done)
  *                 {"op":"done","ok":true,"value":<json>}                  (once, at the end)
  *                 {"op":"done","ok":false,"error":{"code","name","message","stack","callId"}}
  *                 {"op":"idle","n":3}                                     (answers a probe)
@@ -28,6 +31,9 @@ export type GuestMessage =
   | { op: 'search'; id: number; query: unknown; limit: unknown }
   | { op: 'describe'; id: number; toolId: unknown }
   | { op: 'input'; id: number }
+  | { op: 'timer'; id: number; ms: number }
+  | { op: 'untimer'; id: number }
+  | { op: 'notes'; unawaited: number[]; timeouts: number; nonFinite?: string }
   | { op: 'log'; level: unknown; message: unknown }
   | { op: 'idle'; n: number }
   | { op: 'done'; ok: true; value: unknown; hasValue: boolean; depth: number }
@@ -58,7 +64,7 @@ export type HostReply = { id: number; ok: true; value: unknown } | { id: number;
  */
 export const MAX_VALUE_DEPTH = 128;
 
-const REQUEST_OPS = new Set(['run', 'search', 'describe', 'input']);
+const REQUEST_OPS = new Set(['run', 'search', 'describe', 'input', 'timer']);
 
 /**
  * The nesting depth of the JSON text (arrays and objects), scanning once and stopping as soon as
@@ -114,12 +120,26 @@ export function parseGuestMessage(text: string): GuestMessage | BridgeViolation 
         return { op, id, query: msg.query, limit: msg.limit };
       case 'describe':
         return { op, id, toolId: msg.toolId };
+      case 'timer':
+        if (typeof msg.ms !== 'number' || !Number.isFinite(msg.ms)) return { violation: 'a timer request without a finite ms' };
+        return { op, id, ms: msg.ms };
       default:
         return { op: 'input', id };
     }
   }
   if (op === 'log') return { op, level: msg.level, message: msg.message };
   if (op === 'idle') return typeof msg.n === 'number' && Number.isSafeInteger(msg.n) ? { op, n: msg.n } : { violation: 'an idle message without a probe number' };
+  if (op === 'untimer') {
+    const id = msg.id;
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0) return { violation: 'an untimer message without a valid id' };
+    return { op, id };
+  }
+  if (op === 'notes') {
+    const ids = Array.isArray(msg.unawaited) ? msg.unawaited.filter((x): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x > 0) : [];
+    const out: GuestMessage = { op, unawaited: ids, timeouts: typeof msg.timeouts === 'number' && Number.isSafeInteger(msg.timeouts) && msg.timeouts > 0 ? msg.timeouts : 0 };
+    if (typeof msg.nonFinite === 'string') out.nonFinite = msg.nonFinite.slice(0, 400);
+    return out;
+  }
   if (op === 'done') {
     if (msg.ok === true) {
       return { op, ok: true, value: msg.value, hasValue: 'value' in msg, depth: text.length > 2 * MAX_VALUE_DEPTH ? jsonDepth(text, MAX_VALUE_DEPTH + 1) - 1 : 1 };

@@ -45,3 +45,21 @@ export function compactPrelude(text: string): string {
     .filter((line) => line.length > 0 && !line.startsWith('//'))
     .join('\n');
 }
+
+let servicesBundle: { services: string; stdlib: Record<string, string> } | undefined;
+
+/**
+ * The far-side services (`runtimes/services.js`) and the standard library's sources
+ * (`runtimes/stdlib/*.js`) as text, for a far side that cannot read them from this package
+ * (the Docker agent gets them in its init message). Read once per process.
+ */
+export function loadServicesBundle(): { services: string; stdlib: Record<string, string> } {
+  if (!servicesBundle) {
+    const services = readFileSync(guestPath('services.js'), 'utf8');
+    const names = /const STDLIB = \[([^\]]*)\]/.exec(services)?.[1]?.match(/'[a-z0-9]+'/g)?.map((n) => n.slice(1, -1)) ?? [];
+    const stdlib: Record<string, string> = {};
+    for (const name of names) stdlib[name] = readFileSync(guestPath(`stdlib/${name}.js`), 'utf8');
+    servicesBundle = { services, stdlib };
+  }
+  return servicesBundle;
+}

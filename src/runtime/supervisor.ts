@@ -428,6 +428,9 @@ export class Supervisor implements Runtime {
       (err: unknown) => {
         clearTimeout(timer);
         const error = err instanceof Error ? err : new Error(String(err));
+        // A start the host cut short itself (dispose, a shape nobody wants any more) is no failure;
+        // one whose sandbox died by itself while starting is.
+        if (this.disposed || slot.stopping) return;
         this.lastStartError = error;
         this.refillBlocked = true;
         if ((error as { permanent?: boolean }).permanent) this.unavailable = error;
@@ -460,10 +463,7 @@ export class Supervisor implements Runtime {
     slot.markGone();
     // A sandbox that dies while starting fails its start; that failure does the bookkeeping
     // (starting another one here would spin on an engine that cannot start).
-    if (wasStarting) {
-      slot.state = 'stopping';
-      return;
-    }
+    if (wasStarting) return;
     const session = slot.session;
     slot.session = undefined;
     if (session) session.onExit(failure);

@@ -296,6 +296,11 @@ function allDefinitions(executeDescription: string): ServerToolDefinition[] {
               required: ['toolId', 'ok'],
             },
           },
+          warnings: {
+            type: 'array',
+            description: 'Present when not empty: what the script may not have meant (a tool call never awaited or still running when it ended, a setTimeout callback that never ran, a NaN sent as null).',
+            items: { type: 'string' },
+          },
           stats: {
             type: 'object',
             properties: {

@@ -10,6 +10,15 @@ import type { ExecuteOptions, ExecuteResult } from '../../src/code/types.js';
 import { Runner } from '../../src/run/runner.js';
 import type { RuntimeName } from '../../src/runtime/types.js';
 import { defineDurableConformance } from './durable-conformance.js';
+import { STDLIB_CASES } from './stdlib-cases.js';
+
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor as new (body: string) => () => Promise<unknown>;
+
+/** What Node gives for the same script, as the JSON the sandbox would return. */
+async function inNode(script: string): Promise<unknown> {
+  const value = await new AsyncFunction(script)();
+  return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+}
 
 export interface ConformanceOptions {
   /** Options passed to the runtime loader. */
@@ -668,6 +677,166 @@ export function defineConformanceSuite(runtime: RuntimeName, options: Conformanc
       it('tool IDs with control characters are refused', async () => {
         const r = await expectOk('try { await run("math:add\\u0000", { a: 1, b: 1 }); return "ran" } catch (e) { return e.code }');
         expect(['INVALID_TOOL_ID', 'TOOL_NOT_FOUND']).toContain(r.value);
+      });
+    });
+
+    describe('the standard library, compared with Node', () => {
+      for (const [name, script] of Object.entries(STDLIB_CASES)) {
+        it(name, { timeout: 30_000 }, async () => {
+          const [r, expected] = await Promise.all([expectOk(script), inNode(script)]);
+          expect(r.value).toEqual(expected);
+        });
+      }
+      it('a script that touches none of it compiles none of it; globals are writable like web globals', async () => {
+        const r = await expectOk('const d = Object.getOwnPropertyDescriptor(globalThis, "URL"); const before = typeof d.get; URL = 5; const after = Object.getOwnPropertyDescriptor(globalThis, "URL"); [before, URL, after.writable, after.enumerable, typeof TextEncoder]');
+        expect(r.value).toEqual(['function', 5, true, false, 'function']);
+      });
+      it('timers count against timeoutMs, and a timer past the deadline never fires', async () => {
+        const r = await exec('setTimeout(() => console.log("fired"), 60000); await new Promise((r) => setTimeout(r, 60000));', { timeoutMs: 300 * scale });
+        expect(r.error?.code).toBe('TIMEOUT');
+        expect(r.logs).toEqual([]);
+        await expectHealthy();
+      });
+      it('timers are not tool calls: no maxToolCalls, no ledger; more than 1000 pending is a RangeError', async () => {
+        const r = await expectOk('for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 1));\nconst ids = []; let err;\ntry { for (let i = 0; i < 1001; i++) ids.push(setTimeout(() => {}, 60000)); } catch (e) { err = [e.name, e.message]; }\nfor (const id of ids) clearTimeout(id);\nawait new Promise((r) => setTimeout(r, 1));\nreturn [ids.length, err];', { maxToolCalls: 1 });
+        expect(r.value).toEqual([1000, ['RangeError', 'too many timers pending at once (the most is 1000): clear the ones you no longer need, or await them in turn']]);
+        expect(r.toolCalls).toEqual([]);
+        expect(r.warnings).toBeUndefined();
+      });
+      it('an uncaught exception in a timer, a microtask or a listener ends the script with it', async () => {
+        for (const s of ['setTimeout(() => { throw new TypeError("in timer"); }, 1); await new Promise(() => {});', 'queueMicrotask(() => { throw new TypeError("in timer"); }); await new Promise(() => {});', 'const t = new EventTarget(); t.addEventListener("x", () => { throw new TypeError("in timer"); }); t.dispatchEvent(new Event("x")); await new Promise(() => {});']) {
+          const r = await exec(s, { timeoutMs: 5000 * scale });
+          expect(r.error?.code, s).toBe('RUNTIME_ERROR');
+          expect(r.error?.message).toBe('TypeError: in timer');
+        }
+      });
+      it('a retry with back-off, as a model writes it', async () => {
+        const r = await expectOk(`
+async function withRetry(fn, { tries = 4, baseMs = 5 } = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try { return await fn(attempt); } catch (e) {
+      if (attempt >= tries) throw e;
+      const wait = baseMs * 2 ** (attempt - 1);
+      console.log(\`attempt \${attempt} failed (\${e.code}); retrying in \${wait} ms\`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+const url = new URL('https://api.example.com/search');
+url.searchParams.set('q', 'café au lait');
+const started = performance.now();
+const out = await withRetry((attempt) => attempt < 3 ? run('test:fail', {}) : run('test:echo', { url: url.href, attempt }));
+return { ...out, waited: performance.now() - started >= 15 };`);
+        expect(r.value).toEqual({ url: 'https://api.example.com/search?q=caf%C3%A9+au+lait', attempt: 3, waited: true });
+        expect(r.logs.map((l) => l.message)).toEqual(['attempt 1 failed (EXECUTION); retrying in 5 ms', 'attempt 2 failed (EXECUTION); retrying in 10 ms']);
+      });
+    });
+
+    describe('the standard library hands out nothing of the host', () => {
+      it('values, errors and callbacks of every API lead back to the guest only', async () => {
+        const r = await expectOk(
+          [
+            'const out = [];',
+            'const probe = (what, v) => { const g = v.constructor.constructor("return this")(); out.push([what, typeof g.process, typeof g.__toolexec_call, typeof g.Buffer, typeof g.require === "function" && /not available/.test((() => { try { g.require("fs"); } catch (e) { return e.message; } })())]); };',
+            'const errOf = (f) => { try { f(); } catch (e) { return e; } };',
+            'probe("URL", new URL("https://a.test/"));',
+            'probe("URL error", errOf(() => new URL("nope")));',
+            'probe("searchParams", new URL("https://a.test/?a=1").searchParams);',
+            'probe("searchParams entries", [...new URLSearchParams("a=1")][0]);',
+            'probe("TextEncoder", new TextEncoder().encode("x"));',
+            'probe("TextDecoder error", errOf(() => new TextDecoder("nope")));',
+            'probe("atob error", errOf(() => atob("*")));',
+            'probe("crypto", crypto.getRandomValues(new Uint8Array(2)));',
+            'probe("structuredClone", structuredClone({ a: [1] }).a);',
+            'probe("clone error", errOf(() => structuredClone(() => 1)));',
+            'probe("AbortSignal reason", AbortSignal.abort().reason);',
+            'probe("Intl parts", new Intl.NumberFormat("en").formatToParts(1)[0]);',
+            'probe("Intl resolved", new Intl.DateTimeFormat("en").resolvedOptions());',
+            'probe("Intl error", errOf(() => new Intl.NumberFormat("en", { style: "bogus" })));',
+            'probe("Intl segment", [...new Intl.Segmenter("en").segment("ab")][0]);',
+            'probe("toLocaleString", (1).toLocaleString("de").split(""));',
+            'probe("performance", performance);',
+            // A timer callback gets the guest's own global (or undefined) as `this`, like a browser's.
+            'await new Promise((r) => setTimeout(function () { out.push(["timer this", this === undefined || this === globalThis]); probe("timer args", arguments); r(); }, 1));',
+            'out.push(["hidden", typeof __toolexec_call, "__toolexec_call" in globalThis]);',
+            'out',
+          ].join('\n'),
+        );
+        const rows = r.value as unknown[][];
+        for (const row of rows.slice(0, -1)) expect(row, String(row[0])).toEqual(row[0] === 'timer this' ? ['timer this', true] : [row[0], 'undefined', 'undefined', 'undefined', true]);
+        expect(rows.at(-1)).toEqual(['hidden', 'undefined', false]);
+      });
+      it('hostile input to the services is bounded and classified, and the next execution works', async () => {
+        // URL everywhere, and Intl where it is a service (QuickJS; the V8 runtimes have their own).
+        const r = await expectOk('const big = "a".repeat(5 * 1024 * 1024);\nconst out = [];\nfor (const f of [() => new URL("https://a.test/" + big), () => new Intl.Segmenter("en").segment(big), () => big.localeCompare("b", "en")]) { try { f(); out.push("ran"); } catch (e) { out.push([e.name, /too large/.test(e.message)]); } }\nout', { memoryMb: 128 });
+        expect(r.value).toEqual(runtime === 'quickjs' ? Array(3).fill(['RangeError', true]) : [['RangeError', true], 'ran', 'ran']);
+        await expectHealthy();
+      });
+    });
+
+    describe('honest results', () => {
+      const cases: [string, string][] = [
+        ['return { r: run("math:add", { a: 1, b: 2 }) }', 'value.r is a Promise (of the tool call "math:add"): did you forget await?'],
+        ['return { p: Promise.resolve(1) }', 'value.p is a Promise: did you forget await?'],
+        ['return { data: { m: new Map([[1, 2]]) } }', 'value.data.m is a Map, which JSON would send as {}: convert it with Object.fromEntries(map) or [...map]'],
+        ['return [1, new Set([1])]', 'value[1] is a Set, which JSON would send as {}: convert it with [...set]'],
+        ['return { f() {} }', 'value.f is a function: functions cannot leave the sandbox'],
+        ['return { "odd key": { n: 10n } }', 'value["odd key"].n is a BigInt, which JSON cannot carry: convert it with Number(n) or String(n)'],
+        ['const a = { b: {} }; a.b.c = a; return a', 'value.b.c is a cycle back to value: JSON cannot carry a value that contains itself'],
+        ['return { e: new TypeError("boom") }', 'value.e is an Error (TypeError: boom), which JSON would send as {}: return its message, or { name, message }'],
+        ['return { bytes: new Uint8Array(2) }', 'value.bytes is a Uint8Array, which JSON would not send as bytes: convert it with Array.from(...)'],
+        ['return { it: new Map().keys() }', 'value.it is an iterator, which JSON would send as {}: spread it into an array with [...iterator]'],
+        ['return { re: /x/ }', 'value.re is a RegExp, which JSON would send as {}: return String(regexp) or its .source'],
+        ['return { q: new URLSearchParams("a=1") }', 'value.q is a URLSearchParams, which JSON would send as {}: return params.toString() or Object.fromEntries(params)'],
+      ];
+      for (const [script, message] of cases) {
+        it(`NOT_SERIALIZABLE: ${message.split(' is ')[0]}`, async () => {
+          const r = await exec(script);
+          expect(r.error?.code).toBe('NOT_SERIALIZABLE');
+          expect(r.error?.message).toBe(`TypeError: the result is not JSON-serializable: ${message}`);
+        });
+      }
+      it('what JSON carries faithfully passes: Dates as ISO text, class instances, shared parts, toJSON', async () => {
+        class_: {
+          const r = await expectOk('class P { constructor() { this.x = 1; } }\nconst s = { k: 1 };\nreturn { d: new Date(0), p: new P(), a: s, b: s, u: new URL("https://a.test/x"), t: { toJSON() { return "mine"; } } }');
+          expect(r.value).toEqual({ d: '1970-01-01T00:00:00.000Z', p: { x: 1 }, a: { k: 1 }, b: { k: 1 }, u: 'https://a.test/x', t: 'mine' });
+          expect(r.warnings).toBeUndefined();
+        }
+      });
+      it('tool arguments name the part too, and the call fails catchably', async () => {
+        const r = await expectOk('try { await run("test:echo", { list: [1, { when: new Map() }] }); } catch (e) { return [e.code, e.message]; }');
+        expect(r.value).toEqual(['NOT_SERIALIZABLE', 'the arguments of test:echo is not JSON-serializable: args.list[1].when is a Map, which JSON would send as {}: convert it with Object.fromEntries(map) or [...map]']);
+      });
+      it('warnings name calls never awaited or still running, timeouts that never ran, NaN sent as null', async () => {
+        const r = await expectOk('run("math:add", { a: 1, b: 2 });\nawait run("math:add", { a: 1, b: 1 });\nrun("test:sleep", { ms: 2000, tag: "left" });\nsetTimeout(() => {}, 60000);\nreturn { avg: 0 / 0 };');
+        expect(r.value).toEqual({ avg: null });
+        expect(r.warnings).toEqual([
+          'Tool call 1 (math:add) was never awaited: the script did not wait for it or use its result. Did you forget await?',
+          'Tool call 3 (test:sleep) was still running when the script ended, and was cancelled: the script never awaited it. Did you forget await?',
+          '1 setTimeout callback was still pending when the script ended, and never ran. To wait, await a promise: await new Promise((r) => setTimeout(r, ms)).',
+          'The result held a number JSON cannot carry (value.avg is NaN); it was sent as null.',
+        ]);
+        const clean = await expectOk('const a = run("math:add", { a: 1, b: 2 }); const [b] = await Promise.all([run("math:add", { a: 2, b: 2 })]); return (await a).sum + b.sum');
+        expect(clean.warnings).toBeUndefined();
+        await expectHealthy();
+      });
+    });
+
+    describe('failures read the same in every runtime, with the logs before them', () => {
+      it('TIMEOUT keeps what was logged before the busy loop', async () => {
+        const r = await exec('console.log("about to spin");\nwhile (true) {}', { timeoutMs: 300 * scale });
+        expect(r.error).toMatchObject({ code: 'TIMEOUT', message: `The script exceeded its time limit of ${300 * scale} ms` });
+        expect(r.logs.map((l) => l.message)).toEqual(['about to spin']);
+      });
+      it('MEMORY_LIMIT keeps what was logged before the allocation', async () => {
+        const r = await exec('console.log("about to allocate");\nconst a = []; for (;;) a.push({ i: a.length, s: "x".repeat(100) + a.length });', { memoryMb: 32, timeoutMs: 10_000 * scale });
+        expect(r.error).toMatchObject({ code: 'MEMORY_LIMIT', message: 'The script exceeded its memory limit of 32 MB' });
+        expect(r.logs.map((l) => l.message)).toEqual(['about to allocate']);
+        await expectHealthy();
+      });
+      it('OUTPUT_LIMIT reads the same', async () => {
+        const r = await exec('"x".repeat(5000)', { maxOutputBytes: 1000 });
+        expect(r.error?.message).toBe("The script's output (value, logs and the record of its tool calls) exceeded maxOutputBytes (1000 bytes)");
       });
     });
   });

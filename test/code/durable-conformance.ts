@@ -147,6 +147,27 @@ export function defineDurableConformance(runtime: RuntimeName, options: Conforma
       expect(v.order.join(',').startsWith(v.title)).toBe(true);
     });
 
+    it('timers are replayed from the journal: the clock and a race against a tool call come out the same, without waiting again', async () => {
+      const script = [
+        'const t0 = Date.now();',
+        'await new Promise((r) => setTimeout(r, 200));',
+        'const waited = Date.now() - t0;',
+        'const winner = await Promise.race([run("test:sleep", { ms: 300, tag: "slow" }).then(() => "tool"), new Promise((r) => setTimeout(() => r("timer"), 20))]);',
+        'const issue = await run("github:create_issue", { title: waited + " " + winner });',
+        'return { waited, winner, title: issue.title };',
+      ].join('\n');
+      const first = await executor.execute(script);
+      const [p] = suspended(first);
+      const done = completed(await executor.resume(first.executionId!, { approve: [p!.callId] }));
+      const v = done.value as { waited: number; winner: string; title: string };
+      expect(v.title).toBe((p!.args as { title: string }).title);
+      expect(v.title).toBe(`${v.waited} ${v.winner}`);
+      expect(v.waited).toBeGreaterThanOrEqual(200);
+      // Two timers and the race's tool call were answered from the journal; only the approved call ran.
+      expect(done.stats.replayedCalls).toBe(3);
+      expect(done.toolCalls.filter((c) => !c.replayed).map((c) => c.toolId)).toEqual(['github:create_issue']);
+    });
+
     it('a script that makes other calls after a resume gets REPLAY_DIVERGED naming the call', async () => {
       const first = await executor.execute('const s = await run("math:add", { a: 1, b: 2 });\nawait run("github:create_issue", { title: "t" });\ns.sum');
       const [p] = suspended(first);

@@ -2,7 +2,7 @@
 // (Node is the oracle: the same text compiled by V8), and impossible to escape the wrapper.
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_SCRIPT_BYTES, preparationCount, prepareScript, wrapperShapeProblem } from '../../src/code/prepare.js';
+import { closeProgram, DEFAULT_MAX_SCRIPT_BYTES, preparationCount, prepareScript, wrapperShapeProblem } from '../../src/code/prepare.js';
 
 /** Where Node reports a syntax error in `text`: a plain script, or the body of an async function. */
 function nodeSyntaxError(text: string, asyncBody = false): { line: number; column: number; message: string } | undefined {
@@ -136,17 +136,23 @@ describe('the wrapper cannot be closed from inside', () => {
 
   it('the wrapped program is checked again: a crafted one is refused', () => {
     const user = '}, 0, async function () {\nreturn 1';
-    expect(wrapperShapeProblem(`__toolexec_start(async function () {\n${user}\n});\n`, user.length)).toMatch(/closes the executor's wrapper/);
-    expect(wrapperShapeProblem('__toolexec_start(async function () {\nreturn 1\n});\n', 'return 1'.length)).toBeUndefined();
-    expect(wrapperShapeProblem('__toolexec_start(async function () {\nreturn 1\n}, 1);\n', 'return 1'.length, true)).toBeUndefined();
-    expect(wrapperShapeProblem('__toolexec_start(async function () {\nreturn 1\n}, 1);\n', 'return 1'.length, false)).toMatch(/wrapper/);
+    // The prepared text stops before `, <flags>, <env>);`, which the executor appends per execution.
+    expect(wrapperShapeProblem(`__toolexec_start(async function () {\n${user}\n}`, user.length)).toMatch(/closes the executor's wrapper/);
+    expect(wrapperShapeProblem('__toolexec_start(async function () {\nreturn 1\n}', 'return 1'.length)).toBeUndefined();
+    expect(wrapperShapeProblem('__toolexec_start(async function () {\nreturn 1\n}, 1', 'return 1'.length)).toMatch(/wrapper/);
+  });
+  it('closeProgram appends the flags and the environment as JSON', () => {
+    const env = { seed: 'ab'.repeat(32), now: 1_700_000_000_000, durable: false };
+    const p = prepareScript('1');
+    expect(p.ok && closeProgram(p.code, true, env)).toBe(`__toolexec_start(async function () {\nreturn (1);\n}, 1, {"seed":"${env.seed}","now":1700000000000,"durable":false});\n`);
+    expect(p.ok && closeProgram(p.code, false, { ...env, durable: true })).toMatch(/\}, 0, \{"seed":"(ab)+","now":1700000000000,"durable":true\}\);\n$/);
   });
 });
 
 describe('the value of a script', () => {
   it('a final string literal is returned, even where it reads as a directive', () => {
     const p = prepareScript('"checked"');
-    expect(p.ok && p.code).toBe('__toolexec_start(async function () {\nreturn ("checked");\n});\n');
+    expect(p.ok && p.code).toBe('__toolexec_start(async function () {\nreturn ("checked");\n}');
     const q = prepareScript("'use strict';\nconst n = 1;\n'last'");
     expect(q.ok && q.code.split('\n')[3]).toBe("return ('last');");
   });

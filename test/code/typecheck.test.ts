@@ -111,10 +111,10 @@ describe('execute with typecheck', () => {
   });
 
   it('names the globals the sandbox lacks and the modules it never has', async () => {
-    const r = await check('setTimeout(() => 0, 10);\nconst fs = require("fs");\nconst res = await fetch("https://example.com");\nprocess.exit(1);');
+    // The standard library is declared (setTimeout, URL); what the sandbox never has is named.
+    const r = await check('setTimeout(() => 0, 10); new URL("https://a.test").searchParams.get("x");\nconst fs = require("fs");\nconst res = await fetch("https://example.com");\nprocess.exit(1);');
     const messages = r.error?.diagnostics?.map((d) => `${d.line}: ${d.message}`);
     expect(messages).toEqual([
-      "1: Cannot find name 'setTimeout': setTimeout is not available in the sandbox",
       "2: Cannot use module 'fs': there are no modules; tools are reached with run()",
       "3: Cannot find name 'fetch': there is no network access; call tools with run()",
       "4: Cannot find name 'process': there is no process; the script sees only its tools",

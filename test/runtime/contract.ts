@@ -41,12 +41,16 @@ interface Job {
  * Starts a job whose body runs inside the prelude's `__toolexec_start`. The host answers `run`:
  * `echo` with its arguments, `wait` after `args.ms`, `hang` never.
  */
-export function startJob(runtime: Runtime, body: string, options: { limits?: Partial<RuntimeLimits>; queueTimeoutMs?: number; signal?: AbortSignal } = {}): Job {
+export function startJob(
+  runtime: Runtime,
+  body: string,
+  options: { limits?: Partial<RuntimeLimits>; queueTimeoutMs?: number; signal?: AbortSignal; env?: Record<string, unknown>; replyTime?: number } = {},
+): Job {
   const messages: Array<Record<string, unknown>> = [];
   let session!: RuntimeSession;
   session = runtime.start(
     {
-      code: `__toolexec_start(async function () {\n${body}\n});`,
+      code: `__toolexec_start(async function () {\n${body}\n}${options.env ? `, 0, ${JSON.stringify(options.env)}` : ''});`,
       filename: 'script.js',
       limits: { ...LIMITS, ...options.limits },
       ...(options.queueTimeoutMs !== undefined ? { queueTimeoutMs: options.queueTimeoutMs } : {}),
@@ -56,7 +60,7 @@ export function startJob(runtime: Runtime, body: string, options: { limits?: Par
       const m = JSON.parse(text) as Record<string, unknown>;
       messages.push(m);
       if (m.op !== 'run') return;
-      const reply = (value: unknown) => session.send(JSON.stringify({ id: m.id, ok: true, value }));
+      const reply = (value: unknown) => session.send(JSON.stringify({ id: m.id, ok: true, value, ...(options.replyTime !== undefined ? { t: options.replyTime } : {}) }));
       const args = (m.args ?? {}) as { ms?: number };
       if (m.toolId === 'echo') setImmediate(() => reply({ echo: m.args }));
       else if (m.toolId === 'wait') setTimeout(() => reply('waited'), args.ms ?? 0);
@@ -253,5 +257,32 @@ export function defineRuntimeContractSuite(target: ContractTarget): void {
       expect(outcomes.map((o) => o.failure)).toEqual(Array(6).fill(undefined));
       expect(jobs.map((j) => j.done()?.value)).toEqual([0, 1, 2, 3, 4, 5]);
     }, 180_000);
+
+    test("a durable execution's clock moves only to the t of the host's replies, and its randomness comes from the seed", async () => {
+      const body = [
+        'const t0 = [Date.now(), new Date().getTime(), performance.now(), performance.timeOrigin];',
+        'const r = [Math.random(), crypto.randomUUID()];',
+        'await run("echo", {});',
+        'const t1 = [Date.now(), new Date().toISOString(), performance.now(), typeof Date(), new Date(5).getTime(), new Date() instanceof Date];',
+        'return { t0, t1, r };',
+      ].join('\n');
+      const env = { seed: '0123456789abcdef'.repeat(4), now: 1_700_000_000_000, durable: true };
+      const a = startJob(runtime, body, { env, replyTime: 1_700_000_000_500 });
+      const b = startJob(runtime, body, { env, replyTime: 1_700_000_000_500 });
+      const c = startJob(runtime, body, { env: { ...env, seed: 'f'.repeat(64) }, replyTime: 1_700_000_000_500 });
+      await Promise.all([a.outcome, b.outcome, c.outcome]);
+      const va = a.done()?.value as { t0: unknown[]; t1: unknown[]; r: unknown[] };
+      expect(va.t0).toEqual([1_700_000_000_000, 1_700_000_000_000, 0, 1_700_000_000_000]);
+      expect(va.t1).toEqual([1_700_000_000_500, new Date(1_700_000_000_500).toISOString(), 500, 'string', 5, true]);
+      // The same seed, the same values; another seed, others.
+      expect(b.done()?.value).toEqual(va);
+      expect((c.done()?.value as typeof va).r).not.toEqual(va.r);
+    });
+
+    test('without durable, the clock is the real one and Math.random the engine\'s own', async () => {
+      const job = startJob(runtime, 'return [Math.abs(Date.now() - performance.timeOrigin) < 60000, String(Math.random).includes("native code")]', { env: { seed: 'a'.repeat(64), now: Date.now(), durable: false } });
+      await job.outcome;
+      expect(job.done()?.value).toEqual([true, true]);
+    });
   });
 }

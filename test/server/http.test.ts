@@ -38,6 +38,7 @@ defineServeSuite('Streamable HTTP', async () => {
   const client = await connectHttp(url, TOKEN);
   return {
     client,
+    ...(child.pid !== undefined ? { pid: child.pid } : {}),
     close: async () => {
       await client.close();
       await stop(child);

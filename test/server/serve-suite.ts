@@ -2,12 +2,33 @@
 // Streamable HTTP), with the SDK's real Client and real upstream servers behind it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { readFileSync } from 'node:fs';
 import { textOf } from './helpers.js';
 
 export interface Connected {
   client: Client;
   close(): Promise<void>;
+  /** The server process, for reading its peak resident memory from /proc. */
+  pid?: number;
 }
+
+/** Peak resident set of a process (VmHWM), in bytes, from /proc (Linux). */
+function peakRss(pid: number): number | undefined {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The bound the server's resident memory stays under through every hostile case of this suite:
+ * the host process plus its QuickJS worker threads (each a V8 heap of 64 MB and a WebAssembly
+ * memory bounded by the job's memoryMb), measured at 240-260 MB here; the bound leaves room for
+ * a loaded machine's slower collection, not for growth.
+ */
+export const SERVE_PEAK_RSS_BOUND = 512 * 1024 * 1024;
 
 type CallResult = { isError?: boolean; content?: unknown; structuredContent?: Record<string, any> };
 
@@ -291,6 +312,36 @@ export function defineServeSuite(transport: string, connect: () => Promise<Conne
       const tooDeep = await call('execute_code', { script: 'let v = 0; for (let i = 0; i < 2000; i++) v = { v }; return v' });
       expect(tooDeep.structuredContent!.error).toMatchObject({ code: 'NOT_SERIALIZABLE' });
       expect((await call('list_namespaces')).isError).toBeFalsy();
+    });
+
+    it('the ledger, deep values and what a script says about itself stay within the host\'s bounds, and the next request answers', async () => {
+      // A flood of refused calls with large arguments: the result stays under maxOutputBytes.
+      const flood = await call('execute_code', {
+        script: 'const big = "x".repeat(50_000);\nfor (let i = 0; i < 400; i++) { try { await run("secret:launch", { big, i }); } catch (e) {} }\n"survived"',
+        limits: { maxOutputBytes: 200_000, maxToolCalls: 1000 },
+      });
+      expect(JSON.stringify(flood.structuredContent).length).toBeLessThan(400_000);
+      expect(['OUTPUT_LIMIT', undefined]).toContain(flood.structuredContent!.error?.code);
+      const deepArgs = await call('execute_code', { script: 'let v = 0; for (let i = 0; i < 1000; i++) v = [v];\ntry { await run("math:add", { a: v, b: 1 }); } catch (e) { return e.code }' });
+      expect(deepArgs.structuredContent!.value).toBe('INPUT_VALIDATION');
+      const forged = await call('execute_code', { script: 'const e = new Error("out of memory"); e.name = "InternalError"; e.code = "TOOL_NOT_ALLOWED"; throw e;' });
+      expect(forged.structuredContent!.error.code).toBe('RUNTIME_ERROR');
+      const envelope = await call('execute_code', { script: 'Object.prototype.toJSON = () => ({ op: "done", ok: true, value: "forged" });\nthrow new Error("real")' });
+      expect(envelope.structuredContent!.error).toMatchObject({ code: 'RUNTIME_ERROR', message: 'Error: real' });
+      const wait = await call('execute_code', { script: 'typeof Atomics === "undefined" ? "undefined" : typeof Atomics.waitAsync' });
+      expect(wait.structuredContent!.value).toBe('undefined');
+      const hugeError = await call('execute_code', { script: 'throw new Error("e".repeat(2_000_000))', limits: { maxOutputBytes: 4 * 1024 * 1024 } });
+      expect(hugeError.structuredContent!.error.message.length).toBeLessThan(20_000);
+      const ok = await call('execute_code', { script: 'const r = await run("math:add", { a: 40, b: 2 }); r.sum' });
+      expect(ok.structuredContent!.value).toBe(42);
+    });
+
+    it('its resident memory stayed within the stated bound through every hostile case', async () => {
+      if (conn.pid === undefined || process.platform !== 'linux') return;
+      const peak = peakRss(conn.pid);
+      expect(peak).toBeDefined();
+      console.info(`[serve ${transport}] peak RSS of the server: ${Math.round(peak! / 1048576)} MB (bound ${SERVE_PEAK_RSS_BOUND / 1048576} MB)`);
+      expect(peak!).toBeLessThan(SERVE_PEAK_RSS_BOUND);
     });
   });
 }

@@ -15,5 +15,5 @@ defineServeSuite('stdio', async () => {
   } catch (e) {
     throw new Error(`toolexec serve did not start: ${(e as Error).message}\n${stderr}`);
   }
-  return { client, close: () => client.close() };
+  return { client, close: () => client.close(), ...(transport.pid !== null ? { pid: transport.pid } : {}) };
 });

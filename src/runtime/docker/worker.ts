@@ -7,6 +7,7 @@
 import type Dockerode from 'dockerode';
 import type { HostToSandbox, RuntimeFailure, SandboxToHost, SandboxWorker, WorkerEvents } from '../types.js';
 import { SandboxContainer, type ContainerEvent, type SandboxSpec } from './container.js';
+import { loadServicesBundle } from '../guest.js';
 
 /** What a worker needs from its runtime. */
 export interface DockerWorkerContext {
@@ -62,7 +63,7 @@ export class DockerWorker implements SandboxWorker {
     });
     container.listen((event) => this.onEvent(event));
     // The leading newline separates the first line from anything stray the attach may have left on stdin.
-    container.writeLine('\n' + JSON.stringify({ t: 'init', prelude: this.ctx.prelude }));
+    container.writeLine('\n' + JSON.stringify({ t: 'init', prelude: this.ctx.prelude, ...loadServicesBundle() }));
     await ready;
   }
 

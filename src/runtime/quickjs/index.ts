@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { Supervisor } from '../supervisor.js';
-import { loadPrelude } from '../guest.js';
+import { guestPath, loadPrelude } from '../guest.js';
 import { checkRuntimeOptions, poolOptionsOf } from '../options.js';
 import type { PoolOptions, RuntimeDriver } from '../types.js';
 import { QuickJSWorker, type QuickJSEngineOptions } from './worker.js';
@@ -53,7 +53,7 @@ function engineOptions(maxStackBytes: number): QuickJSEngineOptions {
   } catch {
     // quickjs-emscripten finds its own file; only the once-per-thread compile is lost.
   }
-  return { modulePath, ...(wasmPath ? { wasmPath } : {}), maxStackBytes, retireHeapBytes: QUICKJS_RETIRE_HEAP_BYTES };
+  return { modulePath, ...(wasmPath ? { wasmPath } : {}), maxStackBytes, retireHeapBytes: QUICKJS_RETIRE_HEAP_BYTES, servicesPath: guestPath('services.js') };
 }
 
 /** The QuickJS runtime: a supervised pool of worker threads (or host-thread sandboxes). */

@@ -25,6 +25,8 @@ export interface QuickJSEngineOptions {
   maxStackBytes: number;
   /** A sandbox whose WebAssembly memory grew past this is replaced after its job. */
   retireHeapBytes: number;
+  /** Path of `runtimes/services.js`, the guest's synchronous services (URL, Intl, the standard library). */
+  servicesPath: string;
 }
 
 export interface QuickJSWorkerOptions {

@@ -306,7 +306,9 @@ describe('OAuth to a remote MCP server', () => {
       // Wait for the clock, not for a duration we guess.
       while (Date.now() <= expiresAt! + 50) await new Promise((r) => setTimeout(r, 100));
       await whoami(c);
-      expect(shortLived.provider.counts.refreshes).toBe(1);
+      // At least the one refresh after expiry; on a loaded machine the call itself can outlast a
+      // 1-second token and refresh again (one refresh for many parallel calls is tested above).
+      expect(shortLived.provider.counts.refreshes).toBeGreaterThanOrEqual(1);
     } finally {
       await shortLived.close();
     }

@@ -59,6 +59,39 @@ describe('QuickJS runtime (worker-isolated)', () => {
   });
 });
 
+describe('QuickJS memory limits per job', () => {
+  it("a job's memory limit does not depend on what the previous job on the same worker used", async () => {
+    const one = new QuickJSRuntime({ minIdle: 0, maxWorkers: 1 });
+    try {
+      // How many 1 KB strings a job can keep before it runs out.
+      const fill = async (memoryMb: number) => {
+        const messages: string[] = [];
+        const s = one.start(
+          { code: `__toolexec_start(async function () {\nconst a = []; try { for (;;) a.push("x".repeat(1000) + a.length); } catch (e) { return a.length; }\n});`, filename: 'script.js', limits: { ...limits, memoryMb } },
+          (m) => messages.push(m),
+        );
+        const outcome = await s.done;
+        const done = messages.map((m) => JSON.parse(m)).find((m) => m.op === 'done');
+        return { outcome, kept: done?.ok ? (done.value as number) : undefined };
+      };
+      const fresh = await fill(8);
+      // A big job grows the worker's WebAssembly memory far past 8 MB...
+      const big = await fill(128);
+      // ...and the next small job still gets what a small job gets.
+      const after = await fill(8);
+      for (const r of [fresh, big, after]) expect(r.outcome.failure?.code ?? 'ok', JSON.stringify(r.outcome)).toMatch(/ok|MEMORY_LIMIT/);
+      const keptFresh = fresh.kept ?? 0;
+      const keptAfter = after.kept ?? 0;
+      expect(big.kept ?? Infinity).toBeGreaterThan(keptFresh * 5);
+      expect(keptAfter).toBeLessThan(keptFresh * 1.5);
+      // And about what was asked for: 8 MB plus the engine's small fixed slack, not 16 or 80.
+      expect(keptFresh * 1000).toBeLessThan(12 * 1024 * 1024);
+    } finally {
+      await one.dispose();
+    }
+  });
+});
+
 describe('QuickJS engine crashes', () => {
   it('a host stack overflow inside the engine is SANDBOX_CRASHED and the worker is replaced', async () => {
     // Without QuickJS's own stack limit, deep guest recursion overflows the worker thread's
