@@ -11,6 +11,7 @@ import { serveStdio } from '../server/stdio.js';
 import { DEFAULT_HTTP_HOST, serveHttp } from '../server/http.js';
 import { createRedactor, formatRedacted, type Redactor } from '../server/redact.js';
 import type { Engine } from '../engine/engine.js';
+import { defaultStorePath } from '../engine/store.js';
 import { addEngineOptions, openEngine, type EngineCliOptions } from './tools-command.js';
 import { collect, UsageError } from './util.js';
 
@@ -124,7 +125,26 @@ function summary(engine: Engine, server: ToolexecServer): string[] {
     `execute_code: runtime ${engine.config.runtime ?? 'quickjs'}, ${a.maxConcurrent} at once, ${a.maxQueued} waiting, ${a.maxPerSession} per session; ` +
       `limits at most timeoutMs ${m.timeoutMs}, memoryMb ${m.memoryMb}, maxOutputBytes ${m.maxOutputBytes}`,
   );
+  const c = engine.config;
+  if (c.approve.length > 0 || c.approveDestructive) {
+    const what = [...c.approve, ...(c.approveDestructive ? ['tools marked destructive'] : [])].join(', ');
+    const st = c.store;
+    const kind = st?.kind ?? (st?.url !== undefined ? 'redis' : 'sqlite');
+    const where = kind === 'redis' ? `redis ${redactUrl(st?.url ?? 'redis://127.0.0.1:6379')}` : kind === 'memory' ? 'memory (lost when the server stops)' : `sqlite ${st?.path ?? defaultStorePath()}`;
+    lines.push(`durable executions: calls to ${what} need approval; executions kept in ${where}`);
+  }
   return lines.map((l) => `toolexec: ${l}\n`);
+}
+
+/** A Redis URL without its password. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'redis';
+  }
 }
 
 export function registerServeCommand(program: Command): void {
