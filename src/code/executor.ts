@@ -290,10 +290,11 @@ export class Executor implements AsyncDisposable {
     options: Pick<ExecuteOptions, 'signal' | 'onToolCall' | 'onLog' | 'onApproval' | 'approvalTimeoutMs'>,
   ): Promise<ExecuteResult> {
     const ref = { executionId: record.executionId, principal, owner: this.owner };
-    const leaseMs = this.leaseMs ?? 30_000;
+    // The lease the store just gave (its own default when the executor names none): renewed at a third of it.
+    const leaseMs = this.leaseMs ?? (record.lease ? Math.max(1, record.lease.expiresAt - record.updatedAt) : 30_000);
     let journal: Journal | undefined;
     const writer = new JournalWriter(store, ref, record.journalLength, {
-      heartbeatMs: Math.max(1000, Math.floor(leaseMs / 3)),
+      heartbeatMs: Math.max(100, Math.floor(leaseMs / 3)),
       ...(this.leaseMs !== undefined ? { leaseMs: this.leaseMs } : {}),
       onFailure: (e) => journal?.writerFailed(e),
     });
@@ -338,6 +339,12 @@ export class Executor implements AsyncDisposable {
     } catch (e) {
       writer.close();
       const f = journalFailure(e);
+      if (StoreError.is(e, 'JOURNAL_LIMIT') || StoreError.is(writer.failure, 'JOURNAL_LIMIT')) {
+        // The refused write left the journal as it was: end the execution there with a small
+        // result, so that nobody resumes it into the same wall.
+        const small = { ok: false, status: 'failed', error: { code: f.code, message: f.message }, logs: [], toolCalls: [], stats: result.stats, limits: result.limits };
+        await new JournalWriter(store, ref, writer.length).complete({ status: 'failed', result: small }).catch(() => {});
+      }
       result.ok = false;
       result.status = 'failed';
       delete result.value;
@@ -426,16 +433,9 @@ function storedResult(result: ExecuteResult): StoreJson {
   return result as unknown as StoreJson;
 }
 
-/** Completes the execution in the store; a result too large for the journal is kept without its value and logs. */
+/** Completes the execution in the store with its result. */
 async function completeWith(writer: JournalWriter, result: ExecuteResult): Promise<void> {
-  try {
-    await writer.complete({ status: result.ok ? 'completed' : 'failed', result });
-  } catch (e) {
-    if (!StoreError.is(e, 'JOURNAL_LIMIT')) throw e;
-    // The writer failed for good; the execution stays running until its lease expires. Nothing
-    // more can be written: say so in the result the caller gets.
-    throw e;
-  }
+  await writer.complete({ status: result.ok ? 'completed' : 'failed', result });
 }
 
 /** Reads the options a durable execution stored (written by this module; checked all the same). */
