@@ -260,6 +260,13 @@
     }
     if (msg === null || typeof msg !== 'object') return;
     if (durable && typeof msg.t === 'number' && msg.t > clock) clock = msg.t;
+    // ---- durable executions (host side: src/code/durable.ts): "tell me when you are idle" ----
+    // Every runtime calls receive only once the guest has run all it could, so answering here
+    // tells the host that every request the replies before this probe caused has been sent.
+    if (typeof msg.probe === 'number') {
+      send('{"op":"idle","n":' + NumberC(msg.probe) + '}');
+      return;
+    }
     var id = msg.id;
     if (!mapHas(pending, id)) return;
     var entry = mapGet(pending, id);

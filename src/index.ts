@@ -64,6 +64,10 @@ export type { CallEvent, ChainResult, ChainStep, Middleware, RunOptions, RunResu
 export { Executor, DEFAULT_EXECUTE_LIMITS, DEFAULT_MAX_LIMITS } from './code/executor.js';
 export { EXECUTE_ERROR_CODES } from './code/types.js';
 export type {
+  ApprovalDecisions,
+  ApprovalHandler,
+  PendingToolCall,
+  ResumeOptions,
   ExecuteError,
   ExecuteErrorCode,
   ExecuteLimits,

@@ -17,8 +17,15 @@
  *                 {"op":"notes","unawaited":[1],"timeouts":0,"nonFinite":"value.x is NaN"}  (once, before done)
  *                 {"op":"done","ok":true,"value":<json>}                  (once, at the end)
  *                 {"op":"done","ok":false,"error":{"code","name","message","stack","callId"}}
+ *                 {"op":"idle","n":3}                                     (answers a probe)
  *   host  → guest {"id":1,"ok":true,"value":{"sum":5}}
  *                 {"id":1,"ok":false,"error":{"code":"INPUT_VALIDATION","message":"…"}}
+ *                 {"probe":3}            (durable executions: "tell me when you are idle")
+ *
+ * In a durable execution every reply also carries `"t": <epoch ms>`, the time of its delivery,
+ * which is the guest's clock (see src/code/journal.ts). A probe is answered by the prelude from
+ * inside its receive function, which every runtime calls only when the guest has run all it
+ * could: so `idle` means every request caused by the replies sent before the probe has arrived.
  */
 
 /** A guest → host message, as the host accepts it (shapes checked, fields still untrusted). */
@@ -33,6 +40,7 @@ export type GuestMessage =
   | { op: 'fetch'; id: number; request: Record<string, unknown> }
   | { op: 'abort'; target: number }
   | { op: 'log'; level: unknown; message: unknown }
+  | { op: 'idle'; n: number }
   | { op: 'done'; ok: true; value: unknown; hasValue: boolean; depth: number }
   | { op: 'done'; ok: false; error: Record<string, unknown> };
 
@@ -128,6 +136,7 @@ export function parseGuestMessage(text: string): GuestMessage | BridgeViolation 
     }
   }
   if (op === 'log') return { op, level: msg.level, message: msg.message };
+  if (op === 'idle') return typeof msg.n === 'number' && Number.isSafeInteger(msg.n) ? { op, n: msg.n } : { violation: 'an idle message without a probe number' };
   if (op === 'untimer') {
     const id = msg.id;
     if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0) return { violation: 'an untimer message without a valid id' };

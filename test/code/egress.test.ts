@@ -252,6 +252,29 @@ for (const rt of RUNTIMES) {
       await expect.poll(() => a.seen.slice(before).some((s) => s.url === '/hang?at=end' && s.closedEarly)).toBe(true);
     });
 
+    it('durable: a fetch before a suspension is answered from the journal on resume, not made again', async () => {
+      const runner = new Runner();
+      runner.register({ namespace: 'gh', name: 'create_issue', handler: async ({ title }: { title: string }) => ({ number: 7, title }) });
+      const e = new Executor({ runner, runtime, limits: { timeoutMs: 10_000 * rt.scale }, approve: ['gh:create_*'], egress: { allow: [{ origin: a.origin, methods: ['GET', 'POST'] }], allowAddresses: ['loopback'] } });
+      executors.push(e);
+      const tag = randomUUID();
+      const script = `const res = await fetch("${a.origin}/echo?durable=${tag}", { method: "POST", body: "x" });
+        const body = await res.json();
+        const issue = await run("gh:create_issue", { title: body.method + " " + body.url });
+        return { status: res.status, issue };`;
+      const first = await e.execute(script);
+      everything.push(first);
+      expect(first.error?.code).toBe('SUSPENDED');
+      const hits = () => a.seen.filter((x) => x.url === `/echo?durable=${tag}`).length;
+      expect(hits()).toBe(1);
+      const done = await e.resume(first.executionId!, { approve: [first.pending![0]!.callId] });
+      everything.push(done);
+      expect(done.error, JSON.stringify(done.error)).toBeUndefined();
+      expect(done.value).toEqual({ status: 200, issue: { number: 7, title: `POST /echo?durable=${tag}` } });
+      expect(hits()).toBe(1);
+      expect(done.toolCalls[0]).toEqual(expect.objectContaining({ toolId: 'fetch', kind: 'fetch', replayed: true, ok: true }));
+    });
+
     it('counts fetches against maxToolCalls', async () => {
       const r = await granted.execute(`for (let i = 0; i < 3; i++) await fetch("${a.origin}/text?s=" + i); "no"`, { maxToolCalls: 2 });
       everything.push(r);
