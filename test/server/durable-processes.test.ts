@@ -5,7 +5,8 @@
 // - two stateless replicas behind a round-robin proxy share executions through Redis: one
 //   suspends it, a person approves it at the terminal (`toolexec approvals`), the other resumes it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ import { randomBytes } from 'node:crypto';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CLI, ROOT, callTool, connectHttp, roundRobin, startServeHttp, stopProcess, textOf, type ServeProcess } from './helpers.js';
 import { REQUIRE_REDIS, RedisServer, findRedisServer } from '../store/redis-server.js';
+
+const execFileAsync = promisify(execFile);
 
 const TOOLS = join(ROOT, 'test', 'fixtures', 'durable', 'tools.mjs');
 const TOKEN = `durable-${randomBytes(8).toString('hex')}`;
@@ -139,14 +142,20 @@ describe('durable executions across toolexec serve processes', { timeout: 180_00
         const listed = await callTool(client, 'list_executions', { status: 'suspended' });
         expect(listed.structuredContent!.executions.map((e: { executionId: string }) => e.executionId)).toEqual([id]);
 
-        // A person at a terminal, against the same store, as the client with this token.
-        const cli = (args: string[]) => spawnSync(process.execPath, [CLI, 'approvals', ...args, '--config', b.config, '--token', TOKEN], { encoding: 'utf8', env: { ...process.env, XDG_DATA_HOME: b.dir } });
-        const shown = cli(['list']);
+        // A person at a terminal, against the same store, as the client with this token. Run
+        // asynchronously: a spawnSync would stall this process's event loop, the proxy's included,
+        // past its keep-alive timeout, and the client's next request would meet a closed socket.
+        const cli = (args: string[], token = TOKEN) =>
+          execFileAsync(process.execPath, [CLI, 'approvals', ...args, '--config', b.config, '--token', token], { encoding: 'utf8', env: { ...process.env, XDG_DATA_HOME: b.dir } }).then(
+            (r) => ({ status: 0, stdout: r.stdout, stderr: r.stderr }),
+            (e: { code?: number; stdout?: string; stderr?: string }) => ({ status: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
+          );
+        const shown = await cli(['list']);
         expect(shown.stdout).toContain(id);
         expect(shown.stdout).toContain(`${callId} ops:deploy {"service":"api-1"}`);
         // Another principal sees nothing of it.
-        expect(spawnSync(process.execPath, [CLI, 'approvals', 'list', '--config', b.config, '--token', 'someone-else-entirely'], { encoding: 'utf8' }).stdout).not.toContain(id);
-        const approved = cli(['approve', id, callId]);
+        expect((await cli(['list'], 'someone-else-entirely')).stdout).not.toContain(id);
+        const approved = await cli(['approve', id, callId]);
         expect(approved.status, approved.stderr).toBe(0);
 
         // Round robin alternates: make the resume land on the replica that did not run the script.
