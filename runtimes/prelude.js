@@ -260,6 +260,13 @@
     }
     if (msg === null || typeof msg !== 'object') return;
     if (durable && typeof msg.t === 'number' && msg.t > clock) clock = msg.t;
+    // ---- durable executions (host side: src/code/durable.ts): "tell me when you are idle" ----
+    // Every runtime calls receive only once the guest has run all it could, so answering here
+    // tells the host that every request the replies before this probe caused has been sent.
+    if (typeof msg.probe === 'number') {
+      send('{"op":"idle","n":' + NumberC(msg.probe) + '}');
+      return;
+    }
     var id = msg.id;
     if (!mapHas(pending, id)) return;
     var entry = mapGet(pending, id);
@@ -274,6 +281,7 @@
       }
       return;
     }
+    if (entry.raw !== undefined) return entry.raw(msg.ok === true, msg.ok === true ? msg.value : msg.error, id);
     if (msg.ok === true) entry.resolve(msg.value);
     else entry.reject(guestError(msg.error, entry.toolId, entry.site, entry.id));
   }
@@ -699,11 +707,12 @@
 
   // The executor's wrapper calls this exactly once with the user's program as an async
   // function; it removes itself first, so user code can neither call it nor forge `done`.
-  // `flags` 1 says the execution has an input: it is fetched from the host as data (JSON, parsed
-  // here) and becomes the `input` global before the program starts. `env` is the execution's
-  // environment from the host: `seed` (64 hex digits for the guest's CSPRNG), `now` (the host's
-  // epoch ms at the start), `durable` (the clock and Math.random then come from the journal).
-  function start(main, flags, env) {
+  // `flags` bit 1 says the execution has an input: it is fetched from the host as data (JSON,
+  // parsed here) and becomes the `input` global before the program starts. Bit 2 grants `fetch`
+  // (egress), whose implementation is `fetchText`. `env` is the execution's environment from
+  // the host: `seed` (64 hex digits for the guest's CSPRNG), `now` (the host's epoch ms at the
+  // start), `durable` (the clock and Math.random then come from the journal).
+  function start(main, flags, env, fetchText) {
     delete G.__toolexec_start;
     if (env !== null && typeof env === 'object') {
       if (typeof env.seed === 'string') seed = env.seed;
@@ -720,7 +729,8 @@
         return;
       }
     }
-    if (flags !== 1) {
+    if ((flags & 2) === 2) grantFetch(fetchText);
+    if ((flags & 1) !== 1) {
       begin(main);
       return;
     }
@@ -849,6 +859,62 @@
     DateC: DateC,
     dateNow: dateNow,
   };
+
+  // ---- fetch: only under an egress policy (flag bit 2 of __toolexec_start) ----
+  // The implementation is runtimes/fetch.js, whose text only such an execution's wrapper passes
+  // in (so no other execution compiles it), compiled on the first use of `fetch`, `Headers` or
+  // `Response`.
+
+  var fetchSource;
+  var fetchLib;
+  // Taken at the first use, from a realm the script may have changed by then: a script that
+  // replaced Uint8Array or Symbol.iterator breaks only its own fetch.
+  function fetchIntrinsics() {
+    return {
+      TypeErrorC: TypeErrorC, ErrorC: ErrorC, RangeErrorC: RangeError, PromiseC: PromiseC, StringC: StringC, NumberC: NumberC, ArrayIsArray: ArrayIsArray, JSONparse: JSONparse, JSONstringify: JSONstringify, jsonString: jsonString, arrayPush: arrayPush, arrayJoin: arrayJoin, stringSlice: stringSlice, stringReplace: stringReplace, regexpTest: regexpTest, ObjectKeys: ObjectKeys, ObjectCreate: ObjectCreate, ObjectDefineProperty: ObjectDefineProperty, ObjectFreeze: ObjectFreeze, WeakMapC: WeakMapC, weakMapGet: weakMapGet, weakMapSet: weakMapSet, weakMapHas: weakMapHas, objectToString: objectToString,
+      Uint8ArrayC: Uint8Array, ArrayBufferC: ArrayBuffer, isView: ArrayBuffer.isView, SymbolIterator: Symbol.iterator, SymbolToStringTag: Symbol.toStringTag, fromCharCode: String.fromCharCode, charCodeAt: uncurry(String.prototype.charCodeAt), toLowerCase: uncurry(String.prototype.toLowerCase), G: G,
+      // A request whose reply goes to `handler(ok, valueOrError, id)`; returns its id.
+      rawRequest: function (op, fields, handler) {
+        var id = nextId++;
+        mapSet(pending, id, { raw: handler, id: id });
+        send('{"id":' + id + ',"op":"' + op + '"' + fields + '}');
+        return id;
+      },
+      // The script gave up on a request: its reply is ignored, and the host stops the work.
+      cancelRequest: function (id) {
+        if (!mapHas(pending, id)) return;
+        mapDelete(pending, id);
+        send('{"op":"abort","target":' + id + '}');
+      },
+      markToolError: function (e, id) {
+        weakMapSet(toolErrors, e, id);
+      },
+    };
+  }
+
+  function getFetchLib() {
+    if (!fetchLib) fetchLib = FunctionC('I', fetchSource)(fetchIntrinsics());
+    return fetchLib;
+  }
+
+  function grantFetch(source) {
+    if (typeof source !== 'string') return;
+    fetchSource = source;
+    var names = ['fetch', 'Headers', 'Response'];
+    for (var i = 0; i < names.length; i++) {
+      (function (name) {
+        ObjectDefineProperty(G, name, {
+          get: function () {
+            var value = getFetchLib()[name];
+            define(name, value, true);
+            return value;
+          },
+          enumerable: false,
+          configurable: true,
+        });
+      })(names[i]);
+    }
+  }
 
   // ---- publish ----
 

@@ -64,6 +64,10 @@ export type { CallEvent, ChainResult, ChainStep, Middleware, RunOptions, RunResu
 export { Executor, DEFAULT_EXECUTE_LIMITS, DEFAULT_MAX_LIMITS } from './code/executor.js';
 export { EXECUTE_ERROR_CODES } from './code/types.js';
 export type {
+  ApprovalDecisions,
+  ApprovalHandler,
+  PendingToolCall,
+  ResumeOptions,
   ExecuteError,
   ExecuteErrorCode,
   ExecuteLimits,
@@ -77,6 +81,8 @@ export type {
   ToolCallRecord,
   TypeDiagnostic,
 } from './code/types.js';
+export { DEFAULT_EGRESS } from './code/egress-policy.js';
+export type { EgressLookup, EgressOrigin, EgressPolicy } from './code/egress-policy.js';
 export { generateTypes, declarationsWithinBudget, trimDescription, DEFAULT_TOOL_DOC_CHARS, DEFAULT_PROPERTY_DOC_CHARS } from './code/typegen.js';
 export type { BudgetedDeclarations, DeclarationLevel, TypegenFilter, TypegenOptions } from './code/typegen.js';
 // Type errors before side effects (`execute(script, { typecheck: true })`); TypeScript loads on the first check.

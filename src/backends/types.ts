@@ -2,6 +2,7 @@
  * The executable side of a backend descriptor. A runner holds one `Backend` per
  * (kind, name); the index holds only descriptors.
  */
+import type { Context } from '@opentelemetry/api';
 import type { BackendDescriptor, BackendKind } from '../model/backend.js';
 import type { ContentItem, Tool } from '../model/tool.js';
 
@@ -22,6 +23,11 @@ export interface CallContext {
   timeoutMs?: number;
   /** Backends that can report progress (MCP) call this. */
   onProgress?: (update: ProgressUpdate) => void;
+  /**
+   * The OpenTelemetry context of the call (its `execute_tool` span): what a remote backend
+   * propagates (MCP puts it in the request's `_meta`, as `traceparent` and `tracestate`).
+   */
+  readonly traceContext?: Context;
 }
 
 /** A backend's raw answer before the runner normalizes it. */

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /**
  * The `toolexec` command. Exit codes: 0 success, 1 the tool or script failed, 2 bad usage
- * (unknown command or option, malformed arguments, unreadable tool module or config).
+ * (unknown command or option, malformed arguments, unreadable tool module or config), 3 a
+ * durable execution suspended (calls wait for approval: `toolexec resume`, `toolexec approvals`).
  */
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { registerAuthCommand } from './auth-command.js';
 import { registerRunCommand } from './run-command.js';
 import { registerExecCommand } from './exec.js';
+import { registerDurableCommands } from './durable-commands.js';
 import { registerServeCommand } from './serve.js';
 import { registerToolsCommand } from './tools-command.js';
 import { registerTypesCommand } from './types-command.js';
@@ -26,6 +28,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   registerExecCommand(program);
+  registerDurableCommands(program);
   registerRunCommand(program);
   registerToolsCommand(program);
   registerTypesCommand(program);

@@ -11,6 +11,7 @@ import { serveStdio } from '../server/stdio.js';
 import { DEFAULT_HTTP_HOST, serveHttp } from '../server/http.js';
 import { createRedactor, formatRedacted, type Redactor } from '../server/redact.js';
 import type { Engine } from '../engine/engine.js';
+import { defaultStorePath } from '../engine/store.js';
 import { addEngineOptions, openEngine, type EngineCliOptions } from './tools-command.js';
 import { collect, UsageError } from './util.js';
 
@@ -40,7 +41,7 @@ function parseVerbose(value: string): 'args' {
 interface ServeOptions extends EngineCliOptions {
   http?: number;
   host?: string;
-  token?: string;
+  token: string[];
   allowHost: string[];
   allowOrigin: string[];
   stateless?: boolean;
@@ -124,7 +125,26 @@ function summary(engine: Engine, server: ToolexecServer): string[] {
     `execute_code: runtime ${engine.config.runtime ?? 'quickjs'}, ${a.maxConcurrent} at once, ${a.maxQueued} waiting, ${a.maxPerSession} per session; ` +
       `limits at most timeoutMs ${m.timeoutMs}, memoryMb ${m.memoryMb}, maxOutputBytes ${m.maxOutputBytes}`,
   );
+  const c = engine.config;
+  if (c.approve.length > 0 || c.approveDestructive) {
+    const what = [...c.approve, ...(c.approveDestructive ? ['tools marked destructive'] : [])].join(', ');
+    const st = c.store;
+    const kind = st?.kind ?? (st?.url !== undefined ? 'redis' : 'sqlite');
+    const where = kind === 'redis' ? `redis ${redactUrl(st?.url ?? 'redis://127.0.0.1:6379')}` : kind === 'memory' ? 'memory (lost when the server stops)' : `sqlite ${st?.path ?? defaultStorePath()}`;
+    lines.push(`durable executions: calls to ${what} need approval; executions kept in ${where}`);
+  }
   return lines.map((l) => `toolexec: ${l}\n`);
+}
+
+/** A Redis URL without its password. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'redis';
+  }
 }
 
 export function registerServeCommand(program: Command): void {
@@ -140,18 +160,19 @@ export function registerServeCommand(program: Command): void {
   )
     .option('--http <port>', 'serve Streamable HTTP on this port instead of stdio', parsePort)
     .option('--host <address>', `address to bind with --http (default ${DEFAULT_HTTP_HOST})`)
-    .option('--token <token>', `require "Authorization: Bearer <token>" with --http (default: $${TOKEN_ENV})`)
+    .option('--token <token>', `require "Authorization: Bearer <token>" with --http (default: $${TOKEN_ENV}); repeatable: each token is its own principal, whose durable executions the others cannot see`, collect, [])
     .option('--allow-host <hostname>', 'extra hostname accepted in Host/Origin headers with --http (repeatable)', collect, [])
     .option('--allow-origin <origin>', 'extra browser origin accepted with --http, e.g. https://app.example (repeatable)', collect, [])
     .option('--stateless', 'with --http: no sessions, every request stands alone (for several replicas behind a load balancer; no tools/list_changed)')
     .option('--verbose [args]', 'log one line per tool call on stderr (tool, outcome, duration); --verbose=args adds the arguments, with secrets redacted', parseVerbose)
     .option('--no-exit-with-parent', 'keep running when the process that started this one exits (default: exit, so a killed wrapper such as npx leaves nothing behind)')
     .action(async (opts: ServeOptions) => {
-      const token = opts.token ?? (process.env[TOKEN_ENV] || undefined);
+      const tokens = opts.token.length > 0 ? opts.token : process.env[TOKEN_ENV] ? [process.env[TOKEN_ENV]!] : [];
+      const token = tokens[0];
       if (opts.http === undefined) {
         for (const [flag, set] of [
           ['--host', opts.host !== undefined],
-          ['--token', opts.token !== undefined],
+          ['--token', opts.token.length > 0],
           ['--allow-host', opts.allowHost.length > 0],
           ['--allow-origin', opts.allowOrigin.length > 0],
           ['--stateless', opts.stateless === true],
@@ -159,10 +180,11 @@ export function registerServeCommand(program: Command): void {
           if (set) throw new UsageError(`${flag} only applies with --http <port>`);
         }
       }
-      if (token !== undefined && token.length < 8) throw new UsageError('the bearer token must be at least 8 characters long');
-      const engine = await openEngine(opts);
+      if (tokens.some((t) => t.length < 8)) throw new UsageError('the bearer token must be at least 8 characters long');
+      if (new Set(tokens).size !== tokens.length) throw new UsageError('--token: the same token is given twice');
+      const engine = await openEngine(opts, { defaultStore: 'sqlite' });
       const serve = engine.config.serve ?? {};
-      const redact = createRedactor({ secrets: configSecrets(engine, token) });
+      const redact = createRedactor({ secrets: [...configSecrets(engine, undefined), ...tokens] });
       const write = (line: string) => process.stderr.write(line);
       let server: ToolexecServer;
       try {
@@ -201,7 +223,7 @@ export function registerServeCommand(program: Command): void {
             http = await serveHttp(server, {
               port: opts.http,
               ...(opts.host !== undefined ? { host: opts.host } : {}),
-              ...(token !== undefined ? { token } : {}),
+              ...(tokens.length > 0 ? { tokens } : {}),
               ...(opts.allowHost.length > 0 ? { allowedHosts: [...new Set(['localhost', '127.0.0.1', '[::1]', ...(opts.host ? [opts.host] : []), ...opts.allowHost])] } : {}),
               ...(opts.allowOrigin.length > 0 ? { allowedOrigins: opts.allowOrigin } : {}),
               ...(opts.stateless ? { stateless: true } : {}),

@@ -7,17 +7,26 @@
  * never from what the guest says about itself.
  */
 import { randomBytes } from 'node:crypto';
+import { SpanKind, SpanStatusCode, context, propagation, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { MAX_QUERY_CHARS } from '../index/query.js';
+import { ATTR, EXECUTE_TOOL, type ExecutionMetrics } from '../run/telemetry.js';
 import { ToolError } from '../model/errors.js';
 import { capText } from '../model/text.js';
 import { matchToolPattern } from '../model/tool-id.js';
 import type { JsonValue, Tool } from '../model/tool.js';
 import { MAX_VALUE_DEPTH, encodeReply, parseGuestMessage, type BridgeError, type GuestMessage } from '../runtime/bridge.js';
 import type { Runtime, RuntimeFailure, RuntimeOutcome, RuntimeSession } from '../runtime/types.js';
+import { loadFetchSource } from '../runtime/guest.js';
+import { isRerunnable } from './approval.js';
+import type { ApprovalNote, DurablePart, LivePending } from './durable.js';
+import { publicPending, toolTitle } from './durable.js';
+import type { IssuePlan, JournalFailure, ReplyBody } from './journal.js';
+import { stalledMessage } from './journal.js';
 import { Ledger, OutputBudget } from './ledger.js';
 import type { ResolvedLimits } from './limits.js';
 import { ScriptPositions } from './positions.js';
 import { closeProgram, type GuestEnv, type PreparedScript } from './prepare.js';
+import type { ResolvedEgress } from './egress-policy.js';
 import type { ExecuteError, ExecuteErrorCode, ExecuteOptions, ExecuteResult, ExecutorRunner, LimitName, LogEntry, ReportedLimits, ToolCallRecord } from './types.js';
 import { EXECUTE_ERROR_CODES } from './types.js';
 
@@ -40,14 +49,35 @@ export interface ExecutionHost {
   readonly runtimeName: string;
   /** Maps a written tool ID to a registered one (exact, then JavaScript-safe spelling). */
   resolveToolId(id: string): string;
+  /** Granted egress, checked; absent when scripts have no `fetch`. */
+  readonly egress?: ResolvedEgress | undefined;
+  readonly tracer: Tracer;
+  readonly metrics: ExecutionMetrics;
 }
+
+/** The tool name of an execution's own span: what `toolexec serve` calls the tool that runs scripts. */
+export const EXECUTION_TOOL_NAME = 'execute_code';
+
+/** Which limit an execution error means, for `toolexec.limit_hits`. */
+const LIMIT_OF: Partial<Record<ExecuteErrorCode, string>> = {
+  TIMEOUT: 'timeoutMs',
+  MEMORY_LIMIT: 'memoryMb',
+  TOOL_CALL_LIMIT: 'maxToolCalls',
+  OUTPUT_LIMIT: 'maxOutputBytes',
+  SCRIPT_TOO_LARGE: 'maxScriptBytes',
+};
 
 interface PendingCall {
   id: number;
   toolId: string;
   args: Record<string, unknown>;
   record: ToolCallRecord;
+  /** Durable: write a `call` entry before it runs (a crash must not run it twice). */
+  recordFirst?: boolean;
 }
+
+/** Methods a replay may make again after a crash (RFC 9110 safe methods). */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 function byteLength(s: string): number {
   return Buffer.byteLength(s, 'utf8');
@@ -64,7 +94,10 @@ export class Execution {
   private readonly ledger: Ledger;
   private callCount = 0;
   private active = 0;
-  private readonly queue: PendingCall[] = [];
+  /** Calls waiting for a free slot (maxConcurrentToolCalls), by guest request id. */
+  private readonly queue: Array<{ id: number; start: () => void; cancel?: () => void }> = [];
+  /** Requests of `fetch()` in flight, by guest request id (the script may abort them). */
+  private readonly fetches = new Map<number, AbortController>();
   private readonly controller = new AbortController();
   private hostFailure: ExecuteError | undefined;
   private doneMessage: { ok: true; value: JsonValue | undefined } | { ok: false; error: Record<string, unknown> } | undefined;
@@ -72,25 +105,82 @@ export class Execution {
   private readonly messageCap: number;
   private finished = false;
   private deadline = Infinity;
+  /** Durable: what the journal said about each request that reached a handler. */
+  private readonly plans = new Map<number, IssuePlan>();
+  /** Durable: the calls the script waits for, once it suspended. */
+  suspended: LivePending[] | undefined;
   /** The guest's timers, by request id; all cleared when the execution ends. */
   private readonly timers = new Map<number, ReturnType<typeof setTimeout> | undefined>();
   private notes: Extract<GuestMessage, { op: 'notes' }> | undefined;
   /** The environment the prelude reads before the script runs (DESIGN.md "Durable executions"). */
-  readonly env: GuestEnv = { seed: randomBytes(32).toString('hex'), now: Date.now(), durable: false };
+  env: GuestEnv = { seed: randomBytes(32).toString('hex'), now: Date.now(), durable: false };
+  /** The execution's span, and the context its tool calls' spans are children of. */
+  private readonly span: Span;
+  private readonly traceContext: Context;
 
   constructor(
     private readonly host: ExecutionHost,
     private readonly limits: ResolvedLimits,
-    private readonly options: ExecuteOptions,
+    private readonly options: Pick<ExecuteOptions, 'signal' | 'onToolCall' | 'onLog' | 'traceContext'>,
     private readonly started: number,
     /** The input's JSON, sent once when the prelude asks for it. */
     private inputText?: string,
+    /** Present for a durable execution: its journal, approvals and suspension. */
+    readonly durable?: DurablePart,
   ) {
-    this.messageCap = Math.max(limits.maxArgsBytes, limits.maxOutputBytes) + MESSAGE_CAP_SLACK;
+    // A fetch body arrives as base64 when it is bytes: a third more than its size.
+    const fetchBytes = host.egress ? Math.ceil((host.egress.maxRequestBytes * 4) / 3) : 0;
+    this.messageCap = Math.max(limits.maxArgsBytes, limits.maxOutputBytes, fetchBytes) + MESSAGE_CAP_SLACK;
     this.budget = new OutputBudget(limits.maxOutputBytes);
     this.ledger = new Ledger(this.budget, options.onToolCall, () =>
       this.fail({ code: 'OUTPUT_LIMIT', message: `The script's output (value, logs and the record of its tool calls) exceeded maxOutputBytes (${limits.maxOutputBytes} bytes)` }),
     );
+    const parent = options.traceContext ?? context.active();
+    this.span = host.tracer.startSpan(
+      `${EXECUTE_TOOL} ${EXECUTION_TOOL_NAME}`,
+      { kind: SpanKind.INTERNAL, attributes: { [ATTR.operation]: EXECUTE_TOOL, [ATTR.toolName]: EXECUTION_TOOL_NAME, [ATTR.toolType]: 'function', [ATTR.runtime]: host.runtimeName } },
+      parent,
+    );
+    this.traceContext = trace.setSpan(parent, this.span);
+    if (durable) this.attachDurable(durable);
+  }
+
+  /** Wires a durable part to this execution's bridge. */
+  private attachDurable(d: DurablePart): void {
+    // The logs of earlier parts come back in the result, so they count against the budget now.
+    const prior = d.journal.state.prior;
+    if (prior?.logs) for (const l of prior.logs) this.budget.force(byteLength(String(l.message)));
+    const send = (text: string) => {
+      if (!this.doneMessage && !this.hostFailure) this.session?.send(text);
+    };
+    d.journal.attach({
+      send: (text) => d.send(text),
+      fail: (f: JournalFailure) => this.fail({ code: f.code, message: f.message }),
+      delivered: () => d.delivered(),
+      stalled: () => d.stalled(),
+    });
+    d.attach({
+      send,
+      // Tool calls running or queued, and timers that will fire (one past the deadline never does).
+      busy: () => this.active > 0 || this.queue.length > 0 || [...this.timers.values()].some((t) => t !== undefined),
+      ended: () => this.finished || this.doneMessage !== undefined || this.hostFailure !== undefined,
+      remainingMs: () => (this.deadline === Infinity ? this.limits.timeoutMs : this.deadline - performance.now()),
+      suspend: (pending) => this.suspend(pending),
+      diverged: (message) => this.fail({ code: 'REPLAY_DIVERGED', message }),
+      runApproved: (call, args, note) => this.runApproved(call, args, note),
+      deny: (call, reason, note) => this.denyPending(call, reason, note),
+    });
+  }
+
+  /** Ends this part because the script waits for decisions on `pending`. */
+  private suspend(pending: LivePending[]): void {
+    if (this.hostFailure || this.doneMessage) return;
+    this.suspended = pending;
+    const n = pending.length;
+    this.fail({
+      code: 'SUSPENDED',
+      message: `The script waits for approval of ${n} tool call${n === 1 ? '' : 's'} (${[...new Set(pending.map((p) => p.toolId))].slice(0, 5).join(', ')}); approve or deny ${n === 1 ? 'it' : 'them'}, then resume the execution`,
+    });
   }
 
   async start(runtime: Runtime, prepared: PreparedScript, filename: string): Promise<ExecuteResult> {
@@ -101,7 +191,7 @@ export class Execution {
     try {
       session = runtime.start(
         {
-          code: closeProgram(prepared.code, this.inputText !== undefined, this.env),
+          code: closeProgram(prepared.code, this.inputText !== undefined, this.env, this.host.egress ? loadFetchSource() : undefined),
           filename,
           limits: {
             timeoutMs: this.limits.timeoutMs,
@@ -135,13 +225,25 @@ export class Execution {
   private fail(error: ExecuteError): void {
     if (this.hostFailure || this.doneMessage) return;
     this.hostFailure = error;
-    const code = error.code === 'TOOL_CALL_LIMIT' || error.code === 'TOOL_NOT_ALLOWED' ? 'CANCELLED' : error.code;
+    this.durable?.close();
+    this.durable?.journal.close();
+    const code = ['TOOL_CALL_LIMIT', 'TOOL_NOT_ALLOWED', 'SUSPENDED', 'REPLAY_DIVERGED', 'STORE_ERROR'].includes(error.code) ? 'CANCELLED' : error.code;
     this.session?.terminate({ code: code as RuntimeFailure['code'], message: error.message });
   }
 
-  private reply(id: number, body: { ok: true; value: unknown } | { ok: false; error: BridgeError }): void {
+  /**
+   * Answers a guest request. In a durable execution the reply is journaled first and `after` (the
+   * ledger's report) runs once it is durable; otherwise both happen now.
+   */
+  private reply(id: number, body: ReplyBody, meta?: { ms?: number; at?: number }, after?: () => void): void {
     if (this.doneMessage || this.hostFailure) return;
-    this.session?.send(encodeReply(body.ok ? { id, ok: true, value: body.value } : { id, ok: false, error: body.error }));
+    if (this.durable) {
+      this.durable.journal.deliver(id, body, meta, after);
+      return;
+    }
+    after?.();
+    if (body.ok && body.valueText !== undefined) this.session?.send(`{"id":${id},"ok":true,"value":${body.valueText}}`);
+    else this.session?.send(encodeReply(body.ok ? { id, ok: true, value: body.value } : { id, ok: false, error: body.error }));
   }
 
   private onMessage(text: string): void {
@@ -157,6 +259,11 @@ export class Execution {
     if (this.deadline === Infinity) this.deadline = performance.now() + this.limits.timeoutMs;
     const msg = parseGuestMessage(text);
     if ('violation' in msg) return this.protocolViolation(msg.violation);
+    if (this.durable) {
+      if (msg.op === 'idle') return this.durable.onIdle(msg.n);
+      // Every request with a reply is journaled (`untimer` has an id but no reply).
+      if ('id' in msg && (msg.op as string) !== 'untimer' && this.durableIssue(msg as Extract<GuestMessage, { id: number }>, text)) return;
+    } else if (msg.op === 'idle') return;
     switch (msg.op) {
       case 'log':
         return this.onLog(msg);
@@ -177,7 +284,51 @@ export class Execution {
       case 'notes':
         this.notes ??= msg;
         return;
+      case 'fetch':
+        return this.onFetch(msg);
+      case 'abort':
+        return this.onAbort(msg.target);
     }
+  }
+
+  /**
+   * A durable execution's request, checked against the journal: replayed requests are answered
+   * from it (and counted, and in the ledger as replayed), a divergent one ends the execution; the
+   * others go on to their handler, which finds what the journal said in `plans`.
+   */
+  private durableIssue(msg: Extract<GuestMessage, { id: number }>, text: string): boolean {
+    const journal = this.durable!.journal;
+    const tool = msg.op === 'run' || msg.op === 'describe' ? (msg as { toolId?: unknown }).toolId : undefined;
+    const plan = journal.issue(msg.id, msg.op, tool, text);
+    if (plan.kind === 'diverged') {
+      this.fail({ code: 'REPLAY_DIVERGED', message: plan.message });
+      return true;
+    }
+    if (plan.kind !== 'replay') {
+      if (msg.op === 'run' || msg.op === 'fetch') this.plans.set(msg.id, plan);
+      return false;
+    }
+    if (msg.op === 'input') {
+      this.inputText = undefined;
+      return true;
+    }
+    if ((msg.op === 'run' || msg.op === 'search' || msg.op === 'describe' || msg.op === 'fetch') && !this.countCall()) return true;
+    if (msg.op === 'fetch') {
+      // The response comes from the journal: the request is not made again.
+      const e = plan.entry;
+      const request = (msg as Extract<GuestMessage, { op: 'fetch' }>).request;
+      const method = typeof request.method === 'string' ? capText(request.method, 40) : 'GET';
+      const url = typeof request.url === 'string' ? (this.host.egress?.redactor.redact(capText(request.url, 2_000)) ?? '') : '';
+      const record = this.ledger.replayed(msg.id, 'fetch', { method, url }, method.length + url.length + 24, { ok: e.ok, ms: e.ms, at: e.at, ...(e.error ? { error: e.error } : {}) });
+      record.kind = 'fetch';
+    }
+    if (msg.op === 'run') {
+      const e = plan.entry;
+      const written = typeof tool === 'string' ? tool : String(tool);
+      const args = (msg as { args?: unknown }).args;
+      this.ledger.replayed(msg.id, capText(this.resolve(written), 300), args, text.length, { ok: e.ok, ms: e.ms, at: e.at, ...(e.error ? { error: e.error } : {}) });
+    }
+    return true;
   }
 
   /**
@@ -217,8 +368,9 @@ export class Execution {
   private onInput(id: number): void {
     const text = this.inputText;
     if (text === undefined) return this.protocolViolation('an input request for an execution without input, or a second one');
-    this.inputText = undefined;
-    this.session?.send(`{"id":${id},"ok":true,"value":${text}}`);
+    // A durable execution keeps it: a replay asks again.
+    if (!this.durable) this.inputText = undefined;
+    this.reply(id, { ok: true, value: undefined, valueText: text });
   }
 
   private protocolViolation(what: string): void {
@@ -232,11 +384,30 @@ export class Execution {
   private onLog(msg: Extract<GuestMessage, { op: 'log' }>): void {
     const level = typeof msg.level === 'string' && LOG_LEVELS.has(msg.level) ? (msg.level as LogEntry['level']) : 'log';
     const message = typeof msg.message === 'string' ? msg.message : String(msg.message);
+    // A replayed part logs again what an earlier part logged: the result has those already.
+    if (this.durable && this.durable.journal.logsToSkip > 0) {
+      this.durable.journal.logsToSkip--;
+      return;
+    }
     if (!this.budget.take(byteLength(message))) return this.outputLimit();
-    this.logs.push({ level, message, at: Date.now() });
+    const entry: LogEntry = { level, message, at: Date.now() };
+    this.logs.push(entry);
+    const onLog = this.options.onLog;
+    if (onLog) {
+      try {
+        onLog(entry);
+      } catch {
+        // a listener's bug changes nothing in the execution
+      }
+    }
   }
 
   private onDone(msg: Extract<GuestMessage, { op: 'done' }>, text: string): void {
+    const journal = this.durable?.journal;
+    if (journal?.replaying) {
+      this.fail({ code: 'REPLAY_DIVERGED', message: stalledMessage(journal, true) });
+      return;
+    }
     if (msg.ok) {
       if (msg.depth > MAX_VALUE_DEPTH) {
         this.fail({ code: 'NOT_SERIALIZABLE', message: `The script's result is nested more than ${MAX_VALUE_DEPTH} levels deep; a JSON result may nest at most ${MAX_VALUE_DEPTH}` });
@@ -293,10 +464,102 @@ export class Execution {
       this.refuse(id, toolId, args, text.length, 'INPUT_VALIDATION', `The arguments of ${toolId} are ${argsBytes} bytes; maxArgsBytes is ${this.limits.maxArgsBytes}`);
       return;
     }
+    let recordFirst = false;
+    if (this.durable) {
+      const plan = this.plans.get(id);
+      this.plans.delete(id);
+      const tool = this.host.runner.index.get(toolId)?.tool;
+      if (plan?.kind === 'interrupted' && !isRerunnable(tool)) {
+        this.refuse(id, toolId, args, text.length, 'INTERRUPTED', `The host running this execution stopped while ${toolId} was in flight; it is not marked idempotent, so it was not run again (it may or may not have taken effect)`);
+        return;
+      }
+      if (plan?.kind === 'pending') {
+        const p = plan.call;
+        const live: LivePending = {
+          callId: p.callId,
+          i: plan.index,
+          guestId: id,
+          toolId,
+          tool: written,
+          h: String(p.h ?? ''),
+          args,
+          argsBytes: text.length,
+          ...(toolTitle(tool) !== undefined ? { title: toolTitle(tool)! } : {}),
+          offered: true,
+        };
+        const d = p.decision;
+        if (d?.action === 'approve') {
+          const edited = d.args !== undefined;
+          this.runApproved(live, edited ? (d.args as Record<string, unknown>) : args, { callId: p.callId, action: 'approve', ...(edited ? { edited: true } : {}), ...(d.by ? { by: d.by } : {}) });
+        } else if (d?.action === 'deny') {
+          this.denyPending(live, d.reason, { callId: p.callId, action: 'deny', ...(d.by ? { by: d.by } : {}) });
+        } else {
+          if (!this.holdPending(text.length)) return;
+          this.durable.addPending(live, this.limits.timeoutMs);
+        }
+        return;
+      }
+      if (plan?.kind === 'new' && this.durable.gated(toolId, tool)) {
+        if (!this.holdPending(text.length)) return;
+        const h = this.durable.journal.hashOf(id);
+        this.durable.addPending(
+          { callId: `c${plan.index}`, i: plan.index, guestId: id, toolId, tool: written, h, args, argsBytes: text.length, ...(toolTitle(tool) !== undefined ? { title: toolTitle(tool)! } : {}) },
+          this.limits.timeoutMs,
+        );
+        return;
+      }
+      recordFirst = !isRerunnable(tool);
+    }
     const record = this.ledger.open(id, toolId, args, text.length);
-    const call = { id, toolId, args, record };
-    if (this.active < this.limits.maxConcurrentToolCalls) this.dispatch(call);
-    else this.queue.push(call);
+    const call: PendingCall = { id, toolId, args, record, recordFirst };
+    this.admit(id, () => this.dispatch(call));
+  }
+
+  /** Starts a call now, or queues it until fewer than maxConcurrentToolCalls run. */
+  private admit(id: number, start: () => void, cancel?: () => void): void {
+    if (this.active < this.limits.maxConcurrentToolCalls) start();
+    else this.queue.push(cancel ? { id, start, cancel } : { id, start });
+  }
+
+  /** One call ended: the next queued one may start. */
+  private release(): void {
+    this.active--;
+    const next = this.queue.shift();
+    if (next && !this.doneMessage && !this.hostFailure) next.start();
+  }
+
+  /**
+   * A pending call's arguments come back in the result (`pending`), so they take output budget
+   * like a ledger record's: a script cannot hold more pending arguments than it could return.
+   */
+  private holdPending(argsBytes: number): boolean {
+    if (this.budget.take(argsBytes + 64)) return true;
+    this.outputLimit();
+    return false;
+  }
+
+  /** A pending call was approved (live, or by a decision recorded before this part): it runs now, with the approved arguments. */
+  private runApproved(p: LivePending, args: Record<string, unknown>, note: ApprovalNote): void {
+    if (this.doneMessage || this.hostFailure) return;
+    let argsBytes = p.argsBytes;
+    if (note.edited) {
+      argsBytes = byteLength(JSON.stringify(args));
+      if (argsBytes > this.limits.maxArgsBytes) {
+        this.refuse(p.guestId, p.toolId, null, 0, 'INPUT_VALIDATION', `The approved arguments of ${p.toolId} are ${argsBytes} bytes; maxArgsBytes is ${this.limits.maxArgsBytes}`, note);
+        return;
+      }
+    }
+    const record = this.ledger.open(p.guestId, p.toolId, args, argsBytes);
+    record.approval = note;
+    const tool = this.host.runner.index.get(p.toolId)?.tool;
+    const call: PendingCall = { id: p.guestId, toolId: p.toolId, args, record, recordFirst: !isRerunnable(tool) };
+    this.admit(p.guestId, () => this.dispatch(call));
+  }
+
+  /** A pending call was denied: the script gets APPROVAL_DENIED, which it may catch. */
+  private denyPending(p: LivePending, reason: string | undefined, note: ApprovalNote): void {
+    const why = reason ? `: ${capText(reason, 1000)}` : '';
+    this.refuse(p.guestId, p.toolId, p.args, p.argsBytes, 'APPROVAL_DENIED', `The call to ${p.toolId} was denied${why}`, note);
   }
 
   private allowed(toolId: string): boolean {
@@ -304,18 +567,41 @@ export class Execution {
     if (patterns && !patterns.some((p) => matchToolPattern(p, toolId))) return false;
     const base = this.limits.allowedToolsBase;
     if (base && !base.some((p) => matchToolPattern(p, toolId))) return false;
+    for (const list of this.limits.allowedToolsAlso ?? []) if (!list.some((p) => matchToolPattern(p, toolId))) return false;
     return true;
   }
 
   /** A call refused before it reached the runner: in the ledger (within the output budget), and an error in the guest. */
-  private refuse(id: number, toolId: string, args: unknown, argsBytes: number, code: string, message: string): void {
+  private refuse(id: number, toolId: string, args: unknown, argsBytes: number, code: string, message: string, approval?: ApprovalNote): void {
+    // Never reached the runner, so its span is made here: the trace shows every call the script made.
+    const span = this.host.tracer.startSpan(`${EXECUTE_TOOL} ${capText(toolId, 300)}`, { kind: SpanKind.INTERNAL, attributes: { [ATTR.operation]: EXECUTE_TOOL, [ATTR.toolName]: capText(toolId, 300), [ATTR.errorType]: code } }, this.traceContext);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+    span.end();
     const record = this.ledger.open(id, capText(toolId, 300), args, argsBytes);
+    if (approval) record.approval = approval;
     this.ledger.fail(record, 0, code, message);
-    this.reply(id, { ok: false, error: { code, message, toolId } });
+    this.reply(id, { ok: false, error: { code, message, toolId } }, { ms: 0, at: record.startedAt });
   }
 
   private dispatch(call: PendingCall): void {
     this.active++;
+    if (call.recordFirst && this.durable) {
+      // Durable before it runs: after a crash the journal says it was issued, so it is not run
+      // a second time unless the tool is idempotent.
+      this.durable.journal.recordCall(call.id).then(
+        () => this.launch(call),
+        () => this.release(),
+      );
+      return;
+    }
+    this.launch(call);
+  }
+
+  private launch(call: PendingCall): void {
+    if (this.finished || this.doneMessage || this.hostFailure) {
+      this.release();
+      return;
+    }
     const { record } = call;
     record.startedAt = Date.now();
     const t0 = performance.now();
@@ -325,7 +611,7 @@ export class Execution {
     const remainingMs = Math.max(1, this.deadline - t0) + 250;
     let p: Promise<unknown>;
     try {
-      p = this.host.runner.run(call.toolId, call.args, { signal: this.controller.signal, timeoutMs: remainingMs, visible: this.visible });
+      p = this.host.runner.run(call.toolId, call.args, { signal: this.controller.signal, timeoutMs: remainingMs, visible: this.visible, traceContext: this.traceContext });
     } catch (e) {
       p = Promise.reject(e);
     }
@@ -333,20 +619,142 @@ export class Execution {
       (res) => {
         // The result is final once returned: a call that ends later changes nothing in it.
         if (this.finished) return;
-        this.ledger.succeed(record, performance.now() - t0);
-        this.reply(call.id, { ok: true, value: (res as { structured: unknown }).structured });
+        const ms = performance.now() - t0;
+        this.reply(call.id, { ok: true, value: (res as { structured: unknown }).structured }, { ms, at: record.startedAt }, () => this.ledger.succeed(record, ms));
       },
       (err: unknown) => {
         if (this.finished) return;
         const e = toBridgeError(err, call.toolId);
-        this.ledger.fail(record, performance.now() - t0, e.code, e.message);
-        this.reply(call.id, { ok: false, error: e });
+        const ms = performance.now() - t0;
+        this.reply(call.id, { ok: false, error: e }, { ms, at: record.startedAt }, () => this.ledger.fail(record, ms, e.code, e.message));
       },
-    ).finally(() => {
-      this.active--;
-      const next = this.queue.shift();
-      if (next && !this.doneMessage && !this.hostFailure) this.dispatch(next);
-    });
+    ).finally(() => this.release());
+  }
+
+  /**
+   * A `fetch()` of the script: refused unless the executor has egress (the prelude defines no
+   * `fetch` without it, so only a broken guest sends one), counted like a tool call, queued
+   * like one, made by `egress.ts` under the policy, and recorded in the ledger as `fetch`.
+   */
+  private onFetch(msg: Extract<GuestMessage, { op: 'fetch' }>): void {
+    const egress = this.host.egress;
+    if (!egress) return this.protocolViolation('a fetch request, but this execution has no egress policy');
+    if (!this.countCall()) return;
+    const { id, request } = msg;
+    const method = typeof request.method === 'string' ? capText(request.method, 40) : 'GET';
+    const url = typeof request.url === 'string' ? egress.redactor.redact(capText(request.url, 2_000)) : String(request.url);
+    const args = { method, url };
+    // Durable: a request that may change something (not GET, HEAD or OPTIONS) is journaled as
+    // issued before it is made, and one a crashed host left in flight is not made again.
+    const safe = SAFE_METHODS.has(method.toUpperCase());
+    if (this.durable) {
+      const plan = this.plans.get(id);
+      this.plans.delete(id);
+      if (plan?.kind === 'interrupted' && !safe) {
+        const record = this.ledger.open(id, 'fetch', args, method.length + url.length + 24);
+        record.kind = 'fetch';
+        this.ledger.fail(record, 0, 'INTERRUPTED', `The host running this execution stopped while fetch ${method} ${url} was in flight; a ${method} request is not made again (it may or may not have taken effect)`);
+        this.reply(id, { ok: false, error: { code: 'INTERRUPTED', message: record.error!.message, toolId: 'fetch' } }, { ms: 0, at: record.startedAt });
+        return;
+      }
+    }
+    const record = this.ledger.open(id, 'fetch', args, method.length + url.length + 24);
+    record.kind = 'fetch';
+    const cancel = () => {
+      this.ledger.fail(record, 0, 'CANCELLED', 'fetch(): the script aborted the request');
+    };
+    const recordFirst = this.durable !== undefined && !safe;
+    this.admit(id, () => this.dispatchFetch(id, egress, request, record, recordFirst), cancel);
+  }
+
+  private dispatchFetch(id: number, egress: ResolvedEgress, request: Record<string, unknown>, record: ToolCallRecord, recordFirst: boolean): void {
+    this.active++;
+    if (recordFirst && this.durable) {
+      this.durable.journal.recordCall(id).then(
+        () => (this.finished || this.doneMessage || this.hostFailure || record.error ? this.release() : this.launchFetch(id, egress, request, record)),
+        () => this.release(),
+      );
+      return;
+    }
+    this.launchFetch(id, egress, request, record);
+  }
+
+  private launchFetch(id: number, egress: ResolvedEgress, request: Record<string, unknown>, record: ToolCallRecord): void {
+    record.startedAt = Date.now();
+    const t0 = performance.now();
+    const controller = new AbortController();
+    this.fetches.set(id, controller);
+    // The execution's end stops every request still running.
+    const onEnd = () => controller.abort();
+    this.controller.signal.addEventListener('abort', onEnd, { once: true });
+    const timeoutMs = Math.max(1, this.deadline - t0);
+    const { method, url } = record.args as { method: string; url: string };
+    // An HTTP client span (semantic conventions for HTTP): its trace context goes out in the
+    // request's headers, as an instrumented HTTP client's would (nothing without a propagator).
+    const span = this.host.tracer.startSpan(method.toUpperCase(), { kind: SpanKind.CLIENT, attributes: { 'http.request.method': method.toUpperCase(), 'url.full': url } }, this.traceContext);
+    const headers: Record<string, string> = {};
+    propagation.inject(trace.setSpan(this.traceContext, span), headers);
+    let server: { 'server.address': string; 'server.port': number } | undefined;
+    try {
+      const u = new URL(url);
+      server = { 'server.address': u.hostname, 'server.port': Number(u.port || (u.protocol === 'https:' ? 443 : 80)) };
+      span.setAttributes(server);
+    } catch {
+      // the request itself reports a bad URL
+    }
+    const ended = (status: number | undefined, errorType: string | undefined) => {
+      const attributes: Record<string, string | number> = { 'http.request.method': method.toUpperCase(), ...(server ?? {}) };
+      if (status !== undefined) attributes['http.response.status_code'] = status;
+      if (errorType !== undefined) attributes[ATTR.errorType] = errorType;
+      this.host.metrics.fetchDuration.record((performance.now() - t0) / 1000, attributes);
+      if (errorType === 'EGRESS_LIMIT') this.host.metrics.limitHits.add(1, { [ATTR.limit]: 'egress', [ATTR.runtime]: this.host.runtimeName });
+      if (span.isRecording()) {
+        if (status !== undefined) span.setAttribute('http.response.status_code', status);
+        if (errorType !== undefined) {
+          span.setAttribute(ATTR.errorType, errorType);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
+        }
+      }
+      span.end();
+    };
+    import('./egress.js')
+      .then((m) => m.egressFetch(egress, m.parseFetchRequest(request, egress.maxRequestBytes), { signal: controller.signal, timeoutMs, headers }).catch((e: unknown) => Promise.reject(m.toEgressError(e))))
+      .then(
+        (outcome) => {
+          // 4xx and 5xx answers are answers: an error for the span, not for the script.
+          ended(outcome.reply.status, outcome.reply.status >= 400 ? String(outcome.reply.status) : undefined);
+          if (this.finished || record.error) return;
+          record.status = outcome.reply.status;
+          const ms = performance.now() - t0;
+          // Durable: the answer is journaled first (a replay gets the same response, the request is not made again).
+          this.reply(id, { ok: true, value: outcome.reply }, { ms, at: record.startedAt }, () => this.ledger.succeed(record, ms));
+        },
+        (err: { code: string; message: string }) => {
+          ended(undefined, err.code);
+          if (this.finished || record.error) return;
+          const message = egress.redactor.redact(err.message);
+          const ms = performance.now() - t0;
+          this.reply(id, { ok: false, error: { code: err.code, message, toolId: 'fetch' } }, { ms, at: record.startedAt }, () => this.ledger.fail(record, ms, err.code, message));
+        },
+      )
+      .finally(() => {
+        this.fetches.delete(id);
+        this.controller.signal.removeEventListener('abort', onEnd);
+        this.release();
+      });
+  }
+
+  /** The script gave up on a request (`AbortSignal`): stop it, or take it out of the queue. */
+  private onAbort(target: number): void {
+    const running = this.fetches.get(target);
+    if (running) {
+      const record = this.ledger.request(target);
+      if (record && !record.error && !record.ok) this.ledger.fail(record, Math.max(0, Date.now() - record.startedAt), 'CANCELLED', 'fetch(): the script aborted the request');
+      running.abort();
+      return;
+    }
+    const i = this.queue.findIndex((q) => q.id === target);
+    if (i !== -1) this.queue.splice(i, 1)[0]!.cancel?.();
   }
 
   /** What a did-you-mean may name: only tools this script may call. */
@@ -400,6 +808,8 @@ export class Execution {
   /** Builds the final result from whatever ended the execution. */
   result(end: { failure?: ExecuteError | RuntimeFailure; outcome?: RuntimeOutcome; runtime?: string }): ExecuteResult {
     this.finished = true;
+    this.durable?.close();
+    this.durable?.journal.close();
     const outcome = end.outcome;
     let error: ExecuteError | undefined;
     let value: JsonValue | undefined;
@@ -425,7 +835,7 @@ export class Execution {
       maxScriptBytes: true,
       allowedTools: true,
     };
-    const { allowedToolsBase: _base, ...limits } = this.limits;
+    const { allowedToolsBase: _base, allowedToolsAlso: _also, ...limits } = this.limits;
     const reported: ReportedLimits = { ...limits, enforced };
     const out: ExecuteResult = {
       ok: error === undefined,
@@ -439,12 +849,19 @@ export class Execution {
       },
       limits: reported,
     };
+    if (this.durable) {
+      const j = this.durable.journal;
+      out.stats.replayedCalls = j.replayedCalls;
+      if (j.replayMs !== undefined) out.stats.replayMs = j.replayMs;
+      if (this.suspended) out.pending = this.suspended.map(publicPending);
+    }
     if (outcome !== undefined) out.stats.queuedMs = outcome.stats.queuedMs;
     if (outcome?.stats.cpuMs !== undefined) out.stats.cpuMs = outcome.stats.cpuMs;
     if (outcome?.stats.memoryBytes !== undefined) out.stats.memoryBytes = outcome.stats.memoryBytes;
     if (error) out.error = error;
     else if (value !== undefined) out.value = value;
     if (warnings.length > 0) out.warnings = warnings;
+    this.observe(out);
     return out;
   }
 
@@ -477,6 +894,34 @@ export class Execution {
     if (timeouts > 0) out.push(`${timeouts} setTimeout callback${timeouts === 1 ? ' was' : 's were'} still pending when the script ended, and never ran. To wait, await a promise: await new Promise((r) => setTimeout(r, ms)).`);
     if (this.notes?.nonFinite) out.push(`The result held a number JSON cannot carry (${this.notes.nonFinite}); it was sent as null.`);
     return out;
+  }
+
+  /** The execution's span ends and its metrics are recorded, once. */
+  private observed = false;
+  private observe(out: ExecuteResult): void {
+    if (this.observed) return;
+    this.observed = true;
+    const code = out.error?.code;
+    const runtime = out.stats.runtime;
+    const attributes: Record<string, string> = { [ATTR.runtime]: runtime };
+    if (code !== undefined) attributes[ATTR.errorType] = code;
+    const metrics = this.host.metrics;
+    metrics.executions.add(1, attributes);
+    metrics.duration.record(out.stats.durationMs / 1000, attributes);
+    const limit = code === undefined ? undefined : LIMIT_OF[code];
+    if (limit !== undefined) metrics.limitHits.add(1, { [ATTR.limit]: limit, [ATTR.runtime]: runtime });
+    const span = this.span;
+    if (span.isRecording()) {
+      span.setAttributes({ [ATTR.runtime]: runtime, 'toolexec.tool_calls': out.stats.toolCalls, 'toolexec.output_bytes': out.stats.outputBytes });
+      if (out.stats.queuedMs !== undefined) span.setAttribute('toolexec.queued_ms', out.stats.queuedMs);
+      if (limit !== undefined) span.setAttribute(ATTR.limit, limit);
+      if (code !== undefined) {
+        span.setAttribute(ATTR.errorType, code);
+        if (out.error?.toolCode !== undefined) span.setAttribute('toolexec.tool_error.code', out.error.toolCode);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+      }
+    }
+    span.end();
   }
 
   private runtimeError(f: RuntimeFailure): ExecuteError {

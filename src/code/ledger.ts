@@ -78,6 +78,25 @@ export class Ledger {
     this.close(record);
   }
 
+  /**
+   * A call a durable execution's journal answered on replay: in the ledger as it first ended
+   * (`replayed: true`), without telling `onToolCall` again.
+   */
+  replayed(requestId: number, toolId: string, args: unknown, argsBytes: number, outcome: { ok: boolean; ms?: number; at?: number; error?: { code: string; message: string } }): ToolCallRecord {
+    const record = this.open(requestId, toolId, args, argsBytes);
+    record.replayed = true;
+    record.durationMs = typeof outcome.ms === 'number' ? outcome.ms : 0;
+    if (typeof outcome.at === 'number') record.startedAt = outcome.at;
+    if (outcome.ok) record.ok = true;
+    else {
+      const code = String(outcome.error?.code ?? 'EXECUTION');
+      const kept = capText(String(outcome.error?.message ?? ''), MAX_RECORD_ERROR_CHARS);
+      record.error = { code, message: kept };
+      if (!this.budget.force(code.length + kept.length)) this.overflow();
+    }
+    return record;
+  }
+
   /** The record of a guest request, if the script made it. */
   request(requestId: number): ToolCallRecord | undefined {
     return this.byRequest.get(requestId);

@@ -33,7 +33,11 @@ export const DEFAULT_MAX_LIMITS: Readonly<Required<Omit<ExecuteLimits, 'allowedT
 export const NUMERIC_LIMITS = ['timeoutMs', 'memoryMb', 'cpuMs', 'maxToolCalls', 'maxConcurrentToolCalls', 'maxOutputBytes', 'maxArgsBytes', 'maxScriptBytes'] as const;
 
 /** The limits of one execution, with the executor's own allow-list kept beside a narrower per-call one. */
-export type ResolvedLimits = ExecuteLimits & { allowedToolsBase?: string[] };
+export type ResolvedLimits = ExecuteLimits & {
+  allowedToolsBase?: string[];
+  /** More allow-lists a call must also pass (a resumed execution keeps those it started with). */
+  allowedToolsAlso?: string[][];
+};
 
 /** Throws a `TypeError` naming the first limit that is not what it must be. */
 export function checkLimits(o: Partial<ExecuteLimits>, where: string): void {

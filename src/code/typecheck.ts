@@ -498,9 +498,21 @@ export interface ScriptCheck {
   timeoutMs: number;
   /** Whether the execution has an `input` (then a global the script may read). */
   input?: boolean;
+  /** Whether the execution has granted egress (then `fetch`, `Headers` and `Response` exist). */
+  egress?: boolean;
   signal?: AbortSignal;
   checker?: TypeChecker;
 }
+
+/** `fetch` as runtimes/fetch.js defines it under an egress policy (no streams, no Blob or FormData). */
+const FETCH_DECLARATION = [
+  'type HeadersInit = Headers | [string, string][] | Record<string, string>;',
+  'declare class Headers { constructor(init?: HeadersInit); append(name: string, value: string): void; delete(name: string): void; get(name: string): string | null; getSetCookie(): string[]; has(name: string): boolean; set(name: string, value: string): void; forEach(cb: (value: string, key: string, parent: Headers) => void, thisArg?: any): void; entries(): IterableIterator<[string, string]>; keys(): IterableIterator<string>; values(): IterableIterator<string>; [Symbol.iterator](): IterableIterator<[string, string]>; }',
+  'type FetchBody = string | ArrayBuffer | ArrayBufferView | { toString(): string } | null;',
+  'declare class Response { constructor(body?: FetchBody, init?: { status?: number; statusText?: string; headers?: HeadersInit }); readonly status: number; readonly ok: boolean; readonly statusText: string; readonly headers: Headers; readonly url: string; readonly redirected: boolean; readonly type: string; readonly bodyUsed: boolean; text(): Promise<string>; json(): Promise<any>; arrayBuffer(): Promise<ArrayBuffer>; bytes(): Promise<Uint8Array>; clone(): Response; static json(data: unknown, init?: { status?: number; statusText?: string; headers?: HeadersInit }): Response; static error(): Response; static redirect(url: string, status?: number): Response; }',
+  'declare function fetch(input: string | { href: string } | { url: string }, init?: { method?: string; headers?: HeadersInit; body?: FetchBody; redirect?: "follow" | "manual" | "error"; signal?: any }): Promise<Response>;',
+  '',
+].join('\n');
 
 /** The `input` global of an execution that has one: any JSON value, so not checked further. */
 const INPUT_DECLARATION = '/** The execution\'s input (a JSON value). */\ndeclare const input: any;\n';
@@ -522,7 +534,7 @@ export async function checkScript(input: ScriptCheck): Promise<{ error?: Execute
       script: input.script,
       typescript: input.typescript,
       declarations,
-      lib: sandboxLibDeclarations(runtime) + (input.input ? INPUT_DECLARATION : ''),
+      lib: sandboxLibDeclarations(runtime) + (input.input ? INPUT_DECLARATION : '') + (input.egress ? FETCH_DECLARATION : ''),
       timeoutMs: input.timeoutMs,
       ...(input.signal ? { signal: input.signal } : {}),
     });

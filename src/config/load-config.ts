@@ -8,11 +8,12 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { expandEnvReferences, McpConfigError, parseMcpServers, type EnvExpansion, type McpServerConfig } from '../backends/mcp/config.js';
+import { egressPolicyProblems, type EgressOrigin, type EgressPolicy } from '../code/egress-policy.js';
 import { engineProblems, type DockerEngineOptions } from '../runtime/docker/engines.js';
 import { closestName as closest } from '../model/did-you-mean.js';
 import type { ValidationIssue } from '../model/errors.js';
 import { defaultValidator } from '../schema/validator.js';
-import { CONFIG_DOCKER_KEYS, CONFIG_KEYS, CONFIG_LIMIT_KEYS, CONFIG_RUNTIMES, CONFIG_SCHEMA, CONFIG_SERVE_KEYS } from './schema.js';
+import { CONFIG_DOCKER_KEYS, CONFIG_KEYS, CONFIG_LIMIT_KEYS, CONFIG_RUNTIMES, CONFIG_SCHEMA, CONFIG_SERVE_KEYS, CONFIG_STORE_KEYS, type CONFIG_STORE_KINDS } from './schema.js';
 
 /** The file looked for in the working directory when no `--config` is given. */
 export const DEFAULT_CONFIG_FILE = 'toolexec.config.json';
@@ -43,6 +44,18 @@ export interface ConfigDocker {
   healthIntervalMs?: number;
 }
 
+/** The `store` section: where durable executions live (a relative `path` is resolved against the config's directory). */
+export interface ConfigStore {
+  kind?: (typeof CONFIG_STORE_KINDS)[number];
+  path?: string;
+  url?: string;
+  keyPrefix?: string;
+  executionTtlMs?: number;
+  maxJournalBytes?: number;
+  leaseMs?: number;
+  requireDurability?: 'process' | 'fsync';
+}
+
 /** A checked config with paths resolved. */
 export interface ToolexecConfig {
   /** Absolute path of the file it came from; absent for the empty default config. */
@@ -67,6 +80,19 @@ export interface ToolexecConfig {
   serve?: ConfigServe;
   /** The Docker runtime's engines and options (`docker` in the file). */
   docker?: ConfigDocker;
+  /**
+   * Granted egress: `fetch` in scripts under this policy. Header values are already expanded
+   * (`${VAR}`); `secrets` lists what came from the environment, redacted everywhere.
+   */
+  egress?: EgressPolicy;
+  /** Tool ID patterns whose calls from scripts need approval (executions become durable). */
+  approve: string[];
+  /** Calls to tools annotated `destructiveHint: true` need approval. */
+  approveDestructive?: boolean;
+  /** Longest a live approval (elicitation, a terminal prompt) may take before the execution suspends. */
+  approvalTimeoutMs?: number;
+  /** Where durable executions live. */
+  store?: ConfigStore;
 }
 
 /** A config that could not be loaded; `problems` lists each one, naming its key. */
@@ -107,7 +133,7 @@ export function userConfigDir(env: Record<string, string | undefined> = process.
 
 /** The config used when there is no file: no servers, no tools, defaults everywhere. */
 export function emptyConfig(dir = process.cwd()): ToolexecConfig {
-  return { dir, mcpServers: [], rawMcpServers: {}, tools: [], limits: {}, allow: [], deny: [] };
+  return { dir, mcpServers: [], rawMcpServers: {}, tools: [], limits: {}, allow: [], deny: [], approve: [] };
 }
 
 /**
@@ -203,6 +229,12 @@ export function checkConfig(raw: unknown, where: ConfigSource = {}): ToolexecCon
   }
   let docker: ConfigDocker | undefined;
   if (obj.docker !== undefined) docker = checkDocker(obj.docker as Record<string, unknown>, dir, where.env ?? process.env, problems);
+  let egress: EgressPolicy | undefined;
+  if (obj.egress !== undefined) {
+    const parsed = parseEgress(obj.egress, where.env ?? process.env);
+    if ('problems' in parsed) problems.push(...parsed.problems);
+    else egress = parsed.egress;
+  }
   if (obj.expose !== undefined && obj.allow !== undefined) {
     problems.push('"expose" and "allow" are the same setting (patterns of the tools to expose); use one of them');
   }
@@ -217,11 +249,24 @@ export function checkConfig(raw: unknown, where: ConfigSource = {}): ToolexecCon
     limits: { ...((obj.limits as ConfigLimits | undefined) ?? {}) },
     allow: [...((obj.allow ?? obj.expose ?? []) as string[])],
     deny: [...((obj.deny ?? []) as string[])],
+    approve: [...((obj.approve ?? []) as string[])],
   };
+  if (obj.approveDestructive !== undefined) config.approveDestructive = obj.approveDestructive as boolean;
+  if (obj.approvalTimeoutMs !== undefined) config.approvalTimeoutMs = obj.approvalTimeoutMs as number;
+  if (obj.store !== undefined) {
+    const st = { ...(obj.store as ConfigStore) };
+    if (st.path !== undefined) st.path = resolve(dir, st.path);
+    if (st.kind === 'redis' && st.path !== undefined) throw new ConfigError(shown, ['store.path is for the sqlite store; a redis store takes store.url']);
+    if (st.kind !== 'redis' && (st.url !== undefined || st.keyPrefix !== undefined)) {
+      throw new ConfigError(shown, [`store.${st.url !== undefined ? 'url' : 'keyPrefix'} is for the redis store; set store.kind to "redis"${st.kind ? ` (it is "${st.kind}")` : ''}`]);
+    }
+    config.store = st;
+  }
   if (obj.runtime !== undefined) config.runtime = obj.runtime as ConfigRuntime;
   if (obj.toolTimeoutMs !== undefined) config.toolTimeoutMs = obj.toolTimeoutMs as number;
   if (obj.serve !== undefined) config.serve = { ...(obj.serve as ConfigServe) };
   if (docker !== undefined) config.docker = docker;
+  if (egress) config.egress = egress;
   return config;
 }
 
@@ -256,6 +301,32 @@ function checkDocker(raw: Record<string, unknown>, dir: string, env: Record<stri
     out.engines = engines as DockerEngineOptions[];
   }
   return out;
+}
+
+/**
+ * The `egress` section: `${VAR}` expanded in header values (credentials belong in the
+ * environment, not in the file), what came from the environment kept as `secrets`, then the
+ * executor's own policy check, so the file and the API report the same problems.
+ */
+function parseEgress(raw: unknown, env: Record<string, string | undefined>): { egress: EgressPolicy } | { problems: string[] } {
+  const x: EnvExpansion = { env, secrets: [], problems: [] };
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && ('secrets' in raw || 'lookup' in raw)) {
+    return { problems: [`unknown key egress.${'secrets' in raw ? 'secrets' : 'lookup'}; known keys: allow, allowAddresses, maxRequestBytes, maxResponseBytes, timeoutMs, maxRedirects`] };
+  }
+  const problems = egressPolicyProblems(raw, 'egress');
+  if (problems.length > 0) return { problems };
+  const policy = raw as EgressPolicy;
+  const allow = policy.allow.map((entry, i): string | EgressOrigin => {
+    if (typeof entry === 'string' || !entry.headers) return entry;
+    const headers = Object.fromEntries(Object.entries(entry.headers).map(([k, v]) => [k, expandEnvReferences(v, `egress.allow[${i}].headers.${k}`, x)]));
+    return { ...entry, headers };
+  });
+  if (x.problems.length > 0) return { problems: x.problems };
+  const out: EgressPolicy = { ...policy, allow };
+  if (x.secrets.length > 0) out.secrets = x.secrets;
+  // A variable's value may hold what a header cannot (a line break): checked again, never quoted.
+  const after = egressPolicyProblems(out, 'egress');
+  return after.length > 0 ? { problems: after } : { egress: out };
 }
 
 // ------------------------------------------------------------------ messages
@@ -309,13 +380,20 @@ function describeIssue(issue: ValidationIssue, root: unknown): string {
       const hint = closest(name, CONFIG_DOCKER_KEYS);
       return `unknown key docker.${name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; known keys: ${CONFIG_DOCKER_KEYS.join(', ')}`;
     }
+    if (parent === '/store') {
+      const hint = closest(name, CONFIG_STORE_KEYS);
+      return `unknown key store.${name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; known keys: ${CONFIG_STORE_KEYS.join(', ')}`;
+    }
     if (parent === '/serve') {
       const hint = closest(name, CONFIG_SERVE_KEYS);
       return `unknown key serve.${name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; known keys: ${CONFIG_SERVE_KEYS.join(', ')}`;
     }
     return `unknown key ${key}`;
   }
-  if (issue.keyword === 'pattern' && /^\/(allow|deny|expose)\//.test(issue.path)) {
+  if (issue.keyword === 'pattern' && issue.path === '/store/url') {
+    return `store.url must be a Redis URL (redis://host:6379 or rediss:// for TLS), got ${describeValue(valueAt(root, issue.path))}`;
+  }
+  if (issue.keyword === 'pattern' && /^\/(allow|deny|expose|approve)\//.test(issue.path)) {
     return `${key} must be a tool ID pattern (letters, digits, "_", "-", ".", "+", ":" and "*"), got ${describeValue(valueAt(root, issue.path))}`;
   }
   const got = issue.keyword === 'type' || issue.keyword === 'enum' || issue.keyword === 'minimum' || issue.keyword === 'exclusiveMinimum' || issue.keyword === 'minLength'

@@ -21,7 +21,7 @@ export const CONFIG_LIMIT_KEYS = [
 export const CONFIG_RUNTIMES = ['quickjs', 'isolated-vm', 'docker'] as const;
 
 /** Top-level keys of the config file. */
-export const CONFIG_KEYS = ['$schema', 'mcpServers', 'tools', 'runtime', 'limits', 'toolTimeoutMs', 'expose', 'allow', 'deny', 'serve', 'docker'] as const;
+export const CONFIG_KEYS = ['$schema', 'mcpServers', 'tools', 'runtime', 'limits', 'toolTimeoutMs', 'expose', 'allow', 'deny', 'serve', 'docker', 'egress', 'approve', 'approveDestructive', 'approvalTimeoutMs', 'store'] as const;
 
 /**
  * Keys of the `docker` section: the Docker runtime's engines (each entry is checked by the
@@ -29,6 +29,16 @@ export const CONFIG_KEYS = ['$schema', 'mcpServers', 'tools', 'runtime', 'limits
  * a deployment sets. Pool sizes (`minIdle`, `maxWorkers`) are per engine.
  */
 export const CONFIG_DOCKER_KEYS = ['engines', 'image', 'runtime', 'minIdle', 'maxWorkers', 'memoryMb', 'cpus', 'connectTimeoutMs', 'healthIntervalMs'] as const;
+
+/** Kinds of execution store a config may choose (see `src/store/`). */
+export const CONFIG_STORE_KINDS = ['sqlite', 'redis', 'memory'] as const;
+
+/**
+ * Keys of the `store` section: where durable executions live. `kind` (default `sqlite` for the CLI
+ * and `toolexec serve`), `path` (sqlite: the file; default under the user's data directory), `url`
+ * and `keyPrefix` (redis), and the bounds every store takes.
+ */
+export const CONFIG_STORE_KEYS = ['kind', 'path', 'url', 'keyPrefix', 'executionTtlMs', 'maxJournalBytes', 'leaseMs', 'requireDurability'] as const;
 
 /**
  * Keys of the `serve` section of `toolexec serve`: admission control and session caps (their
@@ -115,10 +125,29 @@ export const CONFIG_SCHEMA: JsonSchema = {
         healthIntervalMs: { type: 'integer', minimum: 1 },
       },
     },
+    // Checked by the executor's own policy check, whose messages name each key and the fix.
+    egress: { type: 'object' },
     serve: {
       type: 'object',
       additionalProperties: false,
       properties: Object.fromEntries(CONFIG_SERVE_KEYS.map((k) => [k, { type: 'integer', minimum: k === 'descriptionBudget' ? MIN_DESCRIPTION_BUDGET : 1 }])),
+    },
+    approve: patternList,
+    approveDestructive: { type: 'boolean' },
+    approvalTimeoutMs: { type: 'integer', minimum: 1 },
+    store: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        kind: { enum: [...CONFIG_STORE_KINDS] },
+        path: { type: 'string', minLength: 1 },
+        url: { type: 'string', pattern: '^rediss?://' },
+        keyPrefix: { type: 'string', maxLength: 128 },
+        executionTtlMs: { type: 'integer', minimum: 1 },
+        maxJournalBytes: { type: 'integer', minimum: 1024 },
+        leaseMs: { type: 'integer', minimum: 1000 },
+        requireDurability: { enum: ['process', 'fsync'] },
+      },
     },
   },
 };

@@ -11,10 +11,13 @@ import { InMemoryIndex } from '../index/in-memory-index.js';
 import type { IndexChange, ToolIndex } from '../index/types.js';
 import { Runner } from '../run/runner.js';
 import type { Executor } from '../code/executor.js';
-import type { ExecuteLimits, ExecuteOptions, ExecuteResult, ExecutorRunner } from '../code/types.js';
+import type { ApprovalDecisions, ApprovalHandler, ExecuteLimits, ExecuteOptions, ExecuteResult, ExecutorRunner, LogEntry, ResumeOptions } from '../code/types.js';
+import type { ExecutionStore } from '../store/types.js';
+import { openConfiguredStore, type StoreKind } from './store.js';
 import type { McpServersHandle, McpWarning } from '../backends/mcp/hub.js';
 import { serverRedactor } from '../backends/mcp/config.js';
-import type { Redactor } from '../model/redact.js';
+import { Redactor } from '../model/redact.js';
+import { resolveEgressPolicy } from '../code/egress-policy.js';
 import type { Middleware } from '../run/types.js';
 import { loadToolModules } from './tool-modules.js';
 import type { ConfigRuntime, ToolexecConfig } from '../config/load-config.js';
@@ -35,6 +38,20 @@ export interface EngineExecuteOptions {
   onToolCall?: ExecuteOptions['onToolCall'];
   /** Type-check the script against the declarations of the tools it may call first (`TYPE_ERROR` before any tool runs). */
   typecheck?: boolean;
+  /** The OpenTelemetry context the execution's span is a child of (see `ExecuteOptions.traceContext`). */
+  traceContext?: ExecuteOptions['traceContext'];
+  /** Run durably even without an approval policy (see `ExecuteOptions.durable`). */
+  durable?: boolean;
+  /** More tool ID patterns whose calls need approval in this execution (added to the config's `approve`). */
+  approve?: string[];
+  /** Who starts the execution; only this principal can read, approve or resume it. Default `local`. */
+  principal?: string;
+  /** Decides calls that need approval while the script waits (a prompt, an MCP elicitation). */
+  onApproval?: ApprovalHandler;
+  /** Lower than the config's `approvalTimeoutMs` for this execution. */
+  approvalTimeoutMs?: number;
+  /** Each console line as it arrives. */
+  onLog?: (entry: LogEntry) => void;
 }
 
 export interface CreateEngineOptions {
@@ -52,6 +69,15 @@ export interface CreateEngineOptions {
   onWarning?: (message: string) => void;
   /** Runtime used when neither a call nor the config names one. */
   defaultRuntime?: ConfigRuntime;
+  /**
+   * The execution store when the config names none: `memory` (the default here, the library's)
+   * or `sqlite` (one file under the user's data directory: the CLI's and the server's default).
+   */
+  defaultStore?: StoreKind;
+  /** A store to use instead of the config's (the engine does not close it). */
+  store?: ExecutionStore;
+  /** Where the user's data directory is looked up (`XDG_DATA_HOME`, `HOME`). Default `process.env`. */
+  env?: Record<string, string | undefined>;
 }
 
 /** How one enabled MCP server fared when the engine started. */
@@ -98,6 +124,13 @@ export interface Engine extends AsyncDisposable {
   /** Runs a script with the config's runtime and limits (per-call options may lower them). */
   execute(script: string, options?: EngineExecuteOptions): Promise<ExecuteResult>;
   /**
+   * Continues a durable execution (see `Executor.resume`) on the runtime it started on; throws a
+   * `StoreError` (`NOT_FOUND`, `LEASE_HELD`, `UNDECIDED`, ...) when there is nothing to resume.
+   */
+  resume(executionId: string, decisions?: ApprovalDecisions, options?: ResumeOptions): Promise<ExecuteResult>;
+  /** The store durable executions live in (opened on first use: the config's `store`, else the engine's default). */
+  store(): Promise<ExecutionStore>;
+  /**
    * The executor of a runtime (default: the config's, else `quickjs`), made on first use and
    * kept until `close()`: every `execute()` on that runtime goes through it. Call `warm()` on
    * it to start the runtime's sandboxes ahead of the first script.
@@ -125,7 +158,8 @@ const CHANGE_DEBOUNCE_MS = 25;
  */
 export async function createEngine(config: ToolexecConfig, options: CreateEngineOptions = {}): Promise<Engine> {
   const policy = new ToolPolicy({ allow: config.allow, deny: config.deny });
-  const redactor = serverRedactor(config.mcpServers);
+  // Secrets from the servers' entries and the egress credentials: everything the engine reports is redacted with both.
+  const redactor = Redactor.merge(serverRedactor(config.mcpServers), egressRedactor(config));
   const baseIndex = new InMemoryIndex();
   const index: ToolIndex = policy.open ? baseIndex : new PolicyIndex(baseIndex, policy);
   const middleware: Middleware[] = [];
@@ -212,6 +246,17 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
     toolTimeoutMs === undefined
       ? runner
       : { index, run: (toolId, args, o) => runner.run(toolId, args, { ...o, timeoutMs: o.timeoutMs === undefined ? toolTimeoutMs : Math.min(o.timeoutMs, toolTimeoutMs) }) };
+  // The execution store opens on first need: a durable execution, a resume, a listing.
+  let storePromise: Promise<ExecutionStore> | undefined;
+  let ownedStore: ExecutionStore | undefined;
+  const store = (): Promise<ExecutionStore> => {
+    if (closed) return Promise.reject(new Error('The engine has been closed'));
+    if (options.store) return Promise.resolve(options.store);
+    storePromise ??= openConfiguredStore(config.store, options.defaultStore ?? 'memory', options.env ?? process.env, warn).then((st) => (ownedStore = st));
+    // A store that failed to open is retried on the next call (redis-server may be up by then).
+    storePromise.catch(() => (storePromise = undefined));
+    return storePromise;
+  };
   const executorFor = async (name: string): Promise<Executor> => {
     const existing = executors.get(name);
     if (existing) return existing;
@@ -224,7 +269,21 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
     // and nothing is kept.
     // The config's `docker` section (engines, image, pool sizes) is the Docker runtime's options.
     const runtimeOptions = name === 'docker' && config.docker ? { runtimeOptions: { ...config.docker } as Record<string, unknown> } : {};
-    const executor = new Executor({ runner: scriptRunner, runtime: name as RuntimeName, limits, maxLimits: limits, ...runtimeOptions });
+    const executor = new Executor({
+      runner: scriptRunner,
+      runtime: name as RuntimeName,
+      limits,
+      maxLimits: limits,
+      store,
+      ...runtimeOptions,
+      ...(config.egress ? { egress: config.egress } : {}),
+      ...(config.approve.length > 0 ? { approve: config.approve } : {}),
+      ...(config.approveDestructive ? { approveDestructive: true } : {}),
+      ...(config.approvalTimeoutMs !== undefined ? { approvalTimeoutMs: config.approvalTimeoutMs } : {}),
+      ...(config.store?.executionTtlMs !== undefined ? { executionTtlMs: config.store.executionTtlMs } : {}),
+      ...(config.store?.maxJournalBytes !== undefined ? { maxJournalBytes: config.store.maxJournalBytes } : {}),
+      ...(config.store?.leaseMs !== undefined ? { leaseMs: config.store.leaseMs } : {}),
+    });
     executors.set(name, executor);
     return executor;
   };
@@ -239,7 +298,24 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onToolCall ? { onToolCall: opts.onToolCall } : {}),
       ...(opts.typecheck ? { typecheck: true } : {}),
+      ...(opts.traceContext ? { traceContext: opts.traceContext } : {}),
+      ...(opts.durable ? { durable: true } : {}),
+      ...(opts.approve && opts.approve.length > 0 ? { approve: opts.approve } : {}),
+      ...(opts.principal !== undefined ? { principal: opts.principal } : {}),
+      ...(opts.onApproval ? { onApproval: opts.onApproval } : {}),
+      ...(opts.approvalTimeoutMs !== undefined ? { approvalTimeoutMs: opts.approvalTimeoutMs } : {}),
+      ...(opts.onLog ? { onLog: opts.onLog } : {}),
     });
+  };
+
+  const resume = async (executionId: string, decisions?: ApprovalDecisions, opts: ResumeOptions = {}): Promise<ExecuteResult> => {
+    if (closed) throw new Error('The engine has been closed');
+    const st = await store();
+    const record = typeof executionId === 'string' ? await st.get(executionId, opts.principal ?? 'local') : undefined;
+    const runtime = (record?.options as { runtime?: unknown } | undefined)?.runtime;
+    // Unknown IDs go to the default runtime's executor, which answers NOT_FOUND like the store.
+    const executor = await executorFor(typeof runtime === 'string' ? runtime : defaultRuntime);
+    return executor.resume(executionId, decisions, opts);
   };
 
   const close = async (): Promise<void> => {
@@ -251,6 +327,7 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
     const owned = [...executors.values()];
     executors.clear();
     await Promise.allSettled([...owned.map((e) => e.dispose()), mcp?.close()]);
+    await ownedStore?.close().catch(() => {});
     await runner.dispose().catch(() => {});
   };
 
@@ -267,6 +344,8 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
     mcp,
     warnings,
     execute,
+    resume,
+    store,
     executor(runtime) {
       if (closed) return Promise.reject(new Error('The engine has been closed'));
       return executorFor(runtime ?? defaultRuntime);
@@ -282,6 +361,11 @@ export async function createEngine(config: ToolexecConfig, options: CreateEngine
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** The credentials of the config's egress section, redacted as the executor redacts them. */
+function egressRedactor(config: ToolexecConfig): Redactor {
+  return config.egress ? resolveEgressPolicy(config.egress).redactor : Redactor.none;
 }
 
 /** Runner middleware keeping secrets out of every result and error (streams included). */

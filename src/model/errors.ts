@@ -15,6 +15,10 @@ export const TOOL_ERROR_CODES = [
   'TIMEOUT',
   'CANCELLED',
   'STREAM_NOT_SUPPORTED',
+  /** A durable execution's call that needed approval was denied; the error's message carries the reason. */
+  'APPROVAL_DENIED',
+  /** The host running a durable execution died while this call was in flight, and the tool is not idempotent, so it was not run again. */
+  'INTERRUPTED',
 ] as const;
 
 export type ToolErrorCode = (typeof TOOL_ERROR_CODES)[number];

@@ -4,7 +4,7 @@
  * AbortSignal, checks structured output against the output schema, and returns one
  * `RunResult` or throws one `ToolError`. Chains and streaming build on the same steps.
  */
-import { SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, trace, type Context, type Meter, type Span, type Tracer } from '@opentelemetry/api';
 import { DEFAULT_BACKEND_ORDER, type BackendDescriptor, type BackendKind } from '../model/backend.js';
 import { ToolError, type ToolOp } from '../model/errors.js';
 import { parseToolId, validateDefinition } from '../model/tool-id.js';
@@ -18,6 +18,7 @@ import type { Backend, BackendResult, CallContext } from '../backends/types.js';
 import { LocalBackend, type LocalHandler } from '../backends/local.js';
 import { ProviderBackend, type ToolProvider } from '../backends/provider.js';
 import { resolveTemplates } from './templates.js';
+import { ATTR, EXECUTE_TOOL, ToolCallMetrics, defaultMeter, defaultTracer, toolType } from './telemetry.js';
 import type { CallEvent, ChainResult, ChainStep, Middleware, RunOptions, RunResult, StepResult, StreamEvent } from './types.js';
 
 /** Default per-call timeout when neither the call nor the runner sets one. */
@@ -47,8 +48,16 @@ export interface RunnerOptions {
   selectBackend?: BackendSelector;
   /** Wrap every call (logging, tracing, policies). Outermost first. */
   middleware?: Middleware[];
-  /** OpenTelemetry tracer; `trace.getTracer('toolexec')` by default (free without an SDK). */
+  /**
+   * OpenTelemetry tracer for the `execute_tool` span of every call (GenAI semantic conventions);
+   * default: the global tracer provider's, a no-op until an SDK registers one.
+   */
   tracer?: Tracer;
+  /**
+   * OpenTelemetry meter for `toolexec.tool_calls` and `gen_ai.execute_tool.duration`; default:
+   * the global meter provider's at construction (register the SDK before making the runner).
+   */
+  meter?: Meter;
 }
 
 /** A tool definition with its local implementation, as tool modules export them. */
@@ -90,6 +99,9 @@ class LazyCallContext implements CallContext {
   #abortedWith: unknown;
   tool?: Tool;
   onProgress?: CallContext['onProgress'];
+  /** The call's span and its parent context; the span's context is made only when a backend asks. */
+  span: Span | undefined;
+  parentContext: Context | undefined;
   constructor(
     readonly toolId: string,
     readonly descriptor: BackendDescriptor,
@@ -104,6 +116,10 @@ class LazyCallContext implements CallContext {
   abort(reason: unknown): void {
     this.#abortedWith = reason;
     this.#controller?.abort(reason);
+  }
+
+  get traceContext(): Context | undefined {
+    return this.span === undefined ? undefined : trace.setSpan(this.parentContext ?? context.active(), this.span);
   }
 }
 
@@ -131,6 +147,7 @@ export class Runner implements AsyncDisposable {
   readonly #selectBackend: BackendSelector | undefined;
   readonly #middleware: Middleware[];
   readonly #tracer: Tracer;
+  readonly #metrics: ToolCallMetrics;
   readonly #listeners = new Set<(event: CallEvent) => void>();
   readonly #inputCache = new WeakMap<Tool, CompiledValidator | null>();
   readonly #outputCache = new WeakMap<Tool, CompiledValidator | null>();
@@ -147,7 +164,8 @@ export class Runner implements AsyncDisposable {
     this.#defaultTimeoutMs = t;
     this.#selectBackend = options.selectBackend;
     this.#middleware = [...(options.middleware ?? [])];
-    this.#tracer = options.tracer ?? trace.getTracer('toolexec');
+    this.#tracer = options.tracer ?? defaultTracer();
+    this.#metrics = new ToolCallMetrics(options.meter ?? defaultMeter());
     this.local = new LocalBackend();
     this.use(this.local);
     for (const b of options.backends ?? []) this.use(b);
@@ -327,7 +345,8 @@ export class Runner implements AsyncDisposable {
    */
   async #observe(toolId: string, rawArgs: unknown, options: RunOptions): Promise<RunResult> {
     const listeners = this.#listeners;
-    const span: Span = this.#tracer.startSpan('toolexec.run', { attributes: { 'toolexec.tool_id': toolId } });
+    const parent = options.traceContext ?? context.active();
+    const span = this.#startSpan(toolId, 'run', parent);
     const t0 = performance.now();
     const startedAt = listeners.size ? Date.now() : 0;
     if (listeners.size) this.#emit({ phase: 'start', toolId, op: 'run', args: (rawArgs ?? NO_ARGS) as Record<string, unknown>, startedAt });
@@ -336,18 +355,15 @@ export class Runner implements AsyncDisposable {
       r = this.#resolve(toolId, 'run', options.visible);
       const args = this.#checkArgs(r, rawArgs, 'run', options.validateInput ?? this.#validateInput);
       const resolved = r;
-      const out = await this.#dispatch(r, options, (ctx) => resolved.backend.call(resolved.id, args, ctx));
+      const out = await this.#dispatch(r, options, (ctx) => resolved.backend.call(resolved.id, args, ctx), span, parent);
       this.#checkOutput(r, out, 'run');
       const result: RunResult = { toolId: r.id, backend: r.ref, structured: out.structured, content: out.content, durationMs: performance.now() - t0 };
-      if (span.isRecording()) span.setAttributes({ 'toolexec.backend': `${r.ref.kind}:${r.ref.name}` });
+      this.#endCall(span, toolId, r, undefined, result.durationMs);
       if (listeners.size) this.#emit({ phase: 'end', toolId, op: 'run', backend: r.ref, args, startedAt, durationMs: result.durationMs, ok: true, result });
       return result;
     } catch (e) {
       const err = this.#toToolError(e, toolId, 'run', r?.ref);
-      if (span.isRecording()) {
-        span.recordException(err);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: err.code });
-      }
+      this.#endCall(span, toolId, r, err, performance.now() - t0);
       if (listeners.size) this.#emit({ phase: 'end', toolId, op: 'run', ...(r ? { backend: r.ref } : {}), args: (rawArgs ?? NO_ARGS) as Record<string, unknown>, startedAt, durationMs: performance.now() - t0, ok: false, error: err });
       throw err;
     } finally {
@@ -355,11 +371,39 @@ export class Runner implements AsyncDisposable {
     }
   }
 
+  /** The `execute_tool` span of one call (GenAI semantic conventions; see `telemetry.ts`). */
+  #startSpan(toolId: string, op: 'run' | 'stream', parent: Context): Span {
+    return this.#tracer.startSpan(
+      `${EXECUTE_TOOL} ${toolId}`,
+      { kind: SpanKind.INTERNAL, attributes: { [ATTR.operation]: EXECUTE_TOOL, [ATTR.toolName]: toolId, [ATTR.toolId]: toolId, [ATTR.op]: op } },
+      parent,
+    );
+  }
+
+  /** What a call's span and metrics record once it ended (the span itself ends in `finally`). */
+  #endCall(span: Span, toolId: string, r: Resolved | undefined, err: ToolError | undefined, durationMs: number): void {
+    const type = r ? toolType(r.ref.kind) : undefined;
+    // Keyed by the index entry (one per registered tool); calls without one allocate.
+    this.#metrics.record(r?.id ?? toolId, type, err?.code, durationMs / 1000, r?.tool);
+    if (!span.isRecording()) return;
+    if (r) {
+      span.setAttribute(ATTR.backend, `${r.ref.kind}:${r.ref.name}`);
+      span.setAttribute(ATTR.toolType, type!);
+      const description = r.tool?.description;
+      if (description) span.setAttribute(ATTR.toolDescription, description.length > 500 ? `${description.slice(0, 500)}…` : description);
+    }
+    if (err) {
+      span.setAttribute(ATTR.errorType, err.code);
+      span.recordException(err);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err.code });
+    }
+  }
+
   /**
    * Runs `invoke` under the call's deadline and signal. The race matters: a backend that
    * ignores its signal must not hold the caller past the timeout.
    */
-  #dispatch<T>(r: Resolved, options: RunOptions, invoke: (ctx: CallContext) => Promise<T>): Promise<T> {
+  #dispatch<T>(r: Resolved, options: RunOptions, invoke: (ctx: CallContext) => Promise<T>, span?: Span, parent?: Context): Promise<T> {
     const timeoutMs = options.timeoutMs ?? this.#defaultTimeoutMs;
     if (!(timeoutMs > 0)) {
       return Promise.reject(new TypeError(`timeoutMs must be a positive number of milliseconds, got ${timeoutMs}`));
@@ -370,6 +414,8 @@ export class Runner implements AsyncDisposable {
       return Promise.reject(new ToolError('CANCELLED', `Call to ${r.id} was cancelled before it started`, { toolId: r.id, backend: backendRef, cause: external.reason }));
     }
     const ctx = new LazyCallContext(r.id, r.descriptor, timeoutMs);
+    ctx.span = span;
+    ctx.parentContext = parent;
     if (r.tool) ctx.tool = r.tool;
     if (options.onProgress) ctx.onProgress = options.onProgress;
     return new Promise<T>((resolve, reject) => {
@@ -503,7 +549,7 @@ export class Runner implements AsyncDisposable {
    *
    * A stream is a call like `run()`: it passes through every middleware (with `op: 'stream'`;
    * `next()` resolves with the final result once the stream has ended, and what the chain
-   * resolves with is the `done` event's data), has its own `toolexec.stream` span and emits
+   * resolves with is the `done` event's data), has its own `execute_tool` span and emits
    * the same call events. Progress and chunks reach the consumer while the stream runs.
    */
   async *runStream(toolId: string, args?: Record<string, unknown>, options: Omit<RunOptions, 'onProgress'> = {}): AsyncGenerator<StreamEvent, void, void> {
@@ -558,7 +604,8 @@ export class Runner implements AsyncDisposable {
    */
   async #observeStream(toolId: string, rawArgs: Record<string, unknown>, options: RunOptions, push: (event: StreamEvent) => void): Promise<RunResult> {
     const listeners = this.#listeners;
-    const span: Span = this.#tracer.startSpan('toolexec.stream', { attributes: { 'toolexec.tool_id': toolId } });
+    const parent = options.traceContext ?? context.active();
+    const span = this.#startSpan(toolId, 'stream', parent);
     const t0 = performance.now();
     const startedAt = Date.now();
     let r: Resolved | undefined;
@@ -566,7 +613,6 @@ export class Runner implements AsyncDisposable {
       r = this.#resolve(toolId, 'stream', options.visible);
       const resolved = r;
       const backendRef = r.ref;
-      if (span.isRecording()) span.setAttributes({ 'toolexec.backend': `${backendRef.kind}:${backendRef.name}` });
       const checked = this.#checkArgs(r, rawArgs, 'stream', options.validateInput ?? this.#validateInput);
       if (listeners.size) this.#emit({ phase: 'start', toolId, op: 'stream', backend: backendRef, args: checked, startedAt });
       let gen: AsyncGenerator<{ kind: 'progress' | 'chunk'; data: unknown }, BackendResult, void> | undefined;
@@ -586,7 +632,7 @@ export class Runner implements AsyncDisposable {
             step = await gen.next();
           }
           return step.done ? step.value : undefined;
-        });
+        }, span, parent);
       } catch (e) {
         // A deadline or cancellation leaves the generator suspended: end it.
         void gen?.return(undefined as never).catch(() => {});
@@ -595,14 +641,12 @@ export class Runner implements AsyncDisposable {
       if (!final) throw new ToolError('EXECUTION', `Stream of ${r.id} ended without a result`, { toolId: r.id, op: 'stream', backend: backendRef });
       this.#checkOutput(r, final, 'stream');
       const result: RunResult = { toolId: r.id, backend: backendRef, structured: final.structured, content: final.content, durationMs: performance.now() - t0 };
+      this.#endCall(span, toolId, r, undefined, result.durationMs);
       if (listeners.size) this.#emit({ phase: 'end', toolId, op: 'stream', backend: backendRef, args: checked, startedAt, durationMs: result.durationMs, ok: true, result });
       return result;
     } catch (e) {
       const err = this.#toToolError(e, toolId, 'stream', r?.ref);
-      if (span.isRecording()) {
-        span.recordException(err);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: err.code });
-      }
+      this.#endCall(span, toolId, r, err, performance.now() - t0);
       if (listeners.size) this.#emit({ phase: 'end', toolId, op: 'stream', ...(r ? { backend: r.ref } : {}), args: rawArgs, startedAt, durationMs: performance.now() - t0, ok: false, error: err });
       throw err;
     } finally {

@@ -1,3 +1,4 @@
+import type { Context } from '@opentelemetry/api';
 import type { ContentItem } from '../model/tool.js';
 import type { BackendKind } from '../model/backend.js';
 import type { ToolError } from '../model/errors.js';
@@ -25,6 +26,12 @@ export interface RunOptions {
    * runner's index (a policy view of the index hides its own).
    */
   visible?: (toolId: string) => boolean;
+  /**
+   * The OpenTelemetry context the call's `execute_tool` span is a child of (default: the active
+   * context). The executor passes its execution's, so every call of a script is a child of it
+   * whatever context manager is (or is not) registered.
+   */
+  traceContext?: Context;
 }
 
 export interface ChainStep {

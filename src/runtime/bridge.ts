@@ -10,12 +10,22 @@
  *                 {"id":4,"op":"input"}
  *                 {"id":5,"op":"timer","ms":100}          (answered {"id":5,"ok":true,"value":null} after ms)
  *                 {"op":"untimer","id":5}                 (clears timer 5; no reply)
+ *                 {"id":5,"op":"fetch","url":"https://…","method":"GET","headers":[["accept","text/plain"]],
+ *                  "body":"…","bodyEncoding":"text"|"base64","redirect":"follow"}   (egress only)
+ *                 {"op":"abort","target":5}                               (no reply: stop request 5)
  *                 {"op":"log","level":"info","message":"..."}            (no reply)
  *                 {"op":"notes","unawaited":[1],"timeouts":0,"nonFinite":"value.x is NaN"}  (once, before done)
  *                 {"op":"done","ok":true,"value":<json>}                  (once, at the end)
  *                 {"op":"done","ok":false,"error":{"code","name","message","stack","callId"}}
+ *                 {"op":"idle","n":3}                                     (answers a probe)
  *   host  → guest {"id":1,"ok":true,"value":{"sum":5}}
  *                 {"id":1,"ok":false,"error":{"code":"INPUT_VALIDATION","message":"…"}}
+ *                 {"probe":3}            (durable executions: "tell me when you are idle")
+ *
+ * In a durable execution every reply also carries `"t": <epoch ms>`, the time of its delivery,
+ * which is the guest's clock (see src/code/journal.ts). A probe is answered by the prelude from
+ * inside its receive function, which every runtime calls only when the guest has run all it
+ * could: so `idle` means every request caused by the replies sent before the probe has arrived.
  */
 
 /** A guest → host message, as the host accepts it (shapes checked, fields still untrusted). */
@@ -27,7 +37,10 @@ export type GuestMessage =
   | { op: 'timer'; id: number; ms: number }
   | { op: 'untimer'; id: number }
   | { op: 'notes'; unawaited: number[]; timeouts: number; nonFinite?: string }
+  | { op: 'fetch'; id: number; request: Record<string, unknown> }
+  | { op: 'abort'; target: number }
   | { op: 'log'; level: unknown; message: unknown }
+  | { op: 'idle'; n: number }
   | { op: 'done'; ok: true; value: unknown; hasValue: boolean; depth: number }
   | { op: 'done'; ok: false; error: Record<string, unknown> };
 
@@ -56,7 +69,7 @@ export type HostReply = { id: number; ok: true; value: unknown } | { id: number;
  */
 export const MAX_VALUE_DEPTH = 128;
 
-const REQUEST_OPS = new Set(['run', 'search', 'describe', 'input', 'timer']);
+const REQUEST_OPS = new Set(['run', 'search', 'describe', 'input', 'timer', 'fetch']);
 
 /**
  * The nesting depth of the JSON text (arrays and objects), scanning once and stopping as soon as
@@ -115,11 +128,15 @@ export function parseGuestMessage(text: string): GuestMessage | BridgeViolation 
       case 'timer':
         if (typeof msg.ms !== 'number' || !Number.isFinite(msg.ms)) return { violation: 'a timer request without a finite ms' };
         return { op, id, ms: msg.ms };
+      case 'fetch':
+        // Fields are checked by the host's egress code, which knows what a request may hold.
+        return { op, id, request: msg };
       default:
         return { op: 'input', id };
     }
   }
   if (op === 'log') return { op, level: msg.level, message: msg.message };
+  if (op === 'idle') return typeof msg.n === 'number' && Number.isSafeInteger(msg.n) ? { op, n: msg.n } : { violation: 'an idle message without a probe number' };
   if (op === 'untimer') {
     const id = msg.id;
     if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0) return { violation: 'an untimer message without a valid id' };
@@ -130,6 +147,11 @@ export function parseGuestMessage(text: string): GuestMessage | BridgeViolation 
     const out: GuestMessage = { op, unawaited: ids, timeouts: typeof msg.timeouts === 'number' && Number.isSafeInteger(msg.timeouts) && msg.timeouts > 0 ? msg.timeouts : 0 };
     if (typeof msg.nonFinite === 'string') out.nonFinite = msg.nonFinite.slice(0, 400);
     return out;
+  }
+  if (op === 'abort') {
+    const target = msg.target;
+    if (typeof target !== 'number' || !Number.isSafeInteger(target) || target <= 0) return { violation: 'an abort without a valid target id' };
+    return { op, target };
   }
   if (op === 'done') {
     if (msg.ok === true) {

@@ -5,6 +5,7 @@
  */
 import type { PoolOptions } from './types.js';
 import { POOL_OPTION_NAMES } from './supervisor.js';
+import { closestName } from '../model/did-you-mean.js';
 
 /** Names earlier versions used, and what they are called now. */
 const RENAMED: Record<string, string> = {
@@ -14,21 +15,6 @@ const RENAMED: Record<string, string> = {
   maxExecutionsPerProcess: 'maxJobsPerWorker',
   pool: 'minIdle and maxWorkers (pool.size and pool.maxSize)',
 };
-
-/** Edit distance, for did-you-mean hints on short option names. */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
-}
 
 /** Throws a `TypeError` naming every unknown option of runtime `name`, with what was meant. */
 export function checkRuntimeOptions(name: string, options: Record<string, unknown>, own: readonly string[]): void {
@@ -42,8 +28,8 @@ export function checkRuntimeOptions(name: string, options: Record<string, unknow
       problems.push(`"${key}" is now ${renamed}`);
       continue;
     }
-    const near = known.map((k) => [k, distance(key, k)] as const).sort((x, y) => x[1] - y[1])[0];
-    problems.push(near && near[1] <= Math.max(2, Math.floor(key.length / 3)) ? `unknown option "${key}" (did you mean "${near[0]}"?)` : `unknown option "${key}"`);
+    const near = closestName(key, known);
+    problems.push(near ? `unknown option "${key}" (did you mean "${near}"?)` : `unknown option "${key}"`);
   }
   if (problems.length > 0) throw new TypeError(`${name} runtime: ${problems.join('; ')}. Known options: ${known.join(', ')}`);
 }

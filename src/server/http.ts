@@ -4,7 +4,12 @@
  *   1. Host: the hostname must be one this server answers to (loopback names by default), so
  *      a DNS-rebound page cannot reach a local server through a name it controls;
  *   2. Origin: when a browser sends one, its hostname must be allowed too;
- *   3. bearer token: when one is configured, `Authorization: Bearer <token>` (else 401).
+ *   3. bearer token: when tokens are configured, `Authorization: Bearer <token>` with one of them (else 401).
+ *
+ * Each token is a principal (`token:<hash>`, see principal.ts): durable executions started with
+ * one token are invisible to every other. Without tokens, a stateful session is its own principal
+ * and stateless requests are all `anonymous`. A stateful session stays with the token that opened
+ * it: a request on it with another token is told the session does not exist.
  *
  * Two modes:
  * - stateful (default): one session (SDK transport + `Server`) per client, found again by its
@@ -24,6 +29,7 @@ import type { AddressInfo } from 'node:net';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { ToolexecServer } from './toolexec-server.js';
+import { ANONYMOUS_PRINCIPAL, sessionPrincipal, tokenPrincipal } from './principal.js';
 
 /** Address bound when none is given: loopback only. */
 export const DEFAULT_HTTP_HOST = '127.0.0.1';
@@ -58,6 +64,8 @@ export interface HttpServeOptions {
   host?: string;
   /** Require `Authorization: Bearer <token>` on every request. */
   token?: string;
+  /** More accepted bearer tokens, each its own principal (clients that must not see each other's executions). */
+  tokens?: string[];
   /**
    * Hostnames (no port) accepted in `Host` and `Origin` headers. Default: the loopback names,
    * plus `host` when it is not a wildcard address.
@@ -166,6 +174,8 @@ interface SessionRecord {
   lastSeen: number;
   /** Made a request other than initialize. */
   used: boolean;
+  /** The principal of the token that opened it (undefined without tokens). */
+  tokenPrincipal: string | undefined;
 }
 
 /** Starts the HTTP endpoint for `server`; resolves once it listens (a port in use rejects with `code: 'EADDRINUSE'` and a one-line message). */
@@ -179,7 +189,8 @@ export async function serveHttp(server: ToolexecServer, options: HttpServeOption
     (options.allowedHosts ?? [...LOOPBACK_NAMES, ...(wildcard ? [] : [hostnameOf(host.includes(':') && !host.startsWith('[') ? `[${host}]` : host) ?? host])]).map((h) => h.toLowerCase()),
   );
   const allowedOrigins = new Set(options.allowedOrigins ?? []);
-  const tokenDigest = options.token !== undefined ? digest(options.token) : undefined;
+  const tokenList = [...(options.token !== undefined ? [options.token] : []), ...(options.tokens ?? [])];
+  const tokenDigests = tokenList.map((t) => ({ digest: digest(t), principal: tokenPrincipal(t) }));
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
   const maxPerClient = options.maxSessionsPerClient ?? DEFAULT_MAX_SESSIONS_PER_CLIENT;
@@ -205,12 +216,13 @@ export async function serveHttp(server: ToolexecServer, options: HttpServeOption
     };
   };
 
-  const check = (req: IncomingMessage, res: ServerResponse): boolean => {
+  /** The principal of the request's token; `null` when the server takes no tokens; `false` when refused (answered). */
+  const check = (req: IncomingMessage, res: ServerResponse): string | null | false => {
     const hostHeader = req.headers.host;
     const hostname = hostHeader ? hostnameOf(hostHeader)?.toLowerCase() : undefined;
     if (!hostname || !allowedHosts.has(hostname)) {
       sendJson(res, 403, `Forbidden: Host ${JSON.stringify(hostHeader ?? '')} is not allowed`);
-      return false;
+      return false as const;
     }
     const origin = req.headers.origin;
     if (origin !== undefined && !allowedOrigins.has(origin)) {
@@ -226,16 +238,23 @@ export async function serveHttp(server: ToolexecServer, options: HttpServeOption
         return false;
       }
     }
-    if (tokenDigest) {
+    if (tokenDigests.length > 0) {
       const auth = req.headers.authorization ?? '';
       const m = /^Bearer\s+(.+)$/i.exec(auth);
-      // Compare digests: equal length whatever was sent, and constant time.
-      if (!m || !timingSafeEqual(digest(m[1]!.trim()), tokenDigest)) {
+      // Compare digests: equal length whatever was sent, and constant time; every token is
+      // compared, so the time says nothing about which one matched.
+      let principal: string | undefined;
+      if (m) {
+        const sent = digest(m[1]!.trim());
+        for (const t of tokenDigests) if (timingSafeEqual(sent, t.digest)) principal ??= t.principal;
+      }
+      if (!principal) {
         sendJson(res, 401, m ? 'Unauthorized: invalid bearer token' : 'Unauthorized: a bearer token is required', { 'www-authenticate': 'Bearer' });
         return false;
       }
+      return principal;
     }
-    return true;
+    return null;
   };
 
   const readJson = async (req: IncomingMessage, res: ServerResponse): Promise<{ body: unknown } | undefined> => {
@@ -257,7 +276,7 @@ export async function serveHttp(server: ToolexecServer, options: HttpServeOption
     }
   };
 
-  const handleStateless = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const handleStateless = async (req: IncomingMessage, res: ServerResponse, principal: string | null): Promise<void> => {
     if (req.method !== 'POST') {
       // No standalone stream (GET) and no session to end (DELETE): both are answered the way
       // the SDK client expects from a server without them.
@@ -298,7 +317,7 @@ export async function serveHttp(server: ToolexecServer, options: HttpServeOption
       const parsed = await readJson(req, res);
       if (!parsed) return;
       // One client's one-request sessions share one execution allowance.
-      session = await server.connect(transport, { admissionKey: `client ${client}`, listChanged: false });
+      session = await server.connect(transport, { admissionKey: `client ${client}`, listChanged: false, tasks: false, principal: principal ?? ANONYMOUS_PRINCIPAL });
       await transport.handleRequest(req, res, parsed.body);
     } catch (e) {
       finish();
@@ -306,7 +325,7 @@ export async function serveHttp(server: ToolexecServer, options: HttpServeOption
     }
   };
 
-  const handleStateful = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const handleStateful = async (req: IncomingMessage, res: ServerResponse, principal: string | null): Promise<void> => {
     const sessionHeader = req.headers['mcp-session-id'];
     const sessionId = Array.isArray(sessionHeader) ? sessionHeader[0] : sessionHeader;
     let body: unknown;
@@ -315,7 +334,9 @@ export async function serveHttp(server: ToolexecServer, options: HttpServeOption
       if (!parsed) return;
       body = parsed.body;
     }
-    const record = sessionId !== undefined ? sessions.get(sessionId) : undefined;
+    let record = sessionId !== undefined ? sessions.get(sessionId) : undefined;
+    // Another token's session does not exist for this one.
+    if (record && record.tokenPrincipal !== (principal ?? undefined)) record = undefined;
     if (sessionId !== undefined && !record) {
       sendJson(res, 404, 'Session not found: start a new session with an initialize request');
       return;
@@ -344,7 +365,7 @@ export async function serveHttp(server: ToolexecServer, options: HttpServeOption
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
         const now = Date.now();
-        sessions.set(id, { transport: created, client, createdAt: now, lastSeen: now, used: false });
+        sessions.set(id, { transport: created, client, createdAt: now, lastSeen: now, used: false, tokenPrincipal: principal ?? undefined });
       },
     });
     created.onclose = () => {
@@ -353,7 +374,7 @@ export async function serveHttp(server: ToolexecServer, options: HttpServeOption
     };
     pending++;
     try {
-      await server.connect(created);
+      await server.connect(created, { principal: () => principal ?? (created.sessionId ? sessionPrincipal(created.sessionId) : ANONYMOUS_PRINCIPAL) });
       await created.handleRequest(req, res, body);
     } finally {
       pending--;
@@ -367,12 +388,13 @@ export async function serveHttp(server: ToolexecServer, options: HttpServeOption
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0];
-    if (!check(req, res)) return;
+    const principal = check(req, res);
+    if (principal === false) return;
     if (path !== MCP_HTTP_PATH) {
       sendJson(res, 404, `Not found: the MCP endpoint is ${MCP_HTTP_PATH}`);
       return;
     }
-    await (stateless ? handleStateless(req, res) : handleStateful(req, res));
+    await (stateless ? handleStateless(req, res, principal) : handleStateful(req, res, principal));
   };
 
   const http: HttpServer = createServer((req, res) => {

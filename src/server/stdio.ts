@@ -4,6 +4,7 @@
  * SDK client's read buffer is ever written: results are capped to `STDIO_MAX_MESSAGE_BYTES`.
  */
 import { STDIO_MAX_MESSAGE_BYTES, type ToolexecServer } from './toolexec-server.js';
+import { osUserPrincipal } from './principal.js';
 
 export interface StdioServeHandle extends AsyncDisposable {
   /** Settles when the client closes the connection (stdin ends) or `close()` is called. */
@@ -15,13 +16,15 @@ export interface StdioServeHandle extends AsyncDisposable {
 export async function serveStdio(
   server: ToolexecServer,
   streams: { stdin?: NodeJS.ReadableStream; stdout?: NodeJS.WritableStream } = {},
+  /** Whose durable executions the session's are (default: the OS user, who approves them with `toolexec approvals`). */
+  principal: string = osUserPrincipal(),
 ): Promise<StdioServeHandle> {
   const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
   const stdin = (streams.stdin ?? process.stdin) as NodeJS.ReadStream;
   const transport = new StdioServerTransport(stdin, (streams.stdout ?? process.stdout) as NodeJS.WriteStream);
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
-  const session = await server.connect(transport, { maxMessageBytes: STDIO_MAX_MESSAGE_BYTES });
+  const session = await server.connect(transport, { maxMessageBytes: STDIO_MAX_MESSAGE_BYTES, principal });
   const previous = session.onclose;
   session.onclose = () => {
     previous?.();

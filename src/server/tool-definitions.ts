@@ -7,7 +7,9 @@ import type { JsonSchema } from '../model/json.js';
 import { MAX_NAME_LENGTH, MAX_NAMESPACE_LENGTH, MAX_VERSION_LENGTH } from '../model/tool-id.js';
 import { MAX_QUERY_CHARS } from '../index/query.js';
 
-export const SERVER_TOOL_NAMES = ['search_tools', 'list_namespaces', 'describe_tool', 'run_tool', 'run_chain', 'execute_code'] as const;
+export const SERVER_TOOL_NAMES = ['search_tools', 'list_namespaces', 'describe_tool', 'run_tool', 'run_chain', 'execute_code', 'resume_execution', 'list_executions', 'get_execution'] as const;
+/** The tools of durable executions: listed only by a server whose executions can suspend. */
+export const DURABLE_TOOL_NAMES = ['resume_execution', 'list_executions', 'get_execution'] as const;
 export type ServerToolName = (typeof SERVER_TOOL_NAMES)[number];
 
 /** Longest script `execute_code` accepts (characters). */
@@ -64,8 +66,20 @@ export const EXECUTE_CODE_DESCRIPTION = [
   '(line, column, message each) before any tool runs.',
 ].join(' ');
 
+const executionIdSchema: JsonSchema = { type: 'string', minLength: 1, maxLength: 64, description: 'The executionId a suspended execute_code result gave.' };
+
+/** What `execute_code`'s description adds when executions can suspend. */
+export const DURABLE_DESCRIPTION =
+  'Some tool calls need the user\'s approval: such a call pauses the script, and the result has status "suspended", an executionId and the pending calls. ' +
+  'You cannot approve them: ask the user, then call resume_execution, which continues the script where it stopped (never run it again).';
+
 /** Builds the definitions; `executeDescription` is the full (generated) description of `execute_code`. */
-export function serverToolDefinitions(executeDescription: string): ServerToolDefinition[] {
+export function serverToolDefinitions(executeDescription: string, options: { durable?: boolean } = {}): ServerToolDefinition[] {
+  const all = allDefinitions(executeDescription);
+  return options.durable ? all : all.filter((d) => !(DURABLE_TOOL_NAMES as readonly string[]).includes(d.name));
+}
+
+function allDefinitions(executeDescription: string): ServerToolDefinition[] {
   return [
     {
       name: 'search_tools',
@@ -241,6 +255,13 @@ export function serverToolDefinitions(executeDescription: string): ServerToolDef
         type: 'object',
         properties: {
           ok: { type: 'boolean' },
+          status: { enum: ['completed', 'failed', 'suspended'], description: 'Durable executions: "suspended" when calls wait for the user\'s approval (see pending).' },
+          executionId: { type: 'string', description: 'Durable executions: what resume_execution and get_execution take.' },
+          pending: {
+            type: 'array',
+            description: 'With status "suspended": the calls that wait for a decision.',
+            items: { type: 'object', properties: { callId: { type: 'string' }, toolId: { type: 'string' }, args: {}, title: { type: 'string' } }, required: ['callId', 'toolId'] },
+          },
           value: {},
           error: {
             type: 'object',
@@ -297,6 +318,38 @@ export function serverToolDefinitions(executeDescription: string): ServerToolDef
         required: ['ok', 'logs', 'toolCalls', 'stats'],
       },
       annotations: { openWorldHint: true },
+    },
+    {
+      name: 'resume_execution',
+      title: 'Resume a suspended execution',
+      description:
+        'Continue a script that execute_code suspended, once the user has decided its pending calls. You cannot decide them: ' +
+        'when no decision is recorded, this asks the user (when the client can) or returns the calls still waiting and runs nothing. ' +
+        'The script continues where it stopped (approved calls run, denied ones throw APPROVAL_DENIED inside it); it may suspend again. ' +
+        'The result has the same shape as execute_code\'s.',
+      inputSchema: { type: 'object', additionalProperties: false, properties: { executionId: executionIdSchema }, required: ['executionId'] },
+      annotations: { openWorldHint: true },
+    },
+    {
+      name: 'list_executions',
+      title: 'List your executions',
+      description: 'Your durable executions (newest first): suspended ones wait for decisions; completed ones keep their result until they expire.',
+      inputSchema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          status: { enum: ['running', 'suspended', 'completed', 'failed'], description: 'Only executions with this status.' },
+          cursor: { type: 'string', maxLength: MAX_CURSOR_CHARS, description: 'nextCursor of the previous page.' },
+        },
+      },
+      annotations: { readOnlyHint: true },
+    },
+    {
+      name: 'get_execution',
+      title: 'Get an execution',
+      description: 'One of your durable executions: its status, the pending calls and their decisions, and its result (so far).',
+      inputSchema: { type: 'object', additionalProperties: false, properties: { executionId: executionIdSchema }, required: ['executionId'] },
+      annotations: { readOnlyHint: true },
     },
   ];
 }

@@ -11,6 +11,7 @@
  * server-side ceilings, and no result leaves larger than the session's transport can carry.
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { InMemoryTaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/stores/in-memory.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   CallToolRequestSchema,
@@ -32,7 +33,13 @@ import type { ConfigLimitKey, ConfigLimits } from '../config/load-config.js';
 import { AdmissionQueue, type AdmissionOptions, type AdmissionRefusal } from './admission.js';
 import { createRedactor, type Redactor } from './redact.js';
 import { declarationsWithinBudget, generateTypes } from '../code/typegen.js';
-import { EXECUTE_CODE_DESCRIPTION, SERVER_TOOL_NAMES, serverToolDefinitions, type ServerToolDefinition, type ServerToolName } from './tool-definitions.js';
+import { context, propagation, type Context } from '@opentelemetry/api';
+import { describeEgress } from '../code/egress-policy.js';
+import { DURABLE_DESCRIPTION, DURABLE_TOOL_NAMES, EXECUTE_CODE_DESCRIPTION, SERVER_TOOL_NAMES, serverToolDefinitions, type ServerToolDefinition, type ServerToolName } from './tool-definitions.js';
+import { elicitationApprover, executionView, suspendedText, supportsElicitation, undecidedText } from './executions.js';
+import { ANONYMOUS_PRINCIPAL } from './principal.js';
+import { StoreError } from '../store/errors.js';
+import type { ExecutionStatus } from '../store/types.js';
 import { suggestionQuery } from '../index/query.js';
 
 /** Default size of `execute_code`'s description, in characters (about 8,000 tokens). */
@@ -126,6 +133,18 @@ export interface SessionOptions {
    * live for one request and have no stream to carry it.
    */
   listChanged?: boolean;
+  /**
+   * Who the session's durable executions belong to (see `src/server/principal.ts`): a bearer
+   * token's principal, the session's, the OS user's for stdio. A function is read when an
+   * execution starts (an HTTP session's ID exists only after initialize). Default `anonymous`.
+   */
+  principal?: string | (() => string);
+  /**
+   * Whether the session offers MCP tasks (a tool call answered at once with a task the client
+   * polls for the result). Default true; stateless sessions cannot (a task lives in the process
+   * that created it, and the next request may reach another replica).
+   */
+  tasks?: boolean;
 }
 
 export interface ToolexecServerOptions {
@@ -156,15 +175,56 @@ export interface ToolexecServerOptions {
   callArgs?: boolean;
   /** Applied to arguments before they reach `onCall` (default `createRedactor()`: credential-like keys hidden). */
   redact?: Redactor;
+  /**
+   * Offer the durable-execution tools (`resume_execution`, `list_executions`, `get_execution`) and
+   * say in `execute_code`'s description that scripts may suspend. Default: whether the config has
+   * an approval policy (`approve`, `approveDestructive`).
+   */
+  durable?: boolean;
+  /** Ask the user through MCP elicitation when a call needs approval and the client supports it (default true). */
+  elicitation?: boolean;
+  /** Offer MCP tasks where the session can (default true); see `SessionOptions.tasks`. */
+  tasks?: boolean;
+}
+
+/** Most MCP tasks the server keeps at once (running and finished, until their TTL), and the longest TTL. */
+export const MAX_TASKS = 1000;
+export const MAX_TASK_TTL_MS = 60 * 60_000;
+
+/**
+ * The SDK's in-memory task store, bounded (at most `MAX_TASKS` live, TTLs capped) and wired to
+ * the executions it runs: a task the client cancels aborts its execution.
+ */
+class ExecutionTaskStore extends InMemoryTaskStore {
+  readonly controllers = new Map<string, AbortController>();
+  live = 0;
+  override async createTask(...args: Parameters<InMemoryTaskStore['createTask']>): ReturnType<InMemoryTaskStore['createTask']> {
+    if (this.live >= MAX_TASKS) throw new Error(`This server holds ${MAX_TASKS} tasks already; wait for some to finish, or call without a task`);
+    const [params, ...rest] = args;
+    const ttl = Math.min(params.ttl ?? MAX_TASK_TTL_MS, MAX_TASK_TTL_MS);
+    const task = await super.createTask({ ...params, ttl }, ...rest);
+    this.live++;
+    const timer = setTimeout(() => this.live--, ttl + 1000);
+    timer.unref?.();
+    return task;
+  }
+  override async updateTaskStatus(...args: Parameters<InMemoryTaskStore['updateTaskStatus']>): ReturnType<InMemoryTaskStore['updateTaskStatus']> {
+    await super.updateTaskStatus(...args);
+    if (args[1] === 'cancelled') this.controllers.get(args[0])?.abort(new Error('the client cancelled the task'));
+  }
 }
 
 interface SessionContext {
   label: string;
   admissionKey: string;
   maxResultBytes: number;
+  principal: () => string;
+  server: Server;
+  tasks: boolean;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+type Progress = { send(progress: number, message?: string, total?: number): void; settled(): Promise<void> };
 
 const INSTRUCTIONS =
   'toolexec gives access to many tools through a few. Find tools with search_tools or list_namespaces, read one with describe_tool, ' +
@@ -242,6 +302,10 @@ export class ToolexecServer implements AsyncDisposable {
   #closed = false;
   #sessionCounter = 0;
   #defaultTimeoutMs: Promise<number> | undefined;
+  readonly #durable: boolean;
+  readonly #taskStore = new ExecutionTaskStore();
+  /** Extras of calls running as tasks: their requests are answered already, so nothing can be asked of the user. */
+  readonly #taskExtras = new WeakSet<object>();
 
   constructor(engine: Engine, options: ToolexecServerOptions = {}) {
     this.engine = engine;
@@ -256,7 +320,8 @@ export class ToolexecServer implements AsyncDisposable {
     const maxResult = options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
     if (!Number.isInteger(maxResult) || maxResult < 1024) throw new TypeError(`maxResultBytes must be an integer of at least 1024, got ${JSON.stringify(maxResult)}`);
     this.#maxResultBytes = maxResult;
-    this.#definitions = serverToolDefinitions(this.#executeDescription);
+    this.#durable = options.durable ?? (engine.config.approve.length > 0 || engine.config.approveDestructive === true);
+    this.#definitions = serverToolDefinitions(this.#executeDescription, { durable: this.#durable });
     for (const d of this.#definitions) this.#validators.set(d.name, defaultValidator.compile(d.inputSchema));
     this.#offChange = engine.onToolsChanged(() => {
       void this.refresh();
@@ -303,7 +368,7 @@ export class ToolexecServer implements AsyncDisposable {
       }
       if (description === this.#executeDescription) return false;
       this.#executeDescription = description;
-      this.#definitions = serverToolDefinitions(description);
+      this.#definitions = serverToolDefinitions(description, { durable: this.#durable });
       for (const s of this.#sessions) {
         s.sendToolListChanged().catch(() => {
           // a session whose transport is gone; it is removed on close
@@ -316,8 +381,11 @@ export class ToolexecServer implements AsyncDisposable {
 
   async #buildExecuteDescription(): Promise<string> {
     const budget = this.#options.descriptionBudget ?? this.engine.config.serve?.descriptionBudget ?? DEFAULT_DESCRIPTION_BUDGET;
-    if (this.engine.index.list().length === 0) return `${EXECUTE_CODE_DESCRIPTION}\n\nNo tools are available right now.`;
-    const head = `${EXECUTE_CODE_DESCRIPTION}\n\nThe tools, as the script sees them (TypeScript declarations):\n\`\`\`ts\n`;
+    const egress = this.engine.config.egress;
+    const base = this.#durable ? `${EXECUTE_CODE_DESCRIPTION} ${DURABLE_DESCRIPTION}` : EXECUTE_CODE_DESCRIPTION;
+    const fixed = egress ? `${base}\n\n${describeEgress(egress)}` : base;
+    if (this.engine.index.list().length === 0) return `${fixed}\n\nNo tools are available right now.`;
+    const head = `${fixed}\n\nThe tools, as the script sees them (TypeScript declarations):\n\`\`\`ts\n`;
     const tail = '\n```';
     const { text } = declarationsWithinBudget(this.engine.index, Math.max(1, budget - head.length - tail.length));
     return `${head}${text.trim()}${tail}`;
@@ -328,17 +396,30 @@ export class ToolexecServer implements AsyncDisposable {
     if (this.#closed) throw new Error('The toolexec server has been closed');
     const label = `s${++this.#sessionCounter}`;
     const listChanged = options.listChanged ?? true;
+    const tasks = this.#options.tasks !== false && options.tasks !== false;
+    const server = new Server(
+      { name: this.#options.name ?? 'toolexec', version: this.#options.version ?? PACKAGE_VERSION },
+      tasks
+        ? { capabilities: { tools: { listChanged }, tasks: { requests: { tools: { call: {} } }, list: {}, cancel: {} } }, instructions: INSTRUCTIONS, taskStore: this.#taskStore }
+        : { capabilities: { tools: { listChanged } }, instructions: INSTRUCTIONS },
+    );
+    const principal = options.principal;
     const ctx: SessionContext = {
       label,
       admissionKey: options.admissionKey ?? label,
       maxResultBytes: Math.min(this.#maxResultBytes, options.maxMessageBytes ?? Infinity),
+      principal: typeof principal === 'function' ? principal : () => principal ?? ANONYMOUS_PRINCIPAL,
+      server,
+      tasks,
     };
-    const server = new Server(
-      { name: this.#options.name ?? 'toolexec', version: this.#options.version ?? PACKAGE_VERSION },
-      { capabilities: { tools: { listChanged } }, instructions: INSTRUCTIONS },
-    );
-    server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: this.#definitions.map((d) => ({ ...d })) }));
-    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => this.#call(request.params.name, request.params.arguments, extra, ctx));
+    server.setRequestHandler(ListToolsRequestSchema, async () => ({
+      // Long scripts may run as tasks, where the session offers them.
+      tools: this.#definitions.map((d) => (tasks && (d.name === 'execute_code' || d.name === 'resume_execution') ? { ...d, execution: { taskSupport: 'optional' as const } } : { ...d })),
+    }));
+    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+      if (request.params.task && extra.taskStore) return this.#callAsTask(request.params.name, request.params.arguments, extra, ctx);
+      return this.#call(request.params.name, request.params.arguments, extra, ctx);
+    });
     server.onclose = () => {
       this.#sessions.delete(server);
     };
@@ -389,12 +470,36 @@ export class ToolexecServer implements AsyncDisposable {
     return { args: this.#redact(value) };
   }
 
+  /**
+   * A tool call the client asked to run as a task: the task is created and returned at once, the
+   * call runs on (progress still goes out), and its result is stored for `tasks/result`. A task
+   * the client cancels aborts the call. Nothing can be asked of the user meanwhile (the request
+   * is answered): an execution that needs approval suspends, as its result says.
+   */
+  async #callAsTask(name: string, rawArgs: Record<string, unknown> | undefined, extra: Extra, ctx: SessionContext) {
+    const store = extra.taskStore!;
+    const { task } = { task: await store.createTask({ ...(extra.taskRequestedTtl !== undefined && extra.taskRequestedTtl !== null ? { ttl: extra.taskRequestedTtl } : {}) }) };
+    const ac = new AbortController();
+    this.#taskStore.controllers.set(task.taskId, ac);
+    // The request is answered with the task: progress goes out on the session's own stream.
+    const taskExtra: Extra = { ...extra, signal: ac.signal, sendNotification: (n) => ctx.server.notification(n) };
+    this.#taskExtras.add(taskExtra);
+    void this.#call(name, rawArgs, taskExtra, ctx)
+      .then(
+        (result) => store.storeTaskResult(task.taskId, result.isError ? 'failed' : 'completed', result),
+        (e: unknown) => store.storeTaskResult(task.taskId, 'failed', errorResult('EXECUTION', (e as Error)?.message ?? String(e))),
+      )
+      .catch((e: unknown) => this.#options.onError?.(e))
+      .finally(() => this.#taskStore.controllers.delete(task.taskId));
+    return { task };
+  }
+
   async #call(name: string, rawArgs: Record<string, unknown> | undefined, extra: Extra, ctx: SessionContext): Promise<CallToolResult> {
     const t0 = performance.now();
     const report: { target?: string; queuedMs?: number; toolCalls?: number } = {};
     let result: CallToolResult;
-    if (!(SERVER_TOOL_NAMES as readonly string[]).includes(name)) {
-      result = errorResult('TOOL_NOT_FOUND', `This server has no tool ${JSON.stringify(cut(name, 200))}; its tools are ${SERVER_TOOL_NAMES.join(', ')}`);
+    if (!(SERVER_TOOL_NAMES as readonly string[]).includes(name) || (!this.#durable && (DURABLE_TOOL_NAMES as readonly string[]).includes(name))) {
+      result = errorResult('TOOL_NOT_FOUND', `This server has no tool ${JSON.stringify(cut(name, 200))}; its tools are ${this.#definitions.map((d) => d.name).join(', ')}`);
     } else {
       result = this.#finish(await this.#dispatch(name as ServerToolName, rawArgs ?? {}, extra, ctx, report), extra, ctx, name as ServerToolName);
     }
@@ -433,6 +538,12 @@ export class ToolexecServer implements AsyncDisposable {
           return await this.#runChain(args, extra);
         case 'execute_code':
           return await this.#executeCode(args, extra, ctx, report);
+        case 'resume_execution':
+          return await this.#resumeExecution(args, extra, ctx, report);
+        case 'list_executions':
+          return await this.#listExecutions(args, ctx);
+        case 'get_execution':
+          return await this.#getExecution(args, ctx);
       }
     } catch (e) {
       if (e instanceof UnserializableError) return errorResult('NOT_SERIALIZABLE', e.message);
@@ -592,8 +703,10 @@ export class ToolexecServer implements AsyncDisposable {
     const toolId = args.toolId as string;
     const progress = this.#progress(extra);
     try {
+      const traceContext = traceContextOf(extra._meta);
       const result = await this.engine.runner.run(toolId, (args.args as Record<string, unknown> | undefined) ?? {}, {
         signal: extra.signal,
+        ...(traceContext ? { traceContext } : {}),
         ...(args.timeoutMs !== undefined ? { timeoutMs: this.#toolTimeout(args.timeoutMs as number) } : {}),
         ...(progress ? { onProgress: (p) => progress.send(p.progress, p.message, p.total) } : {}),
       });
@@ -673,32 +786,18 @@ export class ToolexecServer implements AsyncDisposable {
     const queuedMs = Math.round(ticket.waitedMs);
     report.queuedMs = queuedMs;
     const progress = this.#progress(extra);
-    const onCall = this.#options.onCall;
     let result: ExecuteResult;
     try {
+      const traceContext = traceContextOf(extra._meta);
       result = await this.engine.execute(args.script as string, {
         ...(args.runtime !== undefined ? { runtime: args.runtime as string } : {}),
+        ...(traceContext ? { traceContext } : {}),
         // The time spent queued is spent: the script gets what is left of its budget.
         limits: { ...limits, timeoutMs: Math.max(1, Math.floor(budget - ticket.waitedMs)) },
         ...(args.typecheck === true ? { typecheck: true } : {}),
         signal: extra.signal,
-        ...(progress || onCall
-          ? {
-              onToolCall: (call: ToolCallRecord, count: number) => {
-                progress?.send(count, `${cut(call.toolId, 200)} ${call.ok ? 'ok' : `failed${call.error ? `: ${call.error.code}` : ''}`}`);
-                if (onCall) {
-                  this.#emit({
-                    session: ctx.label,
-                    tool: cut(call.toolId, 200),
-                    parent: 'execute_code',
-                    durationMs: call.durationMs,
-                    outcome: call.ok ? 'ok' : (call.error?.code ?? 'ERROR'),
-                    ...this.#argsFor(call.args),
-                  });
-                }
-              },
-            }
-          : {}),
+        principal: ctx.principal(),
+        ...this.#liveOptions(extra, ctx, progress),
       });
     } catch (e) {
       // `execute()` throws only for misuse (an unknown runtime, a limit out of range) or when
@@ -709,6 +808,39 @@ export class ToolexecServer implements AsyncDisposable {
       ticket.release();
     }
     await progress?.settled();
+    return this.#executionResult(result, queuedMs, budget, report);
+  }
+
+  /** Progress (tool calls and console lines), `onCall` events and live approval for one execution. */
+  #liveOptions(extra: Extra, ctx: SessionContext, progress: Progress | undefined) {
+    const onCall = this.#options.onCall;
+    let count = 0;
+    const approve = this.#options.elicitation !== false && !this.#taskExtras.has(extra) && supportsElicitation(ctx.server) ? elicitationApprover(ctx.server, extra.requestId, (e) => this.#options.onError?.(e)) : undefined;
+    return {
+      ...(approve ? { onApproval: approve } : {}),
+      ...(progress ? { onLog: (l: { level: string; message: string }) => progress.send(++count, `${l.level === 'log' ? 'console' : `console.${l.level}`}: ${l.message}`) } : {}),
+      ...(progress || onCall
+        ? {
+            onToolCall: (call: ToolCallRecord) => {
+              progress?.send(++count, `${cut(call.toolId, 200)} ${call.ok ? 'ok' : `failed${call.error ? `: ${call.error.code}` : ''}`}`);
+              if (onCall) {
+                this.#emit({
+                  session: ctx.label,
+                  tool: cut(call.toolId, 200),
+                  parent: 'execute_code',
+                  durationMs: call.durationMs,
+                  outcome: call.ok ? 'ok' : (call.error?.code ?? 'ERROR'),
+                  ...this.#argsFor(call.args),
+                });
+              }
+            },
+          }
+        : {}),
+    };
+  }
+
+  /** An execution's result as a tool result: its text for the model, the whole result as structured content. */
+  #executionResult(result: ExecuteResult, queuedMs: number, budget: number, report: { toolCalls?: number }): CallToolResult {
     report.toolCalls = result.toolCalls.length;
     // Reported against the caller's budget, with the wait that came out of it.
     // The wait the caller's budget paid for: the server's own queue (its running cap matches the
@@ -722,9 +854,120 @@ export class ToolexecServer implements AsyncDisposable {
     const structured = result as unknown as Record<string, unknown>;
     const text = result.ok
       ? safeJson(result.value ?? null)
-      : `${result.error?.code ?? 'RUNTIME_ERROR'}: ${result.error?.message ?? 'the script failed'}${result.error?.line !== undefined && !result.error.diagnostics ? ` (line ${result.error.line}${result.error.column !== undefined ? `, column ${result.error.column}` : ''})` : ''}`;
+      : result.status === 'suspended'
+        ? suspendedText(result)
+        : `${result.error?.code ?? 'RUNTIME_ERROR'}: ${result.error?.message ?? 'the script failed'}${result.error?.line !== undefined && !result.error.diagnostics ? ` (line ${result.error.line}${result.error.column !== undefined ? `, column ${result.error.column}` : ''})` : ''}`;
     const logs = result.logs.length > 0 ? [{ type: 'text' as const, text: `logs:\n${result.logs.map((l) => `[${l.level}] ${l.message}`).join('\n')}` }] : [];
-    return { ...(result.ok ? {} : { isError: true }), content: [{ type: 'text', text }, ...logs], structuredContent: structured };
+    // A suspension is not a failure: the script is fine and waits for the user.
+    return { ...(result.ok || result.status === 'suspended' ? {} : { isError: true }), content: [{ type: 'text', text }, ...logs], structuredContent: structured };
+  }
+
+  // ------------------------------------------------------------ durable executions
+
+  /** The store, or the reason it cannot be reached as an error result. */
+  async #store(): Promise<{ store: Awaited<ReturnType<Engine['store']>> } | { error: CallToolResult }> {
+    try {
+      return { store: await this.engine.store() };
+    } catch (e) {
+      return { error: errorResult('STORE_ERROR', `The execution store is not available: ${(e as Error)?.message ?? String(e)}`) };
+    }
+  }
+
+  async #resumeExecution(args: Record<string, unknown>, extra: Extra, ctx: SessionContext, report: { queuedMs?: number; toolCalls?: number }): Promise<CallToolResult> {
+    const executionId = args.executionId as string;
+    const principal = ctx.principal();
+    const opened = await this.#store();
+    if ('error' in opened) return opened.error;
+    const store = opened.store;
+    let record = await store.get(executionId, principal).catch(() => undefined);
+    if (!record) return errorResult('NOT_FOUND', `No execution ${JSON.stringify(cut(executionId, 64))} (it may have expired); list_executions shows yours`);
+    if ((record.status === 'completed' || record.status === 'failed') && record.result) {
+      return this.#executionResult(record.result as unknown as ExecuteResult, 0, (record.result as unknown as ExecuteResult).limits?.timeoutMs ?? 0, report);
+    }
+    if (record.status === 'running' && record.lease && record.lease.expiresAt > Date.now()) {
+      return errorResult('RUNNING', `Execution ${executionId} is running right now (another request or server holds it); wait for its result, or call get_execution later`);
+    }
+    if (record.status === 'suspended' && record.pending.some((p) => !p.decision)) {
+      // The model cannot decide: ask the user when the client can, else say what waits.
+      if (this.#options.elicitation !== false && !this.#taskExtras.has(extra) && supportsElicitation(ctx.server)) {
+        const undecided = record.pending.filter((p) => !p.decision).map((p) => ({ callId: p.callId, toolId: p.toolId, args: p.args as never, ...(typeof p.title === 'string' ? { title: p.title } : {}) }));
+        const ac = new AbortController();
+        const onAbort = () => ac.abort();
+        extra.signal.addEventListener('abort', onAbort, { once: true });
+        const timer = setTimeout(() => ac.abort(), this.engine.config.approvalTimeoutMs ?? 300_000);
+        try {
+          const decisions = await elicitationApprover(ctx.server, extra.requestId, (e) => this.#options.onError?.(e))(undecided, { executionId, principal, signal: ac.signal });
+          const list = [...(decisions?.approve ?? []).map((callId) => ({ callId: callId as string, action: 'approve' as const, by: 'user (elicitation)' })), ...(decisions?.deny ?? []).map((d) => ({ callId: (d as { callId: string }).callId, action: 'deny' as const, by: 'user (elicitation)', ...((d as { reason?: string }).reason ? { reason: (d as { reason: string }).reason } : {}) }))];
+          if (list.length > 0) await store.decide(executionId, principal, list).catch(() => undefined);
+        } finally {
+          clearTimeout(timer);
+          extra.signal.removeEventListener('abort', onAbort);
+        }
+        record = (await store.get(executionId, principal).catch(() => undefined)) ?? record;
+      }
+      if (record.pending.some((p) => !p.decision)) {
+        const structured = plain({ ok: false, status: 'suspended', executionId, pending: executionView(record).pending, error: { code: 'UNDECIDED', message: 'the user has not decided the pending calls yet' } });
+        return { content: [{ type: 'text', text: undecidedText(executionId, record.pending) }], structuredContent: structured };
+      }
+    }
+    const budget = this.#ceilings.timeoutMs;
+    const ticket = await this.admission.acquire(ctx.admissionKey, budget, extra.signal, (running, queued) =>
+      this.#emit({ session: ctx.label, tool: 'resume_execution', durationMs: 0, outcome: 'waiting', waiting: { running, queued } }),
+    );
+    const runtime = String((record.options as { runtime?: unknown }).runtime ?? 'quickjs');
+    if (!ticket.ok) {
+      report.queuedMs = ticket.waitedMs;
+      return this.#refusal(ticket, runtime, { timeoutMs: budget });
+    }
+    const progress = this.#progress(extra);
+    let result: ExecuteResult;
+    try {
+      result = await this.engine.resume(executionId, undefined, { principal, requireDecisions: true, signal: extra.signal, ...this.#liveOptions(extra, ctx, progress) });
+    } catch (e) {
+      if (e instanceof StoreError) {
+        if (e.code === 'NOT_FOUND') return errorResult('NOT_FOUND', `No execution ${JSON.stringify(cut(executionId, 64))}`);
+        if (e.code === 'UNDECIDED') return errorResult('UNDECIDED', e.message);
+        if (e.code === 'LEASE_HELD') return errorResult('RUNNING', `Execution ${executionId} is running elsewhere; try again later`);
+        return errorResult('STORE_ERROR', e.message);
+      }
+      return errorResult(e instanceof TypeError ? 'INPUT_VALIDATION' : 'RUNTIME_UNAVAILABLE', e instanceof Error ? e.message : String(e));
+    } finally {
+      ticket.release();
+    }
+    await progress?.settled();
+    return this.#executionResult(result, Math.round(ticket.waitedMs), result.limits?.timeoutMs ?? budget, report);
+  }
+
+  async #listExecutions(args: Record<string, unknown>, ctx: SessionContext): Promise<CallToolResult> {
+    const opened = await this.#store();
+    if ('error' in opened) return opened.error;
+    try {
+      const page = await opened.store.list(ctx.principal(), {
+        ...(args.status !== undefined ? { status: args.status as ExecutionStatus } : {}),
+        ...(args.cursor !== undefined ? { cursor: args.cursor as string } : {}),
+        limit: 50,
+      });
+      const executions = page.executions.map((e) => ({
+        executionId: e.executionId,
+        status: e.status,
+        createdAt: e.createdAt,
+        updatedAt: e.updatedAt,
+        expiresAt: e.expiresAt,
+        pending: e.pending.map((p) => ({ callId: p.callId, toolId: p.toolId, decided: p.decision ? p.decision.action : null })),
+      }));
+      return this.#structured({ executions, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });
+    } catch (e) {
+      return errorResult(StoreError.is(e, 'INVALID_ARGUMENT') ? 'INPUT_VALIDATION' : 'STORE_ERROR', (e as Error).message);
+    }
+  }
+
+  async #getExecution(args: Record<string, unknown>, ctx: SessionContext): Promise<CallToolResult> {
+    const executionId = args.executionId as string;
+    const opened = await this.#store();
+    if ('error' in opened) return opened.error;
+    const record = await opened.store.get(executionId, ctx.principal()).catch(() => undefined);
+    if (!record) return errorResult('NOT_FOUND', `No execution ${JSON.stringify(cut(executionId, 64))} (it may have expired); list_executions shows yours`);
+    return this.#structured(executionView(record));
   }
 
   /** An execution that never started, shaped like every other `execute_code` result. */
@@ -739,4 +982,16 @@ export class ToolexecServer implements AsyncDisposable {
     };
     return { isError: true, content: [{ type: 'text', text: `${refusal.code}: ${refusal.message}` }], structuredContent: structured };
   }
+}
+
+/**
+ * The trace context a client sent in the request's `_meta` (MCP SEP-414: W3C `traceparent`,
+ * `tracestate`, `baggage`), read by the registered propagator, which checks their format; the
+ * call's spans then continue the client's trace. Undefined when there is none.
+ */
+function traceContextOf(meta: Record<string, unknown> | undefined): Context | undefined {
+  if (!meta || typeof meta.traceparent !== 'string') return undefined;
+  const carrier: Record<string, string> = {};
+  for (const key of ['traceparent', 'tracestate', 'baggage']) if (typeof meta[key] === 'string') carrier[key] = meta[key] as string;
+  return propagation.extract(context.active(), carrier);
 }

@@ -1,7 +1,8 @@
 /**
  * What the stores share: argument checks, serialization, and the state machine of an execution
  * as pure functions over a row (`plan*`). The memory and SQLite stores run these planners inside
- * their own atomic step (a synchronous block; a `BEGIN IMMEDIATE` transaction). Redis cannot run
+ * their own atomic step (a synchronous block; a `BEGIN IMMEDIATE` transaction), through
+ * planned-store.ts; base-store.ts runs the argument checks for all three. Redis cannot run
  * JavaScript next to its data, so its Lua scripts repeat the same rules; the contract suite
  * (test/store/contract.ts) is what keeps the three in agreement.
  */
@@ -12,6 +13,7 @@ import {
   STORE_DEFAULTS,
   type Decision,
   type DecisionEntry,
+  type ExecutionPage,
   type ExecutionRecord,
   type ExecutionStatus,
   type ExecutionSummary,
@@ -23,6 +25,7 @@ import {
   type StoreOptions,
   type SuspendInput,
   type CompleteInput,
+  type WriteResult,
   type WriterRef,
 } from './types.js';
 
@@ -50,6 +53,12 @@ export function resolveStoreOptions(kind: string, options: StoreOptions = {}): R
     executionTtlMs: positiveInt(`${kind} store option executionTtlMs`, options.executionTtlMs, STORE_DEFAULTS.executionTtlMs, MAX_TTL_MS),
     maxJournalBytes: positiveInt(`${kind} store option maxJournalBytes`, options.maxJournalBytes, STORE_DEFAULTS.maxJournalBytes, 2 ** 31 - 1),
   };
+}
+
+/** The `clock` option of the stores that keep time themselves; `kind` names the store in messages. */
+export function checkClock(kind: string, clock: unknown): () => number {
+  if (clock !== undefined && typeof clock !== 'function') throw storeErrors.invalid(`${kind} store option clock must be a function returning ms since the epoch`);
+  return (clock as (() => number) | undefined) ?? Date.now;
 }
 
 export function positiveInt(name: string, value: unknown, fallback: number, max: number): number {
@@ -158,8 +167,14 @@ export function checkPending(pending: unknown): PendingCall[] {
   return pending as PendingCall[];
 }
 
+/** A decision as {@link checkDecisions} returns it: its journal entry without `decidedAt`. */
+export interface CheckedDecision {
+  callId: string;
+  entry: Record<string, unknown>;
+}
+
 /** Checks decisions and returns, per decision, the journal entry without `decidedAt` (the store adds its clock). */
-export function checkDecisions(decisions: unknown): Array<{ callId: string; entry: Record<string, unknown> }> {
+export function checkDecisions(decisions: unknown): CheckedDecision[] {
   if (!Array.isArray(decisions) || decisions.length === 0) {
     throw storeErrors.invalid(`decide needs a non-empty array of { callId, action: 'approve' | 'deny' }, got ${describe(decisions)}`);
   }
@@ -238,6 +253,17 @@ export function compareNewestFirst(a: { createdAt: number; id: string }, b: { cr
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
 
+/** A page of `rows` (newest first, at least `limit + 1` when there are more), with the cursor of the next. */
+export function pageOf(rows: readonly ExecutionRow[], limit: number): ExecutionPage {
+  const page = rows.slice(0, limit);
+  const out: ExecutionPage = { executions: page.map(toSummary) };
+  if (rows.length > limit) {
+    const last = page[page.length - 1]!;
+    out.nextCursor = encodeCursor(last.createdAt, last.id);
+  }
+  return out;
+}
+
 export function afterCursor(row: { createdAt: number; id: string }, cursor: NormalizedListFilter['cursor']): boolean {
   if (!cursor) return true;
   return row.createdAt < cursor.createdAt || (row.createdAt === cursor.createdAt && row.id < cursor.executionId);
@@ -281,6 +307,11 @@ export interface Plan {
   result?: string;
   /** Only the journal length, bytes and timestamps changed (an append): stores may write less. */
   appendOnly?: boolean;
+}
+
+/** What a journal write returns, from the row it left. */
+export function toWriteResult(row: ExecutionRow): WriteResult {
+  return { journalLength: row.journalLength, bytes: row.bytes, updatedAt: row.updatedAt, expiresAt: row.expiresAt };
 }
 
 /** The writer checks shared by append, suspend, complete, renew and release. */
@@ -360,7 +391,7 @@ export function planComplete(row: ExecutionRow | undefined, ref: WriterRef, entr
   return { row: next, append: entries.texts, result: resultText };
 }
 
-export function planDecide(row: ExecutionRow | undefined, executionId: string, principal: string, decisions: ReturnType<typeof checkDecisions>, now: number): Plan {
+export function planDecide(row: ExecutionRow | undefined, executionId: string, principal: string, decisions: readonly CheckedDecision[], now: number): Plan {
   const r = visible(row, principal, now);
   if (!r) throw storeErrors.notFound(executionId);
   if (r.status !== 'suspended') throw storeErrors.notSuspended(executionId, r.status);
@@ -459,6 +490,28 @@ export function checkCreate(input: unknown, opts: ResolvedStoreOptions) {
   return { principal, owner, script, optionsText, leaseMs, ttlMs, maxBytes, bytes };
 }
 
+export type CheckedCreate = ReturnType<typeof checkCreate>;
+
+/** The row of a new execution: `running`, leased to its creator, created at `now` by the store's clock. */
+export function initialRow(id: string, c: CheckedCreate, now: number): ExecutionRow {
+  return {
+    id,
+    principal: c.principal,
+    status: 'running',
+    createdAt: now,
+    updatedAt: now,
+    expiresAt: now + c.ttlMs,
+    ttlMs: c.ttlMs,
+    journalLength: 0,
+    bytes: c.bytes,
+    maxBytes: c.maxBytes,
+    leaseOwner: c.owner,
+    leaseExpiresAt: now + c.leaseMs,
+    pending: '[]',
+    decisions: '{}',
+  };
+}
+
 /** For `create`: the script and options alone must fit the bound. */
 export function checkCreateBytes(executionId: string, bytes: number, maxBytes: number): void {
   if (bytes > maxBytes) throw storeErrors.journalLimit(executionId, 0, bytes, maxBytes);
@@ -497,8 +550,10 @@ export function checkSuspend(input: SuspendInput) {
   const pending = checkPending(input.pending);
   const pendingText = toJson('pending', pending);
   const entries = serializeEntries(input.entries, false);
-  return { pendingText, suspendText: `{"type":"suspend","pending":${pendingText}}`, entries, expectedLength };
+  return { pending, pendingText, suspendText: `{"type":"suspend","pending":${pendingText}}`, entries, expectedLength };
 }
+
+export type CheckedSuspend = ReturnType<typeof checkSuspend>;
 
 /** Checks `complete`'s input. */
 export function checkComplete(input: CompleteInput) {
@@ -509,3 +564,5 @@ export function checkComplete(input: CompleteInput) {
   const entries = serializeEntries(input.entries, false);
   return { status: input.status, resultText, entries, expectedLength };
 }
+
+export type CheckedComplete = ReturnType<typeof checkComplete>;

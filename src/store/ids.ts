@@ -9,9 +9,16 @@ import { hostname } from 'node:os';
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{21}[AQgw]$/;
 
-/** A fresh execution ID: 16 bytes of `crypto.randomBytes`, base64url without padding. */
+/**
+ * A fresh execution ID: 16 bytes of `crypto.randomBytes`, base64url without padding, drawn again
+ * when it would start with `-` (a command line would read `toolexec resume -Xy...` as an option;
+ * this costs 0.02 of the 128 bits).
+ */
 export function newExecutionId(): string {
-  return randomBytes(16).toString('base64url');
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (id[0] !== '-') return id;
+  }
 }
 
 /**

@@ -70,6 +70,24 @@ local function entry_bytes(argv, from)
   for i = from, #argv do n = n + #argv[i] end
   return n
 end
+-- The first half of append, suspend and complete (ARGV principal owner expectedLength ...): the
+-- writer's checks, then the length and the size bound for the entries ARGV[from..] plus \`extra\`
+-- bytes, then the entries pushed. Returns the meta fields and the bytes added, or nil, nil, err.
+local function begin_write(from, extra)
+  local m, e = writer(KEYS[1], ARGV[1], ARGV[2])
+  if not m then return nil, nil, e end
+  local adding = entry_bytes(ARGV, from) + extra
+  local bad = lengths(m, ARGV[3], adding)
+  if bad then return nil, nil, bad end
+  push(KEYS[3], ARGV, from)
+  return m, adding
+end
+-- The second half: the expiry slid, the reply a WriteResult.
+local function end_write(len, bytes, ttl)
+  local now = now_ms()
+  touch(KEYS[1], KEYS[2], KEYS[3], KEYS[4], now, ttl)
+  return cjson.encode({ ok = 1, journalLength = len, bytes = bytes, updatedAt = now, expiresAt = now + ttl })
+end
 `;
 
 /** KEYS meta body journal index; ARGV principal owner leaseMs ttlMs maxBytes script options id prefix. */
@@ -94,53 +112,35 @@ return cjson.encode({ ok = 1, now = now })
 
 /** KEYS meta body journal index; ARGV principal owner expectedLength entries... */
 export const APPEND = `${COMMON}
-local m, e = writer(KEYS[1], ARGV[1], ARGV[2])
-if not m then return e end
-local adding = entry_bytes(ARGV, 4)
-local bad = lengths(m, ARGV[3], adding)
-if bad then return bad end
-push(KEYS[3], ARGV, 4)
+local m, adding, failed = begin_write(4, 0)
+if failed then return failed end
 local len, bytes, ttl = tonumber(m[7]) + #ARGV - 3, tonumber(m[4]) + adding, tonumber(m[6])
 redis.call('HSET', KEYS[1], 'journalLength', int(len), 'bytes', int(bytes))
-local now = now_ms()
-touch(KEYS[1], KEYS[2], KEYS[3], KEYS[4], now, ttl)
-return cjson.encode({ ok = 1, journalLength = len, bytes = bytes, updatedAt = now, expiresAt = now + ttl })
+return end_write(len, bytes, ttl)
 `;
 
 /** KEYS meta body journal index; ARGV principal owner expectedLength pendingText pendingIdsText suspendText entries... */
 export const SUSPEND = `${COMMON}
-local m, e = writer(KEYS[1], ARGV[1], ARGV[2])
-if not m then return e end
-local adding = entry_bytes(ARGV, 7) + #ARGV[6]
-local bad = lengths(m, ARGV[3], adding)
-if bad then return bad end
-push(KEYS[3], ARGV, 7)
+local m, adding, failed = begin_write(7, #ARGV[6])
+if failed then return failed end
 redis.call('RPUSH', KEYS[3], ARGV[6])
 clear_decisions(KEYS[1], m[8])
 local len, bytes, ttl = tonumber(m[7]) + #ARGV - 6 + 1, tonumber(m[4]) + adding, tonumber(m[6])
 redis.call('HSET', KEYS[1], 'status', 'suspended', 'pending', ARGV[4], 'pendingIds', ARGV[5], 'journalLength', int(len), 'bytes', int(bytes))
 redis.call('HDEL', KEYS[1], 'leaseOwner', 'leaseExpiresAt')
-local now = now_ms()
-touch(KEYS[1], KEYS[2], KEYS[3], KEYS[4], now, ttl)
-return cjson.encode({ ok = 1, journalLength = len, bytes = bytes, updatedAt = now, expiresAt = now + ttl })
+return end_write(len, bytes, ttl)
 `;
 
 /** KEYS meta body journal index; ARGV principal owner expectedLength status resultText entries... */
 export const COMPLETE = `${COMMON}
-local m, e = writer(KEYS[1], ARGV[1], ARGV[2])
-if not m then return e end
-local adding = entry_bytes(ARGV, 6) + #ARGV[5]
-local bad = lengths(m, ARGV[3], adding)
-if bad then return bad end
-push(KEYS[3], ARGV, 6)
+local m, adding, failed = begin_write(6, #ARGV[5])
+if failed then return failed end
 clear_decisions(KEYS[1], m[8])
 local len, bytes, ttl = tonumber(m[7]) + #ARGV - 5, tonumber(m[4]) + adding, tonumber(m[6])
 redis.call('HSET', KEYS[1], 'status', ARGV[4], 'pending', '[]', 'pendingIds', '[]', 'journalLength', int(len), 'bytes', int(bytes))
 redis.call('HDEL', KEYS[1], 'leaseOwner', 'leaseExpiresAt')
 redis.call('HSET', KEYS[2], 'result', ARGV[5])
-local now = now_ms()
-touch(KEYS[1], KEYS[2], KEYS[3], KEYS[4], now, ttl)
-return cjson.encode({ ok = 1, journalLength = len, bytes = bytes, updatedAt = now, expiresAt = now + ttl })
+return end_write(len, bytes, ttl)
 `;
 
 /** KEYS meta body journal index; ARGV principal owner leaseMs ('' for a release). */

@@ -26,53 +26,25 @@
  * Replication is asynchronous: after a failover to a replica, acknowledged writes may be missing.
  */
 import { createHash } from 'node:crypto';
+import { BaseExecutionStore } from './base-store.js';
 import {
-  Lifetime,
-  checkComplete,
-  checkCreate,
-  checkCreateBytes,
-  checkDecisions,
-  checkExpectedLength,
-  checkIdShape,
-  checkLeaseMs,
-  checkListFilter,
-  checkOwner,
-  checkPrincipal,
-  checkRef,
-  checkSuspend,
-  encodeCursor,
+  initialRow,
   positiveInt,
   resolveStoreOptions,
-  serializeEntries,
   toRecord,
   toSummary,
+  type CheckedComplete,
+  type CheckedCreate,
+  type CheckedDecision,
+  type CheckedSuspend,
   type ExecutionRow,
+  type NormalizedListFilter,
   type ResolvedStoreOptions,
+  type SerializedEntries,
 } from './core.js';
 import { StoreError, storeErrorFromData, storeErrors } from './errors.js';
-import { newExecutionId } from './ids.js';
 import * as scripts from './redis-scripts.js';
-import type {
-  ClaimOptions,
-  ClaimResult,
-  CompleteInput,
-  CreateExecutionInput,
-  Decision,
-  ExecutionPage,
-  ExecutionRecord,
-  ExecutionStatus,
-  ExecutionStore,
-  ExecutionSummary,
-  JournalEntry,
-  Lease,
-  ListFilter,
-  PendingCall,
-  StoreDurability,
-  StoreOptions,
-  SuspendInput,
-  WriteResult,
-  WriterRef,
-} from './types.js';
+import type { ClaimResult, ExecutionRecord, ExecutionStatus, ExecutionSummary, Lease, StoreDurability, StoreOptions, WriteResult, WriterRef } from './types.js';
 
 export * from './types.js';
 export { StoreError, STORE_ERROR_CODES, type StoreErrorCode } from './errors.js';
@@ -125,8 +97,11 @@ const S = {
 
 const LEVELS = ['none', 'process', 'fsync'] as const;
 
-/** An {@link ExecutionStore} in Redis. Connect with {@link RedisExecutionStore.connect}. */
-export class RedisExecutionStore implements ExecutionStore {
+/**
+ * An {@link ExecutionStore} in Redis. Connect with {@link RedisExecutionStore.connect}.
+ * `purgeExpired` prunes nothing and returns 0: Redis expires the keys itself.
+ */
+export class RedisExecutionStore extends BaseExecutionStore {
   readonly kind = 'redis';
   readonly durability: StoreDurability;
   /** The server's `appendonly` and `appendfsync`, as read at connect (`undefined` when CONFIG is not allowed). */
@@ -134,10 +109,8 @@ export class RedisExecutionStore implements ExecutionStore {
   readonly #client: RedisCommandClient;
   readonly #owned: { close(): Promise<unknown> } | undefined;
   readonly #prefix: string;
-  readonly #opts: ResolvedStoreOptions;
   readonly #timeout: number;
   readonly #where: string;
-  readonly #life = new Lifetime('redis');
 
   /** Connects (unless given a client), checks the server's persistence, and returns the store. */
   static async connect(options: RedisStoreOptions = {}): Promise<RedisExecutionStore> {
@@ -227,21 +200,17 @@ export class RedisExecutionStore implements ExecutionStore {
     durability: StoreDurability,
     persistence: { appendonly?: string; appendfsync?: string },
   ) {
+    super('redis', opts);
     this.#client = client;
     this.#owned = owned;
     this.#prefix = prefix;
-    this.#opts = opts;
     this.#timeout = timeout;
     this.#where = where;
     this.durability = durability;
     this.persistence = persistence;
   }
 
-  async create(input: CreateExecutionInput): Promise<ExecutionRecord> {
-    this.#life.check();
-    const c = checkCreate(input, this.#opts);
-    const id = newExecutionId();
-    checkCreateBytes(id, c.bytes, c.maxBytes);
+  protected async createChecked(id: string, c: CheckedCreate): Promise<ExecutionRecord> {
     const ok = await this.#call(id, S.create, this.#keys(id, c.principal), [
       c.principal,
       c.owner,
@@ -253,40 +222,18 @@ export class RedisExecutionStore implements ExecutionStore {
       id,
       this.#prefix,
     ]);
-    const now = Number((ok as { now: number }).now);
-    const row: ExecutionRow = {
-      id,
-      principal: c.principal,
-      status: 'running',
-      createdAt: now,
-      updatedAt: now,
-      expiresAt: now + c.ttlMs,
-      ttlMs: c.ttlMs,
-      journalLength: 0,
-      bytes: c.bytes,
-      maxBytes: c.maxBytes,
-      leaseOwner: c.owner,
-      leaseExpiresAt: now + c.leaseMs,
-      pending: '[]',
-      decisions: '{}',
-    };
-    return toRecord(row, c.script, c.optionsText, null, []);
+    // The row as the script wrote it, at the server's time.
+    return toRecord(initialRow(id, c, Number((ok as { now: number }).now)), c.script, c.optionsText, null, []);
   }
 
-  async get(executionId: string, principal: string): Promise<ExecutionRecord | undefined> {
-    this.#life.check();
-    checkPrincipal(principal);
-    if (!checkIdShape(executionId)) return undefined;
+  protected async getChecked(executionId: string, principal: string): Promise<ExecutionRecord | undefined> {
     const reply = await this.#eval(executionId, S.get, this.#keys(executionId, principal).slice(0, 3), [principal], false);
     if (reply === null || reply === undefined) return undefined;
     const [meta, body, journal] = reply as [string[], (string | null)[], string[]];
     return recordFrom(executionId, meta, body, journal);
   }
 
-  async list(principal: string, filter?: ListFilter): Promise<ExecutionPage> {
-    this.#life.check();
-    checkPrincipal(principal);
-    const f = checkListFilter(filter);
+  protected async listRows(principal: string, f: NormalizedListFilter): Promise<ExecutionRow[]> {
     const reply = (await this.#eval('', S.list, [this.#indexKey(principal)], [
       principal,
       this.#prefix,
@@ -295,76 +242,45 @@ export class RedisExecutionStore implements ExecutionStore {
       f.cursor ? f.cursor.executionId : '',
       f.statuses ? f.statuses.join(',') : '',
     ], false)) as Array<[string, string[]]>;
-    const rows = reply.map(([id, meta]) => rowFrom(id, meta));
-    const page = rows.slice(0, f.limit);
-    const out: ExecutionPage = { executions: page.map(toSummary) };
-    if (rows.length > f.limit) {
-      const last = page[page.length - 1]!;
-      out.nextCursor = encodeCursor(last.createdAt, last.id);
-    }
-    return out;
+    return reply.map(([id, meta]) => rowFrom(id, meta));
   }
 
-  async append(ref: WriterRef, entries: readonly JournalEntry[], expectedLength: number): Promise<WriteResult> {
-    this.#life.check();
-    checkRef(ref);
-    checkExpectedLength(expectedLength);
-    const { texts } = serializeEntries(entries, true);
-    return writeResult(await this.#writerCall(ref, S.append, [String(expectedLength), ...texts]));
+  protected async appendChecked(ref: WriterRef, entries: SerializedEntries, expectedLength: number): Promise<WriteResult> {
+    return writeResult(await this.#writerCall(ref, S.append, [String(expectedLength), ...entries.texts]));
   }
 
-  async renew(ref: WriterRef, leaseMs?: number): Promise<Lease> {
-    this.#life.check();
-    checkRef(ref);
-    const ms = checkLeaseMs(leaseMs, this.#opts.leaseMs);
-    const ok = (await this.#writerCall(ref, S.lease, [String(ms)])) as { leaseExpiresAt: number };
+  protected async renewChecked(ref: WriterRef, leaseMs: number): Promise<Lease> {
+    const ok = (await this.#writerCall(ref, S.lease, [String(leaseMs)])) as { leaseExpiresAt: number };
     return { owner: ref.owner, expiresAt: Number(ok.leaseExpiresAt) };
   }
 
-  async release(ref: WriterRef): Promise<void> {
-    this.#life.check();
-    checkRef(ref);
+  protected async releaseChecked(ref: WriterRef): Promise<void> {
     await this.#writerCall(ref, S.lease, ['']);
   }
 
-  async suspend(ref: WriterRef, input: SuspendInput): Promise<WriteResult> {
-    this.#life.check();
-    checkRef(ref);
-    const { pendingText, suspendText, entries, expectedLength } = checkSuspend(input);
-    const ids = JSON.stringify((input.pending as PendingCall[]).map((p) => p.callId));
-    return writeResult(await this.#writerCall(ref, S.suspend, [String(expectedLength), pendingText, ids, suspendText, ...entries.texts]));
+  protected async suspendChecked(ref: WriterRef, s: CheckedSuspend): Promise<WriteResult> {
+    const ids = JSON.stringify(s.pending.map((p) => p.callId));
+    return writeResult(await this.#writerCall(ref, S.suspend, [String(s.expectedLength), s.pendingText, ids, s.suspendText, ...s.entries.texts]));
   }
 
-  async complete(ref: WriterRef, input: CompleteInput): Promise<WriteResult> {
-    this.#life.check();
-    checkRef(ref);
-    const { status, resultText, entries, expectedLength } = checkComplete(input);
-    return writeResult(await this.#writerCall(ref, S.complete, [String(expectedLength), status, resultText, ...entries.texts]));
+  protected async completeChecked(ref: WriterRef, c: CheckedComplete): Promise<WriteResult> {
+    return writeResult(await this.#writerCall(ref, S.complete, [String(c.expectedLength), c.status, c.resultText, ...c.entries.texts]));
   }
 
-  async decide(executionId: string, principal: string, decisions: readonly Decision[]): Promise<ExecutionSummary> {
-    this.#life.check();
-    checkPrincipal(principal);
-    const checked = checkDecisions(decisions);
-    if (!checkIdShape(executionId)) throw storeErrors.notFound(executionId);
-    const args = [principal, String(checked.length)];
+  protected async decideChecked(executionId: string, principal: string, decisions: readonly CheckedDecision[]): Promise<ExecutionSummary> {
+    const args = [principal, String(decisions.length)];
     // The script prepends {"decidedAt":<server time>, to each text: see decisionText() in core.ts.
-    for (const d of checked) args.push(d.callId, JSON.stringify(d.entry).slice(1));
+    for (const d of decisions) args.push(d.callId, JSON.stringify(d.entry).slice(1));
     const reply = await this.#call(executionId, S.decide, this.#keys(executionId, principal), args);
     return toSummary(rowFrom(executionId, (reply as unknown as [unknown, string[]])[1]));
   }
 
-  async claim(executionId: string, principal: string, owner: string, options: ClaimOptions = {}): Promise<ClaimResult> {
-    this.#life.check();
-    checkPrincipal(principal);
-    checkOwner(owner);
-    const leaseMs = checkLeaseMs(options.leaseMs, this.#opts.leaseMs);
-    if (!checkIdShape(executionId)) throw storeErrors.notFound(executionId);
+  protected async claimChecked(executionId: string, principal: string, owner: string, leaseMs: number, requireDecisions: boolean): Promise<ClaimResult> {
     const reply = (await this.#call(executionId, S.claim, this.#keys(executionId, principal), [
       principal,
       owner,
       String(leaseMs),
-      options.requireDecisions === true ? '1' : '0',
+      requireDecisions ? '1' : '0',
     ])) as unknown as [{ previousStatus: 'running' | 'suspended'; previousOwner?: string }, string[], (string | null)[], string[]];
     const [ok, meta, body, journal] = reply;
     const result: ClaimResult = { record: recordFrom(executionId, meta, body, journal), previousStatus: ok.previousStatus };
@@ -372,26 +288,17 @@ export class RedisExecutionStore implements ExecutionStore {
     return result;
   }
 
-  async delete(executionId: string, principal: string): Promise<boolean> {
-    this.#life.check();
-    checkPrincipal(principal);
-    if (!checkIdShape(executionId)) return false;
+  protected async deleteChecked(executionId: string, principal: string): Promise<boolean> {
     return Number(await this.#eval(executionId, S.delete, this.#keys(executionId, principal), [principal, executionId], true)) === 1;
   }
 
-  /** Redis expires keys itself; this prunes nothing and returns 0. Index members are pruned by `list` and `create`. */
-  async purgeExpired(): Promise<number> {
-    this.#life.check();
+  /** `purgeExpired`: Redis expires keys itself; this prunes nothing and returns 0. Index members are pruned by `list` and `create`. */
+  protected purgeChecked(): number {
     return 0;
   }
 
-  async close(): Promise<void> {
-    if (!this.#life.close()) return;
+  protected async closeChecked(): Promise<void> {
     await this.#owned?.close().catch(() => undefined);
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
   }
 
   #keys(id: string, principal: string): string[] {
@@ -405,7 +312,6 @@ export class RedisExecutionStore implements ExecutionStore {
   }
 
   #writerCall(ref: WriterRef, s: Script, args: string[]): Promise<Record<string, unknown>> {
-    if (!checkIdShape(ref.executionId)) return Promise.reject(storeErrors.notFound(ref.executionId));
     return this.#call(ref.executionId, s, this.#keys(ref.executionId, ref.principal), [ref.principal, ref.owner, ...args]);
   }
 

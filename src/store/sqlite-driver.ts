@@ -27,12 +27,32 @@ const MIN_SQLITE_VERSION = [3, 37, 0];
 
 type Opener = (path: string) => SqlDatabase;
 
+/**
+ * Node 22 prints "ExperimentalWarning: SQLite is an experimental feature" on stderr when
+ * node:sqlite loads: noise in every CLI command that opens the store, about a module we chose and
+ * test on every line. Only that one warning is dropped, only while the module loads.
+ */
+async function withoutSqliteWarning<T>(load: () => Promise<T>): Promise<T> {
+  const emit = process.emitWarning;
+  process.emitWarning = function (this: NodeJS.Process, warning: string | Error, ...rest: unknown[]) {
+    const text = typeof warning === 'string' ? warning : warning?.message;
+    const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type ?? (warning as Error)?.name;
+    if (type === 'ExperimentalWarning' && typeof text === 'string' && text.startsWith('SQLite is an experimental feature')) return;
+    return (emit as (...a: unknown[]) => void).call(this, warning, ...rest);
+  } as typeof process.emitWarning;
+  try {
+    return await load();
+  } finally {
+    process.emitWarning = emit;
+  }
+}
+
 async function loadNodeSqlite(): Promise<Opener | string> {
   let mod: { DatabaseSync?: new (path: string) => SqlDatabase };
   try {
     // A variable specifier: Node 20's type declarations (and bundlers) know no node:sqlite.
     const specifier = 'node:sqlite';
-    mod = (await import(specifier)) as typeof mod;
+    mod = (await withoutSqliteWarning(() => import(specifier))) as typeof mod;
   } catch (e) {
     return `node:sqlite is not available in Node ${process.version} (${(e as Error).message.split('\n')[0]})`;
   }

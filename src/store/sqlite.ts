@@ -19,60 +19,20 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
-  Lifetime,
-  checkComplete,
-  checkCreate,
-  checkCreateBytes,
-  checkDecisions,
-  checkExpectedLength,
-  checkIdShape,
-  checkLeaseMs,
-  checkListFilter,
-  checkOwner,
-  checkPrincipal,
-  checkRef,
-  checkSuspend,
-  encodeCursor,
-  planAppend,
-  planClaim,
-  planComplete,
-  planDecide,
-  planRelease,
-  planRenew,
-  planSuspend,
+  checkClock,
   positiveInt,
   resolveStoreOptions,
-  serializeEntries,
   toRecord,
-  toSummary,
   visible,
   type ExecutionRow,
+  type NormalizedListFilter,
   type Plan,
   type ResolvedStoreOptions,
 } from './core.js';
 import { StoreError, storeErrors } from './errors.js';
-import { newExecutionId } from './ids.js';
+import { PlannedExecutionStore } from './planned-store.js';
 import { openSqlite, type SqlDatabase, type SqlStatement, type SqliteDriverName } from './sqlite-driver.js';
-import type {
-  ClaimOptions,
-  ClaimResult,
-  CompleteInput,
-  CreateExecutionInput,
-  Decision,
-  ExecutionPage,
-  ExecutionRecord,
-  ExecutionStatus,
-  ExecutionStore,
-  ExecutionSummary,
-  JournalEntry,
-  Lease,
-  ListFilter,
-  StoreDurability,
-  StoreOptions,
-  SuspendInput,
-  WriteResult,
-  WriterRef,
-} from './types.js';
+import type { ExecutionRecord, ExecutionStatus, StoreDurability, StoreOptions } from './types.js';
 
 export * from './types.js';
 export { StoreError, STORE_ERROR_CODES, type StoreErrorCode } from './errors.js';
@@ -130,7 +90,7 @@ CREATE TABLE IF NOT EXISTS toolexec_journal (
 const ROW_COLUMNS = 'id, principal, status, created_at, updated_at, expires_at, ttl_ms, journal_length, bytes, max_bytes, lease_owner, lease_expires_at, pending, decisions';
 
 /** An {@link ExecutionStore} in one SQLite file. Open it with {@link SqliteExecutionStore.open}. */
-export class SqliteExecutionStore implements ExecutionStore {
+export class SqliteExecutionStore extends PlannedExecutionStore {
   readonly kind = 'sqlite';
   readonly durability: StoreDurability;
   /** The driver that opened the file. */
@@ -139,9 +99,6 @@ export class SqliteExecutionStore implements ExecutionStore {
   readonly sqliteVersion: string;
   readonly path: string;
   readonly #db: SqlDatabase;
-  readonly #opts: ResolvedStoreOptions;
-  readonly #clock: () => number;
-  readonly #life = new Lifetime('sqlite');
   readonly #begin: Partial<Record<'IMMEDIATE' | 'DEFERRED', SqlStatement>> = {};
   #commit: SqlStatement | undefined;
   readonly #s: Record<
@@ -163,12 +120,12 @@ export class SqliteExecutionStore implements ExecutionStore {
     if (driver !== 'auto' && driver !== 'node:sqlite' && driver !== 'better-sqlite3') {
       throw storeErrors.invalid(`sqlite store option driver must be 'auto', 'node:sqlite' or 'better-sqlite3', got ${JSON.stringify(driver)}`);
     }
-    if (options.clock !== undefined && typeof options.clock !== 'function') throw storeErrors.invalid('sqlite store option clock must be a function returning ms since the epoch');
+    const clock = checkClock('sqlite', options.clock);
     const path = options.path === ':memory:' ? options.path : resolve(options.path);
     if (path !== ':memory:') prepareFile(path);
     const opened = await openSqlite(path, driver);
     try {
-      return new SqliteExecutionStore(opened.db, opened.driver, opened.sqliteVersion, path, opts, synchronous, busyTimeoutMs, options.clock ?? Date.now);
+      return new SqliteExecutionStore(opened.db, opened.driver, opened.sqliteVersion, path, opts, synchronous, busyTimeoutMs, clock);
     } catch (e) {
       opened.db.close();
       if (e instanceof StoreError) throw e;
@@ -186,12 +143,11 @@ export class SqliteExecutionStore implements ExecutionStore {
     busyTimeoutMs: number,
     clock: () => number,
   ) {
+    super('sqlite', opts, clock);
     this.#db = db;
     this.driver = driver;
     this.sqliteVersion = sqliteVersion;
     this.path = path;
-    this.#opts = opts;
-    this.#clock = clock;
     // busy_timeout first: the pragmas and the schema below may wait for another process.
     db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
     const mode = String(db.prepare('PRAGMA journal_mode = WAL').get()?.journal_mode ?? '');
@@ -224,65 +180,63 @@ export class SqliteExecutionStore implements ExecutionStore {
     };
   }
 
-  async create(input: CreateExecutionInput): Promise<ExecutionRecord> {
-    this.#life.check();
-    const c = checkCreate(input, this.#opts);
-    const id = newExecutionId();
-    checkCreateBytes(id, c.bytes, c.maxBytes);
-    return this.#tx('IMMEDIATE', () => {
-      const now = this.#clock();
-      this.#sweep(now, SWEEP_BATCH);
-      const row: ExecutionRow = {
-        id,
-        principal: c.principal,
-        status: 'running',
-        createdAt: now,
-        updatedAt: now,
-        expiresAt: now + c.ttlMs,
-        ttlMs: c.ttlMs,
-        journalLength: 0,
-        bytes: c.bytes,
-        maxBytes: c.maxBytes,
-        leaseOwner: c.owner,
-        leaseExpiresAt: now + c.leaseMs,
-        pending: '[]',
-        decisions: '{}',
-      };
-      this.#s.insertExec.run(
-        row.id,
-        row.principal,
-        row.status,
-        row.createdAt,
-        row.updatedAt,
-        row.expiresAt,
-        row.ttlMs,
-        row.journalLength,
-        row.bytes,
-        row.maxBytes,
-        row.leaseOwner,
-        row.leaseExpiresAt,
-        row.pending,
-        row.decisions,
-        c.script,
-        c.optionsText,
-      );
-      return toRecord(row, c.script, c.optionsText, null, []);
-    });
+  protected atomic<T>(mode: 'read' | 'write', fn: () => T): T {
+    // A read is a DEFERRED transaction too, so that the row and the journal come from one snapshot.
+    return this.#tx(mode === 'write' ? 'IMMEDIATE' : 'DEFERRED', fn);
   }
 
-  async get(executionId: string, principal: string): Promise<ExecutionRecord | undefined> {
-    this.#life.check();
-    checkPrincipal(principal);
-    if (!checkIdShape(executionId)) return undefined;
-    // A read transaction, so that the row and the journal come from one snapshot.
-    return this.#tx('DEFERRED', () => this.#readRecord(executionId, principal, this.#clock()));
+  protected readRow(executionId: string): ExecutionRow | undefined {
+    const raw = this.#s.row.get(executionId);
+    return raw ? fromSql(raw) : undefined;
   }
 
-  async list(principal: string, filter?: ListFilter): Promise<ExecutionPage> {
-    this.#life.check();
-    checkPrincipal(principal);
-    const f = checkListFilter(filter);
-    const params: (string | number)[] = [principal, this.#clock()];
+  protected readRecord(executionId: string, principal: string, now: number): ExecutionRecord | undefined {
+    const raw = this.#s.full.get(executionId);
+    if (!raw) return undefined;
+    const row = visible(fromSql(raw), principal, now);
+    if (!row) return undefined;
+    const journal = this.#s.journal.all(executionId).map((r) => r.entry as string);
+    return toRecord(row, raw.script as string, raw.options as string, (raw.result as string | null) ?? null, journal);
+  }
+
+  protected insert(row: ExecutionRow, script: string, optionsText: string): void {
+    this.#sweep(row.createdAt, SWEEP_BATCH);
+    this.#s.insertExec.run(
+      row.id,
+      row.principal,
+      row.status,
+      row.createdAt,
+      row.updatedAt,
+      row.expiresAt,
+      row.ttlMs,
+      row.journalLength,
+      row.bytes,
+      row.maxBytes,
+      row.leaseOwner,
+      row.leaseExpiresAt,
+      row.pending,
+      row.decisions,
+      script,
+      optionsText,
+    );
+  }
+
+  protected applyPlan(p: Plan): void {
+    const r = p.row;
+    // The planner has already moved journalLength past the new entries.
+    let seq = r.journalLength - p.append.length;
+    for (const text of p.append) this.#s.insertEntry.run(r.id, seq++, text);
+    if (p.appendOnly) this.#s.updateAppend.run(r.updatedAt, r.expiresAt, r.journalLength, r.bytes, r.id);
+    else this.#s.update.run(r.status, r.updatedAt, r.expiresAt, r.journalLength, r.bytes, r.leaseOwner, r.leaseExpiresAt, r.pending, r.decisions, r.id);
+    if (p.result !== undefined) this.#s.setResult.run(p.result, r.id);
+  }
+
+  protected remove(row: ExecutionRow): void {
+    this.#delete(row.id);
+  }
+
+  protected listRows(principal: string, f: NormalizedListFilter): ExecutionRow[] {
+    const params: (string | number)[] = [principal, this.now()];
     let sql = `SELECT ${ROW_COLUMNS} FROM toolexec_executions WHERE principal = ? AND expires_at > ?`;
     if (f.cursor) {
       sql += ' AND (created_at < ? OR (created_at = ? AND id < ?))';
@@ -294,117 +248,21 @@ export class SqliteExecutionStore implements ExecutionStore {
     }
     sql += ' ORDER BY created_at DESC, id DESC LIMIT ?';
     params.push(f.limit + 1);
-    const rows = this.#run(() => this.#db.prepare(sql).all(...params).map(fromSql));
-    const page = rows.slice(0, f.limit);
-    const out: ExecutionPage = { executions: page.map(toSummary) };
-    if (rows.length > f.limit) {
-      const last = page[page.length - 1]!;
-      out.nextCursor = encodeCursor(last.createdAt, last.id);
-    }
-    return out;
+    return this.#run(() => this.#db.prepare(sql).all(...params).map(fromSql));
   }
 
-  async append(ref: WriterRef, entries: readonly JournalEntry[], expectedLength: number): Promise<WriteResult> {
-    this.#life.check();
-    checkRef(ref);
-    checkExpectedLength(expectedLength);
-    const serialized = serializeEntries(entries, true);
-    return this.#write(ref.executionId, (row, now) => planAppend(row, ref, serialized, expectedLength, now));
-  }
-
-  async renew(ref: WriterRef, leaseMs?: number): Promise<Lease> {
-    this.#life.check();
-    checkRef(ref);
-    const ms = checkLeaseMs(leaseMs, this.#opts.leaseMs);
-    let expiresAt = 0;
-    this.#write(ref.executionId, (row, now) => {
-      const plan = planRenew(row, ref, ms, now);
-      expiresAt = plan.row.leaseExpiresAt!;
-      return plan;
-    });
-    return { owner: ref.owner, expiresAt };
-  }
-
-  async release(ref: WriterRef): Promise<void> {
-    this.#life.check();
-    checkRef(ref);
-    this.#write(ref.executionId, (row, now) => planRelease(row, ref, now));
-  }
-
-  async suspend(ref: WriterRef, input: SuspendInput): Promise<WriteResult> {
-    this.#life.check();
-    checkRef(ref);
-    const { pendingText, suspendText, entries, expectedLength } = checkSuspend(input);
-    return this.#write(ref.executionId, (row, now) => planSuspend(row, ref, entries, pendingText, suspendText, expectedLength, now));
-  }
-
-  async complete(ref: WriterRef, input: CompleteInput): Promise<WriteResult> {
-    this.#life.check();
-    checkRef(ref);
-    const { status, resultText, entries, expectedLength } = checkComplete(input);
-    return this.#write(ref.executionId, (row, now) => planComplete(row, ref, entries, status, resultText, expectedLength, now));
-  }
-
-  async decide(executionId: string, principal: string, decisions: readonly Decision[]): Promise<ExecutionSummary> {
-    this.#life.check();
-    checkPrincipal(principal);
-    const checked = checkDecisions(decisions);
-    if (!checkIdShape(executionId)) throw storeErrors.notFound(executionId);
-    let row: ExecutionRow | undefined;
-    this.#write(executionId, (r, now) => {
-      const plan = planDecide(r, executionId, principal, checked, now);
-      row = plan.row;
-      return plan;
-    });
-    return toSummary(row!);
-  }
-
-  async claim(executionId: string, principal: string, owner: string, options: ClaimOptions = {}): Promise<ClaimResult> {
-    this.#life.check();
-    checkPrincipal(principal);
-    checkOwner(owner);
-    const leaseMs = checkLeaseMs(options.leaseMs, this.#opts.leaseMs);
-    if (!checkIdShape(executionId)) throw storeErrors.notFound(executionId);
-    return this.#tx('IMMEDIATE', () => {
-      const now = this.#clock();
-      const plan = planClaim(this.#readRow(executionId), executionId, principal, owner, leaseMs, options.requireDecisions === true, now);
-      this.#apply(plan);
-      const result: ClaimResult = { record: this.#readRecord(executionId, principal, now)!, previousStatus: plan.previousStatus };
-      if (plan.previousOwner !== null) result.previousOwner = plan.previousOwner;
-      return result;
-    });
-  }
-
-  async delete(executionId: string, principal: string): Promise<boolean> {
-    this.#life.check();
-    checkPrincipal(principal);
-    if (!checkIdShape(executionId)) return false;
-    return this.#tx('IMMEDIATE', () => {
-      if (!visible(this.#readRow(executionId), principal, this.#clock())) return false;
-      this.#s.deleteJournal.run(executionId);
-      this.#s.deleteExec.run(executionId);
-      return true;
-    });
-  }
-
-  async purgeExpired(): Promise<number> {
-    this.#life.check();
+  protected purgeChecked(): number {
     let total = 0;
     for (;;) {
       // Batches, each its own transaction, so other processes get the lock in between.
-      const n = this.#tx('IMMEDIATE', () => this.#sweep(this.#clock(), 500));
+      const n = this.#tx('IMMEDIATE', () => this.#sweep(this.now(), 500));
       total += n;
       if (n < 500) return total;
     }
   }
 
-  async close(): Promise<void> {
-    if (!this.#life.close()) return;
+  protected closeChecked(): void {
     this.#db.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
   }
 
   #migrate(path: string): void {
@@ -418,46 +276,15 @@ export class SqliteExecutionStore implements ExecutionStore {
     });
   }
 
-  #write(executionId: string, plan: (row: ExecutionRow | undefined, now: number) => Plan): WriteResult {
-    if (!checkIdShape(executionId)) throw storeErrors.notFound(executionId);
-    return this.#tx('IMMEDIATE', () => {
-      const p = plan(this.#readRow(executionId), this.#clock());
-      this.#apply(p);
-      return { journalLength: p.row.journalLength, bytes: p.row.bytes, updatedAt: p.row.updatedAt, expiresAt: p.row.expiresAt };
-    });
-  }
-
-  #apply(p: Plan): void {
-    const r = p.row;
-    // The planner has already moved journalLength past the new entries.
-    let seq = r.journalLength - p.append.length;
-    for (const text of p.append) this.#s.insertEntry.run(r.id, seq++, text);
-    if (p.appendOnly) this.#s.updateAppend.run(r.updatedAt, r.expiresAt, r.journalLength, r.bytes, r.id);
-    else this.#s.update.run(r.status, r.updatedAt, r.expiresAt, r.journalLength, r.bytes, r.leaseOwner, r.leaseExpiresAt, r.pending, r.decisions, r.id);
-    if (p.result !== undefined) this.#s.setResult.run(p.result, r.id);
-  }
-
-  #readRow(executionId: string): ExecutionRow | undefined {
-    const raw = this.#s.row.get(executionId);
-    return raw ? fromSql(raw) : undefined;
-  }
-
-  #readRecord(executionId: string, principal: string, now: number): ExecutionRecord | undefined {
-    const raw = this.#s.full.get(executionId);
-    if (!raw) return undefined;
-    const row = visible(fromSql(raw), principal, now);
-    if (!row) return undefined;
-    const journal = this.#s.journal.all(executionId).map((r) => r.entry as string);
-    return toRecord(row, raw.script as string, raw.options as string, (raw.result as string | null) ?? null, journal);
-  }
-
   #sweep(now: number, limit: number): number {
     const ids = this.#s.expired.all(now, limit).map((r) => r.id as string);
-    for (const id of ids) {
-      this.#s.deleteJournal.run(id);
-      this.#s.deleteExec.run(id);
-    }
+    for (const id of ids) this.#delete(id);
     return ids.length;
+  }
+
+  #delete(id: string): void {
+    this.#s.deleteJournal.run(id);
+    this.#s.deleteExec.run(id);
   }
 
   /** One transaction: `BEGIN <mode>`, `fn`, `COMMIT`; `ROLLBACK` when `fn` throws. */

@@ -100,6 +100,6 @@ describe('toolexec exec --typecheck', () => {
 
   it('is in the help', () => {
     const r = toolexec(['exec', '--help']);
-    expect(r.stdout).toMatch(/--typecheck\s+type-check the script against the tool declarations/);
+    expect(r.stdout).toMatch(/--typecheck\s+type-check the script against the tool\s+declarations/);
   });
 });

@@ -9,6 +9,7 @@ import { Executor } from '../../src/code/executor.js';
 import type { ExecuteOptions, ExecuteResult } from '../../src/code/types.js';
 import { Runner } from '../../src/run/runner.js';
 import type { RuntimeName } from '../../src/runtime/types.js';
+import { defineDurableConformance } from './durable-conformance.js';
 import { STDLIB_CASES } from './stdlib-cases.js';
 
 const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor as new (body: string) => () => Promise<unknown>;
@@ -839,4 +840,5 @@ return { ...out, waited: performance.now() - started >= 15 };`);
       });
     });
   });
+  defineDurableConformance(runtime, options);
 }

@@ -249,3 +249,28 @@ describe('paths and the environment in a config file', () => {
     expect(loadConfig(undefined, { cwd, env: { HOME: home } }).tools).toEqual([join(cwd, 'here.mjs')]);
   });
 });
+
+describe('approval and store keys', () => {
+  it('reads approve, approveDestructive, approvalTimeoutMs and the store section, resolving store.path against the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'toolexec-config-store-'));
+    const file = join(dir, 'toolexec.config.json');
+    writeFileSync(file, JSON.stringify({ approve: ['github:create_*'], approveDestructive: true, approvalTimeoutMs: 60000, store: { kind: 'sqlite', path: 'data/x.db', executionTtlMs: 3600000 } }));
+    const c = loadConfig(file);
+    expect(c.approve).toEqual(['github:create_*']);
+    expect(c.approveDestructive).toBe(true);
+    expect(c.approvalTimeoutMs).toBe(60000);
+    expect(c.store).toEqual({ kind: 'sqlite', path: join(dir, 'data', 'x.db'), executionTtlMs: 3600000 });
+    expect(loadConfig(undefined, { cwd: mkdtempSync(join(tmpdir(), 'toolexec-empty-')), env: { HOME: dir } }).approve).toEqual([]);
+  });
+
+  it('names each mistake and the fix', () => {
+    expect(problems({ store: { kind: 'sqlite', paht: 'x.db' } })).toEqual([expect.stringMatching(/unknown key store\.paht \(did you mean "path"\?\); known keys: kind, path, url/)]);
+    expect(problems({ store: { kind: 'postgres' } })[0]).toMatch(/^store\.kind /);
+    expect(problems({ store: { url: 'http://localhost:6379', kind: 'redis' } })).toEqual([expect.stringMatching(/store\.url must be a Redis URL \(redis:\/\/host:6379 or rediss:\/\/ for TLS\)/)]);
+    expect(problems({ store: { url: 'redis://127.0.0.1:6379' } })).toEqual(['store.url is for the redis store; set store.kind to "redis"']);
+    expect(problems({ store: { kind: 'redis', path: 'x.db' } })).toEqual(['store.path is for the sqlite store; a redis store takes store.url']);
+    expect(problems({ approve: ['github:create issue'] })[0]).toMatch(/approve\[0\] must be a tool ID pattern/);
+    expect(problems({ approveDestructive: 'yes' })[0]).toMatch(/^approveDestructive /);
+    expect(problems({ approvalTimeoutMs: 0 })[0]).toMatch(/^approvalTimeoutMs /);
+  });
+});

@@ -99,3 +99,47 @@ export type CallResult = { isError?: boolean; content?: unknown; structuredConte
 export async function callTool(client: Client, name: string, args: Record<string, unknown> = {}, options: { timeout?: number; onprogress?: (p: { progress: number }) => void } = {}): Promise<CallResult> {
   return (await client.callTool({ name, arguments: args }, undefined, options)) as CallResult;
 }
+
+import { createServer, request, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Proxy {
+  url: string;
+  /** Requests sent to each target, by method. */
+  counts: { POST: number; GET: number; DELETE: number }[];
+  close(): Promise<void>;
+}
+
+/** A round-robin reverse proxy on 127.0.0.1: each request goes to the next target, streamed both ways. */
+export async function roundRobin(targets: string[]): Promise<Proxy> {
+  let next = 0;
+  const counts = targets.map(() => ({ POST: 0, GET: 0, DELETE: 0 }));
+  const server: HttpServer = createServer((req, res) => {
+    const k = next++ % targets.length;
+    const method = (req.method ?? 'GET') as 'POST' | 'GET' | 'DELETE';
+    if (method in counts[k]!) counts[k]![method]++;
+    const target = new URL(targets[k]!);
+    const upstream = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', () => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+    res.on('close', () => upstream.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    counts,
+    close: () =>
+      new Promise((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+

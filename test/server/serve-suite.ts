@@ -188,8 +188,10 @@ export function defineServeSuite(transport: string, connect: () => Promise<Conne
       ]);
       expect(out.logs[0]).toMatchObject({ level: 'log', message: 'observations 1' });
       expect(out.stats.toolCalls).toBe(5);
-      expect(progress.map((p) => p.progress)).toEqual([1, 2, 3, 4, 5]);
+      // One notification per tool call and per console line, in order.
+      expect(progress.map((p) => p.progress)).toEqual([1, 2, 3, 4, 5, 6]);
       expect(progress[0]!.message).toMatch(/everything:get-sum/);
+      expect(progress[5]!.message).toBe('console: observations 1');
     });
 
     it('execute_code: script failures are isError results with the code, line and ledger', async () => {

@@ -5,53 +5,12 @@
 // stateless specifics: GET and DELETE are 405, and the session cap is a cap on requests in
 // flight answered with 503 and Retry-After.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, request, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { callTool, connectHttp, SLOW_TOOLS_FIXTURE, startServeHttp, stopProcess, TOOLS_FIXTURE, textOf, type ServeProcess } from './helpers.js';
-
-interface Proxy {
-  url: string;
-  /** Requests sent to each target, by method. */
-  counts: { POST: number; GET: number; DELETE: number }[];
-  close(): Promise<void>;
-}
-
-/** A round-robin reverse proxy on 127.0.0.1: each request goes to the next target, streamed both ways. */
-async function roundRobin(targets: string[]): Promise<Proxy> {
-  let next = 0;
-  const counts = targets.map(() => ({ POST: 0, GET: 0, DELETE: 0 }));
-  const server: HttpServer = createServer((req, res) => {
-    const k = next++ % targets.length;
-    const method = (req.method ?? 'GET') as 'POST' | 'GET' | 'DELETE';
-    if (method in counts[k]!) counts[k]![method]++;
-    const target = new URL(targets[k]!);
-    const upstream = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
-    upstream.on('error', () => {
-      if (!res.headersSent) res.writeHead(502);
-      res.end();
-    });
-    res.on('close', () => upstream.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}/mcp`,
-    counts,
-    close: () =>
-      new Promise((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      }),
-  };
-}
+import { callTool, connectHttp, roundRobin, SLOW_TOOLS_FIXTURE, startServeHttp, stopProcess, TOOLS_FIXTURE, textOf, type ServeProcess } from './helpers.js';
 
 function raw(url: string, method: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   const u = new URL(url);

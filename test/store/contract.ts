@@ -124,6 +124,14 @@ export function defineStoreContract(name: string, makeEnv: StoreEnvFactory): voi
         expect(await a.get(id, P)).toBeUndefined();
         await storeError(a.claim(id, P, HOST_B), 'NOT_FOUND');
         await storeError(a.append({ ...ref, executionId: id }, [{ type: 'x' }], 0), 'NOT_FOUND');
+        // Every other way in says the same: the ID checks are shared by all stores.
+        const bad = { ...ref, executionId: id };
+        await storeError(a.renew(bad), 'NOT_FOUND');
+        await storeError(a.release(bad), 'NOT_FOUND');
+        await storeError(a.suspend(bad, { pending: [{ callId: 'c0', toolId: 't:x', args: {} }], expectedLength: 0 }), 'NOT_FOUND');
+        await storeError(a.complete(bad, { status: 'completed', result: 1, expectedLength: 0 }), 'NOT_FOUND');
+        await storeError(a.decide(id, P, [{ callId: 'c0', action: 'approve' }]), 'NOT_FOUND');
+        expect(await a.delete(id, P)).toBe(false);
       }
       expect((await storeError(a.get(42 as unknown as string, P), 'INVALID_ARGUMENT')).message).toMatch(/executionId must be a string/);
       expect((await storeError(a.get(ref.executionId, ''), 'INVALID_ARGUMENT')).message).toMatch(/principal must be a non-empty string/);
@@ -411,6 +419,18 @@ export function defineStoreContract(name: string, makeEnv: StoreEnvFactory): voi
       await e.a.close();
       await storeError(e.a.get('AAAAAAAAAAAAAAAAAAAAAA', P), 'CLOSED');
       await storeError(e.a.create({ principal: P, owner: HOST_A, script: '' }), 'CLOSED');
+      const ref = { executionId: 'AAAAAAAAAAAAAAAAAAAAAA', principal: P, owner: HOST_A };
+      // Closed comes before any other check, arguments included.
+      await storeError(e.a.list(P, { limit: -1 }), 'CLOSED');
+      await storeError(e.a.append(ref, [], -1), 'CLOSED');
+      await storeError(e.a.renew(ref), 'CLOSED');
+      await storeError(e.a.release(ref), 'CLOSED');
+      await storeError(e.a.suspend(ref, { pending: [], expectedLength: 0 }), 'CLOSED');
+      await storeError(e.a.complete(ref, { status: 'completed', result: 1, expectedLength: 0 }), 'CLOSED');
+      await storeError(e.a.decide(ref.executionId, P, []), 'CLOSED');
+      await storeError(e.a.claim(ref.executionId, P, HOST_B), 'CLOSED');
+      await storeError(e.a.delete(ref.executionId, P), 'CLOSED');
+      await storeError(e.a.purgeExpired(), 'CLOSED');
       await e.close();
     });
   });

@@ -16,6 +16,7 @@ import { ToolError } from '../../model/errors.js';
 import { parseToolId } from '../../model/tool-id.js';
 import type { ContentItem } from '../../model/tool.js';
 import { normalizeCallToolResult } from '../normalize.js';
+import { propagation, type Context } from '@opentelemetry/api';
 import type { Backend, BackendResult, CallContext, ProgressUpdate, StreamChunk } from '../types.js';
 import { DEFAULT_MCP_TIMEOUT_MS } from './config.js';
 import type { McpConnection } from './connection.js';
@@ -116,7 +117,8 @@ export class McpBackend implements Backend {
     let settled = false;
     // Progress goes out as chunks only (not also through ctx.onProgress), so a consumer sees each update once.
     // Fields copied one by one: the runner's context keeps some behind getters, which spreading would drop.
-    const inner: CallContext = { signal: controller.signal, toolId: ctx.toolId, descriptor: ctx.descriptor };
+    const traceContext = ctx.traceContext;
+    const inner: CallContext = { signal: controller.signal, toolId: ctx.toolId, descriptor: ctx.descriptor, ...(traceContext ? { traceContext } : {}) };
     if (ctx.tool !== undefined) inner.tool = ctx.tool;
     if (ctx.timeoutMs !== undefined) inner.timeoutMs = ctx.timeoutMs;
     const pending = this.#call(toolId, args, inner, 'stream', (update) => {
@@ -185,6 +187,9 @@ export class McpBackend implements Backend {
     const configured = this.connection.config.timeoutMs;
     const timeoutMs = ctx.timeoutMs === undefined ? this.#defaultTimeoutMs : configured === undefined ? ctx.timeoutMs : Math.min(ctx.timeoutMs, configured);
     const errCtx = { signal: ctx.signal, timeoutMs, stderrTail: () => this.connection.stderrTail().slice(-10) };
+    const params: { name: string; arguments: Record<string, unknown>; _meta?: Record<string, string> } = { name: tool, arguments: args };
+    const meta = traceMeta(ctx.traceContext);
+    if (meta) params._meta = meta;
     let raw: Record<string, unknown> | undefined;
     // Two rounds at most: an HTTP server that forgot our session (404) never ran the request,
     // so it is sent once more on a fresh session.
@@ -196,7 +201,7 @@ export class McpBackend implements Backend {
         throw callErrorToToolError(err, site, errCtx);
       }
       try {
-        raw = (await client.request({ method: 'tools/call', params: { name: tool, arguments: args } }, ResultSchema, {
+        raw = (await client.request({ method: 'tools/call', params }, ResultSchema, {
           signal: ctx.signal,
           timeout: timeoutMs,
           // With a runner deadline the deadline is hard; without one, progress proves the server is alive.
@@ -286,4 +291,18 @@ function isTransportFailure(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   // StreamableHTTPError / SseError carry the HTTP status as a numeric code; socket errors a string one.
   return err instanceof TypeError || err.message === 'Not connected' || typeof code === 'string' || typeof code === 'number';
+}
+
+/**
+ * The call's trace context for the server, as MCP's SEP-414 puts it: W3C `traceparent` and
+ * `tracestate` (and `baggage`) as keys of the request's `params._meta`, written by the
+ * globally registered propagator (none without an SDK: nothing is added). The SDK merges its
+ * own `progressToken` into the same object.
+ */
+function traceMeta(traceContext: Context | undefined): Record<string, string> | undefined {
+  if (traceContext === undefined) return undefined;
+  const carrier: Record<string, string> = {};
+  propagation.inject(traceContext, carrier);
+  for (const _ in carrier) return carrier;
+  return undefined;
 }

@@ -12,6 +12,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { closestName } from '../../model/did-you-mean.js';
 import type Dockerode from 'dockerode';
 
 /** The OCI runtimes an engine may run sandboxes with. */
@@ -82,25 +83,6 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)}`;
   return typeof value;
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
-}
-
-function nearest(key: string, known: readonly string[]): string | undefined {
-  const best = known.map((k) => [k, distance(key, k)] as const).sort((x, y) => x[1] - y[1])[0];
-  return best && best[1] <= Math.max(2, Math.floor(key.length / 3)) ? best[0] : undefined;
 }
 
 /** `docker.engines[1] ("b")`, or `docker.engines[1] (tcp://10.0.0.2:2376)`: how an entry is named in messages. */
@@ -188,7 +170,7 @@ export function engineProblems(list: unknown, options: { prefix?: string; dir?: 
     const e = entry as Record<string, unknown>;
     for (const key of Object.keys(e)) {
       if ((ENGINE_KEYS as readonly string[]).includes(key) || e[key] === undefined) continue;
-      const hint = nearest(key, ENGINE_KEYS);
+      const hint = closestName(key, ENGINE_KEYS);
       problems.push(`${label}: unknown key ${JSON.stringify(key)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; known keys: ${ENGINE_KEYS.join(', ')}`);
     }
     if (e.name !== undefined && (typeof e.name !== 'string' || !e.name.trim() || e.name.length > 64)) problems.push(`${label}: name must be a non-empty string of at most 64 characters`);
@@ -216,7 +198,7 @@ export function engineProblems(list: unknown, options: { prefix?: string; dir?: 
         const t = e.tls as Record<string, unknown>;
         for (const key of Object.keys(t)) {
           if ((ENGINE_TLS_KEYS as readonly string[]).includes(key)) continue;
-          const hint = nearest(key, ENGINE_TLS_KEYS);
+          const hint = closestName(key, ENGINE_TLS_KEYS);
           problems.push(`${label}: unknown key tls.${key}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; known keys: ${ENGINE_TLS_KEYS.join(', ')}`);
         }
         for (const key of ENGINE_TLS_KEYS) {

@@ -24,11 +24,11 @@ describe('MCP backend with the fixture server', () => {
   });
 
   it('imports every page of tools/list, keeping schemas, annotations and titles', () => {
-    // 14 tools over pages of 3; "bad name!" is skipped.
+    // 15 tools over pages of 3; "bad name!" is skipped.
     const ids = index.list({ namespace: 'fx' }).map((t) => t.id).sort();
     expect(ids).toContain('fx:image');
     expect(ids).toContain('fx:echo');
-    expect(ids).toHaveLength(14);
+    expect(ids).toHaveLength(15);
     const add = index.get('fx:add')!;
     expect(add.backend).toEqual({ kind: 'mcp', name: 'fx', tool: 'add' });
     expect(add.tool.title).toBe('Add');
