@@ -3,8 +3,10 @@
 // thread (runtimes/quickjs/worker.js), or in the host thread for `isolation: 'none'`.
 //
 // quickjs-emscripten's synchronous release build (not asyncify: see ENGINES.md), a WebAssembly
-// module instance per engine, and a fresh QuickJS runtime and context for every job, so nothing a
-// script leaves behind (globals, prototypes, pending jobs) survives it. The host primitive
+// module instance per engine, and for every job a QuickJS runtime and context as new as one just
+// built: the instance's memory is restored from a snapshot taken right after the first sandbox's
+// prelude (`snapshotOf`), so nothing a script leaves behind (globals, prototypes, pending jobs,
+// garbage) survives it, and no job pays for a context or the prelude's compile. The host primitive
 // `__toolexec_send` is a synchronous function taking a string; replies go in through the
 // prelude's `__toolexec_receive`, followed by `executePendingJobs`.
 //
