@@ -709,10 +709,10 @@
   // function; it removes itself first, so user code can neither call it nor forge `done`.
   // `flags` bit 1 says the execution has an input: it is fetched from the host as data (JSON,
   // parsed here) and becomes the `input` global before the program starts. Bit 2 grants `fetch`
-  // (egress), whose implementation is `fetchText`. `env` is the execution's environment from
+  // (egress). `env` is the execution's environment from
   // the host: `seed` (64 hex digits for the guest's CSPRNG), `now` (the host's epoch ms at the
   // start), `durable` (the clock and Math.random then come from the journal).
-  function start(main, flags, env, fetchText) {
+  function start(main, flags, env) {
     delete G.__toolexec_start;
     if (env !== null && typeof env === 'object') {
       if (typeof env.seed === 'string') seed = env.seed;
@@ -729,7 +729,7 @@
         return;
       }
     }
-    if ((flags & 2) === 2) grantFetch(fetchText);
+    if ((flags & 2) === 2) grantFetch();
     if ((flags & 1) !== 1) {
       begin(main);
       return;
@@ -861,11 +861,10 @@
   };
 
   // ---- fetch: only under an egress policy (flag bit 2 of __toolexec_start) ----
-  // The implementation is runtimes/fetch.js, whose text only such an execution's wrapper passes
-  // in (so no other execution compiles it), compiled on the first use of `fetch`, `Headers` or
-  // `Response`.
+  // The implementation is runtimes/stdlib/fetch.js, compiled on the first use of `fetch`,
+  // `Headers` or `Response`, which only an execution with egress defines: no other execution
+  // compiles it, and one with egress that never fetches pays nothing for it either.
 
-  var fetchSource;
   var fetchLib;
   // Taken at the first use, from a realm the script may have changed by then: a script that
   // replaced Uint8Array or Symbol.iterator breaks only its own fetch.
@@ -893,13 +892,12 @@
   }
 
   function getFetchLib() {
-    if (!fetchLib) fetchLib = FunctionC('I', fetchSource)(fetchIntrinsics());
+    if (!fetchLib) fetchLib = FunctionC('I', service('lib', 'fetch'))(fetchIntrinsics());
     return fetchLib;
   }
 
-  function grantFetch(source) {
-    if (typeof source !== 'string') return;
-    fetchSource = source;
+  function grantFetch() {
+    if (hostCall === undefined) return;
     var names = ['fetch', 'Headers', 'Response'];
     for (var i = 0; i < names.length; i++) {
       (function (name) {

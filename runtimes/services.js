@@ -14,7 +14,7 @@
 
 const MAX_ARG_CHARS = 4 * 1024 * 1024;
 const CACHE_MAX = 64;
-const STDLIB = ['json', 'timers', 'domexception', 'events', 'encoding', 'base64', 'crypto', 'clone', 'url', 'intl', 'durable'];
+const STDLIB = ['json', 'timers', 'domexception', 'events', 'encoding', 'base64', 'crypto', 'clone', 'url', 'intl', 'durable', 'fetch'];
 
 /** Whole-line `//` comments, blank lines and indentation cost QuickJS compile time; none of the library files has a multi-line string. */
 function compact(text) {

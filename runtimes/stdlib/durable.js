@@ -21,13 +21,26 @@ Date.parse = NativeDate.parse;
 Date.UTC = NativeDate.UTC;
 I.ObjectDefineProperty(I.G, 'Date', { value: Date, writable: true, configurable: true, enumerable: false });
 
-var random = I.load('crypto').random;
-I.ObjectDefineProperty(Math, 'random', { value: function random_() { return random(); }, writable: true, configurable: true });
+// The crypto library (and its ChaCha20 stream) loads on the first draw, not for every durable
+// execution: the sequence is the same whichever of Math.random and crypto draws first.
+var random;
+I.ObjectDefineProperty(Math, 'random', {
+  value: function random_() {
+    if (random === undefined) random = I.load('crypto').random;
+    return random();
+  },
+  writable: true,
+  configurable: true,
+});
 I.ObjectDefineProperty(Math.random, 'name', { value: 'random' });
 
 // A native Intl.DateTimeFormat formats "now" from the engine's own clock when given no date.
-if (typeof Intl === 'object' && Intl !== null && typeof Intl.DateTimeFormat === 'function') {
-  var proto = Intl.DateTimeFormat.prototype;
+// Only a native Intl (a data property) needs this: the sandbox's own (QuickJS, an accessor until
+// first use, which reading it here would trigger) already reads the guest's clock.
+var intl = Object.getOwnPropertyDescriptor(I.G, 'Intl');
+var NativeIntl = intl !== undefined && 'value' in intl ? intl.value : undefined;
+if (typeof NativeIntl === 'object' && NativeIntl !== null && typeof NativeIntl.DateTimeFormat === 'function') {
+  var proto = NativeIntl.DateTimeFormat.prototype;
   var formatGet = Object.getOwnPropertyDescriptor(proto, 'format').get;
   var toParts = proto.formatToParts;
   I.ObjectDefineProperty(proto, 'format', {

@@ -16,7 +16,6 @@ import { matchToolPattern } from '../model/tool-id.js';
 import type { JsonValue, Tool } from '../model/tool.js';
 import { MAX_VALUE_DEPTH, encodeReply, parseGuestMessage, type BridgeError, type GuestMessage } from '../runtime/bridge.js';
 import type { Runtime, RuntimeFailure, RuntimeOutcome, RuntimeSession } from '../runtime/types.js';
-import { loadFetchSource } from '../runtime/guest.js';
 import { isRerunnable } from './approval.js';
 import type { ApprovalNote, DurablePart, LivePending } from './durable.js';
 import { publicPending, toolTitle } from './durable.js';
@@ -191,7 +190,7 @@ export class Execution {
     try {
       session = runtime.start(
         {
-          code: closeProgram(prepared.code, this.inputText !== undefined, this.env, this.host.egress ? loadFetchSource() : undefined),
+          code: closeProgram(prepared.code, this.inputText !== undefined, this.env, this.host.egress !== undefined),
           filename,
           limits: {
             timeoutMs: this.limits.timeoutMs,

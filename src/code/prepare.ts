@@ -56,16 +56,14 @@ export interface GuestEnv {
 }
 
 /**
- * Closes a prepared program for one execution: `, <flags>, <env JSON>[, <fetch text>]);`. Cheap
- * string concatenation, so the prepared text stays cached. Flag 1: the execution has an input.
- * Flag 2: it has egress, and `fetchSource` (runtimes/fetch.js) follows as a string literal, which
- * the prelude compiles only when the script first touches `fetch`, `Headers` or `Response`; an
- * execution without egress never carries it.
+ * Closes a prepared program for one execution: `, <flags>, <env JSON>);`. Cheap string
+ * concatenation, so the prepared text stays cached. Flag 1: the execution has an input. Flag 2:
+ * it has egress (the prelude then defines `fetch`, `Headers` and `Response`, whose library it
+ * loads on first use).
  */
-export function closeProgram(code: string, input: boolean, env: GuestEnv, fetchSource?: string): string {
+export function closeProgram(code: string, input: boolean, env: GuestEnv, egress = false): string {
   const e = `{"seed":${JSON.stringify(String(env.seed))},"now":${Number.isFinite(env.now) ? env.now : 0},"durable":${env.durable === true}}`;
-  const flags = (input ? 1 : 0) | (fetchSource !== undefined ? 2 : 0);
-  return `${code}, ${flags}, ${e}${fetchSource !== undefined ? `, ${JSON.stringify(fetchSource)}` : ''});\n`;
+  return `${code}, ${(input ? 1 : 0) | (egress ? 2 : 0)}, ${e});\n`;
 }
 const RETURN_PREFIX = 'return (';
 /**

@@ -504,7 +504,7 @@ export interface ScriptCheck {
   checker?: TypeChecker;
 }
 
-/** `fetch` as runtimes/fetch.js defines it under an egress policy (no streams, no Blob or FormData). */
+/** `fetch` as runtimes/stdlib/fetch.js defines it under an egress policy (no streams, no Blob or FormData). */
 const FETCH_DECLARATION = [
   'type HeadersInit = Headers | [string, string][] | Record<string, string>;',
   'declare class Headers { constructor(init?: HeadersInit); append(name: string, value: string): void; delete(name: string): void; get(name: string): string | null; getSetCookie(): string[]; has(name: string): boolean; set(name: string, value: string): void; forEach(cb: (value: string, key: string, parent: Headers) => void, thisArg?: any): void; entries(): IterableIterator<[string, string]>; keys(): IterableIterator<string>; values(): IterableIterator<string>; [Symbol.iterator](): IterableIterator<[string, string]>; }',

@@ -37,21 +37,6 @@ export function loadPrelude(): string {
   return cached;
 }
 
-/** Absolute path of the guest `fetch` (granted egress). */
-export const FETCH_PATH = guestPath('fetch.js');
-
-let cachedFetch: string | undefined;
-
-/**
- * The text of `runtimes/fetch.js`, compacted like the prelude. It is not part of the prelude:
- * embedded there it cost every fresh QuickJS context about 0.5 ms (17%) more, so only the
- * wrapper of an execution with egress passes it in, as a string the prelude compiles on use.
- */
-export function loadFetchSource(): string {
-  cachedFetch ??= compactPrelude(readFileSync(FETCH_PATH, 'utf8'));
-  return cachedFetch;
-}
-
 /** Removes whole-line `//` comments, blank lines and leading indentation. */
 export function compactPrelude(text: string): string {
   return text
