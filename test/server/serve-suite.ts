@@ -172,9 +172,25 @@ export function defineServeSuite(transport: string, connect: () => Promise<Conne
         console.log('observations', opened.entities[0].observations.length);
         return { sum, local: local.sum, observation: opened.entities[0].observations[0], echo };
       `;
-      const r = (await client.callTool({ name: 'execute_code', arguments: { script } }, undefined, {
-        onprogress: (p) => progress.push(p),
-      })) as CallResult;
+      // What the server sent, as it arrived: the SDK client hands notifications to their
+      // handlers a microtask late and forgets the progress token when the response comes, so a
+      // last notification read in the same chunk as the response never reaches `onprogress`.
+      const sent: { progress: number; message?: string }[] = [];
+      const transport = client.transport!;
+      const onmessage = transport.onmessage!;
+      transport.onmessage = (m, extra) => {
+        const n = m as { method?: string; params?: { progress: number; message?: string } };
+        if (n.method === 'notifications/progress' && n.params) sent.push(n.params);
+        onmessage.call(transport, m, extra);
+      };
+      let r: CallResult;
+      try {
+        r = (await client.callTool({ name: 'execute_code', arguments: { script } }, undefined, {
+          onprogress: (p) => progress.push(p),
+        })) as CallResult;
+      } finally {
+        transport.onmessage = onmessage;
+      }
       expect(r.isError, textOf(r)).toBeFalsy();
       const out = r.structuredContent!;
       expect(out.ok).toBe(true);
@@ -188,10 +204,12 @@ export function defineServeSuite(transport: string, connect: () => Promise<Conne
       ]);
       expect(out.logs[0]).toMatchObject({ level: 'log', message: 'observations 1' });
       expect(out.stats.toolCalls).toBe(5);
-      // One notification per tool call and per console line, in order.
-      expect(progress.map((p) => p.progress)).toEqual([1, 2, 3, 4, 5, 6]);
-      expect(progress[0]!.message).toMatch(/everything:get-sum/);
-      expect(progress[5]!.message).toBe('console: observations 1');
+      // One notification per tool call and per console line, in order, all before the result.
+      expect(sent.map((p) => p.progress)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(sent[0]!.message).toMatch(/everything:get-sum/);
+      expect(sent[5]!.message).toBe('console: observations 1');
+      expect(sent.slice(0, progress.length).map(({ progress: n, message }) => ({ progress: n, message }))).toEqual(progress);
+      expect(progress.length).toBeGreaterThanOrEqual(5);
     });
 
     it('execute_code: script failures are isError results with the code, line and ledger', async () => {
