@@ -8,10 +8,13 @@
 // microtask checkpoint (an infinite loop in a promise job is stopped). Between jobs it yields once
 // to the event loop (`setImmediate`) so that isolated-vm's own housekeeping still runs.
 //
-// Wire format, one JSON object per line: the far-side protocol of src/runtime/types.ts
-// (`HostToSandbox`, `SandboxToHost`), plus, before anything else, `{"t":"init","prelude":"..."}`
-// from the host and `{"t":"ready"}` or `{"t":"fatal","message":"..."}` back. Guest strings travel
-// JSON-escaped inside it. Only strings reach the guest: `__toolexec_send` is an `ivm.Callback` that
+// Wire format, one message per line: the far-side protocol of src/runtime/types.ts
+// (`HostToSandbox`, `SandboxToHost`) as JSON objects, plus, before anything else,
+// `{"t":"init","prelude":"..."}` from the host and `{"t":"ready"}` or `{"t":"fatal","message":"..."}`
+// back. The bridge's own messages, which are most of the traffic, travel as they are, not
+// JSON-escaped a second time: `o<id> <guest message>` (guest → host, one per line) and
+// `r<id> <reply>` (host → guest). Bridge text is JSON, which has no raw line break; a message that
+// has one anyway goes in the JSON form. Only strings reach the guest: `__toolexec_send` is an `ivm.Callback` that
 // copies a string out, and replies go in through `applySync` with a string argument. No
 // Reference, ExternalCopy or host object is ever placed in the guest context.
 'use strict';
@@ -107,7 +110,11 @@ function guestSend(slot, text) {
 
 function flushJob(j) {
   if (j.out.length === 0) return;
-  emit({ t: 'out', id: j.id, m: j.out });
+  const prefix = 'o' + j.id + ' ';
+  for (const text of j.out) {
+    if (text.indexOf('\n') === -1) outLines.push(prefix + text);
+    else emit({ t: 'out', id: j.id, m: [text] });
+  }
   j.out = [];
 }
 
@@ -398,10 +405,15 @@ function abort(id) {
 }
 
 function handle(line) {
+  if (line.charCodeAt(0) === 114 /* r */) {
+    const sp = line.indexOf(' ');
+    if (sp > 1) deliver(Number(line.slice(1, sp)), line.slice(sp + 1));
+    return;
+  }
   let m;
   try { m = JSON.parse(line); } catch (_) { return; }
   if (m === null || typeof m !== 'object') return;
-  if (m.t === 'job') startJob(m.id, m.job || {});
+  if (m.t === 'job') { pollAllowed = m.poll === true; startJob(m.id, m.job || {}); }
   else if (m.t === 'reply' && Array.isArray(m.m)) { for (const text of m.m) deliver(m.id, text); }
   else if (m.t === 'abort') abort(m.id);
   else if (m.t === 'init' && lastPrelude === null) {
@@ -415,14 +427,47 @@ function handle(line) {
 const decoder = new StringDecoder('utf8');
 const readBuf = Buffer.allocUnsafe(1 << 16);
 let pendingText = '';
-function readLines() {
+// A second, non-blocking description of the same pipe (Linux: /proc/self/fd/0 opened anew), for
+// a short poll before the blocking read: while a job waits for a fast tool's reply, the reply
+// usually comes within tens of microseconds, and catching it by polling saves this process a
+// wake-up (on a loaded machine, the largest part of a round trip). The window adapts to what
+// replies took lately and is spent only while a job runs and the host allows it (a core is free).
+let pollFd = -1;
+try { pollFd = fs.openSync('/proc/self/fd/' + IN_FD, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK); } catch (_) { pollFd = -1; }
+const POLL_MAX_MS = 0.1;
+let pollMs = 0.03;
+let pollAllowed = false;
+
+function readChunk() {
+  if (pollFd >= 0 && job !== null && pollAllowed) {
+    const from = performance.now();
+    const until = from + pollMs;
+    for (;;) {
+      let n = -1;
+      try { n = fs.readSync(pollFd, readBuf, 0, readBuf.length, null); }
+      catch (e) { if (!e || e.code !== 'EAGAIN') { pollFd = -1; break; } }
+      if (n >= 0) {
+        const took = performance.now() - from;
+        pollMs = Math.min(POLL_MAX_MS, Math.max(pollMs, took * 1.5));
+        return n;
+      }
+      if (performance.now() >= until) break;
+    }
+    pollMs = Math.max(0.005, pollMs / 2);
+  }
   for (;;) {
-    let n;
-    try { n = fs.readSync(IN_FD, readBuf, 0, readBuf.length, null); }
+    try { return fs.readSync(IN_FD, readBuf, 0, readBuf.length, null); }
     catch (e) {
       if (e && e.code === 'EAGAIN') { sleep(1); continue; }
-      if (e && e.code === 'EOF') n = 0; else process.exit(0);
+      if (e && e.code === 'EOF') return 0;
+      process.exit(0);
     }
+  }
+}
+
+function readLines() {
+  for (;;) {
+    const n = readChunk();
     if (n === 0) process.exit(0); // the host closed the pipe: it is gone or done with us
     const chunk = decoder.write(readBuf.subarray(0, n));
     // Only the new chunk is searched, so a long reply arriving in many reads stays linear.

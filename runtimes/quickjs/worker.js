@@ -5,28 +5,44 @@
 // thread. The host (src/runtime/quickjs/worker.ts, under the shared supervisor) watches from
 // outside and terminates the thread for what this loop cannot stop.
 //
-// Transport, chosen for per-call cost:
-// - host → worker (jobs, replies, aborts): a dedicated MessagePort that the worker drains
-//   synchronously with `receiveMessageOnPort`, woken by `Atomics.notify` on a shared control word.
-//   A busy worker never returns to its event loop mid-job, so it needs no event-loop wake-up per
-//   reply, and the wait doubles as the wall-clock deadline. An idle worker listens on the port.
-// - worker → host: `parentPort`, guest messages batched per engine turn.
+// Transport, chosen for per-call cost (runtimes/quickjs/ring.js, src/runtime/quickjs/ring.ts):
+// - replies and guest messages travel as records in two rings in a SharedArrayBuffer; a side
+//   that has nothing to do sleeps on a control word (this thread in Atomics.wait, the host in
+//   Atomics.waitAsync), and the writer wakes it only when it sleeps. A busy worker never returns
+//   to its event loop mid-job, and the wait doubles as the wall-clock deadline.
+// - a message too big for a record goes on a port (`big`, one per direction), with a marker
+//   record at its place in the ring;
+// - jobs come on the job port (code can be large; an idle worker listens on it), and an abort is
+//   the job's id in a control word, which the engine's interrupt handler reads.
 // Messages are the far-side protocol of src/runtime/types.ts (`HostToSandbox`, `SandboxToHost`),
-// plus `ready`, `fatal` and `prepared` for the host end's own bookkeeping.
+// plus `ready` and `fatal` (on parentPort) and `prepared` for the host end's own bookkeeping.
 
 const wt = require('node:worker_threads');
 const { createQuickJSEngine } = require('./engine.js');
 const { createJob } = require('./job.js');
 
+const { createRing } = require('./ring.js');
+
 const parentPort = wt.parentPort;
 const data = wt.workerData;
-const ctrl = new Int32Array(data.control);
 const port = data.port;
-const SEQ = 0;
-const ABORT = 1;
+const bigIn = data.bigIn;
+const bigOut = data.bigOut;
+const ring = createRing(data.shared);
+const { ctrl, C, KIND } = ring;
 const now = () => performance.now();
 /** After a job the worker lingers this long in Atomics.wait, where the next job wakes it sooner than an event-loop message would. */
 const LINGER_MS = 50;
+/**
+ * How long the worker polls for a reply before it sleeps. A reply to a fast tool comes back in
+ * tens of microseconds; catching it by polling spares both sides a wake-up, which on a virtual
+ * machine costs the waker tens of microseconds of CPU and the sleeper more in latency. The host
+ * allows polling (control word SPIN_OK) only while fewer jobs run than there are cores, so
+ * polling never takes a core that another execution needs; the window adapts to what replies
+ * took lately, so a slow tool costs almost nothing.
+ */
+const SPIN_MAX_MS = 0.25;
+let spinMs = 0.05;
 let engine;
 
 // The OS thread gets a name of its own (Linux), so `top -H`, and the runtime's leak checks, can
@@ -67,18 +83,28 @@ function serve(first) {
   }
 }
 
+/** Skips whatever the host wrote for jobs that are over (late replies and their port messages). */
+function discardStale() {
+  ring.read((kind) => {
+    if (kind === KIND.PORT) wt.receiveMessageOnPort(bigIn);
+  });
+}
+
 function linger() {
   const until = now() + LINGER_MS;
   for (;;) {
-    const seq = Atomics.load(ctrl, SEQ);
+    const seq = Atomics.load(ctrl, C.H2W_SEQ);
+    discardStale();
     const r = wt.receiveMessageOnPort(port);
     if (r) {
       if (r.message && r.message.t === 'job') return r.message;
-      continue; // a late reply for a finished job
+      continue;
     }
     const left = until - now();
     if (left <= 0) return undefined;
-    Atomics.wait(ctrl, SEQ, seq, left);
+    Atomics.store(ctrl, C.WORKER_WAITING, 1);
+    Atomics.wait(ctrl, C.H2W_SEQ, seq, left);
+    Atomics.store(ctrl, C.WORKER_WAITING, 0);
   }
 }
 
@@ -86,27 +112,57 @@ port.on('message', (msg) => {
   if (msg && msg.t === 'job' && engine) serve(msg);
 });
 
+/** Sends one far-side message to the host: records in the ring, the port for what does not fit. */
+function emit(m) {
+  if (m.t === 'out') {
+    for (const text of m.m) {
+      if (!ring.write(KIND.OUT, m.id, text)) {
+        bigOut.postMessage({ t: 'out', id: m.id, m: [text] });
+        ring.write(KIND.PORT, 0, '');
+      }
+    }
+  } else if (m.t === 'end') {
+    const text = JSON.stringify({ outcome: m.outcome, retire: m.retire === true });
+    if (!ring.write(KIND.END, m.id, text)) {
+      bigOut.postMessage(m);
+      ring.write(KIND.PORT, 0, '');
+    }
+  }
+  ring.ring();
+}
+
+function prepared() {
+  ring.write(KIND.PREPARED, 0, '');
+  ring.ring();
+}
+
 /** Runs one job; returns whether the worker should linger for another. */
 function runJob(msg) {
   const id = msg.id;
-  const j = createJob(engine, id, msg.job, (m) => parentPort.postMessage(m), () => Atomics.load(ctrl, ABORT) !== 0);
+  const tag = id & 0x7fffffff;
+  discardStale();
+  const aborted = () => Atomics.load(ctrl, C.ABORT) === tag;
+  const j = createJob(engine, id, msg.job, emit, aborted);
   let replies = [];
-  // Drains the job port: replies are queued, an abort becomes the stop reason.
-  const drain = () => {
-    for (;;) {
-      const r = wt.receiveMessageOnPort(port);
-      if (!r) return;
-      const m = r.message;
-      if (!m || m.id !== id) continue; // left over from an earlier job
-      if (m.t === 'reply') for (const text of m.m) replies.push(text);
-      else if (m.t === 'abort') j.abort(m.failure);
+  const onRecord = (kind, rid, text) => {
+    if (kind === KIND.REPLY) {
+      if (rid === id) replies.push(text);
+    } else if (kind === KIND.PORT) {
+      const r = wt.receiveMessageOnPort(bigIn);
+      const m = r && r.message;
+      if (m && m.t === 'reply' && m.id === id) for (const t of m.m) replies.push(t);
     }
   };
-  j.onAbortSignal = drain;
+  // The host's abort: the stop reason is the host's own; it keeps it.
+  const checkAbort = () => {
+    if (aborted()) j.abort({ code: 'CANCELLED', message: 'The host ended the job' });
+  };
+  j.onAbortSignal = checkAbort;
   j.start();
   while (!j.over) {
-    const seq = Atomics.load(ctrl, SEQ);
-    drain();
+    const seq = Atomics.load(ctrl, C.H2W_SEQ);
+    ring.read(onRecord);
+    checkAbort();
     if (j.over) break;
     if (replies.length > 0) {
       const batch = replies;
@@ -116,10 +172,26 @@ function runJob(msg) {
     }
     const remaining = j.remaining();
     if (remaining <= 0) break;
-    Atomics.wait(ctrl, SEQ, seq, remaining);
+    // Poll briefly: the reply to a fast tool is usually on its way.
+    const waitedFrom = now();
+    const spinUntil = waitedFrom + (Atomics.load(ctrl, C.SPIN_OK) !== 0 ? Math.min(spinMs, remaining) : 0);
+    let got = false;
+    while (now() < spinUntil) {
+      if (Atomics.load(ctrl, C.H2W_SEQ) !== seq) {
+        got = true;
+        break;
+      }
+    }
+    if (!got) {
+      Atomics.store(ctrl, C.WORKER_WAITING, 1);
+      Atomics.wait(ctrl, C.H2W_SEQ, seq, Math.max(0, remaining - (now() - waitedFrom)));
+      Atomics.store(ctrl, C.WORKER_WAITING, 0);
+    }
+    // Replies that come within the poll window keep it; slow tools shrink it to nothing.
+    const took = now() - waitedFrom;
+    spinMs = took <= SPIN_MAX_MS ? Math.min(SPIN_MAX_MS, Math.max(spinMs, took * 1.5)) : Math.max(0.01, spinMs / 2);
   }
   const { retire, dispose } = j.end();
-  Atomics.store(ctrl, ABORT, 0);
   if (retire) return false;
   // Free this job's context and build the next sandbox now that the host has its answer. A
   // failure here leaves the engine unusable: leave the pool.
@@ -138,11 +210,11 @@ function runJob(msg) {
       try {
         engine.prepare();
       } catch (_) {}
-      parentPort.postMessage({ t: 'prepared' });
+      prepared();
     });
     return false;
   }
   // The pool prefers workers that said this: their next job starts without waiting.
-  parentPort.postMessage({ t: 'prepared' });
+  prepared();
   return true;
 }

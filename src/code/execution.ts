@@ -213,8 +213,9 @@ export class Execution {
     } finally {
       signal?.removeEventListener('abort', onAbort);
       this.clearTimers();
-      // Calls still in flight belong to a finished script: stop them.
-      this.controller.abort();
+      // Calls still in flight belong to a finished script: stop them. Only then: an abort without
+      // a reason builds a DOMException, whose stack capture cost more than a fast tool call.
+      if (this.active > 0 || this.queue.length > 0) this.controller.abort();
     }
     return this.result({ outcome, runtime: runtime.name });
   }

@@ -428,8 +428,8 @@ export class Supervisor implements Runtime {
       (err: unknown) => {
         clearTimeout(timer);
         const error = err instanceof Error ? err : new Error(String(err));
-        // A start the host cut short itself (dispose, a shape nobody wants any more) is no failure;
-        // one whose sandbox died by itself while starting is.
+        // A start the host cut short itself (dispose, a shape nobody wants any more: stopSlot) is no
+        // failure; a sandbox that died by itself while starting is (its exit came first).
         if (this.disposed || slot.stopping) return;
         this.lastStartError = error;
         this.refillBlocked = true;

@@ -284,5 +284,16 @@ export function defineRuntimeContractSuite(target: ContractTarget): void {
       await job.outcome;
       expect(job.done()?.value).toEqual([true, true]);
     });
+
+    test('without durable, each execution draws other Math.random values', async () => {
+      const env = { seed: 'a'.repeat(64), now: Date.now(), durable: false };
+      const values: unknown[] = [];
+      for (let i = 0; i < 3; i++) {
+        const job = startJob(runtime, 'return Math.random()', { env });
+        await job.outcome;
+        values.push(job.done()?.value);
+      }
+      expect(new Set(values).size).toBe(3);
+    });
   });
 }

@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { HostToSandbox, RuntimeFailure, SandboxToHost, SandboxWorker, WorkerEvents } from '../types.js';
 import { guestPath } from '../guest.js';
+import { mayPoll } from '../spare-core.js';
 
 export interface IsolatedVmWorkerOptions {
   nodePath: string;
@@ -36,6 +37,9 @@ const PAGE_SIZE = 4096;
 /** Longest line the host accepts from the process (a guest message is capped far below by the executor). */
 const MAX_LINE_CHARS = 256 * 1024 * 1024;
 
+/** Jobs running in sandbox processes of this host, across runtimes: polling is allowed while a core is free (spare-core.ts). */
+let running = 0;
+
 type FromProcess = SandboxToHost | { t: 'ready'; pid: number } | { t: 'fatal'; message: string };
 
 /** An error that says no process will ever start here (isolated-vm cannot load). */
@@ -58,6 +62,7 @@ export class IsolatedVmWorker implements SandboxWorker {
   /** What the host saw go wrong from outside, for the exit classification. */
   private fault: RuntimeFailure | undefined;
   private running = false;
+  private busy = false;
 
   constructor(
     private readonly options: IsolatedVmWorkerOptions,
@@ -108,12 +113,35 @@ export class IsolatedVmWorker implements SandboxWorker {
       }
       const lines = (buffered + chunk).split('\n');
       buffered = lines.pop() ?? '';
-      for (const line of lines) this.onLine(line, resolveReady);
+      // Consecutive guest messages of one job go up as one batch.
+      let outId = -1;
+      let out: string[] = [];
+      for (const line of lines) {
+        if (line.charCodeAt(0) === 111 /* o */) {
+          const sp = line.indexOf(' ');
+          const id = sp > 1 ? Number(line.slice(1, sp)) : NaN;
+          if (!Number.isSafeInteger(id)) continue;
+          if (id !== outId && out.length > 0) {
+            this.onOut(outId, out);
+            out = [];
+          }
+          outId = id;
+          out.push(line.slice(sp + 1));
+          continue;
+        }
+        if (out.length > 0) {
+          this.onOut(outId, out);
+          out = [];
+        }
+        this.onLine(line, resolveReady);
+      }
+      if (out.length > 0) this.onOut(outId, out);
     });
     this.exited = new Promise((resolve) => {
       let reported = false;
       const gone = (code: number | null, signal: NodeJS.Signals | null, drain: boolean) => {
         this.alive = false;
+        this.idle();
         clearInterval(this.rssTimer);
         rejectReady(this.startError(code, signal));
         const report = () => {
@@ -142,7 +170,25 @@ export class IsolatedVmWorker implements SandboxWorker {
   }
 
   send(message: HostToSandbox): void {
-    if (message.t === 'job') this.watch(message.job.limits.memoryMb);
+    if (message.t === 'job') {
+      this.watch(message.job.limits.memoryMb);
+      if (!this.busy) {
+        this.busy = true;
+        running++;
+      }
+      // The process may poll its pipe for replies (sparing both sides a wake-up) only while a
+      // core is free for it (spare-core.ts).
+      this.post({ ...message, poll: mayPoll(running) });
+      return;
+    }
+    if (message.t === 'reply') {
+      // Replies travel as they are (`r<id> <text>`), not escaped into a second JSON text.
+      for (const text of message.m) {
+        if (text.indexOf('\n') === -1) this.postLine(`r${message.id} ${text}`);
+        else this.post({ t: 'reply', id: message.id, m: [text] });
+      }
+      return;
+    }
     this.post(message);
   }
 
@@ -171,6 +217,16 @@ export class IsolatedVmWorker implements SandboxWorker {
     return this.child.pid;
   }
 
+  private idle(): void {
+    if (!this.busy) return;
+    this.busy = false;
+    running--;
+  }
+
+  private onOut(id: number, m: string[]): void {
+    if (this.alive) this.events.message({ t: 'out', id, m });
+  }
+
   private onLine(line: string, resolveReady: () => void): void {
     let m: FromProcess;
     try {
@@ -184,6 +240,7 @@ export class IsolatedVmWorker implements SandboxWorker {
     else if (m.t === 'out' || m.t === 'end') {
       if (m.t === 'end') {
         this.running = false;
+        this.idle();
         clearInterval(this.rssTimer);
       }
       this.events.message(m);
@@ -192,8 +249,12 @@ export class IsolatedVmWorker implements SandboxWorker {
 
   /** Queues one protocol object; everything queued in the same tick goes out in one write. */
   private post(message: object): void {
+    this.postLine(JSON.stringify(message));
+  }
+
+  private postLine(line: string): void {
     if (!this.alive) return;
-    this.outbox.push(JSON.stringify(message));
+    this.outbox.push(line);
     if (!this.flushQueued) {
       this.flushQueued = true;
       queueMicrotask(() => {

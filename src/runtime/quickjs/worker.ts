@@ -1,19 +1,33 @@
 /**
  * The host end of one QuickJS sandbox worker thread (`runtimes/quickjs/worker.js`): start-up,
- * the job port with its shared control word, and the hard stop. `worker.terminate()` stops any
- * JavaScript or WebAssembly running in the thread, and `resourceLimits` caps its V8 heap, so the
- * host survives what the engine alone cannot stop (QuickJS does not check interrupts inside
- * native builtins such as a huge `Array.prototype.join`, nor reliably in promise jobs).
+ * the shared-memory rings (`ring.ts`) with their ports for what does not fit, and the hard stop.
+ * `worker.terminate()` stops any JavaScript or WebAssembly running in the thread, and
+ * `resourceLimits` caps its V8 heap, so the host survives what the engine alone cannot stop
+ * (QuickJS does not check interrupts inside native builtins such as a huge
+ * `Array.prototype.join`, nor reliably in promise jobs).
+ *
+ * What the thread writes into shared memory is read as hostile (the thread runs the guest's
+ * engine): the ring reader checks every length, a marker must have its port message, a message
+ * that breaks the protocol is a fault, and the work of one wake-up is bounded by the ring's size.
  */
-import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
-import type { HostToSandbox, RuntimeFailure, SandboxToHost, SandboxWorker, WorkerEvents } from '../types.js';
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort, type ResourceLimits } from 'node:worker_threads';
+import type { HostToSandbox, RuntimeFailure, SandboxOutcome, SandboxToHost, SandboxWorker, WorkerEvents } from '../types.js';
 import { guestPath } from '../guest.js';
+import { mayPoll } from '../spare-core.js';
+import { CTRL, CTRL_WORDS, KIND, RingReader, RingWriter, createSharedBuffer, type RingRecord } from './ring.js';
 
-/** Index in the shared control `Int32Array`: bumped by the host after each post on the job port. */
-const CTRL_SEQ = 0;
-/** Index in the shared control `Int32Array`: non-zero while the host asks the current job to stop. */
-const CTRL_ABORT = 1;
-const CTRL_BYTES = 8;
+/** `Atomics.waitAsync` (Node 16+; ES2024, past this project's `lib`). */
+const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: false; value: string } | { async: true; value: Promise<string> } }).waitAsync;
+
+/** Jobs running in QuickJS threads of this process, across runtimes: polling is allowed while a core is free (spare-core.ts). */
+let running = 0;
+
+/** Longest `end` message accepted (a failure's message and stack are capped on the far side). */
+const MAX_END_CHARS = 1024 * 1024;
+/** How long the host polls the ring after the thread's last message while a job runs (ms). */
+const HOST_POLL_MS = 0.3;
+/** Wake-ups handled in one turn before the host yields to its event loop (a thread that keeps ringing cannot hold it). */
+const MAX_DRAINS_PER_TURN = 8;
 
 /** What the far side's engine needs (see `runtimes/quickjs/engine.js`). */
 export interface QuickJSEngineOptions {
@@ -36,12 +50,31 @@ export interface QuickJSWorkerOptions {
   resourceLimits: ResourceLimits;
 }
 
-type FromWorker = SandboxToHost | { t: 'ready'; tid?: number } | { t: 'fatal'; message: string } | { t: 'prepared' };
+type FromWorker = { t: 'ready'; tid?: number } | { t: 'fatal'; message: string };
 
 export class QuickJSWorker implements SandboxWorker {
   private readonly worker: Worker;
   private readonly ctrl: Int32Array;
   private readonly port: MessagePort;
+  /** Host → thread messages too big for a record. */
+  private readonly bigOut: MessagePort;
+  /** Thread → host messages too big for a record. */
+  private readonly bigIn: MessagePort;
+  private readonly reader: RingReader;
+  private readonly writer: RingWriter;
+  private readonly events: WorkerEvents;
+  /** Replies waiting for room in the ring, in order. */
+  private backlog: Array<{ id: number; text: string }> = [];
+  private backlogTimer: NodeJS.Timeout | undefined;
+  private waiting = false;
+  /** Polling the ring on the event loop (see `listen`). */
+  private polling = false;
+  private pollUntil = 0;
+  /** Records drained so far (a poll window restarts after each). */
+  private drained = 0;
+  private gone = false;
+  private busy = false;
+  private readonly records: RingRecord[] = [];
   private readonly exited: Promise<void>;
   private fatal: string | undefined;
   private lastError: (Error & { code?: string }) | undefined;
@@ -51,22 +84,31 @@ export class QuickJSWorker implements SandboxWorker {
   osThreadId: number | undefined;
 
   constructor(options: QuickJSWorkerOptions, events: WorkerEvents) {
-    const control = new SharedArrayBuffer(CTRL_BYTES);
-    this.ctrl = new Int32Array(control);
-    const { port1, port2 } = new MessageChannel();
-    this.port = port1;
+    const shared = createSharedBuffer();
+    this.ctrl = new Int32Array(shared, 0, CTRL_WORDS);
+    this.reader = new RingReader(shared);
+    this.writer = new RingWriter(shared);
+    this.events = events;
+    const jobs = new MessageChannel();
+    const toThread = new MessageChannel();
+    const fromThread = new MessageChannel();
+    this.port = jobs.port1;
+    this.bigOut = toThread.port1;
+    this.bigIn = fromThread.port1;
     this.worker = new Worker(guestPath('quickjs/worker.js'), {
       name: options.name,
-      workerData: { control, port: port2, engine: options.engine, prelude: options.prelude, warm: true },
-      transferList: [port2],
+      workerData: { shared, port: jobs.port2, bigIn: toThread.port2, bigOut: fromThread.port2, engine: options.engine, prelude: options.prelude, warm: true },
+      transferList: [jobs.port2, toThread.port2, fromThread.port2],
       resourceLimits: options.resourceLimits,
       stdout: false,
       stderr: false,
       // The far side is our own program: nothing from the host's flags (a loader, an inspector)
       // should change how it runs.
-      execArgv: [],
+      execArgv: process.env.TOOLEXEC_PROF_WORKER ? ['--cpu-prof', `--cpu-prof-dir=${process.env.TOOLEXEC_PROF_WORKER}`] : [],
     });
     this.port.unref();
+    this.bigOut.unref();
+    this.bigIn.unref();
     this.ready = new Promise<void>((resolve, reject) => {
       const onMessage = (m: FromWorker) => {
         if (m.t === 'ready') {
@@ -83,18 +125,20 @@ export class QuickJSWorker implements SandboxWorker {
       this.worker.once('exit', (code) => reject(new Error(`The QuickJS sandbox worker exited during start-up (exit code ${code})${this.fatal ? `: ${this.fatal}` : ''}`)));
     });
     this.ready.catch(() => {});
-    this.worker.on('message', (m: FromWorker) => {
-      if (m.t === 'prepared') this.prepared = true;
-      else if (m.t === 'out' || m.t === 'end') {
-        if (m.t === 'end') this.prepared = false;
-        events.message(m);
-      }
-    });
+    void this.ready.then(
+      () => this.listen(),
+      () => undefined,
+    );
     this.worker.on('error', (err) => {
       this.lastError = err;
     });
     this.exited = new Promise((resolve) => {
       this.worker.once('exit', () => {
+        this.gone = true;
+        this.idle();
+        clearTimeout(this.backlogTimer);
+        // Settles the host's own pending wait, so nothing of this worker stays registered.
+        Atomics.notify(this.ctrl, CTRL.W2H_SEQ);
         events.exit(this.exitFailure());
         resolve();
       });
@@ -106,11 +150,191 @@ export class QuickJSWorker implements SandboxWorker {
   }
 
   send(message: HostToSandbox): void {
-    this.port.postMessage(message);
-    if (message.t === 'abort') Atomics.store(this.ctrl, CTRL_ABORT, 1);
-    Atomics.add(this.ctrl, CTRL_SEQ, 1);
-    Atomics.notify(this.ctrl, CTRL_SEQ);
+    if (this.gone) return;
+    if (message.t === 'job') {
+      if (!this.busy) {
+        this.busy = true;
+        running++;
+      }
+      // A thread may poll for replies only while a core is free for it (spare-core.ts).
+      Atomics.store(this.ctrl, CTRL.SPIN_OK, mayPoll(running) ? 1 : 0);
+      this.port.postMessage(message);
+      // The idle thread listens on the port or lingers on the word: either wakes it.
+      Atomics.add(this.ctrl, CTRL.H2W_SEQ, 1);
+      Atomics.notify(this.ctrl, CTRL.H2W_SEQ);
+      return;
+    }
+    if (message.t === 'abort') {
+      // The engine's interrupt handler reads this word: no message needs to reach the thread.
+      Atomics.store(this.ctrl, CTRL.ABORT, message.id & 0x7fffffff);
+    } else {
+      for (const text of message.m) this.backlog.push({ id: message.id, text });
+      this.flushBacklog();
+    }
+    this.doorbell();
   }
+
+  /** Writes waiting replies into the ring in order; what does not fit now waits for room, what never fits goes on the port. */
+  private flushBacklog(): void {
+    let i = 0;
+    try {
+      for (; i < this.backlog.length; i++) {
+        const { id, text } = this.backlog[i]!;
+        if (RingWriter.fits(text)) {
+          if (!this.writer.write(KIND.REPLY, id, text)) break;
+        } else {
+          // The message goes first: the thread takes it from the port when it reads the marker.
+          if (!this.writer.hasRoom(0)) break;
+          this.bigOut.postMessage({ t: 'reply', id, m: [text] });
+          this.writer.write(KIND.PORT, 0, '');
+        }
+      }
+    } catch (e) {
+      this.backlog = [];
+      this.violation((e as Error).message);
+      return;
+    }
+    this.backlog = i === this.backlog.length ? [] : this.backlog.slice(i);
+    if (this.backlog.length > 0 && !this.backlogTimer) {
+      // The thread frees room as it reads; look again shortly.
+      this.backlogTimer = setTimeout(() => {
+        this.backlogTimer = undefined;
+        if (this.gone) return;
+        this.flushBacklog();
+        this.doorbell();
+      }, 1);
+    }
+  }
+
+  /** Tells the thread there is something for it; wakes it only when it sleeps. */
+  private doorbell(): void {
+    Atomics.add(this.ctrl, CTRL.H2W_SEQ, 1);
+    if (Atomics.load(this.ctrl, CTRL.WORKER_WAITING) !== 0) Atomics.notify(this.ctrl, CTRL.H2W_SEQ);
+  }
+
+  /**
+   * Drains the thread's ring whenever it rings, sleeping in `Atomics.waitAsync` in between. While
+   * a job runs and a core is free (spare-core.ts), the host first polls the ring once per event
+   * loop turn for a short while after each message: the thread's next request (a script's next
+   * tool call) then needs no wake-up, which on a virtual machine costs the thread's side tens of
+   * microseconds and the host more in latency.
+   */
+  private listen(): void {
+    if (this.waiting || this.polling || this.gone) return;
+    for (let turn = 0; turn < MAX_DRAINS_PER_TURN; turn++) {
+      const seq = Atomics.load(this.ctrl, CTRL.W2H_SEQ);
+      const before = this.drained;
+      this.drain();
+      if (this.gone) return;
+      if (this.busy && mayPoll(running)) {
+        const now = performance.now();
+        if (this.drained !== before || this.pollUntil === 0) this.pollUntil = now + HOST_POLL_MS;
+        if (now < this.pollUntil) {
+          this.polling = true;
+          setImmediate(() => {
+            this.polling = false;
+            this.listen();
+          });
+          return;
+        }
+      }
+      this.pollUntil = 0;
+      Atomics.store(this.ctrl, CTRL.HOST_WAITING, 1);
+      if (this.reader.pending) {
+        Atomics.store(this.ctrl, CTRL.HOST_WAITING, 0);
+        continue;
+      }
+      const w = waitAsync(this.ctrl, CTRL.W2H_SEQ, seq);
+      if (!w.async) {
+        Atomics.store(this.ctrl, CTRL.HOST_WAITING, 0);
+        continue;
+      }
+      this.waiting = true;
+      void w.value.then(() => {
+        this.waiting = false;
+        Atomics.store(this.ctrl, CTRL.HOST_WAITING, 0);
+        this.listen();
+      });
+      return;
+    }
+    // The thread keeps ringing: give the event loop its turn, then go on.
+    setImmediate(() => this.listen());
+  }
+
+  private drain(): void {
+    const records = this.records;
+    records.length = 0;
+    const violation = this.reader.drain(records);
+    this.drained += records.length;
+    let outId = -1;
+    let out: string[] = [];
+    const flushOut = () => {
+      if (out.length === 0) return;
+      const m = out;
+      out = [];
+      this.events.message({ t: 'out', id: outId, m });
+    };
+    for (const r of records) {
+      if (this.gone) return;
+      if (r.kind === KIND.OUT) {
+        if (r.id !== outId) flushOut();
+        outId = r.id;
+        out.push(r.text);
+        continue;
+      }
+      flushOut();
+      if (r.kind === KIND.END) {
+        const end = this.parseEnd(r.text);
+        if (!end) return this.violation('an end record that is not an outcome');
+        this.prepared = false;
+        this.idle();
+        this.events.message({ t: 'end', id: r.id, outcome: end.outcome, ...(end.retire ? { retire: true } : {}) });
+      } else if (r.kind === KIND.PREPARED) {
+        this.prepared = true;
+      } else if (r.kind === KIND.PORT) {
+        const got = receiveMessageOnPort(this.bigIn);
+        const m = got?.message as SandboxToHost | undefined;
+        if (!m || typeof m !== 'object' || typeof m.id !== 'number') return this.violation('a port marker without its message');
+        if (m.t === 'out' && Array.isArray(m.m) && m.m.every((t) => typeof t === 'string')) {
+          this.events.message({ t: 'out', id: m.id, m: m.m });
+        } else if (m.t === 'end' && m.outcome !== null && typeof m.outcome === 'object') {
+          this.prepared = false;
+          this.idle();
+          this.events.message({ t: 'end', id: m.id, outcome: m.outcome, ...(m.retire === true ? { retire: true } : {}) });
+        } else {
+          return this.violation('a port message outside the protocol');
+        }
+      }
+    }
+    flushOut();
+    if (violation) this.violation(violation);
+  }
+
+  /** The job is over (or the thread is gone): it no longer counts as running. */
+  private idle(): void {
+    if (!this.busy) return;
+    this.busy = false;
+    running--;
+  }
+
+  private parseEnd(text: string): { outcome: SandboxOutcome; retire: boolean } | undefined {
+    if (text.length > MAX_END_CHARS) return undefined;
+    try {
+      const v = JSON.parse(text) as { outcome?: unknown; retire?: unknown };
+      if (v === null || typeof v !== 'object' || v.outcome === null || typeof v.outcome !== 'object') return undefined;
+      return { outcome: v.outcome as SandboxOutcome, retire: v.retire === true };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The thread broke the transport's rules: whatever it runs ends, and it is replaced. */
+  private violation(what: string): void {
+    if (this.gone) return;
+    this.events.fault({ code: 'SANDBOX_CRASHED', message: `The QuickJS sandbox thread broke the transport protocol: ${what}` });
+    void this.stop();
+  }
+
 
   stop(): Promise<void> {
     void this.worker.terminate().catch(() => 0);
