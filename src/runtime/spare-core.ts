@@ -6,8 +6,12 @@
  * whether other processes leave a core free: on a shared, busy machine a polling sandbox takes
  * CPU from the host thread that is computing its reply, and every execution gets slower.
  *
- * `TOOLEXEC_SANDBOX_POLL=never` turns polling off, `always` on whenever fewer jobs than cores
- * run whatever the load (for measurements; any other value is the default, `auto`).
+ * Off by default (`TOOLEXEC_SANDBOX_POLL=never`): measured on this 2-core VM with other work
+ * running, `auto` gave 136–344 µs per sequential QuickJS call and `always` 367–406 µs, against
+ * 111–145 µs without polling (the 1-minute load average lags the load that matters, and a poller
+ * that guesses wrong takes the core the host needs to compute its reply). `auto` polls while the
+ * load average leaves a core free; `always` whenever fewer jobs than cores run. Set one of them
+ * on a host with cores to spare.
  */
 import { availableParallelism, loadavg } from 'node:os';
 
@@ -15,7 +19,7 @@ const CORES = availableParallelism();
 let checkedAt = 0;
 let othersBusy = false;
 
-const MODE = process.env.TOOLEXEC_SANDBOX_POLL;
+const MODE = process.env.TOOLEXEC_SANDBOX_POLL === 'auto' || process.env.TOOLEXEC_SANDBOX_POLL === 'always' ? process.env.TOOLEXEC_SANDBOX_POLL : 'never';
 
 export function mayPoll(running: number): boolean {
   if (running >= CORES || MODE === 'never') return false;
