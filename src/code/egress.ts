@@ -19,6 +19,7 @@ import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import type { Redactor } from '../model/redact.js';
+import { abortable } from '../model/abortable.js';
 import { HOST_HEADERS, TOKEN_RE, addressRefusal, originOf, originRule, type ResolvedEgress } from './egress-policy.js';
 
 /** How a fetch failed; the guest sees the code on the TypeError it rejects with. */
@@ -160,7 +161,7 @@ async function resolveAddress(egress: ResolvedEgress, url: URL, signal: AbortSig
   const lookup = egress.lookup ?? ((name: string) => dnsLookup(name, { all: true, verbatim: true }) as Promise<Array<{ address: string; family: 4 | 6 }>>);
   let answers: Array<{ address: string; family: number }>;
   try {
-    answers = await abortable(lookup(host), signal);
+    answers = await abortable(lookup(host), signal, abortReason);
   } catch (e) {
     if (e instanceof EgressError) throw e;
     const code = (e as { code?: string })?.code;
@@ -185,24 +186,6 @@ function denyAddress(egress: ResolvedEgress, url: URL, address: string, why: str
 }
 
 /** Rejects when `signal` aborts, with its reason if it is an EgressError. */
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortReason(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
 function abortReason(signal: AbortSignal): EgressError {
   const r = signal.reason;
   return r instanceof EgressError ? r : new EgressError('CANCELLED', 'fetch(): the request was cancelled');

@@ -6,34 +6,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CLI, ROOT } from '../server/helpers.js';
 import { startHttpServer, type TestHttpServer } from '../code/egress-servers.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import { Captured, secretForms, writeConfig } from './secret-capture.js';
 import { resolveEgressPolicy } from '../../src/code/egress-policy.js';
 
 const SECRET = `eg-${randomBytes(12).toString('hex')}/+=`;
-const FORMS = [SECRET, encodeURIComponent(SECRET), JSON.stringify(SECRET).slice(1, -1), Buffer.from(SECRET).toString('base64')];
+const FORMS = secretForms(SECRET);
 const LABEL = '[redacted:TOOLEXEC_TEST_EGRESS_TOKEN]';
 const env = { ...process.env, TOOLEXEC_TEST_EGRESS_TOKEN: SECRET };
 
-const captured: { what: string; text: string }[] = [];
-function capture(what: string, value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  captured.push({ what, text });
-  return text;
-}
+const captured = new Captured();
+const capture = (what: string, value: unknown) => captured.capture(what, value);
 
-function config(obj: Record<string, unknown>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'toolexec-egress-'));
-  const file = join(dir, 'toolexec.config.json');
-  writeFileSync(file, JSON.stringify(obj, null, 2));
-  return file;
-}
+const config = (obj: Record<string, unknown>) => writeConfig(obj, 'toolexec-egress-');
 
 /** The CLI as a child process; asynchronous, because the HTTP server it fetches from lives in this process. */
 async function toolexec(args: string[], input?: string) {
@@ -60,10 +51,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
-  expect(captured.length).toBeGreaterThan(0);
-  for (const { what, text } of captured) {
-    for (const form of FORMS) expect(text.includes(form), `${what} shows the credential:\n${text}`).toBe(false);
-  }
+  captured.expectNone(FORMS, 'the credential');
 });
 
 describe('credentials bound to an origin never appear in output', { timeout: 120_000 }, () => {

@@ -7,33 +7,23 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { Captured, secretForms, writeConfig } from './secret-capture.js';
 import { CLI, EVERYTHING_BIN, ROOT } from '../server/helpers.js';
 
 const SECRET = `sk-test-${randomBytes(12).toString('hex')}/+=`;
-const FORMS = [SECRET, encodeURIComponent(SECRET), JSON.stringify(SECRET).slice(1, -1)];
+const FORMS = secretForms(SECRET);
 const LABEL = '[redacted:TOOLEXEC_TEST_SECRET]';
 const DUMPER = join(ROOT, 'test', 'fixtures', 'config', 'print-env-and-exit.mjs');
 const LEAKY = join(ROOT, 'test', 'fixtures', 'config', 'leaky-tools.mjs');
 const env = { ...process.env, TOOLEXEC_TEST_SECRET: SECRET, TOOLEXEC_TEST_PLAIN: 'plain-value' };
 
-const captured: { what: string; text: string }[] = [];
-function capture(what: string, value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  captured.push({ what, text });
-  return text;
-}
+const captured = new Captured();
+const capture = (what: string, value: unknown) => captured.capture(what, value);
 
-function config(obj: Record<string, unknown>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'toolexec-secrets-'));
-  const file = join(dir, 'toolexec.config.json');
-  writeFileSync(file, JSON.stringify(obj, null, 2));
-  return file;
-}
+const config = (obj: Record<string, unknown>) => writeConfig(obj, 'toolexec-secrets-');
 
 function toolexec(args: string[], input?: string) {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, env, encoding: 'utf8', input, timeout: 60_000 });
@@ -46,10 +36,7 @@ const dumper = { command: process.execPath, args: [DUMPER, '--api-key=${TOOLEXEC
 
 afterAll(() => {
   // The point of the file: nothing captured shows the secret in any form.
-  expect(captured.length).toBeGreaterThan(0);
-  for (const { what, text } of captured) {
-    for (const form of FORMS) expect(text.includes(form), `${what} shows the secret:\n${text}`).toBe(false);
-  }
+  captured.expectNone(FORMS, 'the secret');
 });
 
 describe('secrets from ${VAR} never appear in output', { timeout: 180_000 }, () => {

@@ -13,6 +13,7 @@ import { serverRedactor, stdioServerEnv, type McpHttpServerConfig, type McpServe
 import { McpAuthRequiredError, McpConnectionError } from './errors.js';
 import { McpOAuthProvider } from './oauth-provider.js';
 import { OAuthStore } from './oauth-store.js';
+import { abortable } from '../../model/abortable.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../../model/package-info.js';
 
 /** Client identity sent in `initialize`: this package's name and version. */
@@ -72,26 +73,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       signal?.removeEventListener('abort', done);
       resolve();
     }
-  });
-}
-
-/** Resolves like `promise` but rejects as soon as `signal` aborts (the shared attempt goes on). */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
   });
 }
 
