@@ -200,9 +200,47 @@
     }
     var id = nextId++;
     timerCount++;
-    mapSet(pending, id, { timer: fire, id: id, kind: kind });
+    // `due` on the guest's clock orders the callbacks (below), whatever order the host's answers take.
+    mapSet(pending, id, { timer: fire, id: id, kind: kind, due: clockNow() + (ms > 0 ? ms : 0), ready: false });
     send('{"id":' + id + ',"op":"timer","ms":' + StringC(ms) + '}');
     return id;
+  }
+  // Callbacks run in the order of their due time, then of their creation, as in Node: a host
+  // under load (or a Docker attach stream) may deliver the answer for a 0 ms timer after one for
+  // a 40 ms timer set before it. A ready timer waits while an unanswered one is due before it;
+  // the next ready one runs after the microtasks of the last (a microtask of our own, queued
+  // after the callback's), as Node drains microtasks between timer callbacks.
+  var draining = false;
+  function timerReady(entry) {
+    entry.ready = true;
+    if (!draining) drainTimers();
+  }
+  function drainTimers() {
+    draining = false;
+    if (finished) return;
+    var first;
+    var more = false;
+    mapForEach(pending, function (e) {
+      if (e.timer === undefined) return;
+      if (first === undefined || e.due < first.due || (e.due === first.due && e.id < first.id)) {
+        if (first !== undefined && first.ready) more = true;
+        first = e;
+      } else if (e.ready) more = true;
+    });
+    if (first === undefined || !first.ready) return;
+    mapDelete(pending, first.id);
+    timerCount--;
+    try {
+      first.timer();
+    } catch (e) {
+      uncaught(e);
+    }
+    if (more && !finished) {
+      draining = true;
+      promiseThen(new PromiseC(function (r) {
+        r();
+      }), drainTimers);
+    }
   }
   function timerCancel(id) {
     if (!mapHas(pending, id) || mapGet(pending, id).timer === undefined) return;
@@ -272,13 +310,9 @@
     var entry = mapGet(pending, id);
     mapDelete(pending, id);
     if (entry.timer !== undefined) {
-      timerCount--;
-      if (finished) return;
-      try {
-        entry.timer();
-      } catch (e) {
-        uncaught(e);
-      }
+      // Back in until it runs: drainTimers takes it out (timerCancel may still clear it).
+      mapSet(pending, id, entry);
+      timerReady(entry);
       return;
     }
     if (entry.raw !== undefined) return entry.raw(msg.ok === true, msg.ok === true ? msg.value : msg.error, id);

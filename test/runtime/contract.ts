@@ -279,6 +279,31 @@ export function defineRuntimeContractSuite(target: ContractTarget): void {
       expect((c.done()?.value as typeof va).r).not.toEqual(va.r);
     });
 
+    test('timer callbacks run in the order they are due, whatever order the host answers in', async () => {
+      // The host answers three timer requests only when all three have come, last first.
+      const timers: number[] = [];
+      const messages: Array<Record<string, unknown>> = [];
+      let session!: RuntimeSession;
+      session = runtime.start(
+        {
+          code: `__toolexec_start(async function () {\nconst order = [];\nsetTimeout(() => { order.push('40'); Promise.resolve().then(() => order.push('40 micro')); }, 40);\nsetTimeout(() => order.push('40 too'), 40);\nsetTimeout(() => order.push('0'), 0);\nawait new Promise((r) => setTimeout(r, 50));\nreturn order;\n}, 0, ${JSON.stringify({ seed: 'b'.repeat(64), now: Date.now(), durable: false })});`,
+          filename: 'script.js',
+          limits: LIMITS,
+        },
+        (text) => {
+          const m = JSON.parse(text) as Record<string, unknown>;
+          messages.push(m);
+          if (m.op !== 'timer') return;
+          timers.push(m.id as number);
+          if (timers.length === 3) for (const id of [...timers].reverse()) session.send(JSON.stringify({ id, ok: true, value: null }));
+          else if (timers.length === 4) session.send(JSON.stringify({ id: m.id, ok: true, value: null }));
+        },
+      );
+      const outcome = await session.done;
+      expect(outcome.failure).toBeUndefined();
+      expect(messages.find((m) => m.op === 'done')?.value).toEqual(['0', '40', '40 micro', '40 too']);
+    });
+
     test('without durable, the clock is the real one and Math.random the engine\'s own', async () => {
       const job = startJob(runtime, 'return [Math.abs(Date.now() - performance.timeOrigin) < 60000, String(Math.random).includes("native code")]', { env: { seed: 'a'.repeat(64), now: Date.now(), durable: false } });
       await job.outcome;
