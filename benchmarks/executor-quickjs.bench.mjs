@@ -10,7 +10,7 @@
 import { newQuickJSWASMModule } from 'quickjs-emscripten';
 import { loadQuickJs } from '@sebastianwessel/quickjs';
 import variant from '@jitl/quickjs-wasmfile-release-sync';
-import { measure as measureRaw, report, summarize, mathAddTool, THREE_CALLS, THOUSAND_CALLS, FIB_25 } from './lib.mjs';
+import { measure as measureRaw, report, summarize, mathAddTool, THREE_CALLS, THOUSAND_CALLS, FIB_25, rawQuickJS as rawQuickJSRun } from './lib.mjs';
 
 const measure = (name, fn, o) => {
   if (process.env.BENCH_DEBUG) console.error(`measuring ${name}`);
@@ -49,36 +49,7 @@ const RAW_THREE = 'const a = JSON.parse(await call("add", JSON.stringify({ a: 1,
 const RAW_LOOP = 'let s = 0;\nfor (let i = 0; i < 1000; i++) s = JSON.parse(await call("add", JSON.stringify({ a: s, b: 1 }))).sum;\nreturn s;';
 const RAW_FIB = 'function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\nreturn fib(25);';
 
-async function raw(body, expected) {
-  const rt = QuickJS.newRuntime();
-  rt.setMemoryLimit(64 * 1024 * 1024);
-  const ctx = rt.newContext();
-  const call = ctx.newFunction('call', (nameH, argsH) => {
-    const args = JSON.parse(ctx.getString(argsH));
-    const d = ctx.newPromise();
-    add(args).then((v) => {
-      const s = ctx.newString(JSON.stringify(v));
-      d.resolve(s);
-      s.dispose();
-      d.dispose();
-      rt.executePendingJobs();
-    });
-    return d.handle;
-  });
-  ctx.setProp(ctx.global, 'call', call);
-  call.dispose();
-  const promise = ctx.unwrapResult(ctx.evalCode(`(async () => {\n${body}\n})()`, 'raw.js'));
-  rt.executePendingJobs();
-  const settling = ctx.resolvePromise(promise);
-  // resolvePromise attaches its callbacks inside the guest: run them even when nothing is pending.
-  rt.executePendingJobs();
-  const settled = await settling;
-  promise.dispose();
-  const value = ctx.dump(ctx.unwrapResult(settled));
-  ctx.dispose();
-  rt.dispose();
-  if (value !== expected) throw new Error(`raw: unexpected result ${value}`);
-}
+const raw = (body, expected) => rawQuickJSRun(QuickJS, body, add, expected);
 
 // ---- @sebastianwessel/quickjs ----
 const { runSandboxed } = await loadQuickJs(variant);

@@ -97,3 +97,39 @@ export const THREE_CALLS = 'const a = await tools.math.add({ a: 1, b: 2 });\ncon
 export const THOUSAND_CALLS = 'let s = 0;\nfor (let i = 0; i < 1000; i++) s = (await tools.math.add({ a: s, b: 1 })).sum;\ns';
 /** A CPU-bound script. */
 export const FIB_25 = 'function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\nfib(25)';
+
+/**
+ * The raw baseline of the QuickJS benchmarks: plain quickjs-emscripten, a fresh runtime and
+ * context per run, and a promise bridge `call(..., argsJson)` whose last argument is the JSON of
+ * `handler`'s arguments, answered with its result's JSON. Throws unless the script returns `expected`.
+ */
+export async function rawQuickJS(QuickJS, body, handler, expected) {
+  const rt = QuickJS.newRuntime();
+  rt.setMemoryLimit(64 * 1024 * 1024);
+  const ctx = rt.newContext();
+  const call = ctx.newFunction('call', (...handles) => {
+    const args = JSON.parse(ctx.getString(handles[handles.length - 1]));
+    const d = ctx.newPromise();
+    handler(args).then((v) => {
+      const s = ctx.newString(JSON.stringify(v));
+      d.resolve(s);
+      s.dispose();
+      d.dispose();
+      rt.executePendingJobs();
+    });
+    return d.handle;
+  });
+  ctx.setProp(ctx.global, 'call', call);
+  call.dispose();
+  const promise = ctx.unwrapResult(ctx.evalCode(`(async () => {\n${body}\n})()`, 'raw.js'));
+  rt.executePendingJobs();
+  const settling = ctx.resolvePromise(promise);
+  // resolvePromise attaches its callbacks inside the guest: run them even when nothing is pending.
+  rt.executePendingJobs();
+  const settled = await settling;
+  promise.dispose();
+  const value = ctx.dump(ctx.unwrapResult(settled));
+  ctx.dispose();
+  rt.dispose();
+  if (value !== expected) throw new Error(`raw quickjs: unexpected result ${value}`);
+}

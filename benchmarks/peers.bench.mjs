@@ -25,7 +25,7 @@
 import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { FIB_25, THOUSAND_CALLS, THREE_CALLS, mathAddTool, report, summarize } from './lib.mjs';
+import { FIB_25, THOUSAND_CALLS, THREE_CALLS, mathAddTool, report, summarize, rawQuickJS as rawQuickJSRun } from './lib.mjs';
 import { Executor } from '../dist/code/executor.js';
 import { Runner } from '../dist/run/runner.js';
 
@@ -56,35 +56,7 @@ const QuickJS = await newQuickJSWASMModule();
 const RAW_THREE = 'const a = JSON.parse(await call(JSON.stringify({ a: 1, b: 2 })));\nconst b = JSON.parse(await call(JSON.stringify({ a: a.sum, b: 3 })));\nconst c = JSON.parse(await call(JSON.stringify({ a: b.sum, b: 4 })));\nreturn c.sum;';
 const RAW_LOOP = 'let s = 0;\nfor (let i = 0; i < 1000; i++) s = JSON.parse(await call(JSON.stringify({ a: s, b: 1 }))).sum;\nreturn s;';
 const RAW_FIB = 'function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\nreturn fib(25);';
-async function rawQuickJS(body, expected) {
-  const rt = QuickJS.newRuntime();
-  rt.setMemoryLimit(64 * 1024 * 1024);
-  const ctx = rt.newContext();
-  const call = ctx.newFunction('call', (argsH) => {
-    const args = JSON.parse(ctx.getString(argsH));
-    const d = ctx.newPromise();
-    add(args).then((v) => {
-      const s = ctx.newString(JSON.stringify(v));
-      d.resolve(s);
-      s.dispose();
-      d.dispose();
-      rt.executePendingJobs();
-    });
-    return d.handle;
-  });
-  ctx.setProp(ctx.global, 'call', call);
-  call.dispose();
-  const promise = ctx.unwrapResult(ctx.evalCode(`(async () => {\n${body}\n})()`, 'raw.js'));
-  rt.executePendingJobs();
-  const settling = ctx.resolvePromise(promise);
-  rt.executePendingJobs();
-  const settled = await settling;
-  promise.dispose();
-  const value = ctx.dump(ctx.unwrapResult(settled));
-  ctx.dispose();
-  rt.dispose();
-  if (value !== expected) throw new Error(`raw quickjs: unexpected result ${value}`);
-}
+const rawQuickJS = (body, expected) => rawQuickJSRun(QuickJS, body, add, expected);
 
 // ---- raw isolated-vm ----
 const ivm = require('isolated-vm');
@@ -302,7 +274,7 @@ if (withDocker) {
 }
 const notes = [
   `load average at start ${loadStart.map((l) => l.toFixed(1)).join(' ')}, at end ${loadEnd.map((l) => l.toFixed(1)).join(' ')} (2 cores shared; re-run when high)`,
-  `${ROUNDS} interleaved rounds; medians over all samples; sandbox polling ${process.env.TOOLEXEC_SANDBOX_POLL ?? 'auto'} (src/runtime/spare-core.ts)`,
+  `${ROUNDS} interleaved rounds; medians over all samples; sandbox polling ${['auto', 'always'].includes(process.env.TOOLEXEC_SANDBOX_POLL) ? process.env.TOOLEXEC_SANDBOX_POLL : 'never'} (src/runtime/spare-core.ts)`,
   utcpNote,
   ...targets.map(([label, value, ok]) => `target ${label}: ${value === undefined || Number.isNaN(value) ? 'not measured' : `${value.toFixed(2)} -> ${ok(value) ? 'met' : 'NOT met'}`}`),
 ];
