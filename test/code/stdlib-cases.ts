@@ -7,15 +7,17 @@
 export const STDLIB_CASES: Record<string, string> = {
   'timers: order, arguments, clearing, microtasks between callbacks': `
 const order = [];
-setTimeout((a, b) => { order.push('t1:' + a + b); Promise.resolve().then(() => order.push('t1 micro')); }, 40, 'x', 'y');
-setTimeout(() => order.push('t2'), 40);
+// Far apart: a sandbox throttled by its CPU quota may pause between two lines, and a timer is
+// due at the time it was set plus its delay, in Node as here.
+setTimeout((a, b) => { order.push('t1:' + a + b); Promise.resolve().then(() => order.push('t1 micro')); }, 250, 'x', 'y');
+setTimeout(() => order.push('t2'), 250);
 const cleared = setTimeout(() => order.push('never'), 1);
 clearTimeout(cleared);
 queueMicrotask(() => order.push('microtask'));
 Promise.resolve().then(() => order.push('promise'));
 setTimeout(() => order.push('zero delay'), 0);
 setTimeout(() => order.push('bad delay'), 'soon');
-await new Promise((r) => setTimeout(r, 100));
+await new Promise((r) => setTimeout(r, 350));
 let n = 0;
 const id = setInterval(() => { n++; if (n === 3) clearInterval(id); }, 2);
 await new Promise((r) => setTimeout(r, 60));
