@@ -10,7 +10,7 @@
 import { newQuickJSWASMModule } from 'quickjs-emscripten';
 import { loadQuickJs } from '@sebastianwessel/quickjs';
 import variant from '@jitl/quickjs-wasmfile-release-sync';
-import { measure as measureRaw, report, summarize, mathAddTool, THREE_CALLS, THOUSAND_CALLS, FIB_25, rawQuickJS as rawQuickJSRun } from './lib.mjs';
+import { measure as measureRaw, report, summarize, mathAddTool, THREE_CALLS, THOUSAND_CALLS, FIB_25, rawQuickJS as rawQuickJSRun, measureWithGap } from './lib.mjs';
 
 const measure = (name, fn, o) => {
   if (process.env.BENCH_DEBUG) console.error(`measuring ${name}`);
@@ -126,21 +126,6 @@ for (let i = 0; i < (quick ? 100 : 300); i++) {
   await te(THREE_CALLS, 10);
   await te(THREE_CALLS, 10, inProcess);
   await raw(RAW_THREE, 10);
-}
-
-/**
- * Times executions that follow a short idle gap (not timed), as an agent's scripts do: the pool
- * then has its next sandbox built (context created, prelude evaluated) before the call.
- */
-async function measureWithGap(name, fn, { samples, gapMs = 5 }) {
-  const perOp = [];
-  for (let i = 0; i < samples; i++) {
-    await new Promise((r) => setTimeout(r, gapMs));
-    const t0 = performance.now();
-    await fn();
-    perOp.push((performance.now() - t0) * 1000);
-  }
-  return summarize(name, perOp);
 }
 
 const rows = [];

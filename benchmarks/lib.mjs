@@ -24,6 +24,21 @@ export async function measure(name, fn, { samples = 30, batch = 1, warmup = 5, m
   return summarize(name, perOp);
 }
 
+/**
+ * Times calls that each follow a short idle gap (not timed), as an agent's scripts do: the pool
+ * then has its next sandbox built before the call.
+ */
+export async function measureWithGap(name, fn, { samples, gapMs = 5 }) {
+  const perOp = [];
+  for (let i = 0; i < samples; i++) {
+    await new Promise((r) => setTimeout(r, gapMs));
+    const t0 = performance.now();
+    await fn();
+    perOp.push((performance.now() - t0) * 1000);
+  }
+  return summarize(name, perOp);
+}
+
 /** Same as `measure` but for functions that must not be awaited per call (pure sync loops). */
 export function measureSync(name, fn, { samples = 30, batch = 1000, warmup = 3 } = {}) {
   for (let i = 0; i < warmup; i++) for (let j = 0; j < batch; j++) fn();

@@ -2,7 +2,7 @@
 // of a plain script, to compare with a build without it: TOOLEXEC_DIST=/other/checkout/dist), and
 // what the first use of one of its globals costs (its library compiled in the fresh context).
 // QuickJS compiles every byte it is given, so this is where the lazy install shows.
-import { measure as measureRaw, report, summarize, mathAddTool, THREE_CALLS } from './lib.mjs';
+import { measure as measureRaw, measureWithGap, report, mathAddTool, THREE_CALLS } from './lib.mjs';
 
 const dist = process.env.TOOLEXEC_DIST ? new URL(`file://${process.env.TOOLEXEC_DIST.replace(/\/?$/, '/')}`) : new URL('../dist/', import.meta.url);
 const { Executor } = await import(new URL('code/executor.js', dist).href);
@@ -14,16 +14,7 @@ const measure = (name, fn, o) => measureRaw(name, fn, o);
 const runner = new Runner();
 runner.register(mathAddTool(async ({ a, b }) => ({ sum: a + b })));
 
-async function gap(name, fn, samples, gapMs = 5) {
-  const perOp = [];
-  for (let i = 0; i < samples; i++) {
-    await new Promise((r) => setTimeout(r, gapMs));
-    const t0 = performance.now();
-    await fn();
-    perOp.push((performance.now() - t0) * 1000);
-  }
-  return summarize(name, perOp);
-}
+const gap = (name, fn, samples, gapMs = 5) => measureWithGap(name, fn, { samples, gapMs });
 
 const FIRST_USE = {
   URL: 'const u = new URL("https://example.com/a?b=1"); u.searchParams.get("b")',
