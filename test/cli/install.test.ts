@@ -46,9 +46,9 @@ afterAll(() => {
 });
 
 /** Runs one README shell line (`cmd args...  # comment`) in `cwd`, with npm installing globally into `prefix`. */
-function sh(line: string, cwd: string, prefix: string) {
+function sh(line: string, cwd: string, prefix: string, env: Record<string, string> = {}) {
   const [cmd, ...args] = line.replace(/\s+#.*$/, '').trim().split(/\s+/);
-  const r = spawnSync(cmd!, args, { cwd, encoding: 'utf8', timeout: 900_000, env: { ...process.env, npm_config_prefix: prefix, npm_config_fund: 'false', npm_config_audit: 'false' } });
+  const r = spawnSync(cmd!, args, { cwd, encoding: 'utf8', timeout: 900_000, env: { ...process.env, npm_config_prefix: prefix, npm_config_fund: 'false', npm_config_audit: 'false', ...env } });
   expect(r.status, `${line}\n${r.stdout}\n${r.stderr}`).toBe(0);
   return r;
 }
@@ -106,7 +106,9 @@ describe('README: install the toolexec command', { timeout: 1_200_000 }, () => {
     // This checkout is the clone, and `npm install` (with its prepare build) already ran for the suite.
     expect(existsSync(join(ROOT, 'dist', 'cli', 'main.js'))).toBe(true);
     const prefix = tempDir('prefix');
-    sh(lines[2]!, ROOT, prefix);
+    // Without the prepare build: it already ran (the README's `npm install`), and running it
+    // again here would rewrite dist/ under the test files importing it at the same moment.
+    sh(lines[2]!, ROOT, prefix, { npm_config_ignore_scripts: 'true' });
     const bin = join(prefix, 'bin');
     const version = spawnSync('toolexec', ['--version'], { encoding: 'utf8', env: { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH}` } });
     expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
