@@ -67,6 +67,7 @@
   var ObjectFreeze = Object.freeze;
   var ObjectDefineProperty = Object.defineProperty;
   var ObjectGetPrototypeOf = Object.getPrototypeOf;
+  var ObjectSetPrototypeOf = Object.setPrototypeOf;
   var ObjectGetOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
   var ObjectProto = Object.prototype;
   var hasOwn = uncurry(ObjectProto.hasOwnProperty);
@@ -139,9 +140,9 @@
 
   // `fields` is the JSON text after the op (`,"toolId":...`), or a function making it, whose
   // failure (arguments JSON cannot carry) rejects the call.
-  function request(op, fields, toolId, site, Ctor) {
+  function request(op, fields, toolId, site, tracked) {
     var requestId = 0;
-    var p = new (Ctor || PromiseC)(function (resolve, reject) {
+    var p = new PromiseC(function (resolve, reject) {
       var extra;
       try {
         extra = typeof fields === 'function' ? fields() : fields;
@@ -154,41 +155,35 @@
       mapSet(pending, id, { resolve: resolve, reject: reject, toolId: toolId, site: site, id: id });
       send('{"id":' + id + ',"op":"' + op + '"' + extra + '}');
     });
-    if (Ctor !== undefined && requestId !== 0) {
-      weakMapSet(toolCallIds, p, toolId);
-      var call = { id: requestId, observed: false };
+    if (tracked === true && requestId !== 0) {
+      ObjectSetPrototypeOf(p, ToolCallProto);
+      var call = { id: requestId, observed: false, toolId: toolId };
       weakMapSet(toolCallRecords, p, call);
       arrayPush(toolCalls, call);
     }
     return p;
   }
 
-  // run() returns a Promise of its own kind, only so that the prelude sees when the script
-  // consumes it (await, then, Promise.all all call its `then`): a call whose promise nobody ever
-  // looked at is named in the result's warnings. Derived promises are plain ones.
-  var toolCallIds = new WeakMapC();
+  // run() returns a native Promise whose prototype reads `constructor` through a getter, only so
+  // that the prelude sees when the script consumes it: `await`, `Promise.resolve`, `Promise.all`
+  // and `then` all read it (PromiseResolve and SpeciesConstructor). A call whose promise nobody
+  // ever looked at is named in the result's warnings. The getter answers %Promise%, so `await`
+  // takes the native fast path (a subclass costs a thenable job and a `then` call per await:
+  // measured, about a quarter of a QuickJS tool call), and derived promises are plain ones.
   var toolCallRecords = new WeakMapC();
   var toolCalls = [];
-  var ReflectConstruct = Reflect.construct;
-  var ToolCall = function (executor) {
-    return ReflectConstruct(PromiseC, [executor], ToolCall);
-  };
-  ToolCall.prototype = ObjectCreate(PromiseC.prototype, {
-    constructor: { value: ToolCall, writable: false, enumerable: false, configurable: false },
-    then: {
-      value: function then(onFulfilled, onRejected) {
-        if (weakMapHas(toolCallRecords, this)) weakMapGet(toolCallRecords, this).observed = true;
-        return promiseThen(this, onFulfilled, onRejected);
+  var ToolCallProto = ObjectCreate(PromiseC.prototype, {
+    constructor: {
+      get: function constructor() {
+        var call = weakMapGet(toolCallRecords, this);
+        if (call !== undefined) call.observed = true;
+        return PromiseC;
       },
-      writable: false,
       enumerable: false,
       configurable: false,
     },
   });
-  ObjectDefineProperty(ToolCall, Symbol.species, { value: PromiseC });
-  ObjectDefineProperty(ToolCall, 'name', { value: 'Promise' });
-  ObjectFreeze(ToolCall.prototype);
-  ObjectFreeze(ToolCall);
+  ObjectFreeze(ToolCallProto);
 
   // ---- timers: bridge requests answered by the host after `ms` (its clock, within timeoutMs) ----
   var MAX_TIMERS = 1000;
@@ -264,6 +259,28 @@
     finishError(e);
   }
 
+  // QuickJS builds an Error's stack when an Error that has none is thrown through a frame: a
+  // tool error without one, rejected into the script, gets the stack of the `await` that
+  // receives it, which is the line that made the call (where V8's async stack traces point too).
+  // So QuickJS needs no call site captured per call (a `new Error()` in run() cost about a
+  // tenth of a QuickJS tool call). V8 builds stacks only at construction: there run() keeps
+  // capturing the site. Until it is thrown, such an error's stack is its header alone (what a
+  // `.catch` handler sees), from the getter of its prototype.
+  var LAZY_SITE = typeof ErrorC.captureStackTrace !== 'function';
+  var ToolErrorProto = ObjectCreate(ErrorC.prototype, {
+    stack: {
+      get: function stack() {
+        return 'ToolError: ' + errorMessageOf(this);
+      },
+      set: function stack(v) {
+        ObjectDefineProperty(this, 'stack', { value: v, writable: true, enumerable: false, configurable: true });
+      },
+      enumerable: false,
+      configurable: false,
+    },
+  });
+  ObjectFreeze(ToolErrorProto);
+
   // Rebuilds a host error as a fresh guest Error from data: nothing host-side is reachable.
   function guestError(data, toolId, site, requestId) {
     var d = data !== null && typeof data === 'object' ? data : {};
@@ -284,6 +301,9 @@
         var firstFrame = stringIndexOf(frames, '    at ');
         e.stack = 'ToolError: ' + message + '\n' + (firstFrame === -1 ? frames : stringSlice(frames, firstFrame));
       } catch (_) {}
+    } else if (LAZY_SITE) {
+      delete e.stack;
+      ObjectSetPrototypeOf(e, ToolErrorProto);
     }
     weakMapSet(toolErrors, e, requestId);
     return e;
@@ -334,8 +354,8 @@
         return ',"toolId":' + toolIdText(toolId) + ',"args":' + toJsonText(args === undefined ? {} : args, 'the arguments of ' + name, 'args');
       },
       name,
-      new ErrorC(),
-      ToolCall,
+      LAZY_SITE ? undefined : new ErrorC(),
+      true,
     );
   }
 
@@ -465,6 +485,7 @@
     try {
       var proto = ObjectGetPrototypeOf(o);
       if (proto === null) return null;
+      if (proto === ToolCallProto) return 'Promise';
       var d = ObjectGetOwnPropertyDescriptor(proto, 'constructor');
       var c = d && d.value;
       return typeof c === 'function' && typeof c.name === 'string' ? c.name : '';
@@ -700,7 +721,12 @@
       } catch (_) {}
       out.message = errorMessageOf(e);
       try {
-        if (typeof e.stack === 'string') out.stack = stringSlice(e.stack, 0, 20000);
+        if (typeof e.stack === 'string') {
+          // QuickJS's stacks are frames alone; V8's start with the error's header: report V8's form.
+          var st = e.stack;
+          if (stringSlice(st, 0, 7) === '    at ') st = out.name + (out.message === '' ? '' : ': ' + out.message) + '\n' + st;
+          out.stack = stringSlice(st, 0, 20000);
+        }
       } catch (_) {}
       if (weakMapHas(toolErrors, e)) {
         out.code = 'TOOL_ERROR';
@@ -878,7 +904,7 @@
       weakMapSet(opaqueProtos, proto, what);
     },
     opaqueProtos: opaqueProtos,
-    toolCallIds: toolCallIds,
+    toolCallRecords: toolCallRecords,
     errorMessageOf: errorMessageOf,
     isError: isError,
     promiseThen: promiseThen,

@@ -28,7 +28,7 @@ var isFiniteF = isFinite;
 var IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 var typedArrayTag = uncurry(Object.getOwnPropertyDescriptor(getProto(Uint8Array.prototype), Symbol.toStringTag).get);
 var opaqueProtos = I.opaqueProtos;
-var toolCallIds = I.toolCallIds;
+var toolCallRecords = I.toolCallRecords;
 var NotJson = function (message) {
   this.message = message;
 };
@@ -57,7 +57,7 @@ function ctorName(v) {
 
 // Why `v` (an object that is neither a plain object nor an array) cannot go as JSON, or ''.
 function unfaithful(v, proto) {
-  if (v instanceof PromiseC) return 'a Promise' + (weakMapHas(toolCallIds, v) ? ' (of the tool call ' + JSONstringify(weakMapGet(toolCallIds, v)) + ')' : '') + ': did you forget await?';
+  if (v instanceof PromiseC) return 'a Promise' + (weakMapHas(toolCallRecords, v) ? ' (of the tool call ' + JSONstringify(weakMapGet(toolCallRecords, v).toolId) + ')' : '') + ': did you forget await?';
   if (v instanceof MapC) return 'a Map, which JSON would send as {}: convert it with Object.fromEntries(map) or [...map]';
   if (v instanceof SetC) return 'a Set, which JSON would send as {}: convert it with [...set]';
   if (v instanceof WeakMapC || (typeof WeakSet === 'function' && v instanceof WeakSet) || (typeof WeakRef === 'function' && v instanceof WeakRef)) return 'a ' + ctorName(v) + ', which JSON cannot carry';
