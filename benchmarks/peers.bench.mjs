@@ -274,7 +274,7 @@ if (withDocker) {
 }
 const notes = [
   `load average at start ${loadStart.map((l) => l.toFixed(1)).join(' ')}, at end ${loadEnd.map((l) => l.toFixed(1)).join(' ')} (2 cores shared; re-run when high)`,
-  `${ROUNDS} interleaved rounds; medians over all samples; sandbox polling ${['auto', 'always'].includes(process.env.TOOLEXEC_SANDBOX_POLL) ? process.env.TOOLEXEC_SANDBOX_POLL : 'never'} (src/runtime/spare-core.ts)`,
+  `${ROUNDS} interleaved rounds; medians over all samples; sandbox polling ${['never', 'always'].includes(process.env.TOOLEXEC_SANDBOX_POLL) ? process.env.TOOLEXEC_SANDBOX_POLL : 'auto'} (src/runtime/spare-core.ts)`,
   utcpNote,
   ...targets.map(([label, value, ok]) => `target ${label}: ${value === undefined || Number.isNaN(value) ? 'not measured' : `${value.toFixed(2)} -> ${ok(value) ? 'met' : 'NOT met'}`}`),
 ];

@@ -1,34 +1,86 @@
 /**
- * Whether a sandbox may poll for its replies instead of sleeping: polling spares both sides a
- * wake-up (tens of microseconds of CPU on a virtual machine), but only pays while a core is free
- * for the poller. `running` is the number of jobs this process has running in that runtime's
- * sandboxes; the machine's own load (the 1-minute load average, read at most once a second) says
- * whether other processes leave a core free: on a shared, busy machine a polling sandbox takes
- * CPU from the host thread that is computing its reply, and every execution gets slower.
+ * Whether a sandbox may poll for its replies instead of sleeping. Polling spares both sides a
+ * wake-up per tool call, and on a virtual machine waking a thread whose virtual CPU has halted
+ * costs tens to hundreds of microseconds (measured here, quiet 2-core VM: a wait/notify round
+ * trip between two sleeping threads 56–153 µs, with one side polling 5 µs; a sequential QuickJS
+ * tool call 194–260 µs without polling, 91–122 µs with). But polling only pays while a core is
+ * free for the poller: on a busy machine a polling sandbox takes CPU from the host thread that
+ * computes its reply, and every execution gets slower.
  *
- * Off by default (`TOOLEXEC_SANDBOX_POLL=never`): measured on this 2-core VM with other work
- * running, `auto` gave 136–344 µs per sequential QuickJS call and `always` 367–406 µs, against
- * 111–145 µs without polling (the 1-minute load average lags the load that matters, and a poller
- * that guesses wrong takes the core the host needs to compute its reply). `auto` polls while the
- * load average leaves a core free; `always` whenever fewer jobs than cores run. Set one of them
- * on a host with cores to spare.
+ * `auto` (the default) decides from what the other processes of the machine use now: on Linux
+ * the busy time of all CPUs (`/proc/stat`) less this process's own CPU time, over the last
+ * quarter second or so, so a poller does not count against itself and the answer follows the
+ * load within a fraction of a second (the 1-minute load average lags it by tens of seconds: a
+ * poller guided by it took the core the host needed after every burst of load). Elsewhere the
+ * load average is the guide. Polling is allowed while the others leave a core for each running
+ * job and one for the host thread. `TOOLEXEC_SANDBOX_POLL=never` turns it off, `always` on
+ * whenever fewer jobs than cores run.
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 
 const CORES = availableParallelism();
-let checkedAt = 0;
-let othersBusy = false;
+/** How often the machine's load is read again (ms). */
+const SAMPLE_MS = 250;
+/** Linux reports CPU times in clock ticks of 1/100 s (USER_HZ, fixed at 100 for user space). */
+const TICK_US = 10_000;
 
-const MODE = process.env.TOOLEXEC_SANDBOX_POLL === 'auto' || process.env.TOOLEXEC_SANDBOX_POLL === 'always' ? process.env.TOOLEXEC_SANDBOX_POLL : 'never';
+type Mode = 'auto' | 'always' | 'never';
+const MODE: Mode = process.env.TOOLEXEC_SANDBOX_POLL === 'never' || process.env.TOOLEXEC_SANDBOX_POLL === 'always' ? process.env.TOOLEXEC_SANDBOX_POLL : 'auto';
+
+let checkedAt = 0;
+/** CPUs' worth of time the other processes used in the last sample. */
+let othersCores = 0;
+let last: { at: number; busyTicks: number; ownUs: number } | undefined;
+let procStat = process.platform === 'linux';
+
+/** Busy ticks of all CPUs together (user, nice, system, irq, softirq, steal) from `/proc/stat`'s text, or undefined. */
+export function busyTicksOf(text: string): number | undefined {
+  const end = text.indexOf('\n');
+  const f = (end === -1 ? text : text.slice(0, end)).trim().split(/\s+/);
+  if (f[0] !== 'cpu' || f.length < 9) return undefined;
+  const n = f.slice(1, 9).map(Number);
+  if (n.some((x) => !Number.isSafeInteger(x) || x < 0)) return undefined;
+  // user nice system idle iowait irq softirq steal: idle and iowait are free time.
+  return n[0]! + n[1]! + n[2]! + n[5]! + n[6]! + n[7]!;
+}
+
+function busyTicks(): number | undefined {
+  try {
+    return busyTicksOf(readFileSync('/proc/stat', 'latin1'));
+  } catch {
+    return undefined;
+  }
+}
+
+function sample(now: number, running: number): void {
+  if (procStat) {
+    const busy = busyTicks();
+    if (busy !== undefined) {
+      const own = process.cpuUsage();
+      const ownUs = own.user + own.system;
+      if (last !== undefined && now > last.at) {
+        const wallUs = (now - last.at) * 1000;
+        const othersUs = (busy - last.busyTicks) * TICK_US - (ownUs - last.ownUs);
+        othersCores = Math.max(0, othersUs / wallUs);
+      }
+      last = { at: now, busyTicks: busy, ownUs };
+      return;
+    }
+    procStat = false;
+  }
+  // The load average counts this process's running sandboxes and host thread too.
+  othersCores = Math.max(0, (loadavg()[0] ?? 0) - running - 1);
+}
 
 export function mayPoll(running: number): boolean {
   if (running >= CORES || MODE === 'never') return false;
   if (MODE === 'always') return true;
-  const now = Date.now();
-  if (now - checkedAt >= 1000) {
+  const now = performance.now();
+  if (now - checkedAt >= SAMPLE_MS) {
     checkedAt = now;
-    // This process's own running jobs and host thread are part of the load average.
-    othersBusy = (loadavg()[0] ?? 0) > CORES - 1 + running;
+    sample(now, running);
   }
-  return !othersBusy;
+  // Each running job's sandbox and the host thread want a core; the others must leave them.
+  return othersCores <= CORES - running - 1 + 0.25;
 }
