@@ -6,7 +6,6 @@
  * the execution ended, decided from the host's own knowledge (its ledger, the runtime's report),
  * never from what the guest says about itself.
  */
-import { randomBytes } from 'node:crypto';
 import { SpanKind, SpanStatusCode, context, propagation, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { MAX_QUERY_CHARS } from '../index/query.js';
 import { ATTR, EXECUTE_TOOL, type ExecutionMetrics } from '../run/telemetry.js';
@@ -28,6 +27,7 @@ import { closeProgram, type GuestEnv, type PreparedScript } from './prepare.js';
 import type { ResolvedEgress } from './egress-policy.js';
 import type { ExecuteError, ExecuteErrorCode, ExecuteOptions, ExecuteResult, ExecutorRunner, LimitName, LogEntry, ReportedLimits, ToolCallRecord } from './types.js';
 import { EXECUTE_ERROR_CODES } from './types.js';
+import { seedHex } from './entropy.js';
 
 /** A guest → host message larger than this (beyond the limits) is a protocol violation. */
 const MESSAGE_CAP_SLACK = 64 * 1024;
@@ -112,7 +112,7 @@ export class Execution {
   private readonly timers = new Map<number, ReturnType<typeof setTimeout> | undefined>();
   private notes: Extract<GuestMessage, { op: 'notes' }> | undefined;
   /** The environment the prelude reads before the script runs (DESIGN.md "Durable executions"). */
-  env: GuestEnv = { seed: randomBytes(32).toString('hex'), now: Date.now(), durable: false };
+  env: GuestEnv = { seed: seedHex(), now: Date.now(), durable: false };
   /** The execution's span, and the context its tool calls' spans are children of. */
   private readonly span: Span;
   private readonly traceContext: Context;

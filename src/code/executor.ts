@@ -7,7 +7,6 @@
  * the host end of the bridge. `execute()` returns a result for anything the script does; it
  * throws only for misuse of the API.
  */
-import { randomBytes } from 'node:crypto';
 import { assertRuntimeName, loadRuntime, RUNTIME_NAMES, RuntimeUnavailableError } from '../runtime/load.js';
 import type { Runtime, RuntimeName } from '../runtime/types.js';
 import { resolveEgressPolicy, type ResolvedEgress } from './egress-policy.js';
@@ -25,6 +24,7 @@ import { LimitPolicy, NUMERIC_LIMITS, type ResolvedLimits } from './limits.js';
 import { jsSafeName } from './names.js';
 import { prepareScript, type PreparedScript } from './prepare.js';
 import type { ApprovalDecisions, ApprovalHandler, ExecuteLimits, ExecuteOptions, ExecuteResult, ExecutorOptions, ExecutorRunner, ResumeOptions } from './types.js';
+import { seedHex } from './entropy.js';
 
 /** Default of `approvalTimeoutMs`: how long a live approval may take before the execution suspends. */
 export const DEFAULT_APPROVAL_TIMEOUT_MS = 300_000;
@@ -204,7 +204,6 @@ export class Executor implements AsyncDisposable {
       }
     }
     const filename = options.filename ?? 'script.js';
-    const env = { seed: randomBytes(32).toString('hex'), now: Date.now() };
     if (!durable) {
       const loaded = await this.loadRuntime(run);
       if (!loaded.ok) return loaded.result;
@@ -212,7 +211,7 @@ export class Executor implements AsyncDisposable {
       if (typecheckMs !== undefined) result.stats.typecheckMs = typecheckMs;
       return result;
     }
-    const stored: StoredOptions = { v: 1, runtime: this.runtimeName, filename, limits, approval: policy.toJSON(), env, ...(inputText !== undefined ? { input: inputText } : {}) };
+    const stored: StoredOptions = { v: 1, runtime: this.runtimeName, filename, limits, approval: policy.toJSON(), env: { seed: seedHex(), now: Date.now() }, ...(inputText !== undefined ? { input: inputText } : {}) };
     let store: ExecutionStore;
     let record: ExecutionRecord;
     try {
@@ -457,7 +456,7 @@ async function completeWith(writer: JournalWriter, result: ExecuteResult): Promi
 /** Reads the options a durable execution stored (written by this module; checked all the same). */
 function readStored(value: unknown): StoredOptions {
   const v = (value ?? {}) as Partial<StoredOptions>;
-  const env = v.env && typeof v.env.seed === 'string' && /^[0-9a-f]{64}$/.test(v.env.seed) && typeof v.env.now === 'number' ? v.env : { seed: randomBytes(32).toString('hex'), now: Date.now() };
+  const env = v.env && typeof v.env.seed === 'string' && /^[0-9a-f]{64}$/.test(v.env.seed) && typeof v.env.now === 'number' ? v.env : { seed: seedHex(), now: Date.now() };
   return {
     v: 1,
     runtime: typeof v.runtime === 'string' ? v.runtime : 'quickjs',
