@@ -157,13 +157,16 @@ export class DockerWorker implements SandboxWorker {
       const exit = await c.inspectExit();
       const stderr = c.stderr.trim();
       const v8Abort = HEAP_OOM.test(stderr) && (exit.exitCode === 134 || exit.exitCode === 133);
-      // gVisor ends a sandbox over its memory with SIGKILL and the engine does not flag it; under
-      // runc the flag is reliable, and a bare SIGKILL is someone else's (an operator's `docker kill`).
-      const gvisorOom = this.spec.runtime === 'runsc' && exit.exitCode === 137;
+      // gVisor ends a sandbox over its memory either with SIGKILL (137, flagged or not) or, about
+      // one time in three here, with exit code 2, unflagged and silent (measured: a buffer bomb
+      // with the sandbox's own options, runsc; `docker kill`, a SIGKILL from inside and an abort
+      // give 137, 137 and 134 there, and neither node nor the agent exits with 2). Under runc the
+      // flag is reliable, and a bare SIGKILL is someone else's (an operator's `docker kill`).
+      const gvisorOom = this.spec.runtime === 'runsc' && (exit.exitCode === 137 || (exit.exitCode === 2 && stderr === ''));
       if (exit.oomKilled || v8Abort || gvisorOom) {
         return {
           code: 'MEMORY_LIMIT' as const,
-          message: `The script exceeded its memory limit of ${this.spec.heapMb} MB (${exit.oomKilled ? 'the container was killed by the OOM killer' : 'the guest heap is exhausted'})`,
+          message: `The script exceeded its memory limit of ${this.spec.heapMb} MB (${exit.oomKilled ? 'the container was killed by the OOM killer' : v8Abort ? 'the guest heap is exhausted' : 'gVisor ended the sandbox at its memory limit'})`,
         };
       }
       const tail = stderr ? `: ${stderr.slice(-500)}` : '';

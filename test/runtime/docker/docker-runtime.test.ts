@@ -427,7 +427,7 @@ describe.skipIf(!probe.available)('DockerRuntime on the real engine', () => {
       const bomb = await hostRun(runtime, `${ESCAPE} const B = req('buffer').Buffer; const keep = []; for (;;) keep.push(B.alloc(8 << 20, 1));`, {
         limits: { memoryMb: 64, timeoutMs: 30_000 },
       });
-      expect(bomb.outcome.failure?.code).toBe('MEMORY_LIMIT');
+      expect(bomb.outcome.failure?.code, bomb.outcome.failure?.message).toBe('MEMORY_LIMIT');
     } finally {
       await executor.dispose();
       await runtime.dispose();
