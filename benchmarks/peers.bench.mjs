@@ -9,6 +9,8 @@
 //
 // Systems:
 // - toolexec <runtime>: Executor + Runner (schema-validated local tool), the default options;
+// - toolexec quickjs in the calling thread: the same with `isolation: 'none'` (trusted code only),
+//   which is toolexec's own cost without the hop to the sandbox thread;
 // - raw quickjs: quickjs-emscripten 0.32 sync build in this thread, a fresh runtime and context
 //   per execution, one host function (`newPromise` + `executePendingJobs`), no limits;
 // - raw isolated-vm: isolated-vm in this process, a fresh context per execution on a shared
@@ -45,6 +47,10 @@ for (const rt of ['quickjs', 'isolated-vm', ...(withDocker ? ['docker'] : [])]) 
   executors[rt] = new Executor({ runner, runtime: rt, limits: { maxToolCalls: 5000, timeoutMs: 60_000 } });
   await executors[rt].warm();
 }
+// The same engine and bridge in the calling thread (`isolation: 'none'`, for trusted code only):
+// what toolexec's own work costs without the hop to the sandbox thread and back.
+executors['quickjs-thread'] = new Executor({ runner, runtime: 'quickjs', runtimeOptions: { isolation: 'none' }, limits: { maxToolCalls: 5000, timeoutMs: 60_000 } });
+await executors['quickjs-thread'].warm();
 async function te(rt, script, expected) {
   const r = await executors[rt].execute(script);
   if (!r.ok || r.value !== expected) throw new Error(`toolexec ${rt}: unexpected result ${JSON.stringify(r.error ?? r.value)}`);
@@ -171,6 +177,8 @@ const cases = [
   ['quickjs', 'toolexec quickjs: 3 calls, back to back', () => timeOnce(() => te('quickjs', THREE_CALLS, 10)), N(30)],
   ['quickjs', 'raw quickjs: 3 calls, back to back', () => timeOnce(() => rawQuickJS(RAW_THREE, 10)), N(30)],
   ['quickjs', 'toolexec quickjs: per call (1,000-call script)', perCall(() => te('quickjs', THOUSAND_CALLS, 1000)), N(3)],
+  ['quickjs', 'toolexec quickjs in the calling thread: 3 calls, after 5 ms idle', afterGap(() => te('quickjs-thread', THREE_CALLS, 10)), N(30)],
+  ['quickjs', 'toolexec quickjs in the calling thread: per call (1,000-call script)', perCall(() => te('quickjs-thread', THOUSAND_CALLS, 1000)), N(3)],
   ['quickjs', 'raw quickjs: per call (1,000-call script)', perCall(() => rawQuickJS(RAW_LOOP, 1000)), N(3)],
   ['quickjs', 'sebastianwessel: per call (1,000-call script)', perCall(() => sebastianwessel(SW.loop, 1000)), N(1)],
   ['quickjs', 'toolexec quickjs: fib(25)', () => timeOnce(() => te('quickjs', FIB_25, 75025)), N(3)],
@@ -241,6 +249,8 @@ const ratios = [
   ['quickjs 3 calls after idle: toolexec / raw', 'toolexec quickjs: 3 calls, after 5 ms idle', 'raw quickjs: 3 calls, after 5 ms idle'],
   ['quickjs 3 calls back to back: toolexec / raw', 'toolexec quickjs: 3 calls, back to back', 'raw quickjs: 3 calls, back to back'],
   ['quickjs fib(25): toolexec / raw', 'toolexec quickjs: fib(25)', 'raw quickjs: fib(25)'],
+  ['quickjs in the calling thread, per call: toolexec / raw', 'toolexec quickjs in the calling thread: per call (1,000-call script)', 'raw quickjs: per call (1,000-call script)'],
+  ['quickjs in the calling thread, 3 calls after idle: toolexec / raw', 'toolexec quickjs in the calling thread: 3 calls, after 5 ms idle', 'raw quickjs: 3 calls, after 5 ms idle'],
   ['quickjs 3 calls after idle: sebastianwessel / toolexec', 'sebastianwessel: 3 calls, after 5 ms idle', 'toolexec quickjs: 3 calls, after 5 ms idle'],
   ['quickjs per call: sebastianwessel / toolexec', 'sebastianwessel: per call (1,000-call script)', 'toolexec quickjs: per call (1,000-call script)'],
   ['isolated-vm per call: toolexec / raw', 'toolexec isolated-vm: per call (1,000-call script)', 'raw isolated-vm: per call (1,000-call script)'],
