@@ -56,6 +56,11 @@ function createRing(sab) {
     return n;
   }
 
+  /** Whether the host has not yet taken everything this side published (it is not running, or is busy). */
+  function unreadOut() {
+    return Atomics.load(ctrl, C.W2H_TAIL) !== Atomics.load(ctrl, C.W2H_HEAD);
+  }
+
   function pendingIn() {
     return Atomics.load(ctrl, C.H2W_TAIL) !== Atomics.load(ctrl, C.H2W_HEAD);
   }
@@ -115,7 +120,7 @@ function createRing(sab) {
     if (Atomics.load(ctrl, C.HOST_WAITING) !== 0) Atomics.notify(ctrl, C.W2H_SEQ);
   }
 
-  return { ctrl, C, KIND, MAX_RECORD, read, pendingIn, write, ring };
+  return { ctrl, C, KIND, MAX_RECORD, read, pendingIn, unreadOut, write, ring };
 }
 
 module.exports = { createRing };

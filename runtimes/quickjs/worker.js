@@ -43,6 +43,17 @@ const LINGER_MS = 50;
  */
 const SPIN_MAX_MS = 0.25;
 let spinMs = 0.05;
+/**
+ * Polling pays only while the other side runs at the same time, on another CPU. When the
+ * scheduler has put the host thread on this thread's CPU, a poll keeps the host from running at
+ * all (measured with a two-thread model of the bridge pinned to one CPU: 570 µs a round trip
+ * with both sides polling, 52–60 µs with both sleeping; on two CPUs 41 µs polling, 135–220
+ * sleeping). So the poll stops once the host, awake (not waiting to be notified), has left this
+ * side's last message unread for this long: a host that runs takes it within a few microseconds,
+ * so it is waiting for a CPU, likely this one. A host asleep was notified and may take a
+ * wake-up's time: the poll goes on. The host does the same (worker.ts).
+ */
+const TAKEN_MS = 0.06;
 let engine;
 
 // The OS thread gets a name of its own (Linux), so `top -H`, and the runtime's leak checks, can
@@ -176,11 +187,13 @@ function runJob(msg) {
     const waitedFrom = now();
     const spinUntil = waitedFrom + (Atomics.load(ctrl, C.SPIN_OK) !== 0 ? Math.min(spinMs, remaining) : 0);
     let got = false;
-    while (now() < spinUntil) {
+    for (;;) {
       if (Atomics.load(ctrl, C.H2W_SEQ) !== seq) {
         got = true;
         break;
       }
+      const t = now();
+      if (t >= spinUntil || (t - waitedFrom > TAKEN_MS && Atomics.load(ctrl, C.HOST_WAITING) === 0 && ring.unreadOut())) break;
     }
     if (!got) {
       Atomics.store(ctrl, C.WORKER_WAITING, 1);

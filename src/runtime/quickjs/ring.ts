@@ -191,6 +191,11 @@ export class RingWriter extends RingView {
     return true;
   }
 
+  /** Whether the thread has not yet taken everything this side published. */
+  get unread(): boolean {
+    return Atomics.load(this.ctrl, this.tailIndex) !== Atomics.load(this.ctrl, this.headIndex);
+  }
+
   /** Whether a record with `n` text bytes fits now. */
   hasRoom(n: number): boolean {
     const used = (Atomics.load(this.ctrl, this.tailIndex) - Atomics.load(this.ctrl, this.headIndex)) >>> 0;

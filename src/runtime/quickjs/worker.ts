@@ -26,6 +26,13 @@ let running = 0;
 const MAX_END_CHARS = 1024 * 1024;
 /** How long the host polls the ring after the thread's last message while a job runs (ms). */
 const HOST_POLL_MS = 0.3;
+/**
+ * The host stops polling once the thread, awake (not waiting to be notified), has left the host's
+ * last write unread for this long: it is then waiting for a CPU, likely this one, and polling
+ * would only keep it from running (see TAKEN_MS in runtimes/quickjs/worker.js, which has the
+ * measurements).
+ */
+const TAKEN_MS = 0.06;
 /** Wake-ups handled in one turn before the host yields to its event loop (a thread that keeps ringing cannot hold it). */
 const MAX_DRAINS_PER_TURN = 8;
 
@@ -70,6 +77,8 @@ export class QuickJSWorker implements SandboxWorker {
   /** Polling the ring on the event loop (see `listen`). */
   private polling = false;
   private pollUntil = 0;
+  /** When the host last wrote to the thread (doorbell). */
+  private wroteAt = 0;
   /** Records drained so far (a poll window restarts after each). */
   private drained = 0;
   private gone = false;
@@ -208,6 +217,7 @@ export class QuickJSWorker implements SandboxWorker {
 
   /** Tells the thread there is something for it; wakes it only when it sleeps. */
   private doorbell(): void {
+    this.wroteAt = performance.now();
     Atomics.add(this.ctrl, CTRL.H2W_SEQ, 1);
     if (Atomics.load(this.ctrl, CTRL.WORKER_WAITING) !== 0) Atomics.notify(this.ctrl, CTRL.H2W_SEQ);
   }
@@ -229,7 +239,7 @@ export class QuickJSWorker implements SandboxWorker {
       if (this.busy && mayPoll(running)) {
         const now = performance.now();
         if (this.drained !== before || this.pollUntil === 0) this.pollUntil = now + HOST_POLL_MS;
-        if (now < this.pollUntil) {
+        if (now < this.pollUntil && !(now - this.wroteAt > TAKEN_MS && Atomics.load(this.ctrl, CTRL.WORKER_WAITING) === 0 && this.writer.unread)) {
           this.polling = true;
           setImmediate(() => {
             this.polling = false;
