@@ -47,33 +47,20 @@ const rawQuickJSWorkers = Array.from({ length: CORES }, () => {
     `const { parentPort, workerData } = require('node:worker_threads');
      const mod = require(workerData.qjsPath);
      const add = async ({ a, b }) => ({ sum: a + b });
-     mod.newQuickJSWASMModule(mod.RELEASE_SYNC).then((QuickJS) => {
-       parentPort.on('message', async ({ id, body }) => {
-         const rt = QuickJS.newRuntime();
-         rt.setMemoryLimit(64 * 1024 * 1024);
-         const ctx = rt.newContext();
-         const call = ctx.newFunction('call', (argsH) => {
-           const args = JSON.parse(ctx.getString(argsH));
-           const d = ctx.newPromise();
-           add(args).then((v) => { const s = ctx.newString(JSON.stringify(v)); d.resolve(s); s.dispose(); d.dispose(); rt.executePendingJobs(); });
-           return d.handle;
-         });
-         ctx.setProp(ctx.global, 'call', call);
-         call.dispose();
-         const promise = ctx.unwrapResult(ctx.evalCode('(async () => {\\n' + body + '\\n})()', 'raw.js'));
-         rt.executePendingJobs();
-         const settling = ctx.resolvePromise(promise);
-         rt.executePendingJobs();
-         const settled = await settling;
-         promise.dispose();
-         const value = ctx.dump(ctx.unwrapResult(settled));
-         ctx.dispose();
-         rt.dispose();
+     // The same raw baseline as the other benchmarks (benchmarks/lib.mjs), in a thread of the pool.
+     Promise.all([mod.newQuickJSWASMModule(mod.RELEASE_SYNC), import(workerData.libUrl)]).then(([QuickJS, lib]) => {
+       parentPort.on('message', async ({ id, body, expected }) => {
+         let value = expected;
+         try {
+           await lib.rawQuickJS(QuickJS, body, add, expected);
+         } catch (e) {
+           value = String(e && e.message);
+         }
          parentPort.postMessage({ id, value });
        });
        parentPort.postMessage({ ready: true });
      });`,
-    { eval: true, workerData: { qjsPath } },
+    { eval: true, workerData: { qjsPath, libUrl: new URL('./lib.mjs', import.meta.url).href } },
   );
   const pending = new Map();
   let busy = 0;
@@ -90,12 +77,12 @@ const rawQuickJSWorkers = Array.from({ length: CORES }, () => {
     get busy() {
       return busy;
     },
-    run(body) {
+    run(body, expected) {
       busy++;
       const id = ++seq;
       return new Promise((resolve) => {
         pending.set(id, resolve);
-        w.postMessage({ id, body });
+        w.postMessage({ id, body, expected });
       });
     },
     close: () => w.terminate(),
@@ -104,7 +91,7 @@ const rawQuickJSWorkers = Array.from({ length: CORES }, () => {
 await Promise.all(rawQuickJSWorkers.map((w) => w.ready));
 const rawQuickJS = async () => {
   const w = rawQuickJSWorkers.reduce((a, b) => (b.busy < a.busy ? b : a));
-  const v = await w.run(RAW_THREE);
+  const v = await w.run(RAW_THREE, 10);
   if (v !== 10) throw new Error(`raw quickjs: ${v}`);
 };
 
