@@ -185,7 +185,7 @@ function denyAddress(egress: ResolvedEgress, url: URL, address: string, why: str
   return new EgressError('EGRESS_DENIED', `fetch(): ${subject}, which requests may not reach${listed}; add it to egress.allowAddresses to allow ${originOf(url)} there`);
 }
 
-/** Rejects when `signal` aborts, with its reason if it is an EgressError. */
+/** What a fetch cancelled by `signal` rejects with: its reason when that is an EgressError, else CANCELLED. */
 function abortReason(signal: AbortSignal): EgressError {
   const r = signal.reason;
   return r instanceof EgressError ? r : new EgressError('CANCELLED', 'fetch(): the request was cancelled');
