@@ -372,6 +372,29 @@ describe('isolated-vm runtime', () => {
     expect(r2.outcome.failure?.code).toBe('CANCELLED');
   });
 
+  it.runIf(process.platform === 'linux')("starts its sandbox processes without the host's secrets or Node options in their environment", async () => {
+    const saved = { secret: process.env.TOOLEXEC_TEST_SECRET, options: process.env.NODE_OPTIONS };
+    process.env.TOOLEXEC_TEST_SECRET = 'sk-do-not-leak';
+    process.env.NODE_OPTIONS = '--max-old-space-size=4096';
+    const fresh = new IsolatedVmRuntime({ maxWorkers: 1 });
+    try {
+      await fresh.warm();
+      const [pid] = fresh.processIds;
+      const env = new Map(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+      expect([...env.values()].some((v) => v.includes('sk-do-not-leak'))).toBe(false);
+      expect(env.has('NODE_OPTIONS')).toBe(false);
+      expect(env.has('TOOLEXEC_IVM_PATH')).toBe(true);
+      if (process.env.PATH !== undefined) expect(env.get('PATH')).toBe(process.env.PATH);
+      await expectHealthy(fresh);
+    } finally {
+      await fresh.dispose();
+      if (saved.secret === undefined) delete process.env.TOOLEXEC_TEST_SECRET;
+      else process.env.TOOLEXEC_TEST_SECRET = saved.secret;
+      if (saved.options === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = saved.options;
+    }
+  });
+
   it('never loads the native module into the host process', () => {
     const req = createRequire(import.meta.url);
     expect(Object.keys(req.cache).some((k) => k.includes(`${'isolated-vm'}/out`))).toBe(false);
