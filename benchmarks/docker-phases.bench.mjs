@@ -19,7 +19,8 @@ import { Runner } from '../dist/run/runner.js';
 import { DockerRuntime, DEFAULT_IMAGE } from '../dist/runtime/docker/index.js';
 import { containerOptions } from '../dist/runtime/docker/container.js';
 import { loadPrelude } from '../dist/runtime/guest.js';
-import { prepareScript } from '../dist/code/prepare.js';
+import { prepareScript, closeProgram } from '../dist/code/prepare.js';
+import { randomBytes } from 'node:crypto';
 
 const quick = process.argv.includes('--quick');
 const runsc = process.argv.includes('--runsc');
@@ -90,9 +91,13 @@ async function phases() {
     }
     return m.t === 'end';
   });
-  stream.write(JSON.stringify({ t: 'job', id: 1, job: { code: prepared.code, filename: 'script.js', limits: { timeoutMs: 10_000, memoryMb: 64, maxOutputBytes: 1 << 20 } } }) + '\n');
-  await end;
+  // The program closed as the executor closes it (flags and the per-execution environment).
+  const code = closeProgram(prepared.code, false, { seed: randomBytes(32).toString('hex'), now: Date.now(), durable: false });
+  stream.write(JSON.stringify({ t: 'job', id: 1, job: { code, filename: 'script.js', limits: { timeoutMs: 10_000, memoryMb: 64, maxOutputBytes: 1 << 20 } } }) + '\n');
+  const ended = await end;
   t.ended = now();
+  // A phase table of a job that failed would time the failure: refuse it.
+  if (ended.outcome?.failure || firstOut === undefined) throw new Error(`docker-phases: the job did not run its 3 calls: ${JSON.stringify(ended.outcome)}`);
   stream.destroy();
   await container.remove({ force: true });
   t.removed = now();
