@@ -1,7 +1,8 @@
 // Every runtime against its raw engine and the peers that run here, in one run, with ratios and
-// the targets of issue 13 checked. Rounds are interleaved (every system takes its samples in
-// every round, in rotating order), so the load of a shared machine falls on all of them alike;
-// figures are medians over all rounds, and the load average is recorded at the start and end.
+// the targets of issue 13 checked. Within a runtime's group, rounds are interleaved (every system
+// takes its samples in every round, in rotating order), so the load of a shared machine falls on
+// toolexec and the engines it is compared with alike; the groups run one after another; figures
+// are medians over all rounds, and the load average is recorded at the start and end.
 //
 // Workloads (benchmarks/lib.mjs): an execution of 3 dependent tool calls, after a 5 ms idle gap
 // (an agent's think time, which the pools use to prepare) and back to back; the per-call cost
@@ -231,14 +232,19 @@ if (withDocker) {
 // BENCH_ONLY=<group> (quickjs, isolated-vm, docker) keeps one group's cases.
 if (process.env.BENCH_ONLY) for (let i = cases.length - 1; i >= 0; i--) if (cases[i][0] !== process.env.BENCH_ONLY) cases.splice(i, 1);
 
-// Warm-up: JIT on both sides, the pools' first sandboxes, each engine's WebAssembly tier-up.
-for (const [, , sample] of cases) for (let i = 0; i < (quick ? 2 : 5); i++) await sample();
-
+// One group at a time (each group's cases interleaved, the order rotated each round), so that
+// one runtime's background work (the Docker pool starting and removing containers, which takes
+// dockerd and containerd a core for a while) never falls into another group's samples.
 const samples = new Map(cases.map(([, name]) => [name, []]));
-for (let round = 0; round < ROUNDS; round++) {
-  // Rotate the order, so no system always runs first (or right after a heavy one).
-  const order = cases.map((_, i) => cases[(i + round) % cases.length]);
-  for (const [, name, sample, n] of order) for (let i = 0; i < n; i++) samples.get(name).push(await sample());
+for (const group of [...new Set(cases.map(([g]) => g))]) {
+  const own = cases.filter(([g]) => g === group);
+  // Warm-up: JIT on both sides, the pools' first sandboxes, each engine's WebAssembly tier-up.
+  for (const [, , sample] of own) for (let i = 0; i < (quick ? 2 : 5); i++) await sample();
+  for (let round = 0; round < ROUNDS; round++) {
+    // Rotate the order, so no system always runs first (or right after a heavy one).
+    const order = own.map((_, i) => own[(i + round) % own.length]);
+    for (const [, name, sample, n] of order) for (let i = 0; i < n; i++) samples.get(name).push(await sample());
+  }
 }
 const loadEnd = loadavg();
 const rows = [...samples].map(([name, xs]) => summarize(name, xs));
@@ -284,7 +290,7 @@ if (withDocker) {
 }
 const notes = [
   `load average at start ${loadStart.map((l) => l.toFixed(1)).join(' ')}, at end ${loadEnd.map((l) => l.toFixed(1)).join(' ')} (2 cores shared; re-run when high)`,
-  `${ROUNDS} interleaved rounds; medians over all samples; sandbox polling ${['never', 'always'].includes(process.env.TOOLEXEC_SANDBOX_POLL) ? process.env.TOOLEXEC_SANDBOX_POLL : 'auto'} (src/runtime/spare-core.ts)`,
+  `${ROUNDS} interleaved rounds per runtime group, one group after another; medians over all samples; sandbox polling ${['never', 'always'].includes(process.env.TOOLEXEC_SANDBOX_POLL) ? process.env.TOOLEXEC_SANDBOX_POLL : 'auto'} (src/runtime/spare-core.ts)`,
   utcpNote,
   ...targets.map(([label, value, ok]) => `target ${label}: ${value === undefined || Number.isNaN(value) ? 'not measured' : `${value.toFixed(2)} -> ${ok(value) ? 'met' : 'NOT met'}`}`),
 ];
