@@ -81,8 +81,10 @@
   var ArrayProto = Array.prototype;
   var isFiniteF = isFinite;
 
+  // A direct call: `hostSend` is a local the script cannot reach, and Reflect.apply with an
+  // arguments array cost QuickJS an allocation and a native call more per message.
   var send = function (text) {
-    apply(hostSend, undefined, [text]);
+    hostSend(text);
   };
 
   // Not offered anywhere: in isolated-vm a timed Atomics.waitAsync aborts the sandbox process, and
@@ -113,11 +115,13 @@
     return v;
   };
 
-  function toJsonText(value, what, root, notes) {
+  // `whatName`, when given, ends `what`: the text is built only on the slow path (every tool
+  // call passes its arguments through here, and QuickJS pays for each string it builds).
+  function toJsonText(value, what, root, notes, whatName) {
     try {
       return JSONstringify(value, fastReplacer);
     } catch (_) {
-      return load('json').toJsonText(value, what, root, notes);
+      return load('json').toJsonText(value, whatName === undefined ? what : what + whatName, root, notes);
     }
   }
 
@@ -351,7 +355,7 @@
     return request(
       'run',
       function () {
-        return ',"toolId":' + toolIdText(toolId) + ',"args":' + toJsonText(args === undefined ? {} : args, 'the arguments of ' + name, 'args');
+        return ',"toolId":' + toolIdText(toolId) + ',"args":' + toJsonText(args === undefined ? {} : args, 'the arguments of ', 'args', undefined, name);
       },
       name,
       LAZY_SITE ? undefined : new ErrorC(),
@@ -433,6 +437,8 @@
 
   function namespaceProxy(ns) {
     if (mapHas(namespaces, ns)) return mapGet(namespaces, ns);
+    // This namespace's tool functions by name: `tools.ns.tool` then builds no `ns:tool` string per call.
+    var fns = new MapC();
     // The target is callable so that `tools.bare_tool(args)` works for tools without a namespace.
     var proxy = new ProxyC(
       function () {},
@@ -440,7 +446,12 @@
         function (t, key) {
           // `then` must stay undefined, or `await tools.github` would call a tool.
           if (typeof key !== 'string' || key === 'then') return undefined;
-          return toolFunction(ns + ':' + key);
+          var f = mapGet(fns, key);
+          if (f === undefined) {
+            f = toolFunction(ns + ':' + key);
+            mapSet(fns, key, f);
+          }
+          return f;
         },
         function (t, self, argList) {
           return run(ns, argList[0]);
