@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { HostToSandbox, RuntimeFailure, SandboxToHost, SandboxWorker, WorkerEvents } from '../types.js';
 import { guestPath } from '../guest.js';
-import { mayPoll } from '../spare-core.js';
+import { mayPoll, trackProcess, untrackProcess } from '../spare-core.js';
 
 export interface IsolatedVmWorkerOptions {
   nodePath: string;
@@ -95,6 +95,8 @@ export class IsolatedVmWorker implements SandboxWorker {
       env,
       windowsHide: true,
     });
+    const pid = this.child.pid;
+    if (pid !== undefined) trackProcess(pid);
     this.input = this.child.stdin as Writable;
     // A write to a process that just died raises EPIPE here; the exit handler reports it.
     this.input.on('error', () => {});
@@ -156,6 +158,7 @@ export class IsolatedVmWorker implements SandboxWorker {
       let reported = false;
       const gone = (code: number | null, signal: NodeJS.Signals | null, drain: boolean) => {
         this.alive = false;
+        if (this.child.pid !== undefined) untrackProcess(this.child.pid);
         this.idle();
         clearInterval(this.rssTimer);
         rejectReady(this.startError(code, signal));

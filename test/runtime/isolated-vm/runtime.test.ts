@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IsolatedVmRuntime } from '../../../src/runtime/isolated-vm/index.js';
+import { trackedProcesses } from '../../../src/runtime/spare-core.js';
 import type { RuntimeLimits, RuntimeOutcome, RuntimeSession } from '../../../src/runtime/types.js';
 
 
@@ -393,6 +394,16 @@ describe('isolated-vm runtime', () => {
       if (saved.options === undefined) delete process.env.NODE_OPTIONS;
       else process.env.NODE_OPTIONS = saved.options;
     }
+  });
+
+  it("counts its sandbox processes' CPU as the host's own while they live (the polling signal, spare-core.ts)", async () => {
+    const fresh = new IsolatedVmRuntime({ maxWorkers: 1 });
+    await fresh.warm();
+    const pids = fresh.processIds;
+    expect(pids.length).toBeGreaterThan(0);
+    for (const pid of pids) expect(trackedProcesses()).toContain(pid);
+    await fresh.dispose();
+    for (const pid of pids) expect(trackedProcesses()).not.toContain(pid);
   });
 
   it('never loads the native module into the host process', () => {
