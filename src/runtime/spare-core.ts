@@ -10,9 +10,9 @@
  * `auto` (the default) decides from what the other processes of the machine use now: on Linux
  * the busy time of all CPUs (`/proc/stat`) less this process's own CPU time and that of its
  * sandbox processes (`trackProcess`), over the last quarter second or so, so a poller does not
- * count against itself and the answer follows the
- * load within a fraction of a second (the 1-minute load average lags it by tens of seconds: a
- * poller guided by it took the core the host needed after every burst of load). Elsewhere the
+ * count against itself and the answer follows the load within a fraction of a second (the
+ * 1-minute load average lags it by tens of seconds: a poller guided by it took the core the host
+ * needed after every burst of load). Elsewhere the
  * load average is the guide. Polling is allowed while the others leave a core for each running
  * job and one for the host thread. `TOOLEXEC_SANDBOX_POLL=never` turns it off, `always` on
  * whenever fewer jobs than cores run.
