@@ -38,7 +38,7 @@ let procStat = process.platform === 'linux';
  * Our sandbox processes (isolated-vm) by pid, with their CPU ticks at the last sample (-1 before
  * the first). Their CPU is this host's own work: counted as the machine's other load, a process
  * running a job (and polling for its replies) turned polling off for the jobs after it
- * (measured on a quiet machine, 6 runs of 105 executions each: 8 of 630 isolated-vm jobs polled;
+ * (measured with nothing else running, 6 runs of 105 executions each: 8 of 630 isolated-vm jobs polled;
  * counted as ours, 630 of 630).
  */
 const tracked = new Map<number, number>();
