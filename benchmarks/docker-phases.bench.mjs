@@ -20,7 +20,7 @@ import { DockerRuntime, DEFAULT_IMAGE } from '../dist/runtime/docker/index.js';
 import { containerOptions } from '../dist/runtime/docker/container.js';
 import { loadPrelude } from '../dist/runtime/guest.js';
 import { prepareScript, closeProgram } from '../dist/code/prepare.js';
-import { randomBytes } from 'node:crypto';
+import { seedHex } from '../dist/code/entropy.js';
 
 const quick = process.argv.includes('--quick');
 const runsc = process.argv.includes('--runsc');
@@ -92,7 +92,7 @@ async function phases() {
     return m.t === 'end';
   });
   // The program closed as the executor closes it (flags and the per-execution environment).
-  const code = closeProgram(prepared.code, false, { seed: randomBytes(32).toString('hex'), now: Date.now(), durable: false });
+  const code = closeProgram(prepared.code, false, { seed: seedHex(), now: Date.now(), durable: false });
   stream.write(JSON.stringify({ t: 'job', id: 1, job: { code, filename: 'script.js', limits: { timeoutMs: 10_000, memoryMb: 64, maxOutputBytes: 1 << 20 } } }) + '\n');
   const ended = await end;
   t.ended = now();
