@@ -12,10 +12,9 @@
  * sandbox processes (`trackProcess`), over the last quarter second or so, so a poller does not
  * count against itself and the answer follows the load within a fraction of a second (the
  * 1-minute load average lags it by tens of seconds: a poller guided by it took the core the host
- * needed after every burst of load). Elsewhere the
- * load average is the guide. Polling is allowed while the others leave a core for each running
- * job and one for the host thread. `TOOLEXEC_SANDBOX_POLL=never` turns it off, `always` on
- * whenever fewer jobs than cores run.
+ * needed after every burst of load). Elsewhere the load average is the guide. Polling is
+ * allowed while the others leave a core for each running job and one for the host thread.
+ * `TOOLEXEC_SANDBOX_POLL=never` turns it off, `always` on whenever fewer jobs than cores run.
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -38,8 +37,8 @@ let procStat = process.platform === 'linux';
  * Our sandbox processes (isolated-vm) by pid, with their CPU ticks at the last sample (-1 before
  * the first). Their CPU is this host's own work: counted as the machine's other load, a process
  * running a job (and polling for its replies) turned polling off for the jobs after it
- * (measured with nothing else running, 6 runs of 105 executions each: 8 of 630 isolated-vm jobs polled;
- * counted as ours, 630 of 630).
+ * (measured with nothing else running, 6 runs of 105 executions each: 8 of 630 isolated-vm
+ * jobs polled; counted as ours, 630 of 630).
  */
 const tracked = new Map<number, number>();
 
