@@ -835,7 +835,8 @@
 
   function service(op, a, b, c) {
     if (hostCall === undefined) throw new ErrorC('this sandbox has no host services (' + op + ')');
-    var r = c !== undefined ? apply(hostCall, undefined, [op, a, b, c]) : b !== undefined ? apply(hostCall, undefined, [op, a, b]) : a !== undefined ? apply(hostCall, undefined, [op, a]) : apply(hostCall, undefined, [op]);
+    // Direct calls, as in `send`; the host function sees only the arguments given.
+    var r = c !== undefined ? hostCall(op, a, b, c) : b !== undefined ? hostCall(op, a, b) : a !== undefined ? hostCall(op, a) : hostCall(op);
     if (typeof r !== 'string') throw new ErrorC('the host service ' + op + ' answered nothing');
     if (r.length > 0 && r[0] === '!') {
       var d = JSONparse(stringSlice(r, 1));
