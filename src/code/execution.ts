@@ -13,7 +13,7 @@ import { ToolError } from '../model/errors.js';
 import { capText } from '../model/text.js';
 import { matchToolPattern } from '../model/tool-id.js';
 import type { JsonValue, Tool } from '../model/tool.js';
-import { MAX_VALUE_DEPTH, encodeReply, parseGuestMessage, type BridgeError, type GuestMessage } from '../runtime/bridge.js';
+import { MAX_VALUE_DEPTH, encodeReply, encodeSuccess, parseGuestMessage, type BridgeError, type GuestMessage } from '../runtime/bridge.js';
 import type { Runtime, RuntimeFailure, RuntimeOutcome, RuntimeSession } from '../runtime/types.js';
 import { isRerunnable } from './approval.js';
 import type { ApprovalNote, DurablePart, LivePending } from './durable.js';
@@ -241,8 +241,7 @@ export class Execution {
       return;
     }
     after?.();
-    if (body.ok && body.valueText !== undefined) this.session?.send(`{"id":${id},"ok":true,"value":${body.valueText}}`);
-    else this.session?.send(encodeReply(body.ok ? { id, ok: true, value: body.value } : { id, ok: false, error: body.error }));
+    this.session?.send(body.ok ? encodeSuccess(id, body.value, body.valueText) : encodeReply({ id, ok: false, error: body.error }));
   }
 
   private onMessage(text: string): void {

@@ -162,11 +162,31 @@ export function parseGuestMessage(text: string): GuestMessage | BridgeViolation 
   return { violation: `an unknown op ${JSON.stringify(String(op)).slice(0, 40)}` };
 }
 
+/**
+ * The text of a successful reply as the guest reads it fastest: `[id,value]`, or `[id]` when
+ * there is no value (`undefined`, or what JSON cannot carry, as JSON.stringify of the envelope
+ * would drop it). `valueText` is the value's JSON when the host has it already. Durable replies
+ * keep the envelope, which the journal stamps with the clock (journal.ts).
+ */
+export function encodeSuccess(id: number, value: unknown, valueText?: string): string {
+  let text: string | undefined;
+  try {
+    text = valueText ?? JSON.stringify(value);
+  } catch (e) {
+    return unserialisable(id, e);
+  }
+  return text === undefined ? `[${id}]` : `[${id},${text}]`;
+}
+
+function unserialisable(id: number, e: unknown): string {
+  return JSON.stringify({ id, ok: false, error: { code: 'EXECUTION', message: `The result could not be serialised to JSON: ${(e as Error)?.message ?? String(e)}` } });
+}
+
 /** The text of a reply; a value the host cannot serialise becomes an error reply instead. */
 export function encodeReply(reply: HostReply): string {
   try {
     return reply.ok ? JSON.stringify({ id: reply.id, ok: true, value: reply.value }) : JSON.stringify({ id: reply.id, ok: false, error: reply.error });
   } catch (e) {
-    return JSON.stringify({ id: reply.id, ok: false, error: { code: 'EXECUTION', message: `The result could not be serialised to JSON: ${(e as Error)?.message ?? String(e)}` } });
+    return unserialisable(reply.id, e);
   }
 }

@@ -91,6 +91,8 @@ export function makeRunner(): { runner: Runner; events: string[]; aborted: strin
   });
   runner.register({ namespace: 'test', name: 'fail', description: 'Always fails', handler: async () => { throw new Error('boom'); } });
   runner.register({ namespace: 'test', name: 'echo', description: 'Returns its arguments', handler: async (args: unknown) => args });
+  runner.register({ namespace: 'test', name: 'nothing', description: 'Returns no value', handler: async () => undefined });
+  runner.register({ namespace: 'test', name: 'value', description: 'Returns its argument v as the whole result', handler: async ({ v }: { v: unknown }) => v });
   runner.register({ namespace: 'my-ns', name: 'get.item', description: 'A tool whose ID is not a JavaScript identifier', handler: async () => ({ item: 42 }) });
   return { runner, events, aborted };
 }
@@ -139,6 +141,10 @@ export function defineConformanceSuite(runtime: RuntimeName, options: Conformanc
         const r = await expectOk('const a = await tools.math.add({ a: 1, b: 2 });\nconst b = await tools.my_ns.get_item({});\nconst c = await tools["my-ns"]["get.item"]();\n[a.sum, b.item, c.item]');
         expect(r.value).toEqual([3, 42, 42]);
         expect(r.toolCalls.map((c) => c.toolId)).toEqual(['math:add', 'my-ns:get.item', 'my-ns:get.item']);
+      });
+      it('tool results arrive as the tool gave them: no value stays undefined, null stays null', async () => {
+        const r = await expectOk('const out = [];\nfor (const v of [null, 0, "", false, [], {}, [null], "[1]", { id: 1, ok: false }]) out.push(await tools.test.value({ v }));\nconst none = await tools.test.nothing();\nout.push(typeof none, none === undefined);\nout');
+        expect(r.value).toEqual([null, 0, '', false, [], {}, [null], '[1]', { id: 1, ok: false }, 'undefined', true]);
       });
       it('searchTools finds tools and describeTool returns schemas', async () => {
         const r = await expectOk('const hits = await searchTools("issue", 5);\nconst d = await describeTool("math:add");\n({ ids: hits.map((h) => h.id), required: d.inputSchema.required, description: d.description })');

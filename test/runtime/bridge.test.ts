@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_VALUE_DEPTH, encodeReply, jsonDepth, parseGuestMessage } from '../../src/runtime/bridge.js';
+import { MAX_VALUE_DEPTH, encodeReply, encodeSuccess, jsonDepth, parseGuestMessage } from '../../src/runtime/bridge.js';
 
 describe('the bridge', () => {
   it('measures nesting, ignoring brackets inside strings and escapes, and stops past the bound', () => {
@@ -31,5 +31,15 @@ describe('the bridge', () => {
     cyclic.self = cyclic;
     expect(JSON.parse(encodeReply({ id: 1, ok: true, value: cyclic }))).toMatchObject({ id: 1, ok: false, error: { code: 'EXECUTION' } });
     expect(encodeReply({ id: 2, ok: true, value: { a: 1 } })).toBe('{"id":2,"ok":true,"value":{"a":1}}');
+    expect(JSON.parse(encodeSuccess(3, cyclic))).toMatchObject({ id: 3, ok: false, error: { code: 'EXECUTION' } });
+    expect(JSON.parse(encodeSuccess(4, 10n))).toMatchObject({ id: 4, ok: false, error: { code: 'EXECUTION' } });
+  });
+
+  it('a success is [id, value]; no value (or none JSON can carry) is [id], never null', () => {
+    expect(encodeSuccess(2, { a: 1 })).toBe('[2,{"a":1}]');
+    expect(encodeSuccess(5, null)).toBe('[5,null]');
+    expect(encodeSuccess(6, undefined)).toBe('[6]');
+    expect(encodeSuccess(7, () => 1)).toBe('[7]');
+    expect(encodeSuccess(8, undefined, '"typed"')).toBe('[8,"typed"]');
   });
 });
