@@ -635,6 +635,10 @@ async function createQuickJSEngine(options) {
     get renewing() {
       return renewing;
     },
+    /** Whether the next `prepare` replaces the instance (its memory grew large) instead of building on it. */
+    get renewDue() {
+      return renewing !== undefined || instance.memory.buffer.byteLength > RENEW_BYTES;
+    },
     start(job, io) {
       if (!ready || ready.inst !== instance) {
         if (ready) destroy(ready);

@@ -133,7 +133,8 @@ function emit(m) {
       }
     }
   } else if (m.t === 'end') {
-    const text = JSON.stringify({ outcome: m.outcome, retire: m.retire === true });
+    // `slow`: the next sandbox needs a new engine instance first, so the host should not wait for it.
+    const text = JSON.stringify({ outcome: m.outcome, retire: m.retire === true, slow: m.retire !== true && engine.renewDue });
     if (!ring.write(KIND.END, m.id, text)) {
       bigOut.postMessage(m);
       ring.write(KIND.PORT, 0, '');

@@ -193,8 +193,16 @@ export interface SandboxWorker {
   send(message: HostToSandbox): void;
   /** Kills the sandbox; resolves once it is gone (and `exit` was reported). Idempotent. */
   stop(): Promise<void>;
-  /** When false, the sandbox is still getting ready for its next job; prefer another one. */
+  /**
+   * Whether the sandbox is ready for its next job; a sandbox that reports it (true or false) is
+   * preferred for the next job right after its last one (see the supervisor's `takeIdle`).
+   */
   readonly prepared?: boolean;
+  /**
+   * While `prepared` is false right after a job: true when nothing slow is ahead (no new engine
+   * instance to build), so a job may wait for it rather than wake another sandbox.
+   */
+  readonly readySoon?: boolean;
   /** Lets the process exit while this sandbox idles / keeps it alive while it works. */
   ref?(): void;
   unref?(): void;

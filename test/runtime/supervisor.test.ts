@@ -13,11 +13,17 @@ import type { HostToSandbox, RuntimeDriver, RuntimeOutcome, SandboxToHost, Sandb
 const FAR_SIDE = fileURLToPath(new URL('../fixtures/runtime/plain-far-side.cjs', import.meta.url));
 const LIMITS = { timeoutMs: 5_000, memoryMb: 16, maxOutputBytes: 10_000 };
 
+/** What a plain worker says of its readiness after a job: nothing (as isolated-vm and Docker), ready, about to be, or not soon. */
+type Readiness = 'silent' | 'ready' | 'soon' | 'slow';
+
 class PlainWorker implements SandboxWorker {
   private readonly worker: Worker;
   private readonly ready: Promise<void>;
   private readonly exited: Promise<void>;
-  constructor(events: WorkerEvents, failStart: boolean) {
+  prepared: boolean | undefined;
+  readySoon: boolean | undefined;
+  constructor(events: WorkerEvents, failStart: boolean, readiness: Readiness = 'silent') {
+    if (readiness !== 'silent') this.prepared = true;
     this.worker = new Worker(FAR_SIDE, { workerData: { failStart } });
     this.ready = new Promise((resolve, reject) => {
       this.worker.once('message', (m: { t: string; message?: string }) => {
@@ -27,6 +33,10 @@ class PlainWorker implements SandboxWorker {
     });
     this.ready.catch(() => {});
     this.worker.on('message', (m: SandboxToHost | { t: 'ready' }) => {
+      if (m.t === 'end' && readiness !== 'silent' && readiness !== 'ready') {
+        this.prepared = false;
+        this.readySoon = readiness === 'soon';
+      }
       if (m.t === 'out' || m.t === 'end') events.message(m);
     });
     this.exited = new Promise((resolve) =>
@@ -53,7 +63,7 @@ class PlainWorker implements SandboxWorker {
 
 let permanentFailures = false;
 
-function plainDriver(options: { trustsFarSide?: boolean; failStart?: () => boolean; shapeOf?: RuntimeDriver['shapeOf'] } = {}) {
+function plainDriver(options: { trustsFarSide?: boolean; failStart?: () => boolean; shapeOf?: RuntimeDriver['shapeOf']; readiness?: Readiness } = {}) {
   const spawned: string[] = [];
   const driver: RuntimeDriver = {
     name: 'plain',
@@ -62,7 +72,7 @@ function plainDriver(options: { trustsFarSide?: boolean; failStart?: () => boole
     ...(options.shapeOf ? { shapeOf: options.shapeOf } : {}),
     createWorker(shape, events) {
       spawned.push(shape);
-      return new PlainWorker(events, options.failStart?.() ?? false);
+      return new PlainWorker(events, options.failStart?.() ?? false, options.readiness);
     },
   };
   return { driver, spawned };
@@ -221,6 +231,34 @@ describe('supervisor', () => {
     const until = Date.now() + 20_000;
     while (p.stats().idle < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     expect(p.stats().idle).toBeGreaterThanOrEqual(2);
+  });
+
+  it('the next job goes to the sandbox that ran the last one when it is ready or about to be, else to the oldest ready one', async () => {
+    const threadsOf = async (readiness: Readiness) => {
+      const { driver } = plainDriver({ readiness });
+      const p = pool(driver, { minIdle: 1, maxWorkers: 2 });
+      await p.warm();
+      const first = run(p, DONE);
+      await first.done;
+      const until = Date.now() + 20_000;
+      while (p.stats().idle < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      expect(p.stats().idle).toBe(2);
+      const threads = [JSON.parse(first.messages[0]!).value];
+      // Back to back, as an agent's scripts or a benchmark's: each starts as soon as the last ended.
+      for (let i = 0; i < 3; i++) {
+        const r = run(p, DONE);
+        await r.done;
+        threads.push(JSON.parse(r.messages[0]!).value);
+      }
+      return threads;
+    };
+    for (const readiness of ['ready', 'soon'] as const) {
+      const threads = await threadsOf(readiness);
+      expect(new Set(threads).size, readiness).toBe(1);
+    }
+    // A sandbox with something slow ahead (a new engine instance to build): the other takes the job.
+    const threads = await threadsOf('slow');
+    expect(threads[1]).not.toBe(threads[0]);
   });
 
   it('a job whose sandbox died before any of it came back runs again on another one, once', async () => {

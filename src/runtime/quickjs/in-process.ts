@@ -27,6 +27,7 @@ interface FarJob {
 interface FarEngine {
   prepare(): void;
   readonly renewing: Promise<void> | undefined;
+  readonly renewDue: boolean;
 }
 type CreateEngine = (options: QuickJSEngineOptions & { prelude: string; wasmModule?: unknown }) => Promise<FarEngine>;
 type CreateJob = (engine: FarEngine, id: number, job: unknown, emit: (m: never) => void) => FarJob;
@@ -65,6 +66,8 @@ export class InProcessWorker implements SandboxWorker {
   private timer: NodeJS.Timeout | undefined;
   private gone = false;
   prepared = true;
+  /** After a job: whether the next context is built on the same engine instance (see SandboxWorker.readySoon). */
+  readySoon = false;
 
   constructor(
     private readonly options: QuickJSEngineOptions & { prelude: string },
@@ -124,6 +127,7 @@ export class InProcessWorker implements SandboxWorker {
     }
     this.job = undefined;
     this.prepared = false;
+    this.readySoon = this.engine?.renewDue === false;
     const { retire, dispose } = job.end();
     if (retire) {
       void this.stop();

@@ -89,6 +89,8 @@ export class QuickJSWorker implements SandboxWorker {
   private lastError: (Error & { code?: string }) | undefined;
   private ready: Promise<void>;
   prepared = true;
+  /** After a job: whether the thread builds its next sandbox without a new engine instance first. */
+  readySoon = false;
   /** The OS thread id of the sandbox thread (Linux), once it is ready; for diagnostics and leak checks. */
   osThreadId: number | undefined;
 
@@ -297,6 +299,7 @@ export class QuickJSWorker implements SandboxWorker {
         const end = this.parseEnd(r.text);
         if (!end) return this.violation('an end record that is not an outcome');
         this.prepared = false;
+        this.readySoon = !end.slow;
         this.idle();
         this.events.message({ t: 'end', id: r.id, outcome: end.outcome, ...(end.retire ? { retire: true } : {}) });
       } else if (r.kind === KIND.PREPARED) {
@@ -309,6 +312,7 @@ export class QuickJSWorker implements SandboxWorker {
           this.events.message({ t: 'out', id: m.id, m: m.m });
         } else if (m.t === 'end' && m.outcome !== null && typeof m.outcome === 'object') {
           this.prepared = false;
+          this.readySoon = false;
           this.idle();
           this.events.message({ t: 'end', id: m.id, outcome: m.outcome, ...(m.retire === true ? { retire: true } : {}) });
         } else {
@@ -327,12 +331,12 @@ export class QuickJSWorker implements SandboxWorker {
     running--;
   }
 
-  private parseEnd(text: string): { outcome: SandboxOutcome; retire: boolean } | undefined {
+  private parseEnd(text: string): { outcome: SandboxOutcome; retire: boolean; slow: boolean } | undefined {
     if (text.length > MAX_END_CHARS) return undefined;
     try {
-      const v = JSON.parse(text) as { outcome?: unknown; retire?: unknown };
+      const v = JSON.parse(text) as { outcome?: unknown; retire?: unknown; slow?: unknown };
       if (v === null || typeof v !== 'object' || v.outcome === null || typeof v.outcome !== 'object') return undefined;
-      return { outcome: v.outcome as SandboxOutcome, retire: v.retire === true };
+      return { outcome: v.outcome as SandboxOutcome, retire: v.retire === true, slow: v.slow === true };
     } catch {
       return undefined;
     }
