@@ -331,7 +331,9 @@ function finish(j, failure) {
   // Whatever ended the job (the host's own deadline included), the note says why it may not have finished.
   if (j.unhandled !== null) outcome.note = 'earlier, a promise rejection was never handled: ' + j.unhandled;
   emit({ t: 'end', id: j.id, outcome: outcome });
+  endedSincePrepared = true;
 }
+let endedSincePrepared = false;
 
 function startJob(id, spec) {
   const limits = spec.limits || {};
@@ -505,6 +507,13 @@ function tick() {
   } while (job !== null);
   if (job === null && (warmIsolate === null || warmContext === null)) {
     try { prewarm(lastMemoryMb); } catch (_) {}
+  }
+  if (job === null && endedSincePrepared) {
+    // The host sends the next job to another process until this one has its context ready
+    // again (a context and the prelude take this process half a millisecond or more).
+    endedSincePrepared = false;
+    emit({ t: 'prepared' });
+    flush();
   }
   setImmediate(tick);
 }

@@ -58,7 +58,7 @@ export function sandboxProcessEnv(hostEnv: NodeJS.ProcessEnv): NodeJS.ProcessEnv
 /** Jobs running in sandbox processes of this host, across runtimes: polling is allowed while a core is free (spare-core.ts). */
 let running = 0;
 
-type FromProcess = SandboxToHost | { t: 'ready'; pid: number } | { t: 'fatal'; message: string };
+type FromProcess = SandboxToHost | { t: 'ready'; pid: number } | { t: 'prepared' } | { t: 'fatal'; message: string };
 
 /** An error that says no process will ever start here (isolated-vm cannot load). */
 class PermanentError extends Error {
@@ -80,6 +80,8 @@ export class IsolatedVmWorker implements SandboxWorker {
   /** What the host saw go wrong from outside, for the exit classification. */
   private fault: RuntimeFailure | undefined;
   private running = false;
+  /** False from a job's end until the process has its next context ready (its `prepared` message). */
+  prepared = true;
   private busy = false;
 
   constructor(
@@ -254,9 +256,11 @@ export class IsolatedVmWorker implements SandboxWorker {
     }
     if (m === null || typeof m !== 'object') return;
     if (m.t === 'ready') resolveReady();
+    else if (m.t === 'prepared') this.prepared = true;
     else if (m.t === 'fatal') this.fatalMessage = String(m.message).slice(0, 2000);
     else if (m.t === 'out' || m.t === 'end') {
       if (m.t === 'end') {
+        this.prepared = false;
         this.running = false;
         this.idle();
         clearInterval(this.rssTimer);

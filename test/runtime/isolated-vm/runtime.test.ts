@@ -406,6 +406,23 @@ describe('isolated-vm runtime', () => {
     for (const pid of pids) expect(trackedProcesses()).not.toContain(pid);
   });
 
+  it('a sandbox process says when its next context is ready after a job (the pool prefers a ready one)', async () => {
+    const fresh = new IsolatedVmRuntime({ maxWorkers: 1, minIdle: 0 });
+    try {
+      const session = fresh.start({ code: '__toolexec_start(async function () {\nreturn 1;\n});', filename: 'job.js', limits: { timeoutMs: 5_000, memoryMb: 64, maxOutputBytes: 100_000 } }, () => {});
+      const outcome = await session.done;
+      expect(outcome.failure).toBeUndefined();
+      // False from the job's end until the process's message (which may already be in).
+      const worker = fresh.workers()[0]!;
+      expect(typeof worker.prepared).toBe('boolean');
+      const until = Date.now() + 20_000;
+      while (worker.prepared !== true && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+      expect(worker.prepared).toBe(true);
+    } finally {
+      await fresh.dispose();
+    }
+  });
+
   it('never loads the native module into the host process', () => {
     const req = createRequire(import.meta.url);
     expect(Object.keys(req.cache).some((k) => k.includes(`${'isolated-vm'}/out`))).toBe(false);
