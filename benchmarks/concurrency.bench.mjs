@@ -145,8 +145,16 @@ const systems = [
   ['raw isolated-vm pool', rawIvm],
   ...(withDocker ? [['toolexec docker', toolexec('docker')]] : []),
 ];
-// Warm-up.
-for (const [, fn] of systems) for (let i = 0; i < 20; i++) await fn();
+// Warm-up to a steady state (V8's JIT and WebAssembly tier-up; see peers.bench.mjs): each system
+// under the same load for WARM_S before the rounds.
+const WARM_S = Number(process.env.BENCH_WARM_S ?? (quick ? 1 : 3));
+for (const [, fn] of systems) {
+  for (let i = 0; i < 5; i++) await fn();
+  const until = performance.now() + WARM_S * 1000;
+  await Promise.all(Array.from({ length: CLIENTS }, async () => {
+    while (performance.now() < until) await fn();
+  }));
+}
 
 const rates = new Map(systems.map(([name]) => [name, []]));
 const lat = new Map(systems.map(([name]) => [name, []]));
@@ -166,6 +174,7 @@ const notes = [
   ...systems.map(([name]) => `${name}: ${perSecond[name].toFixed(0)} executions/s with ${CLIENTS} clients on ${CORES} cores (median of ${ROUNDS} rounds of ${SECONDS} s: ${rates.get(name).map((x) => x.toFixed(0)).join(', ')})`),
   `throughput toolexec quickjs / raw quickjs pool: ${(perSecond['toolexec quickjs'] / perSecond['raw quickjs pool']).toFixed(2)}x`,
   `throughput toolexec isolated-vm / raw isolated-vm pool: ${(perSecond['toolexec isolated-vm'] / perSecond['raw isolated-vm pool']).toFixed(2)}x`,
+  `warm-up: each system ran under the same load for ${WARM_S} s before the rounds`,
   `load average at start ${loadStart.map((l) => l.toFixed(1)).join(' ')}, at end ${loadEnd.map((l) => l.toFixed(1)).join(' ')}`,
 ];
 for (const ex of Object.values(executors)) await ex.dispose();

@@ -236,10 +236,24 @@ if (process.env.BENCH_ONLY) for (let i = cases.length - 1; i >= 0; i--) if (case
 // one runtime's background work (the Docker pool starting and removing containers, which takes
 // dockerd and containerd a core for a while) never falls into another group's samples.
 const samples = new Map(cases.map(([, name]) => [name, []]));
+// Warm-up to the steady state a long-running process is in. V8 optimises JavaScript (the host's,
+// and each sandbox thread's and process's own) and tiers WebAssembly up only once it has run for
+// a while: measured here, a fresh process's first thousand toolexec executions took two to three
+// times as long as later ones, the raw engines' (less JavaScript around the engine) about 1.4
+// times. So every case runs for WARM_MS (at least 5 samples) before anything is measured; the
+// medians of its first FIRST samples, from right after `warm()`, are reported too.
+const WARM_MS = Number(process.env.BENCH_WARM_MS ?? (quick ? 500 : 3000));
+const FIRST = 20;
+const firstSamples = new Map(cases.map(([, name]) => [name, []]));
 for (const group of [...new Set(cases.map(([g]) => g))]) {
   const own = cases.filter(([g]) => g === group);
-  // Warm-up: JIT on both sides, the pools' first sandboxes, each engine's WebAssembly tier-up.
-  for (const [, , sample] of own) for (let i = 0; i < (quick ? 2 : 5); i++) await sample();
+  for (const [, name, sample] of own) {
+    const until = performance.now() + WARM_MS;
+    for (let i = 0; i < 5 || performance.now() < until; i++) {
+      const us = await sample();
+      if (i < FIRST) firstSamples.get(name).push(us);
+    }
+  }
   for (let round = 0; round < ROUNDS; round++) {
     // Rotate the order, so no system always runs first (or right after a heavy one).
     const order = own.map((_, i) => own[(i + round) % own.length]);
@@ -249,6 +263,8 @@ for (const group of [...new Set(cases.map(([g]) => g))]) {
 const loadEnd = loadavg();
 const rows = [...samples].map(([name, xs]) => summarize(name, xs));
 const med = Object.fromEntries(rows.map((r) => [r.name, r.medianUs]));
+const firstRows = [...firstSamples].map(([name, xs]) => summarize(`first ${FIRST} after warm(): ${name}`, xs));
+const firstMed = Object.fromEntries([...firstSamples].map(([name, xs]) => [name, summarize(name, xs).medianUs]));
 
 const ratios = [
   ['quickjs per call: toolexec / raw', 'toolexec quickjs: per call (1,000-call script)', 'raw quickjs: per call (1,000-call script)'],
@@ -292,9 +308,18 @@ const notes = [
   `load average at start ${loadStart.map((l) => l.toFixed(1)).join(' ')}, at end ${loadEnd.map((l) => l.toFixed(1)).join(' ')} (2 cores shared; re-run when high)`,
   `${ROUNDS} interleaved rounds per runtime group, one group after another; medians over all samples; sandbox polling ${['never', 'always'].includes(process.env.TOOLEXEC_SANDBOX_POLL) ? process.env.TOOLEXEC_SANDBOX_POLL : 'auto'} (src/runtime/spare-core.ts)`,
   utcpNote,
+  `warm-up: every case ran for ${WARM_MS} ms (at least 5 samples) before the rounds; the "first ${FIRST} after warm()" rows are the medians of each case's first samples, before the JIT had settled`,
+  ...[
+    ['quickjs 3 calls after idle', 'toolexec quickjs: 3 calls, after 5 ms idle', 'raw quickjs: 3 calls, after 5 ms idle'],
+    ['quickjs 3 calls back to back', 'toolexec quickjs: 3 calls, back to back', 'raw quickjs: 3 calls, back to back'],
+    ['isolated-vm 3 calls after idle', 'toolexec isolated-vm: 3 calls, after 5 ms idle', 'raw isolated-vm: 3 calls, fresh context, after 5 ms idle'],
+    ['isolated-vm 3 calls back to back', 'toolexec isolated-vm: 3 calls, back to back', 'raw isolated-vm: 3 calls, fresh context, back to back'],
+  ]
+    .filter(([, a, b]) => firstMed[a] !== undefined && firstMed[b] !== undefined)
+    .map(([label, a, b]) => `first ${FIRST} after warm(), ${label}: toolexec ${(firstMed[a] / 1000).toFixed(2)} ms, raw ${(firstMed[b] / 1000).toFixed(2)} ms (${(firstMed[a] / firstMed[b]).toFixed(2)}x); after the warm-up ${(med[a] / 1000).toFixed(2)} ms against ${(med[b] / 1000).toFixed(2)} ms`),
   ...targets.map(([label, value, ok]) => `target ${label}: ${value === undefined || Number.isNaN(value) ? 'not measured' : `${value.toFixed(2)} -> ${ok(value) ? 'met' : 'NOT met'}`}`),
 ];
 for (const ex of Object.values(executors)) await ex.dispose();
 await coldExecutor?.dispose();
 isolate.dispose();
-report('peers', rows, { ratios, notes });
+report('peers', [...rows, ...firstRows], { ratios, notes });
