@@ -67,9 +67,23 @@ const rawQuickJS = (body, expected) => rawQuickJSRun(QuickJS, body, add, expecte
 
 // ---- raw isolated-vm ----
 const ivm = require('isolated-vm');
-const isolate = new ivm.Isolate({ memoryLimit: 128 });
+// Contexts released at a benchmark's rate outrun V8's collector (the warm-up makes thousands), so
+// the isolate gets room, and one that hit its limit anyway is replaced, as toolexec replaces its
+// own (the replacement is counted: `rawIvmReplaced` in the notes).
+let isolate = new ivm.Isolate({ memoryLimit: 512 });
+let rawIvmReplaced = 0;
 const addRef = new ivm.Reference(async (json) => JSON.stringify(await add(JSON.parse(json))));
 async function rawIvm(body, expected) {
+  try {
+    return await rawIvmOnce(body, expected);
+  } catch (e) {
+    if (!isolate.isDisposed) throw e;
+    isolate = new ivm.Isolate({ memoryLimit: 512 });
+    rawIvmReplaced++;
+    return rawIvmOnce(body, expected);
+  }
+}
+async function rawIvmOnce(body, expected) {
   const context = await isolate.createContext();
   await context.global.set('__add', addRef);
   await context.eval('globalThis.call = (json) => __add.apply(undefined, [json], { result: { promise: true } });');
@@ -308,6 +322,7 @@ const notes = [
   `load average at start ${loadStart.map((l) => l.toFixed(1)).join(' ')}, at end ${loadEnd.map((l) => l.toFixed(1)).join(' ')} (2 cores shared; re-run when high)`,
   `${ROUNDS} interleaved rounds per runtime group, one group after another; medians over all samples; sandbox polling ${['never', 'always'].includes(process.env.TOOLEXEC_SANDBOX_POLL) ? process.env.TOOLEXEC_SANDBOX_POLL : 'auto'} (src/runtime/spare-core.ts)`,
   utcpNote,
+  `raw isolated-vm's isolate was replaced ${rawIvmReplaced} times after hitting its memory limit`,
   `warm-up: every case ran for ${WARM_MS} ms (at least 5 samples) before the rounds; the "first ${FIRST} after warm()" rows are the medians of each case's first samples, before the JIT had settled`,
   ...[
     ['quickjs 3 calls after idle', 'toolexec quickjs: 3 calls, after 5 ms idle', 'raw quickjs: 3 calls, after 5 ms idle'],
