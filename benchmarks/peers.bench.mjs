@@ -255,14 +255,19 @@ const samples = new Map(cases.map(([, name]) => [name, []]));
 // a while: measured here, a fresh process's first thousand toolexec executions took two to three
 // times as long as later ones, the raw engines' (less JavaScript around the engine) about 1.4
 // times. So every case runs for WARM_MS (at least 5 samples) before anything is measured; the
-// medians of its first FIRST samples, from right after `warm()`, are reported too.
+// medians of its first FIRST samples, from right after `warm()`, are reported too. Not the Docker
+// group: each of its samples is a container or an execution in a fresh container process, the
+// host's part is small, and three seconds of container starts and removals per case left
+// dockerd with a backlog that slowed the rounds after it (cold 203 ms in the first samples,
+// 301 ms in the rounds; bare `docker run` 309 and 439 ms).
 const WARM_MS = Number(process.env.BENCH_WARM_MS ?? (quick ? 500 : 3000));
+const warmMsOf = (group) => (group === 'docker' ? 0 : WARM_MS);
 const FIRST = 20;
 const firstSamples = new Map(cases.map(([, name]) => [name, []]));
 for (const group of [...new Set(cases.map(([g]) => g))]) {
   const own = cases.filter(([g]) => g === group);
   for (const [, name, sample] of own) {
-    const until = performance.now() + WARM_MS;
+    const until = performance.now() + warmMsOf(group);
     for (let i = 0; i < 5 || performance.now() < until; i++) {
       const us = await sample();
       if (i < FIRST) firstSamples.get(name).push(us);
@@ -323,7 +328,7 @@ const notes = [
   `${ROUNDS} interleaved rounds per runtime group, one group after another; medians over all samples; sandbox polling ${['never', 'always'].includes(process.env.TOOLEXEC_SANDBOX_POLL) ? process.env.TOOLEXEC_SANDBOX_POLL : 'auto'} (src/runtime/spare-core.ts)`,
   utcpNote,
   `raw isolated-vm's isolate was replaced ${rawIvmReplaced} times after hitting its memory limit`,
-  `warm-up: every case ran for ${WARM_MS} ms (at least 5 samples) before the rounds; the "first ${FIRST} after warm()" rows are the medians of each case's first samples, before the JIT had settled`,
+  `warm-up: every case ran for ${WARM_MS} ms (at least 5 samples; Docker's cases 5 samples) before the rounds; the "first ${FIRST} after warm()" rows are the medians of each case's first samples, before the JIT had settled`,
   ...[
     ['quickjs 3 calls after idle', 'toolexec quickjs: 3 calls, after 5 ms idle', 'raw quickjs: 3 calls, after 5 ms idle'],
     ['quickjs 3 calls back to back', 'toolexec quickjs: 3 calls, back to back', 'raw quickjs: 3 calls, back to back'],
