@@ -66,6 +66,9 @@ export class InProcessWorker implements SandboxWorker {
   private timer: NodeJS.Timeout | undefined;
   private gone = false;
   prepared = true;
+  /** The last job's clean-up and the next context's build, until it has run. */
+  private afterJob: (() => void) | undefined;
+  private afterJobTimer: NodeJS.Immediate | undefined;
   /** After a job: whether the next context is built on the same engine instance (see SandboxWorker.readySoon). */
   readySoon = false;
 
@@ -82,6 +85,7 @@ export class InProcessWorker implements SandboxWorker {
   send(message: HostToSandbox): void {
     if (this.gone) return;
     if (message.t === 'job') {
+      this.afterJob?.();
       this.jobId = message.id;
       this.replies = [];
       const job = loadFarSide().createJob(this.engine!, message.id, message.job, ((m: never) => this.events.message(m)) as never);
@@ -133,8 +137,11 @@ export class InProcessWorker implements SandboxWorker {
       void this.stop();
       return;
     }
-    // The next context is built once the host is idle, as the threads do after answering.
-    setImmediate(() => {
+    // The next context is built once the host is idle, as the threads do after answering; a job
+    // that comes first has it built before it starts (`send`), never while it runs.
+    this.afterJob = () => {
+      this.afterJob = undefined;
+      clearImmediate(this.afterJobTimer);
       try {
         dispose?.();
         this.engine?.prepare();
@@ -150,7 +157,8 @@ export class InProcessWorker implements SandboxWorker {
       } catch {
         void this.stop();
       }
-    });
+    };
+    this.afterJobTimer = setImmediate(() => this.afterJob?.());
   }
 
   async stop(): Promise<void> {

@@ -49,6 +49,35 @@ describe('QuickJS in the host thread', () => {
     expect(aborted).toEqual(expect.arrayContaining(['inproc-timeout', 'inproc-cancel']));
   });
 
+  it('a job that comes before the last one was cleaned up waits for the clean-up, not the other way round', async () => {
+    const one = new QuickJSRuntime({ isolation: 'none', maxWorkers: 1, minIdle: 0 });
+    try {
+      const limits = { timeoutMs: 5_000, memoryMb: 64, maxOutputBytes: 100_000 };
+      const first = one.start({ code: '__toolexec_start(async function () {\nreturn 1;\n});', filename: 'a.js', limits }, () => {});
+      // Started from the first job's end, before the event loop turns: the pool hands it the same
+      // sandbox, whose next context was to be built once the host is idle. Its heap must survive
+      // that build: it awaits a reply that comes only after the loop has turned.
+      const second = first.done.then(() => {
+        const texts: string[] = [];
+        const session = one.start(
+          { code: '__toolexec_start(async function () {\nconst a = Array.from({ length: 20000 }, (_, i) => ({ i }));\nconst r = await run("t:x", {});\nreturn a.reduce((s, o) => s + o.i, 0) + r.v;\n});', filename: 'b.js', limits },
+          (text) => {
+            texts.push(text);
+            const m = JSON.parse(text) as { op?: string; id?: number };
+            if (m.op === 'run') setTimeout(() => session.send(`[${m.id},{"v":1}]`), 20);
+          },
+        );
+        return session.done.then((outcome) => ({ outcome, texts }));
+      });
+      expect((await first.done).failure).toBeUndefined();
+      const { outcome, texts } = await second;
+      expect(outcome.failure).toBeUndefined();
+      expect(texts.at(-1)).toBe('{"op":"done","ok":true,"value":199990001}');
+    } finally {
+      await one.dispose();
+    }
+  });
+
   it('leaks nothing between executions', async () => {
     await executor.execute('globalThis.x = 1; Object.prototype.y = 2; 0');
     expect((await executor.execute('[typeof x, typeof ({}).y]')).value).toEqual(['undefined', 'undefined']);
