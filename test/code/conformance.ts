@@ -92,6 +92,31 @@ export function makeRunner(): { runner: Runner; events: string[]; aborted: strin
   runner.register({ namespace: 'test', name: 'fail', description: 'Always fails', handler: async () => { throw new Error('boom'); } });
   runner.register({ namespace: 'test', name: 'echo', description: 'Returns its arguments', handler: async (args: unknown) => args });
   runner.register({ namespace: 'test', name: 'nothing', description: 'Returns no value', handler: async () => undefined });
+  // A meeting point: each call waits until `n` calls with its key are in progress at once (or 5 s
+  // pass), so concurrency is shown without depending on how fast the calls are dispatched.
+  const meetings = new Map<string, { arrived: number; release: Array<() => void> }>();
+  runner.register({
+    namespace: 'test',
+    name: 'meet',
+    description: 'Waits until n calls with the same key run at once',
+    handler: async ({ n, key }: { n: number; key: string }) => {
+      const m = meetings.get(key) ?? { arrived: 0, release: [] };
+      meetings.set(key, m);
+      m.arrived++;
+      if (m.arrived >= n) {
+        for (const release of m.release.splice(0)) release();
+        return { met: true };
+      }
+      const met = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 5_000);
+        m.release.push(() => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+      return { met };
+    },
+  });
   runner.register({ namespace: 'test', name: 'value', description: 'Returns its argument v as the whole result', handler: async ({ v }: { v: unknown }) => v });
   runner.register({ namespace: 'my-ns', name: 'get.item', description: 'A tool whose ID is not a JavaScript identifier', handler: async () => ({ item: 42 }) });
   return { runner, events, aborted };
@@ -335,10 +360,11 @@ export function defineConformanceSuite(runtime: RuntimeName, options: Conformanc
         for (const c of r.toolCalls) expect(c.durationMs).toBeGreaterThanOrEqual(0);
       });
       it('runs Promise.all calls concurrently on the host', async () => {
-        const r = await expectOk('const rs = await Promise.all(["a", "b", "c"].map((tag) => run("test:sleep", { ms: 60, tag })));\nrs');
-        const rs = r.value as { start: number; end: number }[];
-        // Overlap: every call started before any call ended.
-        expect(Math.max(...rs.map((x) => x.start))).toBeLessThan(Math.min(...rs.map((x) => x.end)));
+        // Each call returns only once all three are in progress at once: run one after another,
+        // the first would wait alone until the meeting's 5 s are up.
+        const key = `all-${runtime}-${Date.now()}`;
+        const r = await expectOk(`const rs = await Promise.all(["a", "b", "c"].map(() => run("test:meet", { n: 3, key: ${JSON.stringify(key)} })));\nrs`, { timeoutMs: 30_000 });
+        expect(r.value).toEqual([{ met: true }, { met: true }, { met: true }]);
       });
       it('queues calls beyond maxConcurrentToolCalls', async () => {
         const r = await expectOk('await Promise.all(["a", "b", "c"].map((tag) => run("test:sleep", { ms: 20, tag })))', { maxConcurrentToolCalls: 1 });
