@@ -22,7 +22,7 @@
  *   {type:'approval', i, callId, action, by?, edited?}   a decision taken live (by an approval handler)
  *   {type:'part', n, result}                        the cumulative result at a suspension
  */
-import type { BridgeError } from '../runtime/bridge.js';
+import { encodeReply, type BridgeError } from '../runtime/bridge.js';
 import { StoreError } from '../store/errors.js';
 import type { JournalWriter } from '../store/journal-writer.js';
 import type { ExecutionRecord, JournalEntry, PendingApproval } from '../store/types.js';
@@ -97,16 +97,10 @@ function stamp(text: string, t: number): string {
   return `${text.slice(0, -1)},"t":${t}}`;
 }
 
+/** A reply in the envelope form, which `stamp` can extend with the clock. */
 function encode(id: number, body: ReplyBody): string {
-  if (body.ok) {
-    if (body.valueText !== undefined) return `{"id":${id},"ok":true,"value":${body.valueText}}`;
-    try {
-      return JSON.stringify({ id, ok: true, value: body.value });
-    } catch (e) {
-      return JSON.stringify({ id, ok: false, error: { code: 'EXECUTION', message: `The result could not be serialised to JSON: ${(e as Error)?.message ?? String(e)}` } });
-    }
-  }
-  return JSON.stringify({ id, ok: false, error: body.error });
+  if (body.ok && body.valueText !== undefined) return `{"id":${id},"ok":true,"value":${body.valueText}}`;
+  return encodeReply(body.ok ? { id, ok: true, value: body.value } : { id, ok: false, error: body.error });
 }
 
 /** What the journal of an execution said when a part started. */
