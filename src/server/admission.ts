@@ -120,7 +120,9 @@ export class AdmissionQueue {
       );
     }
     if (this.#running < this.maxConcurrent && this.#queue.length === 0) {
-      return Promise.resolve(this.#grant(key, start));
+      // Granted without waiting: a GC pause or a stolen vCPU between here and `start` is not
+      // time spent in the queue, and reporting it as such misleads (`queued 4ms` on an idle server).
+      return Promise.resolve(this.#grant(key));
     }
     if (this.#queue.length >= this.maxQueued) {
       this.#dropIfIdle(key);
@@ -197,13 +199,13 @@ export class AdmissionQueue {
     return { ok: false, code, message, waitedMs: Math.round(performance.now() - start), ...(limit ? { limit } : {}) };
   }
 
-  #grant(key: string, start: number): AdmissionTicket {
+  #grant(key: string, start?: number): AdmissionTicket {
     this.#running++;
     this.#loadOf(key).running++;
     let released = false;
     return {
       ok: true,
-      waitedMs: Math.max(0, performance.now() - start),
+      waitedMs: start === undefined ? 0 : Math.max(0, performance.now() - start),
       release: () => {
         if (released) return;
         released = true;

@@ -48,6 +48,20 @@ describe('AdmissionQueue', () => {
     expect(q.queued).toBe(0);
   });
 
+  it('only an execution that waited in the queue reports time queued', async () => {
+    const q = new AdmissionQueue({ maxConcurrentExecutions: 1, maxQueuedExecutions: 1 });
+    // Granted on the spot: whatever the clock read between the call and the grant (a GC pause,
+    // a stolen vCPU) is not queueing, and `--verbose` printed it as "queued 4ms".
+    const first = (await q.acquire('a', LONG)) as AdmissionTicket;
+    expect(first.waitedMs).toBe(0);
+    const waiting = q.acquire('b', LONG);
+    await new Promise((r) => setTimeout(r, 20));
+    first.release();
+    const second = (await waiting) as AdmissionTicket;
+    expect(second.waitedMs).toBeGreaterThan(10);
+    second.release();
+  });
+
   it('a waiter whose budget runs out leaves as TIMEOUT, one whose caller aborts as CANCELLED; neither takes a slot', async () => {
     const q = new AdmissionQueue({ maxConcurrentExecutions: 1, maxQueuedExecutions: 2 });
     const held = (await q.acquire('a', LONG)) as AdmissionTicket;
