@@ -20,6 +20,7 @@ import { ProviderBackend, type ToolProvider } from '../backends/provider.js';
 import { resolveTemplates } from './templates.js';
 import { ATTR, EXECUTE_TOOL, ToolCallMetrics, defaultMeter, defaultTracer, toolType } from './telemetry.js';
 import type { CallEvent, ChainResult, ChainStep, Middleware, RunOptions, RunResult, StepResult, StreamEvent } from './types.js';
+import { InFlightCalls, type InFlightCall } from './in-flight.js';
 
 /** Default per-call timeout when neither the call nor the runner sets one. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -152,6 +153,7 @@ export class Runner implements AsyncDisposable {
   readonly #inputCache = new WeakMap<Tool, CompiledValidator | null>();
   readonly #outputCache = new WeakMap<Tool, CompiledValidator | null>();
   readonly #fallbackDescriptors = new WeakMap<Backend, BackendDescriptor>();
+  readonly #inFlight = new InFlightCalls();
   #disposed = false;
 
   constructor(options: RunnerOptions = {}) {
@@ -419,28 +421,23 @@ export class Runner implements AsyncDisposable {
     if (r.tool) ctx.tool = r.tool;
     if (options.onProgress) ctx.onProgress = options.onProgress;
     return new Promise<T>((resolve, reject) => {
-      let done = false;
-      const finish = () => {
-        done = true;
-        clearTimeout(timer);
-        external?.removeEventListener('abort', onAbort);
-      };
+      const inFlight = this.#inFlight;
       // Node clamps delays above 2^31-1 ms to 1 ms; treat those (and Infinity) as "no deadline".
-      const timer = timeoutMs > MAX_TIMER_MS ? undefined : setTimeout(() => {
-        if (done) return;
-        finish();
-        const err = new ToolError('TIMEOUT', `Tool ${r.id} timed out after ${timeoutMs} ms`, { toolId: r.id, backend: backendRef, retryable: true });
-        ctx.abort(err);
-        reject(err);
-      }, timeoutMs);
-      const onAbort = () => {
-        if (done) return;
-        finish();
-        const err = new ToolError('CANCELLED', `Call to ${r.id} was cancelled`, { toolId: r.id, backend: backendRef, cause: external!.reason });
-        ctx.abort(err);
-        reject(err);
+      const call: InFlightCall = {
+        deadline: timeoutMs > MAX_TIMER_MS ? Infinity : performance.now() + timeoutMs,
+        signal: external,
+        expire: () => {
+          const err = new ToolError('TIMEOUT', `Tool ${r.id} timed out after ${timeoutMs} ms`, { toolId: r.id, backend: backendRef, retryable: true });
+          ctx.abort(err);
+          reject(err);
+        },
+        cancel: () => {
+          const err = new ToolError('CANCELLED', `Call to ${r.id} was cancelled`, { toolId: r.id, backend: backendRef, cause: external!.reason });
+          ctx.abort(err);
+          reject(err);
+        },
       };
-      external?.addEventListener('abort', onAbort, { once: true });
+      inFlight.add(call);
       let p: Promise<T>;
       try {
         p = invoke(ctx);
@@ -449,14 +446,10 @@ export class Runner implements AsyncDisposable {
       }
       p.then(
         (v) => {
-          if (done) return;
-          finish();
-          resolve(v);
+          if (inFlight.delete(call)) resolve(v);
         },
         (e) => {
-          if (done) return;
-          finish();
-          reject(e);
+          if (inFlight.delete(call)) reject(e);
         },
       );
     });

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
 import { Runner, defineTool } from '../../src/run/runner.js';
 import { ToolError } from '../../src/model/errors.js';
@@ -151,6 +152,45 @@ describe('Runner.run', () => {
     const p = r.run('x:slow', {}, { signal: during.signal });
     setTimeout(() => during.abort(), 5);
     expect((await failure(p)).code).toBe('CANCELLED');
+  });
+
+  it('calls in flight share one timer and one abort listener per signal, and an earlier deadline still comes first', async () => {
+    const gates: (() => void)[] = [];
+    const r = runnerWith({ namespace: 'x', name: 'gate', handler: () => new Promise<{ ok: true }>((res) => gates.push(() => res({ ok: true }))) }, { namespace: 'x', name: 'hang', handler: () => new Promise(() => {}) });
+    const timers = () => process.getActiveResourcesInfo().filter((x) => x === 'Timeout').length;
+    const before = timers();
+    const shared = new AbortController();
+    const calls = Array.from({ length: 20 }, () => r.run('x:gate', {}, { signal: shared.signal, timeoutMs: 30_000 }));
+    // One each was 20 timers and 20 listeners (Node warns of a leak past 10).
+    expect(getEventListeners(shared.signal, 'abort')).toHaveLength(1);
+    expect(timers() - before).toBeLessThanOrEqual(1);
+    // A shorter deadline arriving later re-arms the timer for itself.
+    const t0 = performance.now();
+    const short = await failure(r.run('x:hang', {}, { signal: shared.signal, timeoutMs: 40 }));
+    expect(short.code).toBe('TIMEOUT');
+    expect(performance.now() - t0).toBeLessThan(20_000);
+    for (const g of gates) g();
+    expect((await Promise.all(calls)).every((c) => (c.structured as { ok: boolean }).ok)).toBe(true);
+    // Nothing in flight: the timer left armed no longer keeps the process alive.
+    expect(timers()).toBeLessThanOrEqual(before);
+    expect(getEventListeners(shared.signal, 'abort')).toHaveLength(1);
+    // Two deadlines in turn: the one after the first firing is armed again.
+    const [a, b] = await Promise.all([failure(r.run('x:hang', {}, { timeoutMs: 20 })), failure(r.run('x:hang', {}, { timeoutMs: 60 }))]);
+    expect([a.code, b.code]).toEqual(['TIMEOUT', 'TIMEOUT']);
+  });
+
+  it('aborting a shared signal cancels every call in flight on it, and only those', async () => {
+    const r = runnerWith({ namespace: 'x', name: 'hang', handler: () => new Promise(() => {}) }, add);
+    const shared = new AbortController();
+    const other = new AbortController();
+    expect((await r.run('math:add', { a: 1, b: 2 }, { signal: shared.signal })).structured).toEqual({ sum: 3 });
+    const onShared = [r.run('x:hang', {}, { signal: shared.signal }), r.run('x:hang', {}, { signal: shared.signal })];
+    const onOther = r.run('x:hang', {}, { signal: other.signal, timeoutMs: 50 });
+    shared.abort(new Error('stop'));
+    const codes = await Promise.all(onShared.map((p) => failure(p).then((e) => e.code)));
+    expect(codes).toEqual(['CANCELLED', 'CANCELLED']);
+    expect((await failure(onOther)).code).toBe('TIMEOUT');
+    expect((await failure(r.run('x:hang', {}, { signal: shared.signal }))).message).toMatch(/cancelled before it started/);
   });
 
   it('refuses a non-positive timeout', async () => {

@@ -64,6 +64,8 @@ export class InProcessWorker implements SandboxWorker {
   private replies: string[] = [];
   private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
+  /** The job `timer` is armed for (its deadline). */
+  private timerFor: FarJob | undefined;
   private gone = false;
   prepared = true;
   /** The last job's clean-up and the next context's build, until it has run. */
@@ -121,14 +123,24 @@ export class InProcessWorker implements SandboxWorker {
   private settle(): void {
     const job = this.job;
     if (!job) return;
-    clearTimeout(this.timer);
     if (!job.over) {
       const left = job.remaining();
       if (!job.over) {
-        this.timer = setTimeout(() => this.settle(), Math.max(1, Math.ceil(left)));
+        // Armed once per job, not once per reply: its deadline does not move (a timer pair per
+        // tool call was a few per cent of the host's CPU in a 1,000-call script).
+        if (this.timerFor !== job) {
+          clearTimeout(this.timer);
+          this.timerFor = job;
+          this.timer = setTimeout(() => {
+            this.timerFor = undefined;
+            this.settle();
+          }, Math.max(1, Math.ceil(left)));
+        }
         return;
       }
     }
+    clearTimeout(this.timer);
+    this.timerFor = undefined;
     this.job = undefined;
     this.prepared = false;
     this.readySoon = this.engine?.renewDue === false;
