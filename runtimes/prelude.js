@@ -142,28 +142,43 @@
   // the host is told which call it was, and decides from its own ledger what failed and how.
   var toolErrors = new WeakMapC();
 
-  // `fields` is the JSON text after the op (`,"toolId":...`), or a function making it, whose
-  // failure (arguments JSON cannot carry) rejects the call.
-  function request(op, fields, toolId, site, tracked) {
-    var requestId = 0;
-    var p = new PromiseC(function (resolve, reject) {
-      var extra;
-      try {
-        extra = typeof fields === 'function' ? fields() : fields;
-      } catch (e) {
-        reject(e);
-        return;
-      }
-      var id = nextId++;
-      requestId = id;
-      mapSet(pending, id, { resolve: resolve, reject: reject, toolId: toolId, site: site, id: id });
+  // The resolving functions of the promise `request` is making: one executor for every request
+  // instead of a closure each. A closure that captured the request's variables cost QuickJS
+  // more than the rest of the request (its variables move to the heap, and its garbage is
+  // left to the cycle collector).
+  var madeResolve;
+  var madeReject;
+  function capture(resolve, reject) {
+    madeResolve = resolve;
+    madeReject = reject;
+  }
+
+  function rejected(e) {
+    var p = new PromiseC(capture);
+    madeReject(e);
+    madeResolve = madeReject = undefined;
+    return p;
+  }
+
+  // `extra` is the JSON text after the op (`,"toolId":...`). A tracked request's entry is its
+  // tool call's record too (`observed`, read by the warnings).
+  function request(op, extra, toolId, site, tracked) {
+    var p = new PromiseC(capture);
+    var id = nextId++;
+    var entry = { resolve: madeResolve, reject: madeReject, toolId: toolId, site: site, id: id, observed: false };
+    madeResolve = madeReject = undefined;
+    mapSet(pending, id, entry);
+    try {
       send('{"id":' + id + ',"op":"' + op + '"' + extra + '}');
-    });
-    if (tracked === true && requestId !== 0) {
+    } catch (e) {
+      mapDelete(pending, id);
+      entry.reject(e);
+      return p;
+    }
+    if (tracked === true) {
       ObjectSetPrototypeOf(p, ToolCallProto);
-      var call = { id: requestId, observed: false, toolId: toolId };
-      weakMapSet(toolCallRecords, p, call);
-      arrayPush(toolCalls, call);
+      weakMapSet(toolCallRecords, p, entry);
+      arrayPush(toolCalls, entry);
     }
     return p;
   }
@@ -359,15 +374,15 @@
 
   function run(toolId, args) {
     var name = typeof toolId === 'string' ? toolId : StringC(toolId);
-    return request(
-      'run',
-      function () {
-        return ',"toolId":' + toolIdText(toolId) + ',"args":' + toJsonText(args === undefined ? {} : args, 'the arguments of ', 'args', undefined, name);
-      },
-      name,
-      LAZY_SITE ? undefined : new ErrorC(),
-      true,
-    );
+    var site = LAZY_SITE ? undefined : new ErrorC();
+    var extra;
+    try {
+      extra = ',"toolId":' + toolIdText(toolId) + ',"args":' + toJsonText(args === undefined ? {} : args, 'the arguments of ', 'args', undefined, name);
+    } catch (e) {
+      // Arguments JSON cannot carry reject the call, as a failed call would, instead of throwing.
+      return rejected(e);
+    }
+    return request('run', extra, name, site, true);
   }
 
   function searchTools(query, limit) {
