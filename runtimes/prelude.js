@@ -352,8 +352,9 @@
   }
 
   function settle(id, ok, payload) {
-    if (!mapHas(pending, id)) return;
+    // Every entry is an object: one lookup instead of has, then get.
     var entry = mapGet(pending, id);
+    if (entry === undefined) return;
     mapDelete(pending, id);
     if (entry.timer !== undefined) {
       // Back in until it runs: drainTimers takes it out (timerCancel may still clear it).
