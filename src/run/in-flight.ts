@@ -100,7 +100,9 @@ export class InFlightCalls {
       else if (call.deadline < next) next = call.deadline;
     }
     for (const call of due) this.#end(call, 'expire');
-    if (next !== Infinity && this.#timed > 0) this.#arm(next);
+    // An `expire` may have started a call (a backend's abort listener), which armed the timer
+    // already: re-armed only for an earlier deadline.
+    if (this.#timed > 0 && next < this.#armedFor - SLACK_MS) this.#arm(next);
   };
 
   #abortAll(calls: Set<InFlightCall>): void {
