@@ -30,9 +30,9 @@ const HOST_POLL_MS = 0.3;
  * The host stops polling once the thread, awake (not waiting to be notified), has left the host's
  * last write unread for this long: it is then waiting for a CPU, likely this one, and polling
  * would only keep it from running (see TAKEN_MS in runtimes/quickjs/worker.js, which has the
- * measurements).
+ * measurements, and why it is 250 µs).
  */
-const TAKEN_MS = 0.06;
+const TAKEN_MS = 0.25;
 /** Wake-ups handled in one turn before the host yields to its event loop (a thread that keeps ringing cannot hold it). */
 const MAX_DRAINS_PER_TURN = 8;
 
