@@ -208,6 +208,8 @@ function runJob(msg) {
       }
       const t = now();
       if (t >= spinUntil || (t - waitedFrom > TAKEN_MS && Atomics.load(ctrl, C.HOST_WAITING) === 0 && ring.unreadOut())) break;
+      // The host takes the leave back when another job needs the core.
+      if (Atomics.load(ctrl, C.SPIN_OK) === 0) break;
     }
     if (!got) {
       Atomics.store(ctrl, C.WORKER_WAITING, 1);
