@@ -41,16 +41,13 @@ const LINGER_MS = 50;
  * polling never takes a core that another execution needs; the window adapts to what replies
  * took lately, so a slow tool costs almost nothing.
  *
- * Sleeping mid-execution costs far more than the poll on this kind of machine: an
- * `Atomics.notify` of a sleeping thread held the notifier 50–150 µs (a cross-vCPU wake-up is a
- * hypervisor round trip on the Firecracker/PVM guests measured here), and a timed
- * `Atomics.wait` of 5 µs took 110 µs. One reply stuck behind a stolen vCPU past a short window
- * made this side sleep, the host's next reply then paid a notify, which made the next reply late
- * too. Hence a window of up to 1 ms (it was 0.25). Measured with the old and new settings
- * alternating within one process, 1,000-call scripts, 15 each, 3 runs: 2–6 notifies per
- * execution against 17–189, mean per call 39–55 µs against 46–161.
+ * Tried and not kept: a window of up to 1 ms, with TAKEN_MS at 250 µs. On this project's VMs a
+ * notify of a sleeping thread holds the notifier 50–150 µs, so fewer sleeps made 1,000-call
+ * scripts cheaper per call (2–6 notifies per execution against 17–189). But 3-call executions,
+ * which a model's scripts look like, got slower: back to back 2.1–3.0 ms against 0.65–1.7 in
+ * alternating processes, the longer polls keeping a host that shares the CPU from running.
  */
-const SPIN_MAX_MS = 1;
+const SPIN_MAX_MS = 0.25;
 let spinMs = 0.05;
 /**
  * Polling pays only while the other side runs at the same time, on another CPU. When the
@@ -61,12 +58,8 @@ let spinMs = 0.05;
  * side's last message unread for this long: a host that runs takes it within a few microseconds,
  * so it is waiting for a CPU, likely this one. A host asleep was notified and may take a
  * wake-up's time: the poll goes on. The host does the same (worker.ts).
- *
- * 250 µs, not the 60 it was: a vCPU stolen by the hypervisor for longer than 60 µs is common
- * on a shared VM, and each false "taken" put this side to sleep at the price above, where a
- * host that shares this CPU costs at most 250 µs of polling before it gets it.
  */
-const TAKEN_MS = 0.25;
+const TAKEN_MS = 0.06;
 let engine;
 
 // The OS thread gets a name of its own (Linux), so `top -H`, and the runtime's leak checks, can

@@ -26,9 +26,8 @@ const busyWorkers = new Set<QuickJSWorker>();
 
 /**
  * Tells every running thread whether it may poll now. Without this, a thread kept the leave it
- * got when its job started: one job polling for up to a millisecond per reply on a machine that
- * another job's thread and the host then needed (8 clients on 2 cores: 1,138 executions/s
- * against 1,894).
+ * got when its job started, and polled on a machine whose cores another job's thread and the
+ * host then needed.
  */
 function updatePollLeave(): void {
   const ok = mayPoll(running) ? 1 : 0;
@@ -43,9 +42,9 @@ const HOST_POLL_MS = 0.3;
  * The host stops polling once the thread, awake (not waiting to be notified), has left the host's
  * last write unread for this long: it is then waiting for a CPU, likely this one, and polling
  * would only keep it from running (see TAKEN_MS in runtimes/quickjs/worker.js, which has the
- * measurements, and why it is 250 µs).
+ * measurements).
  */
-const TAKEN_MS = 0.25;
+const TAKEN_MS = 0.06;
 /** Wake-ups handled in one turn before the host yields to its event loop (a thread that keeps ringing cannot hold it). */
 const MAX_DRAINS_PER_TURN = 8;
 
