@@ -44,8 +44,9 @@ const LINGER_MS = 50;
  * Tried and not kept: a window of up to 1 ms, with TAKEN_MS at 250 µs. On this project's VMs a
  * notify of a sleeping thread holds the notifier 50–150 µs, so fewer sleeps made 1,000-call
  * scripts cheaper per call (2–6 notifies per execution against 17–189). But 3-call executions,
- * which a model's scripts look like, got slower: back to back 2.1–3.0 ms against 0.65–1.7 in
- * alternating processes, the longer polls keeping a host that shares the CPU from running.
+ * which a model's scripts look like, got slower: back to back 0.85–3.05 ms (three runs of four
+ * over 2.4) against 0.65–1.71 in alternating processes; the longer polls, it seems, keep a host
+ * that shares the CPU from running.
  */
 const SPIN_MAX_MS = 0.25;
 let spinMs = 0.05;
