@@ -17,10 +17,11 @@ export interface InFlightCall {
   readonly deadline: number;
   /** The caller's signal; it must not be aborted yet when the call is added. */
   readonly signal: AbortSignal | undefined;
-  /** The deadline passed: end the call with TIMEOUT. Called once, after the call left the set. */
-  expire(): void;
-  /** The caller's signal aborted: end the call with CANCELLED. Called once, after the call left the set. */
-  cancel(): void;
+  /**
+   * Ends the call early, with TIMEOUT when its deadline passed (`expire`) or CANCELLED when its
+   * signal aborted (`cancel`). Called once, after the call left the set.
+   */
+  end(how: 'expire' | 'cancel'): void;
 }
 
 /**
@@ -34,11 +35,10 @@ const SLACK_MS = 1;
 export class InFlightCalls {
   readonly #calls = new Set<InFlightCall>();
   readonly #bySignal = new WeakMap<AbortSignal, Set<InFlightCall>>();
+  /** Armed while a call with a deadline may be in flight; ref'd only while one is. */
   #timer: NodeJS.Timeout | undefined;
   /** When the timer fires (`performance.now()` clock); Infinity when no timer is armed. */
   #armedFor = Infinity;
-  /** Whether the timer keeps the process alive (only while a call with a deadline is in flight). */
-  #refed = false;
   /** Calls in flight with a deadline. */
   #timed = 0;
 
@@ -49,11 +49,8 @@ export class InFlightCalls {
     if (call.deadline !== Infinity) {
       this.#timed++;
       if (call.deadline < this.#armedFor - SLACK_MS) this.#arm(call.deadline);
-      else if (!this.#refed) {
-        // A pending call keeps the process alive until it settles or times out, as its own timer did.
-        this.#timer!.ref();
-        this.#refed = true;
-      }
+      // A pending call keeps the process alive until it settles or times out, as its own timer did.
+      else this.#timer!.ref();
     }
     if (signal) {
       let set = this.#bySignal.get(signal);
@@ -68,15 +65,16 @@ export class InFlightCalls {
     }
   }
 
-  /** Takes `call` out (it settled). Returns false when it had already left (expired or cancelled). */
+  /**
+   * Takes `call` out (it settled, or is being ended early). Returns false when it had already
+   * left, so a settlement racing an expiry or a cancellation finds it gone.
+   */
   delete(call: InFlightCall): boolean {
     if (!this.#calls.delete(call)) return false;
+    // Out of its signal's set too: a call that expired may never settle (its backend ignored the signal).
     if (call.signal) this.#bySignal.get(call.signal)?.delete(call);
-    if (call.deadline !== Infinity && --this.#timed === 0 && this.#refed) {
-      // Left armed, not cleared: the next call most likely has the same deadline and needs no new timer.
-      this.#timer!.unref();
-      this.#refed = false;
-    }
+    // Left armed, not cleared: the next call most likely has the same deadline and needs no new timer.
+    if (call.deadline !== Infinity && --this.#timed === 0) this.#timer?.unref();
     return true;
   }
 
@@ -84,13 +82,11 @@ export class InFlightCalls {
     if (this.#timer) clearTimeout(this.#timer);
     this.#armedFor = at;
     this.#timer = setTimeout(this.#fire, Math.max(1, Math.ceil(at - performance.now())));
-    this.#refed = true;
   }
 
   readonly #fire = (): void => {
     this.#timer = undefined;
     this.#armedFor = Infinity;
-    this.#refed = false;
     const now = performance.now();
     const due: InFlightCall[] = [];
     let next = Infinity;
@@ -99,28 +95,13 @@ export class InFlightCalls {
       if (call.deadline <= now) due.push(call);
       else if (call.deadline < next) next = call.deadline;
     }
-    for (const call of due) this.#end(call, 'expire');
-    // An `expire` may have started a call (a backend's abort listener), which armed the timer
+    for (const call of due) if (this.delete(call)) call.end('expire');
+    // An expiry may have started a call (a backend's abort listener), which armed the timer
     // already: re-armed only for an earlier deadline.
     if (this.#timed > 0 && next < this.#armedFor - SLACK_MS) this.#arm(next);
   };
 
   #abortAll(calls: Set<InFlightCall>): void {
-    const all = [...calls];
-    calls.clear();
-    for (const call of all) this.#end(call, 'cancel');
-  }
-
-  /** Ends `call` early, once: it leaves every set first, so a settlement racing it finds it gone. */
-  #end(call: InFlightCall, how: 'expire' | 'cancel'): void {
-    if (!this.#calls.delete(call)) return;
-    if (call.deadline !== Infinity && --this.#timed === 0 && this.#timer && this.#refed) {
-      this.#timer.unref();
-      this.#refed = false;
-    }
-    // Out of its signal's set too: a backend that ignores the timeout may never settle.
-    if (how === 'expire' && call.signal) this.#bySignal.get(call.signal)?.delete(call);
-    if (how === 'expire') call.expire();
-    else call.cancel();
+    for (const call of [...calls]) if (this.delete(call)) call.end('cancel');
   }
 }

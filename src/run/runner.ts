@@ -426,13 +426,11 @@ export class Runner implements AsyncDisposable {
       const call: InFlightCall = {
         deadline: timeoutMs > MAX_TIMER_MS ? Infinity : performance.now() + timeoutMs,
         signal: external,
-        expire: () => {
-          const err = new ToolError('TIMEOUT', `Tool ${r.id} timed out after ${timeoutMs} ms`, { toolId: r.id, backend: backendRef, retryable: true });
-          ctx.abort(err);
-          reject(err);
-        },
-        cancel: () => {
-          const err = new ToolError('CANCELLED', `Call to ${r.id} was cancelled`, { toolId: r.id, backend: backendRef, cause: external!.reason });
+        end: (how) => {
+          const err =
+            how === 'expire'
+              ? new ToolError('TIMEOUT', `Tool ${r.id} timed out after ${timeoutMs} ms`, { toolId: r.id, backend: backendRef, retryable: true })
+              : new ToolError('CANCELLED', `Call to ${r.id} was cancelled`, { toolId: r.id, backend: backendRef, cause: external!.reason });
           ctx.abort(err);
           reject(err);
         },
