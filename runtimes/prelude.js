@@ -416,10 +416,7 @@
   }
 
   function dynamicImport(specifier) {
-    var error = modulesError('import', specifier);
-    return new PromiseC(function (resolve, reject) {
-      reject(error);
-    });
+    return rejected(modulesError('import', specifier));
   }
 
   // ---- tools.<namespace>.<name>(args) ----
