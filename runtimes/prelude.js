@@ -380,7 +380,7 @@
     try {
       extra = ',"toolId":' + toolIdText(toolId) + ',"args":' + toJsonText(args === undefined ? {} : args, 'the arguments of ', 'args', undefined, name);
     } catch (e) {
-      // Arguments JSON cannot carry reject the call, as a failed call would, instead of throwing.
+      // Arguments that JSON cannot carry reject the call, as a failed call would, instead of throwing.
       return rejected(e);
     }
     return request('run', extra, name, site, true);
