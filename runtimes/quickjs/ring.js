@@ -4,14 +4,15 @@
 //
 // Control words: 0 H2W_SEQ, 1 ABORT (job id asked to stop), 2 W2H_SEQ, 3 HOST_WAITING,
 // 4 WORKER_WAITING, 8/9 host → thread head/tail, 10/11 thread → host head/tail, 12 W2H_SPACE_WAIT,
-// 13 SPIN_OK (the host allows polling for replies).
+// 13 SPIN_OK (the host allows polling for replies), 14 HOST_CPU and 15 WORKER_CPU (1 + the CPU each
+// side last ran on, 0 unknown: neither polls for a peer on its own CPU).
 // Then the host → thread ring and the thread → host ring, RING_BYTES each. A record is
 // [length u32][kind u8][id u32][UTF-8 text], length counting from kind.
 
 const CTRL_WORDS = 16;
 const RING_BYTES = 256 * 1024;
 const MAX_RECORD = 64 * 1024;
-const C = { H2W_SEQ: 0, ABORT: 1, W2H_SEQ: 2, HOST_WAITING: 3, WORKER_WAITING: 4, H2W_HEAD: 8, H2W_TAIL: 9, W2H_HEAD: 10, W2H_TAIL: 11, W2H_SPACE_WAIT: 12, SPIN_OK: 13 };
+const C = { H2W_SEQ: 0, ABORT: 1, W2H_SEQ: 2, HOST_WAITING: 3, WORKER_WAITING: 4, H2W_HEAD: 8, H2W_TAIL: 9, W2H_HEAD: 10, W2H_TAIL: 11, W2H_SPACE_WAIT: 12, SPIN_OK: 13, HOST_CPU: 14, WORKER_CPU: 15 };
 const KIND = { OUT: 1, END: 2, PREPARED: 3, PORT: 4, REPLY: 5 };
 
 function createRing(sab) {

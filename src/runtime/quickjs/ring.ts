@@ -38,6 +38,10 @@ export const CTRL = {
   W2H_SPACE_WAIT: 12,
   /** 1 while the host allows the thread to poll for replies instead of sleeping (cores to spare). */
   SPIN_OK: 13,
+  /** 1 + the CPU the host's thread last ran on (0: unknown), written at each of its wake-ups. */
+  HOST_CPU: 14,
+  /** 1 + the CPU the sandbox thread ran on when it last waited (0: unknown). */
+  WORKER_CPU: 15,
 } as const;
 
 export const CTRL_WORDS = 16;

@@ -13,6 +13,7 @@
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import type { HostToSandbox, RuntimeFailure, SandboxOutcome, SandboxToHost, SandboxWorker, WorkerEvents } from '../types.js';
 import { guestPath } from '../guest.js';
+import { currentCpu } from '../current-cpu.js';
 import { mayPoll } from '../spare-core.js';
 import { CTRL, CTRL_WORDS, KIND, RingReader, RingWriter, createSharedBuffer, type RingRecord } from './ring.js';
 
@@ -45,6 +46,8 @@ const HOST_POLL_MS = 0.3;
  * measurements).
  */
 const TAKEN_MS = 0.06;
+/** How long a reading of the CPU this thread runs on stays good (ms; see `recentCpu`). */
+const CPU_FRESH_MS = 1;
 /** Wake-ups handled in one turn before the host yields to its event loop (a thread that keeps ringing cannot hold it). */
 const MAX_DRAINS_PER_TURN = 8;
 
@@ -93,6 +96,9 @@ export class QuickJSWorker implements SandboxWorker {
   private wroteAt = 0;
   /** Records drained so far (a poll window restarts after each). */
   private drained = 0;
+  /** The CPU this thread ran on at `cpuAt`, as published in HOST_CPU (-1: unknown). */
+  private cpu = -1;
+  private cpuAt = -Infinity;
   private gone = false;
   private busy = false;
   private readonly records: RingRecord[] = [];
@@ -105,6 +111,11 @@ export class QuickJSWorker implements SandboxWorker {
   readySoon = false;
   /** The OS thread id of the sandbox thread (Linux), once it is ready; for diagnostics and leak checks. */
   osThreadId: number | undefined;
+  /**
+   * The thread's own count for its last job, for diagnostics: how often it waited for the host,
+   * and how many of those waits polled before sleeping. What the thread says is only reported.
+   */
+  lastBridge: { waits: number; polled: number } | undefined;
 
   constructor(options: QuickJSWorkerOptions, events: WorkerEvents) {
     const shared = createSharedBuffer();
@@ -182,6 +193,7 @@ export class QuickJSWorker implements SandboxWorker {
       }
       // A thread may poll for replies only while a core is free for it (spare-core.ts).
       updatePollLeave();
+      this.cpuAt = -Infinity;
       this.port.postMessage(message);
       // The idle thread listens on the port or lingers on the word: either wakes it.
       Atomics.add(this.ctrl, CTRL.H2W_SEQ, 1);
@@ -230,6 +242,22 @@ export class QuickJSWorker implements SandboxWorker {
     }
   }
 
+  /**
+   * The CPU this thread runs on, read at most once a millisecond and first thing after a job
+   * starts (the thread's twin, `recentCpu` in runtimes/quickjs/worker.js, says why).
+   */
+  private recentCpu(now: number): number {
+    if (now - this.cpuAt > CPU_FRESH_MS) {
+      this.cpuAt = now;
+      const cpu = currentCpu();
+      if (cpu !== this.cpu) {
+        this.cpu = cpu;
+        Atomics.store(this.ctrl, CTRL.HOST_CPU, cpu + 1);
+      }
+    }
+    return this.cpu;
+  }
+
   /** Tells the thread there is something for it; wakes it only when it sleeps. */
   private doorbell(): void {
     this.wroteAt = performance.now();
@@ -251,8 +279,11 @@ export class QuickJSWorker implements SandboxWorker {
       const before = this.drained;
       this.drain();
       if (this.gone) return;
-      if (this.busy && mayPoll(running)) {
-        const now = performance.now();
+      // Where this thread runs, for the sandbox thread's choice to poll; and neither polls for a
+      // peer on its own CPU (current-cpu.ts).
+      const now = performance.now();
+      const cpu = this.recentCpu(now);
+      if (this.busy && mayPoll(running) && (cpu < 0 || Atomics.load(this.ctrl, CTRL.WORKER_CPU) !== cpu + 1)) {
         if (this.drained !== before || this.pollUntil === 0) this.pollUntil = now + HOST_POLL_MS;
         if (now < this.pollUntil && !(now - this.wroteAt > TAKEN_MS && Atomics.load(this.ctrl, CTRL.WORKER_WAITING) === 0 && this.writer.unread)) {
           this.polling = true;
@@ -355,8 +386,11 @@ export class QuickJSWorker implements SandboxWorker {
   private parseEnd(text: string): { outcome: SandboxOutcome; retire: boolean; slow: boolean } | undefined {
     if (text.length > MAX_END_CHARS) return undefined;
     try {
-      const v = JSON.parse(text) as { outcome?: unknown; retire?: unknown; slow?: unknown };
+      const v = JSON.parse(text) as { outcome?: unknown; retire?: unknown; slow?: unknown; bridge?: unknown };
       if (v === null || typeof v !== 'object' || v.outcome === null || typeof v.outcome !== 'object') return undefined;
+      const b = v.bridge;
+      const count = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+      this.lastBridge = Array.isArray(b) && b.length === 2 && count(b[0]) && count(b[1]) && b[1] <= b[0] ? { waits: b[0], polled: b[1] } : undefined;
       return { outcome: v.outcome as SandboxOutcome, retire: v.retire === true, slow: v.slow === true };
     } catch {
       return undefined;
