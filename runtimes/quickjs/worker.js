@@ -95,7 +95,7 @@ function currentCpu() {
   let v = 0;
   const from = i;
   for (; i < n && cpuBuf[i] >= 0x30 && cpuBuf[i] <= 0x39; i++) v = v * 10 + cpuBuf[i] - 0x30;
-  return i > from ? v : -1;
+  return i > from && (i === n || cpuBuf[i] === 0x20) ? v : -1;
 }
 /**
  * The CPU read at most once a millisecond, and first thing in each job (a thread that idled may

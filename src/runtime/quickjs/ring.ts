@@ -38,9 +38,9 @@ export const CTRL = {
   W2H_SPACE_WAIT: 12,
   /** 1 while the host allows the thread to poll for replies instead of sleeping (cores to spare). */
   SPIN_OK: 13,
-  /** 1 + the CPU the host's thread last ran on (0: unknown), written at each of its wake-ups. */
+  /** 1 + the CPU the host's thread last ran on (0: unknown), as last read while polling was allowed. */
   HOST_CPU: 14,
-  /** 1 + the CPU the sandbox thread ran on when it last waited (0: unknown). */
+  /** 1 + the CPU the sandbox thread ran on at a wait (0: unknown), as last read while polling was allowed. */
   WORKER_CPU: 15,
 } as const;
 
