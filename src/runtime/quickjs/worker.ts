@@ -259,8 +259,8 @@ export class QuickJSWorker implements SandboxWorker {
   }
 
   /** Whether the sandbox thread last waited on the CPU this thread runs on now. */
-  private besideWorker(): boolean {
-    const cpu = this.recentCpu(performance.now());
+  private besideWorker(now: number): boolean {
+    const cpu = this.recentCpu(now);
     return cpu >= 0 && Atomics.load(this.ctrl, CTRL.WORKER_CPU) === cpu + 1;
   }
 
@@ -288,8 +288,8 @@ export class QuickJSWorker implements SandboxWorker {
       // Where this thread runs, for the sandbox thread's choice to poll; and neither polls for a
       // peer on its own CPU (current-cpu.ts). Read only while polling is allowed (SPIN_OK
       // follows the same rule): with every core taken the reads cost 6–7% of executions/s.
-      if (this.busy && mayPoll(running) && !this.besideWorker()) {
-        const now = performance.now();
+      const now = performance.now();
+      if (this.busy && mayPoll(running) && !this.besideWorker(now)) {
         if (this.drained !== before || this.pollUntil === 0) this.pollUntil = now + HOST_POLL_MS;
         if (now < this.pollUntil && !(now - this.wroteAt > TAKEN_MS && Atomics.load(this.ctrl, CTRL.WORKER_WAITING) === 0 && this.writer.unread)) {
           this.polling = true;
