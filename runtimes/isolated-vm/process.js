@@ -330,7 +330,8 @@ function finish(j, failure) {
   if (failure !== null) outcome.failure = failure;
   // Whatever ended the job (the host's own deadline included), the note says why it may not have finished.
   if (j.unhandled !== null) outcome.note = 'earlier, a promise rejection was never handled: ' + j.unhandled;
-  emit({ t: 'end', id: j.id, outcome: outcome });
+  // `bridge`: this job's waits for the host and how many of them polled, for the host's diagnostics.
+  emit({ t: 'end', id: j.id, outcome: outcome, bridge: [bridgeWaits, bridgePolled] });
   endedSincePrepared = true;
 }
 let endedSincePrepared = false;
@@ -415,11 +416,18 @@ function handle(line) {
   let m;
   try { m = JSON.parse(line); } catch (_) { return; }
   if (m === null || typeof m !== 'object') return;
-  if (m.t === 'job') { pollAllowed = m.poll === true; startJob(m.id, m.job || {}); }
+  if (m.t === 'job') {
+    pollAllowed = m.poll === true;
+    cpuAt = -Infinity;
+    bridgeWaits = 0;
+    bridgePolled = 0;
+    startJob(m.id, m.job || {});
+  }
   else if (m.t === 'reply' && Array.isArray(m.m)) { for (const text of m.m) deliver(m.id, text); }
   else if (m.t === 'abort') abort(m.id);
   else if (m.t === 'init' && lastPrelude === null) {
     lastPrelude = String(m.prelude);
+    if (typeof m.cpu === 'string' && /^\d+\/task\/\d+$/.test(m.cpu)) hostStat = openStat('/proc/' + m.cpu + '/stat');
     try { prewarm(MAX_MEMORY_MB); } catch (_) {}
     emit({ t: 'ready', pid: process.pid });
   }
@@ -446,15 +454,63 @@ try {
 } catch (_) { inHandle = null; }
 // The window grows to 1.5× the last reply's wait, up to 0.25 ms, and shrinks by a tenth after a
 // miss. A/B here (6 interleaved runs each, the 1,000-call script): per call 90–116 µs against
-// 77–164 µs with no poll; a 0.1 ms cap halving on each miss: 90–145 µs. Polling on the host's
-// side too (its event loop kept turning after each reply) was slower than this side alone
-// (123–131 µs) and slowed executions after idle, so the host sleeps.
+// 77–164 µs with no poll; a 0.1 ms cap halving on each miss: 90–145 µs. The host keeps its event
+// loop turning after each reply as well (HOST_POLL_MS in src/runtime/isolated-vm/worker.ts). That
+// was slower than this side alone (123–131 µs) while either side polled wherever it ran: once
+// neither polls for a peer on its own CPU (below), the 1,000-call script costs 49–80 µs per call
+// against 93–162 µs (3 pairs of processes, 2026-12-02).
 const POLL_MAX_MS = 0.25;
 let pollMs = 0.03;
 let pollAllowed = false;
 
+// Neither side polls for a peer that runs on its own CPU: the poll would hold the CPU the peer
+// needs to answer (src/runtime/current-cpu.ts has the measurements). This process reads its own
+// CPU and the host thread's, whose stat file the host names in its init message (`cpu`:
+// `<pid>/task/<tid>`, where /proc/thread-self points on the host), at most once a millisecond and
+// first thing in each job, and only while polling is allowed at all.
+const selfStat = openStat('/proc/thread-self/stat');
+let hostStat = -1;
+const statBuf = Buffer.alloc(1024);
+function openStat(path) {
+  try { return fs.openSync(path, 'r'); } catch (_) { return -1; }
+}
+// Field 39 of a stat file (`processor`), read again with pread at offset 0 (which regenerates
+// it), or -1. Fields from 3 on follow the command name's closing parenthesis.
+function statCpu(fd) {
+  if (fd < 0) return -1;
+  let n;
+  try { n = fs.readSync(fd, statBuf, 0, statBuf.length, 0); } catch (_) { return -1; }
+  let i = statBuf.lastIndexOf(0x29, n - 1);
+  if (i < 0) return -1;
+  i += 2;
+  for (let spaces = 0; spaces < 36; i++) {
+    if (i >= n) return -1;
+    if (statBuf[i] === 0x20) spaces++;
+  }
+  let v = 0;
+  const from = i;
+  for (; i < n && statBuf[i] >= 0x30 && statBuf[i] <= 0x39; i++) v = v * 10 + statBuf[i] - 0x30;
+  return i > from && (i === n || statBuf[i] === 0x20) ? v : -1;
+}
+const CPU_FRESH_MS = 1;
+let cpuAt = -Infinity;
+let besideHost = false;
+function hostBeside(t) {
+  if (t - cpuAt > CPU_FRESH_MS) {
+    cpuAt = t;
+    const own = statCpu(selfStat);
+    besideHost = own >= 0 && own === statCpu(hostStat);
+  }
+  return besideHost;
+}
+// Per job, for the host's diagnostics and tests: waits for a reply, and how many of them polled.
+let bridgeWaits = 0;
+let bridgePolled = 0;
+
 function readChunk() {
-  if (inHandle !== null && job !== null && pollAllowed && inHandle.setBlocking(false) === 0) {
+  if (job !== null) bridgeWaits++;
+  if (inHandle !== null && job !== null && pollAllowed && !hostBeside(performance.now()) && inHandle.setBlocking(false) === 0) {
+    bridgePolled++;
     const from = performance.now();
     const until = from + pollMs;
     let n = -1;

@@ -5,12 +5,13 @@
  * lifecycles; the supervisor drives it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readlinkSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { HostToSandbox, RuntimeFailure, SandboxToHost, SandboxWorker, WorkerEvents } from '../types.js';
 import { guestPath } from '../guest.js';
 import { mayPoll, trackProcess, untrackProcess } from '../spare-core.js';
+import { cpuField, currentCpu } from '../current-cpu.js';
 
 export interface IsolatedVmWorkerOptions {
   nodePath: string;
@@ -34,6 +35,8 @@ export const V8_OOM_REPORT = /<--- (Last few GCs|JS stacktrace) --->|heap out of
 const RSS_CHECK_MS = 50;
 /** `/proc/<pid>/statm` counts pages; 4 KiB on the Linux targets this runs on. */
 const PAGE_SIZE = 4096;
+/** One buffer for reading sandbox processes' stat files (reads are synchronous). */
+const statBuf = Buffer.alloc(1024);
 /** Longest line the host accepts from the process (a guest message is capped far below by the executor). */
 const MAX_LINE_CHARS = 256 * 1024 * 1024;
 
@@ -57,6 +60,28 @@ export function sandboxProcessEnv(hostEnv: NodeJS.ProcessEnv): NodeJS.ProcessEnv
 
 /** Jobs running in sandbox processes of this host, across runtimes: polling is allowed while a core is free (spare-core.ts). */
 let running = 0;
+/**
+ * How long the host keeps its event loop turning after a reply while a job runs (ms), so that the
+ * process's next message (a script's next tool call, typically within tens of microseconds) is
+ * read on the next turn instead of after a wake-up from epoll. The process polls its end the same
+ * way (POLL_MAX_MS in runtimes/isolated-vm/process.js).
+ */
+const HOST_POLL_MS = 0.3;
+/** How long a reading of where this thread and the process run stays good (ms; see current-cpu.ts). */
+const CPU_FRESH_MS = 1;
+/**
+ * Where this host thread's stat file is, as `<pid>/task/<tid>` (what /proc/thread-self points
+ * to), for the process's choice to poll; undefined off Linux. Read once per thread.
+ */
+const hostThread = (() => {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const link = readlinkSync('/proc/thread-self');
+    return /^\d+\/task\/\d+$/.test(link) ? link : undefined;
+  } catch {
+    return undefined;
+  }
+})();
 
 type FromProcess = SandboxToHost | { t: 'ready'; pid: number } | { t: 'prepared' } | { t: 'fatal'; message: string };
 
@@ -83,6 +108,21 @@ export class IsolatedVmWorker implements SandboxWorker {
   /** False from a job's end until the process has its next context ready (its `prepared` message). */
   prepared = true;
   private busy = false;
+  /** The event loop is kept turning until then after a reply (HOST_POLL_MS). */
+  private pollUntil = 0;
+  private turning = false;
+  /** The process's stat file, opened once (-2 before, -1 when it cannot be). */
+  private childStat = -2;
+  private cpuAt = -Infinity;
+  private beside = false;
+  /** Replies of the running job after which this host kept its event loop turning. */
+  private turnedAfter = 0;
+  /**
+   * The last job's bridge: how many times the process waited for a reply and how many of those
+   * waits polled before sleeping, as the process said (only reported), and after how many replies
+   * this host kept turning (diagnostics and tests).
+   */
+  lastBridge: { waits: number; polled: number; hostPolled: number } | undefined;
 
   constructor(
     private readonly options: IsolatedVmWorkerOptions,
@@ -161,6 +201,14 @@ export class IsolatedVmWorker implements SandboxWorker {
       const gone = (code: number | null, signal: NodeJS.Signals | null, drain: boolean) => {
         this.alive = false;
         if (this.child.pid !== undefined) untrackProcess(this.child.pid);
+        if (this.childStat >= 0) {
+          try {
+            closeSync(this.childStat);
+          } catch {
+            // already closed
+          }
+        }
+        this.childStat = -1;
         this.idle();
         clearInterval(this.rssTimer);
         rejectReady(this.startError(code, signal));
@@ -182,7 +230,7 @@ export class IsolatedVmWorker implements SandboxWorker {
         gone(null, null, false);
       });
     });
-    this.post({ t: 'init', prelude: options.prelude });
+    this.post({ t: 'init', prelude: options.prelude, ...(hostThread !== undefined ? { cpu: hostThread } : {}) });
   }
 
   start(): Promise<void> {
@@ -207,6 +255,7 @@ export class IsolatedVmWorker implements SandboxWorker {
         if (text.indexOf('\n') === -1) this.postLine(`r${message.id} ${text}`);
         else this.post({ t: 'reply', id: message.id, m: [text] });
       }
+      this.keepTurning();
       return;
     }
     this.post(message);
@@ -237,6 +286,53 @@ export class IsolatedVmWorker implements SandboxWorker {
     return this.child.pid;
   }
 
+  /**
+   * After a reply, while a job runs and a core is free (spare-core.ts), keeps the event loop
+   * turning for HOST_POLL_MS (epoll then returns at once): the process's next message is read
+   * without a wake-up, which on a virtual machine costs tens of microseconds. Not while the
+   * process last ran on this thread's CPU: there the turning holds the CPU the process needs.
+   */
+  private keepTurning(): void {
+    if (!this.running || !mayPoll(running)) return;
+    const now = performance.now();
+    if (this.besideProcess(now)) return;
+    this.pollUntil = now + HOST_POLL_MS;
+    this.turnedAfter++;
+    if (this.turning) return;
+    this.turning = true;
+    const turn = (): void => {
+      if (this.running && this.alive && performance.now() < this.pollUntil) setImmediate(turn);
+      else this.turning = false;
+    };
+    setImmediate(turn);
+  }
+
+  /** Whether the process last ran on the CPU this thread runs on (read at most once per CPU_FRESH_MS). */
+  private besideProcess(now: number): boolean {
+    if (now - this.cpuAt <= CPU_FRESH_MS) return this.beside;
+    this.cpuAt = now;
+    if (this.childStat === -2) {
+      try {
+        this.childStat = this.child.pid !== undefined && process.platform === 'linux' ? openSync(`/proc/${this.child.pid}/stat`, 'r') : -1;
+      } catch {
+        this.childStat = -1;
+      }
+    }
+    const own = currentCpu();
+    this.beside = own >= 0 && own === this.childCpu();
+    return this.beside;
+  }
+
+  private childCpu(): number {
+    if (this.childStat < 0) return -1;
+    try {
+      const n = readSync(this.childStat, statBuf, 0, statBuf.length, 0);
+      return cpuField(statBuf, n);
+    } catch {
+      return -1;
+    }
+  }
+
   private idle(): void {
     if (!this.busy) return;
     this.busy = false;
@@ -260,6 +356,10 @@ export class IsolatedVmWorker implements SandboxWorker {
     else if (m.t === 'fatal') this.fatalMessage = String(m.message).slice(0, 2000);
     else if (m.t === 'out' || m.t === 'end') {
       if (m.t === 'end') {
+        const b = (m as { bridge?: unknown }).bridge;
+        const count = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+        this.lastBridge = Array.isArray(b) && b.length === 2 && count(b[0]) && count(b[1]) && b[1] <= b[0] ? { waits: b[0], polled: b[1], hostPolled: this.turnedAfter } : undefined;
+        delete (m as { bridge?: unknown }).bridge;
         this.prepared = false;
         this.running = false;
         this.idle();
@@ -296,6 +396,7 @@ export class IsolatedVmWorker implements SandboxWorker {
    */
   private watch(memoryMb: number): void {
     this.running = true;
+    this.turnedAfter = 0;
     clearInterval(this.rssTimer);
     const pid = this.child.pid;
     if (pid === undefined || process.platform !== 'linux') return;
