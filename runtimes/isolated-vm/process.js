@@ -62,6 +62,7 @@ try {
 
 // The guest's synchronous services (URL, the standard library's sources): runtimes/services.js.
 const services = require(require('path').join(__dirname, '..', 'services.js')).createServices();
+const { openStat, statCpu } = require(require('path').join(__dirname, '..', 'cpu.js'));
 
 const MAX_MEMORY_MB = Number(process.env.TOOLEXEC_IVM_MAX_MEMORY_MB) || 128;
 const MAX_USES_PER_ISOLATE = Number(process.env.TOOLEXEC_IVM_ISOLATE_USES) || 50;
@@ -471,35 +472,14 @@ let pollAllowed = false;
 const selfStat = openStat('/proc/thread-self/stat');
 let hostStat = -1;
 const statBuf = Buffer.alloc(1024);
-function openStat(path) {
-  try { return fs.openSync(path, 'r'); } catch (_) { return -1; }
-}
-// Field 39 of a stat file (`processor`), read again with pread at offset 0 (which regenerates
-// it), or -1. Fields from 3 on follow the command name's closing parenthesis.
-function statCpu(fd) {
-  if (fd < 0) return -1;
-  let n;
-  try { n = fs.readSync(fd, statBuf, 0, statBuf.length, 0); } catch (_) { return -1; }
-  let i = statBuf.lastIndexOf(0x29, n - 1);
-  if (i < 0) return -1;
-  i += 2;
-  for (let spaces = 0; spaces < 36; i++) {
-    if (i >= n) return -1;
-    if (statBuf[i] === 0x20) spaces++;
-  }
-  let v = 0;
-  const from = i;
-  for (; i < n && statBuf[i] >= 0x30 && statBuf[i] <= 0x39; i++) v = v * 10 + statBuf[i] - 0x30;
-  return i > from && (i === n || statBuf[i] === 0x20) ? v : -1;
-}
 const CPU_FRESH_MS = 1;
 let cpuAt = -Infinity;
 let besideHost = false;
 function hostBeside(t) {
   if (t - cpuAt > CPU_FRESH_MS) {
     cpuAt = t;
-    const own = statCpu(selfStat);
-    besideHost = own >= 0 && own === statCpu(hostStat);
+    const own = statCpu(selfStat, statBuf);
+    besideHost = own >= 0 && own === statCpu(hostStat, statBuf);
   }
   return besideHost;
 }

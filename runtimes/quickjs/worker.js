@@ -23,6 +23,7 @@ const { createQuickJSEngine } = require('./engine.js');
 const { createJob } = require('./job.js');
 
 const { createRing } = require('./ring.js');
+const { openStat, statCpu } = require('../cpu.js');
 
 const parentPort = wt.parentPort;
 const data = wt.workerData;
@@ -64,38 +65,13 @@ let spinMs = 0.05;
 const TAKEN_MS = 0.06;
 let engine;
 
-// The CPU this thread runs on now, or -1: field 39 of /proc/thread-self/stat, read again with
-// pread at offset 0 (about 1.2 µs here). Neither side polls for a peer that runs on its own CPU:
-// the poll would hold the CPU the peer needs to answer (the host's twin and the measurements:
-// src/runtime/current-cpu.ts).
-const cpuStat = (() => {
-  try {
-    return fs.openSync('/proc/thread-self/stat', 'r');
-  } catch (_) {
-    return -1;
-  }
-})();
+// The CPU this thread runs on now, or -1 (runtimes/cpu.js). Neither side polls for a peer that
+// runs on its own CPU: the poll would hold the CPU the peer needs to answer (the host's twin and
+// the measurements: src/runtime/current-cpu.ts).
+const cpuStat = openStat('/proc/thread-self/stat');
 const cpuBuf = Buffer.alloc(1024);
 function currentCpu() {
-  if (cpuStat < 0) return -1;
-  let n;
-  try {
-    n = fs.readSync(cpuStat, cpuBuf, 0, cpuBuf.length, 0);
-  } catch (_) {
-    return -1;
-  }
-  // Fields from 3 on follow the command name's closing parenthesis; the CPU is field 39.
-  let i = cpuBuf.lastIndexOf(0x29, n - 1);
-  if (i < 0) return -1;
-  i += 2;
-  for (let spaces = 0; spaces < 36; i++) {
-    if (i >= n) return -1;
-    if (cpuBuf[i] === 0x20) spaces++;
-  }
-  let v = 0;
-  const from = i;
-  for (; i < n && cpuBuf[i] >= 0x30 && cpuBuf[i] <= 0x39; i++) v = v * 10 + cpuBuf[i] - 0x30;
-  return i > from && (i === n || cpuBuf[i] === 0x20) ? v : -1;
+  return statCpu(cpuStat, cpuBuf);
 }
 /**
  * The CPU read at most once a millisecond, and first thing in each job (a thread that idled may

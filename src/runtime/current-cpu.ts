@@ -11,8 +11,8 @@
  * `sched_getcpu` is not reachable from JavaScript; field 39 of `/proc/thread-self/stat` is the
  * same number. The file is opened once per thread (a module instance is per thread, and
  * `thread-self` resolves at open time) and read again with `pread` at offset 0, which
- * regenerates it: about 1.2 µs a read here. The sandbox thread's twin is in
- * runtimes/quickjs/worker.js (`currentCpu`); guest-side files are never imported by `src/`.
+ * regenerates it: about 1.2 µs a read here. The far sides' twin (the QuickJS thread, the
+ * isolated-vm process) is runtimes/cpu.js; guest-side files are never imported by `src/`.
  */
 import { openSync, readSync } from 'node:fs';
 

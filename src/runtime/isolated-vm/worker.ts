@@ -397,6 +397,8 @@ export class IsolatedVmWorker implements SandboxWorker {
   private watch(memoryMb: number): void {
     this.running = true;
     this.turnedAfter = 0;
+    // A process that idled may wake on another CPU: read again first thing in the job.
+    this.cpuAt = -Infinity;
     clearInterval(this.rssTimer);
     const pid = this.child.pid;
     if (pid === undefined || process.platform !== 'linux') return;

@@ -1,17 +1,20 @@
-// A sandbox thread does not poll for a host that runs on its own CPU (src/runtime/current-cpu.ts):
+// A sandbox thread does not poll for a host that runs on its own CPU (src/runtime/current-cpu.ts, runtimes/cpu.js):
 // the poll would hold the CPU the host needs to answer. Which CPU a thread runs on is the
 // scheduler's choice, so the test makes the host *say* it runs where the thread last ran (the
 // control word HOST_CPU, which the host rewrites only when its own CPU changes) before each
 // reply, and counts what the thread reports for the job. Polling is forced on (spare-core.ts
 // reads the mode once, at load), so co-location is the only reason left not to poll.
-import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { closeSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 process.env.TOOLEXEC_SANDBOX_POLL = 'always';
 const { QuickJSRuntime } = await import('../../../src/runtime/quickjs/index.js');
 const { CTRL } = await import('../../../src/runtime/quickjs/ring.js');
 const { currentCpu, cpuField } = await import('../../../src/runtime/current-cpu.js');
+const farSide = createRequire(import.meta.url)('../../../runtimes/cpu.js') as { openStat(path: string): number; statCpu(fd: number, buf: Buffer): number };
 
 const LINUX = process.platform === 'linux';
 // With one core a job's thread never gets the leave to poll at all.
@@ -46,6 +49,29 @@ describe('which CPU a thread runs on', () => {
     expect(cpuField(noName, noName.length)).toBe(-1);
     const notNumber = enc(`1 (x) ${fields('7x')}`);
     expect(cpuField(notNumber, notNumber.length)).toBe(-1);
+    // The far sides' copy (runtimes/cpu.js) reads the same texts the same way.
+    const dir = mkdtempSync(join(tmpdir(), 'toolexec-stat-'));
+    try {
+      const buf = Buffer.alloc(1024);
+      for (const [name, bytes] of [['b', b], ['short', short], ['noName', noName], ['notNumber', notNumber]] as const) {
+        const path = join(dir, name);
+        writeFileSync(path, bytes);
+        const fd = farSide.openStat(path);
+        expect(farSide.statCpu(fd, buf)).toBe(cpuField(bytes, bytes.length));
+        closeSync(fd);
+      }
+      expect(farSide.openStat(join(dir, 'missing'))).toBe(-1);
+      expect(farSide.statCpu(-1, buf)).toBe(-1);
+      if (LINUX) {
+        const fd = farSide.openStat('/proc/thread-self/stat');
+        const cpu = farSide.statCpu(fd, buf);
+        closeSync(fd);
+        expect(cpu).toBeGreaterThanOrEqual(0);
+        expect(cpu).toBeLessThan(1024);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
