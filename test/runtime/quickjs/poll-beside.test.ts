@@ -115,6 +115,8 @@ describe.skipIf(why !== undefined)('QuickJS threads: no poll for a host on the s
     // between two calls polls once before the host catches up, as it does when the host moves.
     const beside = await run((word) => word);
     expect(beside.waits).toBeGreaterThanOrEqual(CALLS - 10);
-    expect(beside.polled).toBeLessThanOrEqual(CALLS / 10);
+    // A loaded machine moves threads more often (24 of 200 seen in CI on Node 24); the old
+    // decision polls on all 200, so a quarter still tells the two apart.
+    expect(beside.polled).toBeLessThanOrEqual(CALLS / 4);
   });
 });
