@@ -18,26 +18,36 @@ import { openSync, readSync } from 'node:fs';
 
 /** Field 39 (`processor`) counted from field 3, the first after the command name. */
 const FIELDS_BEFORE_CPU = 39 - 3;
-let fd = process.platform === 'linux' ? -2 : -1;
+let fd = -2;
 const buf = Buffer.alloc(1024);
 
 export function currentCpu(): number {
-  if (fd === -2) {
-    try {
-      fd = openSync('/proc/thread-self/stat', 'r');
-    } catch {
-      fd = -1;
-    }
-  }
-  if (fd < 0) return -1;
-  let n: number;
+  if (fd === -2) fd = openStat('/proc/thread-self/stat');
   try {
-    n = readSync(fd, buf, 0, buf.length, 0);
+    return statCpu(fd);
   } catch {
     fd = -1;
     return -1;
   }
-  return cpuField(buf, n);
+}
+
+/** A `/proc/.../stat` file opened once to be read again and again (`statCpu`), or -1 off Linux or when it cannot be opened. */
+export function openStat(path: string): number {
+  if (process.platform !== 'linux') return -1;
+  try {
+    return openSync(path, 'r');
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * The CPU in the stat file open at `fd` (-1 for none, or for text without the field), read with
+ * a `pread` at offset 0, which regenerates it. Throws what the read throws (the thread is gone).
+ */
+export function statCpu(fd: number): number {
+  if (fd < 0) return -1;
+  return cpuField(buf, readSync(fd, buf, 0, buf.length, 0));
 }
 
 /** The `processor` field of a `/proc/<pid>/stat` text held in `b[0, n)`, or -1. */

@@ -144,3 +144,13 @@ export function mayPoll(running: number): boolean {
   // Each running job's sandbox and the host thread want a core; the others must leave them.
   return othersCores <= CORES - running - 1 + 0.25;
 }
+
+/**
+ * A sandbox's own count for its last job, `[waits, polled]` (how often it waited for the host,
+ * and how many of those waits polled before sleeping), checked: what a sandbox says is only
+ * reported, and anything but two safe counts with `polled <= waits` is dropped.
+ */
+export function bridgeCounts(b: unknown): { waits: number; polled: number } | undefined {
+  const count = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+  return Array.isArray(b) && b.length === 2 && count(b[0]) && count(b[1]) && b[1] <= b[0] ? { waits: b[0], polled: b[1] } : undefined;
+}

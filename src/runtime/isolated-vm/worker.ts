@@ -5,13 +5,13 @@
  * lifecycles; the supervisor drives it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readSync, readlinkSync } from 'node:fs';
+import { closeSync, readFileSync, readlinkSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { HostToSandbox, RuntimeFailure, SandboxToHost, SandboxWorker, WorkerEvents } from '../types.js';
 import { guestPath } from '../guest.js';
-import { mayPoll, trackProcess, untrackProcess } from '../spare-core.js';
-import { cpuField, currentCpu } from '../current-cpu.js';
+import { bridgeCounts, mayPoll, trackProcess, untrackProcess } from '../spare-core.js';
+import { currentCpu, openStat, statCpu } from '../current-cpu.js';
 
 export interface IsolatedVmWorkerOptions {
   nodePath: string;
@@ -35,8 +35,6 @@ export const V8_OOM_REPORT = /<--- (Last few GCs|JS stacktrace) --->|heap out of
 const RSS_CHECK_MS = 50;
 /** `/proc/<pid>/statm` counts pages; 4 KiB on the Linux targets this runs on. */
 const PAGE_SIZE = 4096;
-/** One buffer for reading sandbox processes' stat files (reads are synchronous). */
-const statBuf = Buffer.alloc(1024);
 /** Longest line the host accepts from the process (a guest message is capped far below by the executor). */
 const MAX_LINE_CHARS = 256 * 1024 * 1024;
 
@@ -311,23 +309,15 @@ export class IsolatedVmWorker implements SandboxWorker {
   private besideProcess(now: number): boolean {
     if (now - this.cpuAt <= CPU_FRESH_MS) return this.beside;
     this.cpuAt = now;
-    if (this.childStat === -2) {
-      try {
-        this.childStat = this.child.pid !== undefined && process.platform === 'linux' ? openSync(`/proc/${this.child.pid}/stat`, 'r') : -1;
-      } catch {
-        this.childStat = -1;
-      }
-    }
+    if (this.childStat === -2) this.childStat = this.child.pid !== undefined ? openStat(`/proc/${this.child.pid}/stat`) : -1;
     const own = currentCpu();
     this.beside = own >= 0 && own === this.childCpu();
     return this.beside;
   }
 
   private childCpu(): number {
-    if (this.childStat < 0) return -1;
     try {
-      const n = readSync(this.childStat, statBuf, 0, statBuf.length, 0);
-      return cpuField(statBuf, n);
+      return statCpu(this.childStat);
     } catch {
       return -1;
     }
@@ -356,9 +346,8 @@ export class IsolatedVmWorker implements SandboxWorker {
     else if (m.t === 'fatal') this.fatalMessage = String(m.message).slice(0, 2000);
     else if (m.t === 'out' || m.t === 'end') {
       if (m.t === 'end') {
-        const b = (m as { bridge?: unknown }).bridge;
-        const count = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
-        this.lastBridge = Array.isArray(b) && b.length === 2 && count(b[0]) && count(b[1]) && b[1] <= b[0] ? { waits: b[0], polled: b[1], hostPolled: this.turnedAfter } : undefined;
+        const counts = bridgeCounts((m as { bridge?: unknown }).bridge);
+        this.lastBridge = counts && { ...counts, hostPolled: this.turnedAfter };
         delete (m as { bridge?: unknown }).bridge;
         this.prepared = false;
         this.running = false;

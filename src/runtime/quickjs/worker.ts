@@ -14,7 +14,7 @@ import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort, type Re
 import type { HostToSandbox, RuntimeFailure, SandboxOutcome, SandboxToHost, SandboxWorker, WorkerEvents } from '../types.js';
 import { guestPath } from '../guest.js';
 import { currentCpu } from '../current-cpu.js';
-import { mayPoll } from '../spare-core.js';
+import { bridgeCounts, mayPoll } from '../spare-core.js';
 import { CTRL, CTRL_WORDS, KIND, RingReader, RingWriter, createSharedBuffer, type RingRecord } from './ring.js';
 
 /** `Atomics.waitAsync` (Node 16+; ES2024, past this project's `lib`). */
@@ -394,9 +394,7 @@ export class QuickJSWorker implements SandboxWorker {
     try {
       const v = JSON.parse(text) as { outcome?: unknown; retire?: unknown; slow?: unknown; bridge?: unknown };
       if (v === null || typeof v !== 'object' || v.outcome === null || typeof v.outcome !== 'object') return undefined;
-      const b = v.bridge;
-      const count = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
-      this.lastBridge = Array.isArray(b) && b.length === 2 && count(b[0]) && count(b[1]) && b[1] <= b[0] ? { waits: b[0], polled: b[1] } : undefined;
+      this.lastBridge = bridgeCounts(v.bridge);
       return { outcome: v.outcome as SandboxOutcome, retire: v.retire === true, slow: v.slow === true };
     } catch {
       return undefined;
