@@ -50,6 +50,10 @@ const TAKEN_MS = 0.06;
 const CPU_FRESH_MS = 1;
 /** Wake-ups handled in one turn before the host yields to its event loop (a thread that keeps ringing cannot hold it). */
 const MAX_DRAINS_PER_TURN = 8;
+/** How long the host waits synchronously for the thread's next message after a reply (ms; see `awaitNext`). */
+const HOST_SPIN_MS = 0.03;
+/** Most time the host handles the thread's messages from replies, without a turn of its event loop (ms). */
+const TURN_BUDGET_MS = 1;
 
 /** What the far side's engine needs (see `runtimes/quickjs/engine.js`). */
 export interface QuickJSEngineOptions {
@@ -92,6 +96,12 @@ export class QuickJSWorker implements SandboxWorker {
   /** Polling the ring on the event loop (see `listen`). */
   private polling = false;
   private pollUntil = 0;
+  /** When `listen` last ran: the event loop turned (see `awaitNext`). */
+  private turnAt = 0;
+  /** Inside `drain`: a reply sent from a message handler must not drain again (`records` is in use). */
+  private draining = false;
+  /** Messages of this job that `awaitNext` took, for `lastBridge`. */
+  private caught = 0;
   /** When the host last wrote to the thread (doorbell). */
   private wroteAt = 0;
   /** Records drained so far (a poll window restarts after each). */
@@ -113,9 +123,10 @@ export class QuickJSWorker implements SandboxWorker {
   osThreadId: number | undefined;
   /**
    * The thread's own count for its last job, for diagnostics: how often it waited for the host,
-   * and how many of those waits polled before sleeping. What the thread says is only reported.
+   * and how many of those waits polled before sleeping (what the thread says is only reported);
+   * and the host's: how many of the thread's messages it took while waiting after a reply.
    */
-  lastBridge: { waits: number; polled: number } | undefined;
+  lastBridge: { waits: number; polled: number; hostCaught: number } | undefined;
 
   constructor(options: QuickJSWorkerOptions, events: WorkerEvents) {
     const shared = createSharedBuffer();
@@ -194,6 +205,7 @@ export class QuickJSWorker implements SandboxWorker {
       // A thread may poll for replies only while a core is free for it (spare-core.ts).
       updatePollLeave();
       this.cpuAt = -Infinity;
+      this.caught = 0;
       this.port.postMessage(message);
       // The idle thread listens on the port or lingers on the word: either wakes it.
       Atomics.add(this.ctrl, CTRL.H2W_SEQ, 1);
@@ -206,8 +218,30 @@ export class QuickJSWorker implements SandboxWorker {
     } else {
       for (const text of message.m) this.backlog.push({ id: message.id, text });
       this.flushBacklog();
+      this.doorbell();
+      this.awaitNext();
+      return;
     }
     this.doorbell();
+  }
+
+  /**
+   * After a reply, while polling is allowed and the thread runs on another CPU: waits here, in
+   * the reply's own task, for the thread's next message, up to HOST_SPIN_MS, and handles it at
+   * once. A script's next tool call then waits for no event-loop turn (with the host polling once
+   * per turn, 2–6 µs passed from the thread's write to the host's read). The event loop still
+   * turns at least every TURN_BUDGET_MS: past it, the next message waits for `listen`.
+   */
+  private awaitNext(): void {
+    if (this.draining || !this.busy || this.gone) return;
+    const start = performance.now();
+    if (start - this.turnAt > TURN_BUDGET_MS || !mayPoll(running) || this.besideWorker(start)) return;
+    const until = start + HOST_SPIN_MS;
+    while (!this.reader.pending) {
+      if (performance.now() >= until) return;
+    }
+    this.caught++;
+    this.drain();
   }
 
   /** Writes waiting replies into the ring in order; what does not fit now waits for room, what never fits goes on the port. */
@@ -279,6 +313,7 @@ export class QuickJSWorker implements SandboxWorker {
    * microseconds and the host more in latency.
    */
   private listen(): void {
+    this.turnAt = performance.now();
     if (this.waiting || this.polling || this.gone) return;
     for (let turn = 0; turn < MAX_DRAINS_PER_TURN; turn++) {
       const seq = Atomics.load(this.ctrl, CTRL.W2H_SEQ);
@@ -324,6 +359,16 @@ export class QuickJSWorker implements SandboxWorker {
   }
 
   private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      this.drainRecords();
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private drainRecords(): void {
     const records = this.records;
     records.length = 0;
     const violation = this.reader.drain(records);
@@ -394,7 +439,8 @@ export class QuickJSWorker implements SandboxWorker {
     try {
       const v = JSON.parse(text) as { outcome?: unknown; retire?: unknown; slow?: unknown; bridge?: unknown };
       if (v === null || typeof v !== 'object' || v.outcome === null || typeof v.outcome !== 'object') return undefined;
-      this.lastBridge = bridgeCounts(v.bridge);
+      const counts = bridgeCounts(v.bridge);
+      this.lastBridge = counts && { ...counts, hostCaught: this.caught };
       return { outcome: v.outcome as SandboxOutcome, retire: v.retire === true, slow: v.slow === true };
     } catch {
       return undefined;
