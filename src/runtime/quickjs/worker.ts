@@ -54,6 +54,8 @@ const MAX_DRAINS_PER_TURN = 8;
 const HOST_SPIN_MS = 0.03;
 /** Most time the host handles the thread's messages from replies, without a turn of its event loop (ms). */
 const TURN_BUDGET_MS = 1;
+/** Turns of a spin between readings of the clock (see `awaitNext`; about 0.2 µs here). */
+const SPIN_CLOCK_EVERY = 32;
 
 /** What the far side's engine needs (see `runtimes/quickjs/engine.js`). */
 export interface QuickJSEngineOptions {
@@ -237,8 +239,11 @@ export class QuickJSWorker implements SandboxWorker {
     const start = performance.now();
     if (start - this.turnAt > TURN_BUDGET_MS || !mayPoll(running) || this.besideWorker(start)) return;
     const until = start + HOST_SPIN_MS;
-    while (!this.reader.pending) {
-      if (performance.now() >= until) return;
+    // The clock only every SPIN_CLOCK_EVERY turns: each reading is a new heap number, and reading
+    // it every turn made this loop most of the host's garbage (2.4 KB a tool call, a scavenge of
+    // 0.7–1.1 ms every 30 ms, during which the thread waits).
+    for (let i = 1; !this.reader.pending; i++) {
+      if (i % SPIN_CLOCK_EVERY === 0 && performance.now() >= until) return;
     }
     this.caught++;
     this.drain();
