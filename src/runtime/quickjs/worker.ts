@@ -246,6 +246,11 @@ export class QuickJSWorker implements SandboxWorker {
       if (i % SPIN_CLOCK_EVERY === 0 && performance.now() >= until) return;
     }
     this.caught++;
+    // The poll window counts from the thread's last message: without this, the window `listen`
+    // opened before this run of replies had long closed when the turn budget handed back to the
+    // event loop, and the host slept once a millisecond (14–21 times in a 1,000-call job here,
+    // each costing the thread a notify and the next call a wake-up).
+    this.pollUntil = start + HOST_POLL_MS;
     this.drain();
   }
 
