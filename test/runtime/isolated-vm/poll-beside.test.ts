@@ -4,25 +4,21 @@
 // its sandbox process to one CPU with taskset, or moves the sandbox process to another, runs a
 // 200-call job with polling forced on, and prints the job's bridge figures. The old decision
 // (poll whenever allowed) polls on every wait in both placements, so the first case fails there.
-import { execFileSync, spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { runBridgeFixture, tasksetMissing } from '../bridge-fixture.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const fixture = join(root, 'test', 'fixtures', 'runtime', 'ivm-bridge.mjs');
 const CALLS = 200;
 
 function unavailable(): string | undefined {
   if (process.platform !== 'linux') return 'reads /proc/<pid>/stat and pins with taskset (Linux only)';
   if (availableParallelism() < 2) return 'polling needs a second core';
-  try {
-    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
-  } catch {
-    return 'taskset (util-linux) is not installed';
-  }
+  const taskset = tasksetMissing();
+  if (taskset !== undefined) return taskset;
   try {
     createRequire(join(root, 'package.json')).resolve('isolated-vm');
   } catch {
@@ -34,13 +30,7 @@ const why = unavailable();
 if (why !== undefined) console.log(`[isolated-vm poll-beside] skipped: ${why}`);
 
 type Bridge = { waits: number; polled: number; hostPolled: number };
-function job(...args: string[]): Bridge {
-  const r = spawnSync(process.execPath, ['--no-node-snapshot', fixture, join(root, 'dist'), ...args], { encoding: 'utf8', timeout: 60_000 });
-  expect(r.status, r.stderr).toBe(0);
-  const bridge = JSON.parse(r.stdout.trim()) as Bridge | null;
-  expect(bridge).not.toBeNull();
-  return bridge!;
-}
+const job = (...args: string[]): Bridge => runBridgeFixture<Bridge>('ivm-bridge.mjs', args, ['--no-node-snapshot']);
 
 describe.skipIf(why !== undefined)('isolated-vm processes: no poll for a peer on the same CPU', () => {
   it('neither the process nor the host polls while both are pinned to one CPU', { timeout: 60_000 }, () => {

@@ -4,13 +4,12 @@
 // control word HOST_CPU, which the host rewrites only when its own CPU changes) before each
 // reply, and counts what the thread reports for the job. Polling is forced on (spare-core.ts
 // reads the mode once, at load), so co-location is the only reason left not to poll.
-import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runBridgeFixture, tasksetMissing } from '../bridge-fixture.js';
 
 process.env.TOOLEXEC_SANDBOX_POLL = 'always';
 const { QuickJSRuntime } = await import('../../../src/runtime/quickjs/index.js');
@@ -128,27 +127,12 @@ describe.skipIf(why !== undefined)('QuickJS threads: no poll for a host on the s
 // A fixture process pins its main thread and the sandbox thread with taskset, runs a 200-call job
 // with polling forced on, and prints both ends' figures. The old host never waits there, so the
 // second case fails on it; a host that waited for a thread on its own CPU fails the first.
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const pinned = (() => {
-  if (why !== undefined) return why;
-  try {
-    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
-  } catch {
-    return 'taskset (util-linux) is not installed';
-  }
-  return undefined;
-})();
+const pinned = why ?? tasksetMissing();
 if (pinned !== undefined) console.log(`[quickjs poll-beside, pinned] skipped: ${pinned}`);
 
 describe.skipIf(pinned !== undefined)('QuickJS threads pinned with taskset: the host waits after a reply only for a thread elsewhere', () => {
   type Bridge = { waits: number; polled: number; hostCaught: number };
-  const job = (...args: string[]): Bridge => {
-    const r = spawnSync(process.execPath, [join(root, 'test', 'fixtures', 'runtime', 'quickjs-bridge.mjs'), join(root, 'dist'), ...args], { encoding: 'utf8', timeout: 60_000 });
-    expect(r.status, r.stderr).toBe(0);
-    const bridge = JSON.parse(r.stdout.trim()) as Bridge | null;
-    expect(bridge).not.toBeNull();
-    return bridge!;
-  };
+  const job = (...args: string[]): Bridge => runBridgeFixture<Bridge>('quickjs-bridge.mjs', args);
 
   it('takes no message in a reply’s task, and the thread does not poll, while both run on one CPU', { timeout: 60_000 }, () => {
     const beside = job();
