@@ -220,11 +220,9 @@ export class QuickJSWorker implements SandboxWorker {
     } else {
       for (const text of message.m) this.backlog.push({ id: message.id, text });
       this.flushBacklog();
-      this.doorbell();
-      this.awaitNext();
-      return;
     }
     this.doorbell();
+    if (message.t !== 'abort') this.awaitNext();
   }
 
   /**
