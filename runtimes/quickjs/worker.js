@@ -159,15 +159,18 @@ port.on('message', (msg) => {
   if (msg && msg.t === 'job' && engine) serve(msg);
 });
 
+/** Publishes one guest message of job `id`: a record in the ring, or the port for what does not fit. */
+function writeOut(id, text) {
+  if (!ring.write(KIND.OUT, id, text)) {
+    bigOut.postMessage({ t: 'out', id, m: [text] });
+    ring.write(KIND.PORT, 0, '');
+  }
+}
+
 /** Sends one far-side message to the host: records in the ring, the port for what does not fit. */
 function emit(m) {
   if (m.t === 'out') {
-    for (const text of m.m) {
-      if (!ring.write(KIND.OUT, m.id, text)) {
-        bigOut.postMessage({ t: 'out', id: m.id, m: [text] });
-        ring.write(KIND.PORT, 0, '');
-      }
-    }
+    for (const text of m.m) writeOut(m.id, text);
   } else if (m.t === 'end') {
     // `slow`: the next sandbox needs a new engine instance first, so the host should not wait for it.
     // `bridge`: this job's waits for the host and how many of them polled, for the host's diagnostics.
@@ -198,7 +201,10 @@ function runJob(msg) {
   waits = 0;
   polled = 0;
   const aborted = () => Atomics.load(ctrl, C.ABORT) === tag;
-  const j = createJob(engine, id, msg.job, emit, aborted);
+  // Guest messages go into the ring as the guest sends them; the doorbell waits for the guest's
+  // wait (job.js), so a host asleep is woken once per slice.
+  const direct = { write: (text) => writeOut(id, text), ring: ring.ring };
+  const j = createJob(engine, id, msg.job, emit, aborted, direct);
   let replies = [];
   const onRecord = (kind, rid, text) => {
     if (kind === KIND.REPLY) {
