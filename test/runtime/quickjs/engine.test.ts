@@ -1,33 +1,18 @@
 // The far side's engine (runtimes/quickjs/engine.js) driven directly, in this thread, with and
 // without the memory snapshot every job's context is restored from: both must give every job a
 // context as fresh as a new one (globals, prototypes, the allocator, Math.random's state).
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadPrelude } from '../../../src/runtime/guest.js';
+import { createTestEngine } from './far-side.js';
 
-const require = createRequire(import.meta.url);
-const { createQuickJSEngine } = require('../../../runtimes/quickjs/engine.js') as {
-  createQuickJSEngine(options: Record<string, unknown>): Promise<{
-    prepare(): void;
-    readonly snapshots: boolean;
-    start(job: unknown, io: unknown): { failure?: { code: string }; deliver(m: string[]): void; finish(): { retire: boolean }; dispose(): void };
-  }>;
-};
-const modulePath = require.resolve('quickjs-emscripten');
-const wasmPath = join(dirname(createRequire(modulePath).resolve('@jitl/quickjs-wasmfile-release-sync/package.json')), 'dist', 'emscripten-module.wasm');
+interface Engine {
+  prepare(): void;
+  readonly snapshots: boolean;
+  start(job: unknown, io: unknown): { failure?: { code: string }; deliver(m: string[]): void; finish(): { retire: boolean }; dispose(): void };
+}
 const limits = { timeoutMs: 10_000, memoryMb: 32, maxOutputBytes: 1 << 20 };
 
 async function engineOf(noSnapshot: boolean) {
-  const engine = await createQuickJSEngine({
-    modulePath,
-    wasmPath,
-    maxStackBytes: 1 << 20,
-    retireHeapBytes: 256 << 20,
-    servicesPath: require.resolve('../../../runtimes/services.js'),
-    prelude: loadPrelude(),
-    noSnapshot,
-  });
+  const engine = await createTestEngine<Engine>({ noSnapshot });
   engine.prepare();
   // This build of QuickJS has what the snapshot needs: the fallback is only taken on request here.
   expect(engine.snapshots).toBe(!noSnapshot);

@@ -4,12 +4,10 @@
 // told once the guest waits (the worker thread: a polling host starts on a tool call while the
 // guest still runs up to its `await`).
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadPrelude } from '../../../src/runtime/guest.js';
+import { createTestEngine } from './far-side.js';
 
 const require = createRequire(import.meta.url);
-const { createQuickJSEngine } = require('../../../runtimes/quickjs/engine.js') as { createQuickJSEngine(options: Record<string, unknown>): Promise<{ prepare(): void }> };
 const { createJob } = require('../../../runtimes/quickjs/job.js') as {
   createJob(
     engine: unknown,
@@ -20,17 +18,8 @@ const { createJob } = require('../../../runtimes/quickjs/job.js') as {
     direct?: { write(text: string): void; ring(): void },
   ): { start(): void; deliver(replies: string[]): void; readonly over: boolean; end(): { retire: boolean; dispose?: () => void } };
 };
-const modulePath = require.resolve('quickjs-emscripten');
-const wasmPath = join(dirname(createRequire(modulePath).resolve('@jitl/quickjs-wasmfile-release-sync/package.json')), 'dist', 'emscripten-module.wasm');
 
-const engine = await createQuickJSEngine({
-  modulePath,
-  wasmPath,
-  maxStackBytes: 1 << 20,
-  retireHeapBytes: 256 << 20,
-  servicesPath: require.resolve('../../../runtimes/services.js'),
-  prelude: loadPrelude(),
-});
+const engine = await createTestEngine<{ prepare(): void }>();
 engine.prepare();
 
 // Two requests and a log in the guest's first slice, then its result once both are answered.
