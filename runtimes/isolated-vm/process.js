@@ -241,8 +241,8 @@ function classify(e, j, phase) {
     return { code: 'MEMORY_LIMIT', message: 'the script exceeded the memory limit (' + j.memoryMb + ' MB)' };
   }
   if (d.message === 'Script execution timed out.') {
-    if (j.cpuBound) return { code: 'TIMEOUT', message: 'the script used more than cpuMs (' + j.cpuMs + ' ms) of CPU time' };
-    return { code: 'TIMEOUT', message: 'the script ran longer than timeoutMs (' + j.timeoutMs + ' ms)' };
+    if (j.cpuBound) return { code: 'TIMEOUT', message: 'The script exceeded its CPU budget of ' + j.cpuMs + ' ms' };
+    return { code: 'TIMEOUT', message: 'The script exceeded its time limit of ' + j.timeoutMs + ' ms' };
   }
   const pos = positionOf(d.message, j.filename) || positionOf(d.stack, j.filename);
   // isolated-vm appends " [file:line:col]" to compile errors; the position goes in fields instead.
@@ -270,8 +270,8 @@ function step(j, phase, fn) {
   }
   if (budget <= 0) {
     j.failure = j.cpuBound
-      ? { code: 'TIMEOUT', message: 'the script used more than cpuMs (' + j.cpuMs + ' ms) of CPU time' }
-      : { code: 'TIMEOUT', message: 'the script ran longer than timeoutMs (' + j.timeoutMs + ' ms)' };
+      ? { code: 'TIMEOUT', message: 'The script exceeded its CPU budget of ' + j.cpuMs + ' ms' }
+      : { code: 'TIMEOUT', message: 'The script exceeded its time limit of ' + j.timeoutMs + ' ms' };
     return;
   }
   try {
@@ -294,7 +294,7 @@ function step(j, phase, fn) {
     }
   }
   if (!j.failure && !j.isolate.isDisposed && j.cpuMs !== undefined && Number(j.isolate.cpuTime - j.cpuStart) / 1e6 > j.cpuMs) {
-    j.failure = { code: 'TIMEOUT', message: 'the script used more than cpuMs (' + j.cpuMs + ' ms) of CPU time' };
+    j.failure = { code: 'TIMEOUT', message: 'The script exceeded its CPU budget of ' + j.cpuMs + ' ms' };
   }
 }
 

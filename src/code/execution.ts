@@ -972,8 +972,8 @@ export class Execution {
  * Anything after the far side's sentence (a supervisor's note) is kept.
  */
 const SAME_WORDS: Array<[RegExp, (l: ResolvedLimits) => string]> = [
-  [/^(?:the script ran longer than timeoutMs \(\d+ ms\)|The script exceeded its time limit of \d+ ms)/, (l) => `The script exceeded its time limit of ${l.timeoutMs} ms`],
-  [/^(?:the script used more than cpuMs \(\d+ ms\) of CPU time|The script exceeded its CPU budget of \d+ ms)/, (l) => `The script exceeded its CPU budget of ${l.cpuMs} ms`],
+  [/^The script exceeded its time limit of \d+ ms/, (l) => `The script exceeded its time limit of ${l.timeoutMs} ms`],
+  [/^The script exceeded its CPU budget of \d+ ms/, (l) => `The script exceeded its CPU budget of ${l.cpuMs} ms`],
   [
     /^(?:The script ran out of memory(?: \(limit \d+ MB\))?|the script exceeded the memory limit \(\d+ MB\)|The script exceeded its memory limit of \d+ MB(?: \(the guest heap is exhausted\))?)/,
     (l) => `The script exceeded its memory limit of ${l.memoryMb} MB`,
