@@ -234,6 +234,15 @@ function guestStack(stack) {
   return lineStart === -1 ? stack.slice(0, i) : stack.slice(0, lineStart);
 }
 
+// The words every far side uses for these two stops (runtimes/quickjs/job.js, the host's
+// supervisor), so the text does not depend on which side's deadline fired first.
+function overCpu(j) {
+  return { code: 'TIMEOUT', message: 'The script exceeded its CPU budget of ' + j.cpuMs + ' ms' };
+}
+function overTime(j) {
+  return { code: 'TIMEOUT', message: 'The script exceeded its time limit of ' + j.timeoutMs + ' ms' };
+}
+
 function classify(e, j, phase) {
   const d = describe(e);
   const iso = j.isolate;
@@ -241,8 +250,7 @@ function classify(e, j, phase) {
     return { code: 'MEMORY_LIMIT', message: 'the script exceeded the memory limit (' + j.memoryMb + ' MB)' };
   }
   if (d.message === 'Script execution timed out.') {
-    if (j.cpuBound) return { code: 'TIMEOUT', message: 'The script exceeded its CPU budget of ' + j.cpuMs + ' ms' };
-    return { code: 'TIMEOUT', message: 'The script exceeded its time limit of ' + j.timeoutMs + ' ms' };
+    return j.cpuBound ? overCpu(j) : overTime(j);
   }
   const pos = positionOf(d.message, j.filename) || positionOf(d.stack, j.filename);
   // isolated-vm appends " [file:line:col]" to compile errors; the position goes in fields instead.
@@ -269,9 +277,7 @@ function step(j, phase, fn) {
     if (cpuLeft < budget) { budget = cpuLeft; j.cpuBound = true; }
   }
   if (budget <= 0) {
-    j.failure = j.cpuBound
-      ? { code: 'TIMEOUT', message: 'The script exceeded its CPU budget of ' + j.cpuMs + ' ms' }
-      : { code: 'TIMEOUT', message: 'The script exceeded its time limit of ' + j.timeoutMs + ' ms' };
+    j.failure = j.cpuBound ? overCpu(j) : overTime(j);
     return;
   }
   try {
@@ -294,7 +300,7 @@ function step(j, phase, fn) {
     }
   }
   if (!j.failure && !j.isolate.isDisposed && j.cpuMs !== undefined && Number(j.isolate.cpuTime - j.cpuStart) / 1e6 > j.cpuMs) {
-    j.failure = { code: 'TIMEOUT', message: 'The script exceeded its CPU budget of ' + j.cpuMs + ' ms' };
+    j.failure = overCpu(j);
   }
 }
 
